@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Definition files: one declared app service each (see "Definition files" in the contract). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup.h"
+
+#define DEFINITION_SUFFIX ".appservice"
+
+#define DEFINITION_DEFAULT_MAX_MESSAGE_SIZE        (UINT64_C(1024) * 1024)
+#define DEFINITION_DEFAULT_MAX_PENDING_REQUESTS    64u
+#define DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER 64u
+#define DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC    (UINT64_C(30) * 1000000)
+#define DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC (UINT64_C(25) * 1000000)
+
+typedef struct DefinitionProperty {
+        char *key;
+        char *value;
+} DefinitionProperty;
+
+typedef struct Definition {
+        char *path;                /* the file it was loaded from */
+        char *name;                /* Name= */
+        char *provider;            /* Provider= */
+        char *description;         /* Description=, "" when absent */
+        char **exec_argv;          /* Exec= split like a shell does; NULL when absent */
+        char *systemd_service;     /* SystemdService=, NULL when absent */
+
+        bool has_user;             /* User= given and not empty */
+        uid_t uid;                 /* User= resolved (only when has_user) */
+        gid_t gid;                 /* that user's primary group (only when has_user) */
+        char *user_name;           /* that user's name, for initgroups(); NULL for an id with no passwd entry */
+
+        uid_t *allow_uids;         /* AllowUsers= resolved */
+        size_t n_allow_uids;
+        gid_t *allow_gids;         /* AllowGroups= resolved */
+        size_t n_allow_gids;
+
+        uint64_t max_message_size;        /* bytes */
+        unsigned max_pending_requests;
+        unsigned max_connections_per_peer;
+        uint64_t request_timeout_usec;
+        uint64_t activation_timeout_usec;
+
+        DefinitionProperty *properties;   /* [Properties], file order, keys unique (last wins) */
+        size_t n_properties;
+        DefinitionProperty *secrets;      /* [Secrets]; empty unless the file is trusted */
+        size_t n_secrets;
+        bool secrets_ignored;             /* [Secrets] present but the file is not trusted */
+} Definition;
+
+typedef struct DefinitionError {
+        char *path;
+        unsigned line;    /* 0 when not tied to a line */
+        char *key;        /* NULL when no key is involved */
+        char *message;
+} DefinitionError;
+
+/* Parses one file's text. `path` is used for messages and stored in the result; `trusted` says
+ * whether [Secrets] may be honoured. Returns 0 or a negative errno with *ret_error filled. */
+int definition_parse(const char *path, const char *text, size_t size, bool trusted,
+                     Definition **ret, DefinitionError *ret_error);
+
+/* Opens and reads `path`, decides trust from the open file (owned by root, no group or other
+ * permission bits), then parses. Warns through the log when secrets are ignored. */
+int definition_load(const char *path, Definition **ret, DefinitionError *ret_error);
+
+/* Loads every "*.appservice" in `dirs` (NULL-terminated, earlier directories win for the same
+ * file name). A broken file is logged once ("path:line: key: message") and skipped. Two files
+ * declaring the same Name=: the first wins, the other is logged and skipped.
+ * Returns the number loaded (>= 0) and the array in *ret (free with definitions_free). */
+int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n);
+void definitions_free(Definition **defs, size_t n);
+
+Definition *definition_free(Definition *d);
+DEFINE_CLEANUP(Definition, definition_free);
+void definition_error_done(DefinitionError *e);
+
+/* The default search path (the contract's four directories), NULL-terminated, static. */
+char *const *definition_default_dirs(void);
+
+/* Rules of the contract, shared with the D-Bus layer. */
+bool definition_name_is_valid(const char *name);
+bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t n_gids);
+
+/* Splits a command line the way a POSIX shell splits words: blanks separate, '…' and "…" quote,
+ * backslash escapes (inside "…" only before $ ` " \ and newline); no expansion of any kind.
+ * Returns -EINVAL for unbalanced quotes or a trailing backslash, and an empty list is -ENOEXEC. */
+int shell_split(const char *line, char ***ret_argv);

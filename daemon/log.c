@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+static int max_level = LOG_INFO;
+
+static const char *const level_names[] = {
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+};
+
+void log_set_max_level(int level) {
+        max_level = level;
+}
+
+int log_get_max_level(void) {
+        return max_level;
+}
+
+int log_level_from_string(const char *s) {
+        char *end;
+        long l;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (int i = 0; i <= LOG_DEBUG; i++)
+                if (strcasecmp(s, level_names[i]) == 0)
+                        return i;
+        if (strcasecmp(s, "error") == 0)
+                return LOG_ERR;
+
+        errno = 0;
+        l = strtol(s, &end, 10);
+        if (errno != 0 || *end || l < 0 || l > LOG_DEBUG)
+                return -EINVAL;
+        return (int) l;
+}
+
+int log_full_errno(int level, int error, const char *format, ...) {
+        int saved_errno = errno;
+        va_list ap;
+
+        error = error < 0 ? -error : error;
+        if (level <= max_level) {
+                /* One fprintf per line keeps lines whole when providers write to the same stderr. */
+                char buf[2048];
+
+                va_start(ap, format);
+                errno = error;  /* lets callers use %m */
+                vsnprintf(buf, sizeof buf, format, ap);
+                va_end(ap);
+                fprintf(stderr, "<%d>%s\n", level, buf);
+        }
+        errno = saved_errno;
+        return -error;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Logging to stderr with sd-daemon(3) priority prefixes ("<3>"), so that journald files each line
+ * at its level when the daemon runs under systemd. */
+
+#include <errno.h>
+#include <syslog.h>
+
+void log_set_max_level(int level);
+int log_get_max_level(void);
+/* Accepts "emerg" … "debug" or 0 … 7; returns the level or -EINVAL. */
+int log_level_from_string(const char *s);
+
+/* Logs at the given level and returns -abs(error) (or 0 when error is 0), so that callers can
+ * log once at the boundary and return in the same statement. */
+int log_full_errno(int level, int error, const char *format, ...) __attribute__((format(printf, 3, 4)));
+
+#define log_full(level, ...) ((void) log_full_errno((level), 0, __VA_ARGS__))
+#define log_debug(...)   log_full(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)    log_full(LOG_INFO, __VA_ARGS__)
+#define log_notice(...)  log_full(LOG_NOTICE, __VA_ARGS__)
+#define log_warning(...) log_full(LOG_WARNING, __VA_ARGS__)
+#define log_error(...)   log_full(LOG_ERR, __VA_ARGS__)
+
+#define log_debug_errno(e, ...)   log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_error_errno(e, ...)   log_full_errno(LOG_ERR, (e), __VA_ARGS__)

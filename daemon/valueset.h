@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* ValueSets (a{sv}): the rules of the contract and the size that MaxMessageSize limits. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define VALUESET_MAX_KEY_LENGTH 255
+
+typedef enum ValueSetVerdict {
+        VALUESET_OK,
+        VALUESET_INVALID,    /* breaks a rule: InvalidMessage */
+        VALUESET_TOO_LARGE,  /* over the size limit: MessageSizeTooLarge */
+} ValueSetVerdict;
+
+/* Reads the a{sv} at the current position of `m` (which stays positioned after it), checking keys
+ * (non-empty, valid UTF-8, at most 255 bytes, unique; the same inside nested a{sv}) and values (no
+ * unix fds anywhere), and measuring its D-Bus marshalled size: the array alone, as if it started
+ * at an 8-aligned offset. Stops early with VALUESET_TOO_LARGE once the size passes max_size.
+ * Returns a verdict (>= 0) or a negative errno when the message cannot be read. On INVALID or
+ * TOO_LARGE, *ret_reason (when given) gets a sentence to put in the error. */
+int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason);

@@ -1,1 +1,382 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "log.h"
+#include "service.h"
+#include "util.h"
+
+#define TIMER_ACCURACY_USEC 1000
+#define PROVIDER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define MAX_OUTPUT_LINE 4096
+#define EXIT_EXEC_FAILED 203  /* as systemd's EXIT_EXEC, so the log reads the same */
+
+static void activation_failed(Service *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void activation_failed(Service *s, const char *format, ...) {
+        _cleanup_(freep) char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(&message, format, ap) < 0)
+                message = NULL;
+        va_end(ap);
+
+        log_warning("%s", message ? message : "activation failed");
+        service_stop_activation(s);
+        service_set_state(s, SERVICE_FAILED);
+        service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", message ? message : "activation failed");
+}
+
+void service_stop_activation(Service *s) {
+        s->activation_timer = sd_event_source_disable_unref(s->activation_timer);
+        s->start_unit_slot = sd_bus_slot_unref(s->start_unit_slot);
+        s->job_removed_slot = sd_bus_slot_unref(s->job_removed_slot);
+        s->job_path = mfree(s->job_path);
+}
+
+/* Provider processes */
+
+Process *process_free(Process *p) {
+        if (!p)
+                return NULL;
+        if (p->service && p->service->process == p)
+                p->service->process = NULL;
+        LIST_REMOVE(processes, p->manager->processes, p);
+        sd_event_source_disable_unref(p->child_source);
+        sd_event_source_disable_unref(p->output_source);
+        free(p->buffer);
+        free(p);
+        return NULL;
+}
+
+void manager_kill_processes(Manager *m, int sig) {
+        LIST_FOREACH(processes, p, m->processes)
+                if (p->child_source && kill(p->pid, sig) < 0 && errno != ESRCH)
+                        log_warning_errno(errno, "failed to send signal %d to provider process " PID_FMT ", ignoring: %m",
+                                          sig, p->pid);
+}
+
+static const char *process_label(const Process *p) {
+        return p->service ? p->service->definition->name : "(removed)";
+}
+
+static void process_log_line(Process *p, const char *line, size_t n) {
+        log_info("%s[" PID_FMT "]: %.*s", process_label(p), p->pid, (int) n, line);
+}
+
+static void process_flush_output(Process *p, bool all) {
+        char *start = p->buffer, *end = p->buffer + p->size, *nl;
+
+        while ((nl = memchr(start, '\n', end - start))) {
+                process_log_line(p, start, nl - start);
+                start = nl + 1;
+        }
+        /* Cut over-long lines rather than growing without bound. */
+        if (all || end - start >= MAX_OUTPUT_LINE) {
+                if (end > start)
+                        process_log_line(p, start, end - start);
+                start = end;
+        }
+        memmove(p->buffer, start, end - start);
+        p->size = end - start;
+}
+
+static int on_process_output(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
+        Process *p = userdata;
+        char *b;
+        ssize_t n;
+
+        b = realloc(p->buffer, p->size + MAX_OUTPUT_LINE);
+        if (!b)
+                return log_error_errno(ENOMEM, "out of memory reading a provider's output: %m");
+        p->buffer = b;
+
+        n = read(fd, p->buffer + p->size, MAX_OUTPUT_LINE);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                process_flush_output(p, /* all= */ true);
+                p->output_source = sd_event_source_disable_unref(p->output_source);
+                if (!p->child_source)
+                        process_free(p);
+                return 0;
+        }
+        p->size += n;
+        process_flush_output(p, /* all= */ false);
+        return 0;
+}
+
+static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
+        Process *p = userdata;
+        Service *s = p->service;
+
+        if (si->si_code == CLD_EXITED)
+                log_full(si->si_status == 0 ? LOG_INFO : LOG_WARNING, "%s[" PID_FMT "]: provider exited with status %i",
+                         process_label(p), p->pid, si->si_status);
+        else
+                log_warning("%s[" PID_FMT "]: provider was killed by signal %s", process_label(p), p->pid,
+                            strsignal(si->si_status));
+
+        p->child_source = sd_event_source_disable_unref(p->child_source);
+        if (s && s->process == p) {
+                s->process = NULL;
+                if (s->state == SERVICE_ACTIVATING) {
+                        if (si->si_code == CLD_EXITED)
+                                activation_failed(s, "app service '%s': provider exited with status %i before registering",
+                                                  s->definition->name, si->si_status);
+                        else
+                                activation_failed(s, "app service '%s': provider was killed by signal %s before registering",
+                                                  s->definition->name, strsignal(si->si_status));
+                }
+        }
+        if (!p->output_source)
+                process_free(p);
+        return 0;
+}
+
+static char **build_environment(Service *s) {
+        const Definition *d = s->definition;
+        Manager *m = s->manager;
+        const char *address = NULL, *lang = getenv("LANG");
+        struct passwd *pw = d->has_user ? getpwuid(d->uid) : getpwuid(geteuid());
+        char **env = calloc(8, sizeof(char *));
+        size_t n = 0;
+
+        if (!env)
+                return NULL;
+        (void) sd_bus_get_address(m->bus, &address);
+        if (asprintf(&env[n++], "PATH=%s", PROVIDER_PATH) < 0 ||
+            asprintf(&env[n++], "%s=%s", m->user_bus ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS",
+                     strempty(address)) < 0 ||
+            asprintf(&env[n++], "APPSERVICE_NAME=%s", d->name) < 0 ||
+            (pw && asprintf(&env[n++], "HOME=%s", pw->pw_dir) < 0) ||
+            (pw && asprintf(&env[n++], "USER=%s", pw->pw_name) < 0) ||
+            (pw && asprintf(&env[n++], "LOGNAME=%s", pw->pw_name) < 0) ||
+            (lang && asprintf(&env[n++], "LANG=%s", lang) < 0)) {
+                env[n - 1] = NULL;  /* asprintf leaves it undefined on failure */
+                strv_free(env);
+                return NULL;
+        }
+        return env;
+}
+
+/* In the child, between fork() and exec(): only async-signal-safe calls where it matters, and
+ * nothing that could return to the daemon's code. */
+static _Noreturn void run_provider(const Definition *d, int output_fd, pid_t parent, char **env) {
+        sigset_t none;
+        int null_fd;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        setsid();
+        /* A provider does not outlive a daemon that dies without cleaning up. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                _exit(EXIT_FAILURE);
+
+        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
+            dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0)
+                _exit(EXIT_FAILURE);
+
+        if (d->has_user && d->uid != geteuid()) {
+                int r = d->user_name ? initgroups(d->user_name, d->gid) : setgroups(1, &d->gid);
+                if (r < 0 || setresgid(d->gid, d->gid, d->gid) < 0 || setresuid(d->uid, d->uid, d->uid) < 0) {
+                        fprintf(stderr, "cannot switch to uid " UID_FMT ": %m\n", d->uid);
+                        _exit(EXIT_FAILURE);
+                }
+        }
+
+        close_range(3, ~0U, 0);
+        if (chdir("/") < 0)
+                _exit(EXIT_FAILURE);
+
+        execvpe(d->exec_argv[0], d->exec_argv, env);
+        fprintf(stderr, "cannot execute '%s': %m\n", d->exec_argv[0]);
+        _exit(EXIT_EXEC_FAILED);
+}
+
+static int spawn_provider(Service *s) {
+        const Definition *d = s->definition;
+        Manager *m = s->manager;
+        _cleanup_(strv_freep) char **env = NULL;
+        _cleanup_(closep) int read_fd = -1, write_fd = -1;
+        _cleanup_(freep) Process *p = NULL;
+        int fds[2], r;
+        pid_t parent = getpid(), pid;
+
+        if (d->has_user && d->uid != geteuid() && geteuid() != 0) {
+                activation_failed(s, "app service '%s': cannot start the provider as uid " UID_FMT
+                                  ": appserviced is not running as root", d->name, d->uid);
+                return -EPERM;
+        }
+
+        env = build_environment(s);
+        p = calloc(1, sizeof(Process));
+        r = !env || !p ? -ENOMEM : pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+        if (r < 0) {
+                activation_failed(s, "app service '%s': cannot start the provider: %s", d->name, strerror(-r));
+                return r;
+        }
+        read_fd = fds[0];
+        write_fd = fds[1];
+
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                activation_failed(s, "app service '%s': cannot fork the provider: %s", d->name, strerror(errno));
+                return r;
+        }
+        if (pid == 0)
+                run_provider(d, write_fd, parent, env);
+
+        *p = (Process) { .manager = m, .service = s, .pid = pid };
+        LIST_PREPEND(processes, m->processes, p);
+        s->process = TAKE_PTR(p);
+        log_info("app service '%s': started provider '%s' as pid " PID_FMT, d->name, d->exec_argv[0], pid);
+
+        /* Reaping comes after pending bus messages: a provider that registers and exits at once is
+         * seen registering first. */
+        r = sd_event_add_child(m->event, &s->process->child_source, pid, WEXITED, on_process_exit, s->process);
+        if (r >= 0)
+                r = sd_event_source_set_priority(s->process->child_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0) {
+                (void) kill(pid, SIGKILL);
+                activation_failed(s, "app service '%s': cannot watch the provider: %s", d->name, strerror(-r));
+                return r;
+        }
+
+        r = sd_event_add_io(m->event, &s->process->output_source, read_fd, EPOLLIN, on_process_output, s->process);
+        if (r >= 0) {
+                (void) sd_event_source_set_io_fd_own(s->process->output_source, true);
+                TAKE_FD(read_fd);
+        } else
+                log_warning_errno(r, "app service '%s': cannot read the provider's output, ignoring: %m", d->name);
+        return 0;
+}
+
+/* systemd */
+
+static bool error_means_no_systemd(const sd_bus_error *e) {
+        return sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER);
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Service *s = userdata;
+        const char *job, *unit, *result;
+        uint32_t id;
+
+        if (sd_bus_message_read(m, "uoss", &id, &job, &unit, &result) < 0)
+                return 0;
+        if (!s->job_path || !streq(job, s->job_path))
+                return 0;
+
+        s->job_removed_slot = sd_bus_slot_unref(s->job_removed_slot);
+        if (!streq(result, "done"))
+                activation_failed(s, "app service '%s': systemd could not start %s (%s)",
+                                  s->definition->name, unit, result);
+        /* "done": the unit runs; the provider now has until the timeout to register. */
+        return 0;
+}
+
+static int on_start_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Service *s = userdata;
+        const Definition *d = s->definition;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        const char *job;
+
+        s->start_unit_slot = sd_bus_slot_unref(s->start_unit_slot);
+
+        if (e && error_means_no_systemd(e)) {
+                s->job_removed_slot = sd_bus_slot_unref(s->job_removed_slot);
+                if (d->exec_argv) {
+                        log_info("app service '%s': systemd is not on the bus, starting the provider with Exec=",
+                                 d->name);
+                        (void) spawn_provider(s);
+                } else
+                        activation_failed(s, "app service '%s': cannot start %s: systemd is not on the bus",
+                                          d->name, d->systemd_service);
+                return 0;
+        }
+        if (e) {
+                activation_failed(s, "app service '%s': systemd refused to start %s: %s",
+                                  d->name, d->systemd_service, e->message ? e->message : e->name);
+                return 0;
+        }
+        if (sd_bus_message_read(m, "o", &job) < 0 || !(s->job_path = strdup(job))) {
+                activation_failed(s, "app service '%s': unexpected reply from systemd to StartUnit", d->name);
+                return 0;
+        }
+        log_info("app service '%s': asked systemd to start %s (job %s)", d->name, d->systemd_service, job);
+        return 0;
+}
+
+static int start_unit(Service *s) {
+        Manager *m = s->manager;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        /* Watch for the job's end before asking, so the answer cannot slip past. */
+        r = sd_bus_match_signal_async(m->bus, &s->job_removed_slot, "org.freedesktop.systemd1",
+                                      "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                      "JobRemoved", on_job_removed, NULL, s);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(m->bus, &call, "org.freedesktop.systemd1",
+                                                   "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                                   "StartUnit");
+        /* Never bus-activate systemd itself: where it is not PID 1 that would only fail slowly. */
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(call, false);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "ss", s->definition->systemd_service, "replace");
+        if (r >= 0)
+                r = sd_bus_call_async(m->bus, &s->start_unit_slot, call, on_start_unit_reply, s, 0);
+        if (r < 0) {
+                activation_failed(s, "app service '%s': cannot ask systemd to start %s: %s",
+                                  s->definition->name, s->definition->systemd_service, strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+static int on_activation_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+
+        /* A provider that is too slow is stopped, so that the next open starts afresh. */
+        if (s->process)
+                (void) kill(s->process->pid, SIGTERM);
+        activation_failed(s, "app service '%s': provider did not register within %g s",
+                          s->definition->name, (double) s->definition->activation_timeout_usec / USEC_PER_SEC);
+        return 0;
+}
+
+int service_start_activation(Service *s) {
+        const Definition *d = s->definition;
+        int r;
+
+        service_set_state(s, SERVICE_ACTIVATING);
+        r = sd_event_add_time_relative(s->manager->event, &s->activation_timer, CLOCK_MONOTONIC,
+                                       d->activation_timeout_usec, TIMER_ACCURACY_USEC, on_activation_timeout, s);
+        if (r < 0) {
+                activation_failed(s, "app service '%s': cannot arm the activation timer: %s", d->name, strerror(-r));
+                return r;
+        }
+
+        log_info("app service '%s': activating", d->name);
+        if (d->systemd_service)
+                return start_unit(s);
+        return spawn_provider(s);
+}

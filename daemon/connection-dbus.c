@@ -1,1 +1,205 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connection-dbus.h"
+#include "errors.h"
+#include "log.h"
+#include "peer.h"
+#include "service.h"
+#include "util.h"
+
+/* Handed to the vtable for ids that existed and are closed now, so that a late SendResponse gets
+ * the contract's UnknownRequest rather than "no such object". */
+static Connection closed_connection;
+
+static bool is_closed(const Connection *c) {
+        return c == &closed_connection;
+}
+
+static Endpoint sender_endpoint(const Connection *c, sd_bus_message *m) {
+        return connection_endpoint_of(c, sd_bus_message_get_sender(m));
+}
+
+static Endpoint endpoint_other(Endpoint e) {
+        return e == ENDPOINT_CLIENT ? ENDPOINT_PROVIDER : ENDPOINT_CLIENT;
+}
+
+static int parse_connection_id(const char *path, uint64_t *ret) {
+        const char *p;
+        char *end;
+        uint64_t id;
+
+        if (strncmp(path, APPSERVICE_CONNECTION_PREFIX "/", strlen(APPSERVICE_CONNECTION_PREFIX "/")) != 0)
+                return -EINVAL;
+        p = path + strlen(APPSERVICE_CONNECTION_PREFIX "/");
+        if (*p < '1' || *p > '9')  /* decimal, no sign, no leading zero */
+                return -EINVAL;
+        errno = 0;
+        id = strtoull(p, &end, 10);
+        if (errno != 0 || *end)
+                return -EINVAL;
+        *ret = id;
+        return 0;
+}
+
+int connection_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                           void **ret_found, sd_bus_error *error) {
+        Manager *m = userdata;
+        sd_bus_message *current;
+        Connection *c;
+        uint64_t id;
+
+        if (parse_connection_id(path, &id) < 0)
+                return 0;
+
+        c = manager_find_connection(m, id);
+        if (!c) {
+                if (id > m->last_connection_id)
+                        return 0;
+                *ret_found = &closed_connection;
+                return 1;
+        }
+
+        /* Only the two endpoints may see or use a connection: checked here, once, for every
+         * method, property and introspection call. */
+        current = sd_bus_get_current_message(bus);
+        if (current && sender_endpoint(c, current) == ENDPOINT_NONE)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "connection %" PRIu64 " does not belong to %s",
+                                         c->id, strempty(sd_bus_message_get_sender(current)));
+        *ret_found = c;
+        return 1;
+}
+
+static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+
+        if (is_closed(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is closed",
+                                         sd_bus_message_get_path(m));
+        /* Answered later: by SendResponse, the request's timeout, or the close. */
+        return connection_send_message(c, sender_endpoint(c, m), m);
+}
+
+static int method_send_response(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        int r;
+
+        if (is_closed(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "connection %s is closed: its requests are no longer pending",
+                                         sd_bus_message_get_path(m));
+
+        r = connection_send_response(c, sender_endpoint(c, m), m, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        Endpoint from;
+
+        if (is_closed(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is already closed",
+                                         sd_bus_message_get_path(m));
+
+        from = sender_endpoint(c, m);
+        log_debug("app service '%s': connection %" PRIu64 " closed by its %s",
+                  c->service->definition->name, c->id, from == ENDPOINT_CLIENT ? "client" : "provider");
+        connection_close(c, 1u << endpoint_other(from), CLOSED_COMPLETED);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int check_open(Connection *c, sd_bus_error *error) {
+        if (is_closed(c))
+                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "this connection is closed");
+        return 0;
+}
+
+static int property_get_service(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        int r = check_open(c, error);
+
+        return r < 0 ? r : sd_bus_message_append(reply, "o", c->service->path);
+}
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        int r = check_open(c, error);
+
+        return r < 0 ? r : sd_bus_message_append(reply, "s", c->service->definition->name);
+}
+
+static int property_get_caller(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        int r = check_open(c, error);
+
+        return r < 0 ? r : identity_append(reply, &c->caller);
+}
+
+static int send_unicast(Connection *c, Endpoint to, const char *member, sd_bus_message **ret) {
+        return manager_new_unicast_signal(c->manager, connection_peer(c, to)->name, c->path,
+                                          APPSERVICE_CONNECTION_IFACE, member, ret);
+}
+
+int connection_emit_request_received(Connection *c, Request *req, sd_bus_message *call) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = send_unicast(c, endpoint_other(req->from), "RequestReceived", &signal);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(signal, "t", req->id);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_rewind(call, /* complete= */ true);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_copy(signal, call, /* all= */ true);
+        if (r < 0)
+                return r;
+        return sd_bus_send(c->manager->bus, signal, NULL);
+}
+
+int connection_emit_service_closed(Connection *c, Endpoint to, uint32_t status) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = send_unicast(c, to, "ServiceClosed", &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "u", status);
+        if (r >= 0)
+                r = sd_bus_send(c->manager->bus, signal, NULL);
+        if (r < 0)
+                log_debug_errno(r, "connection %" PRIu64 ": failed to send ServiceClosed, ignoring: %m", c->id);
+        return r;
+}
+
+const sd_bus_vtable connection_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Service", "o", property_get_service, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Caller", "a{sv}", property_get_caller, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("SendMessage",
+                                SD_BUS_ARGS("a{sv}", message),
+                                SD_BUS_RESULT("a{sv}", response),
+                                method_send_message, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SendResponse",
+                                SD_BUS_ARGS("t", request, "a{sv}", response),
+                                SD_BUS_NO_RESULT,
+                                method_send_response, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Close",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_close, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("RequestReceived", SD_BUS_ARGS("t", request, "a{sv}", message), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("ServiceClosed", SD_BUS_ARGS("u", status), 0),
+        SD_BUS_VTABLE_END
+};

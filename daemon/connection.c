@@ -1,1 +1,273 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connection.h"
+#include "errors.h"
+#include "log.h"
+#include "peer.h"
+#include "service.h"
+#include "util.h"
+#include "valueset.h"
+
+/* Timers fire within a millisecond of their deadline: clients measure our timeouts. */
+#define TIMER_ACCURACY_USEC 1000
+
+static const char *endpoint_to_string(Endpoint e) {
+        return e == ENDPOINT_CLIENT ? "client" : "provider";
+}
+
+Peer *connection_peer(const Connection *c, Endpoint e) {
+        return e == ENDPOINT_CLIENT ? c->client : c->provider;
+}
+
+Endpoint connection_endpoint_of(const Connection *c, const char *sender) {
+        if (!sender)
+                return ENDPOINT_NONE;
+        /* A peer that opened a connection to its own service counts as the client. */
+        if (streq(c->client->name, sender))
+                return ENDPOINT_CLIENT;
+        if (streq(c->provider->name, sender))
+                return ENDPOINT_PROVIDER;
+        return ENDPOINT_NONE;
+}
+
+static Request *request_free(Request *r) {
+        Connection *c;
+
+        if (!r)
+                return NULL;
+        c = r->connection;
+        LIST_REMOVE(requests, c->requests, r);
+        c->n_pending[r->from]--;
+        sd_event_source_disable_unref(r->timer);
+        sd_bus_message_unref(r->call);
+        free(r);
+        return NULL;
+}
+
+static void request_fail(Request *req, const char *error_name, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+static void request_fail(Request *req, const char *error_name, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        sd_bus_error_setfv(&error, error_name, format, ap);
+        va_end(ap);
+
+        r = sd_bus_reply_method_error(req->call, &error);
+        if (r < 0)
+                log_debug_errno(r, "connection %" PRIu64 ": failed to answer request %" PRIu64 ", ignoring: %m",
+                                req->connection->id, req->id);
+        request_free(req);
+}
+
+int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret) {
+        Manager *m = s->manager;
+        _cleanup_(freep) Connection *c = NULL;
+        int r;
+
+        c = calloc(1, sizeof(Connection));
+        if (!c)
+                return -ENOMEM;
+        *c = (Connection) {
+                .manager = m,
+                .id = m->last_connection_id + 1,
+                .service = s,
+                .client = client,
+                .provider = s->provider,
+                .one_shot = one_shot,
+        };
+        if (asprintf(&c->path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
+                return -ENOMEM;
+        r = hashmap_put(m->connections, &c->id, c);
+        if (r < 0) {
+                free(c->path);
+                return r;
+        }
+
+        m->last_connection_id = c->id;
+        c->caller = *caller;  /* takes the identity */
+        *caller = (Identity) {};
+        LIST_PREPEND(service, s->connections, c);
+        s->n_connections++;
+        LIST_PREPEND(client, client->client_connections, c);
+        LIST_PREPEND(provider, c->provider->provider_connections, c);
+
+        log_debug("app service '%s': connection %" PRIu64 " opened by %s (uid " UID_FMT ")%s",
+                  s->definition->name, c->id, client->name, c->caller.uid, one_shot ? ", one-shot" : "");
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void connection_close(Connection *c, unsigned notify, uint32_t status) {
+        Manager *m = c->manager;
+        Service *s = c->service;
+        Peer *client = c->client, *provider = c->provider;
+
+        while (c->requests)
+                request_fail(c->requests, APPSERVICE_ERROR_CLOSED,
+                             "app service '%s': connection %" PRIu64 " closed before the response came",
+                             s->definition->name, c->id);
+
+        for (Endpoint e = 0; e < _ENDPOINT_MAX; e++) {
+                /* The caller of a one-shot SendMessage sees nothing but its reply. */
+                if (!(notify & (1u << e)) || (c->one_shot && e == ENDPOINT_CLIENT))
+                        continue;
+                (void) connection_emit_service_closed(c, e, status);
+        }
+
+        log_debug("app service '%s': connection %" PRIu64 " closed (status %" PRIu32 ")",
+                  s->definition->name, c->id, status);
+
+        hashmap_remove(m->connections, &c->id);
+        LIST_REMOVE(service, s->connections, c);
+        s->n_connections--;
+        LIST_REMOVE(client, client->client_connections, c);
+        LIST_REMOVE(provider, provider->provider_connections, c);
+        identity_done(&c->caller);
+        free(c->path);
+        free(c);
+
+        peer_release_if_unused(client);
+        peer_release_if_unused(provider);
+}
+
+static int request_timed_out(sd_event_source *source, uint64_t usec, void *userdata) {
+        Request *r = userdata;
+        Connection *c = r->connection;
+        const Definition *d = c->service->definition;
+
+        log_debug("app service '%s': request %" PRIu64 " on connection %" PRIu64 " timed out",
+                  d->name, r->id, c->id);
+        request_fail(r, APPSERVICE_ERROR_TIMEOUT, "app service '%s': no response within %g s",
+                     d->name, (double) d->request_timeout_usec / 1e6);
+
+        if (c->one_shot)
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+        return 0;
+}
+
+static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, sd_bus_error *error) {
+        Manager *m = c->manager;
+        const Definition *d = c->service->definition;
+        _cleanup_(freep) Request *req = NULL;
+        int r;
+
+        r = sd_bus_message_rewind(call, /* complete= */ true);
+        if (r < 0)
+                return r;
+        r = service_check_valueset(c->service, call, error);
+        if (r < 0)
+                return r;
+
+        if (c->n_pending[from] >= d->max_pending_requests)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+                                         "app service '%s': the %s already has %u unanswered requests on connection %"
+                                         PRIu64 " (MaxPendingRequests)",
+                                         d->name, endpoint_to_string(from), d->max_pending_requests, c->id);
+
+        if (c->one_shot && from == ENDPOINT_PROVIDER)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED,
+                                         "app service '%s': connection %" PRIu64 " is a one-shot SendMessage, "
+                                         "its caller does not take requests", d->name, c->id);
+
+        req = calloc(1, sizeof(Request));
+        if (!req)
+                return -ENOMEM;
+        *req = (Request) {
+                .connection = c,
+                .id = m->last_request_id + 1,
+                .from = from,
+        };
+        r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,
+                                       TIMER_ACCURACY_USEC, request_timed_out, req);
+        if (r < 0)
+                return r;
+
+        r = connection_emit_request_received(c, req, call);
+        if (r < 0) {
+                sd_event_source_disable_unref(req->timer);
+                return r;
+        }
+
+        m->last_request_id = req->id;
+        req->call = sd_bus_message_ref(call);
+        c->n_pending[from]++;
+        LIST_PREPEND(requests, c->requests, req);
+        TAKE_PTR(req);
+        return 0;
+}
+
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = send_message_checked(c, from, call, &error);
+        if (r >= 0)
+                return 0;
+        if (sd_bus_error_is_set(&error))
+                return sd_bus_reply_method_error(call, &error);
+        return sd_bus_reply_method_errnof(call, r, "app service '%s': failed to relay the message: %m",
+                                          c->service->definition->name);
+}
+
+static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {
+        LIST_FOREACH(requests, r, c->requests)
+                if (r->id == id && (r->from != answering || c->client == c->provider))
+                        return r;
+        return NULL;
+}
+
+int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const Definition *d = c->service->definition;
+        Request *req;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "t", &id);
+        if (r < 0)
+                return r;
+
+        req = connection_find_request(c, from, id);
+        if (!req)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "app service '%s': request %" PRIu64 " on connection %" PRIu64
+                                         " is not pending for you (never sent to you, answered, timed out or closed)",
+                                         d->name, id, c->id);
+
+        /* A refused answer leaves the request pending: the responder may answer again. */
+        r = service_check_valueset(c->service, m, error);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_new_method_return(req->call, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_rewind(m, /* complete= */ true);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_skip(m, "t");
+        if (r < 0)
+                return r;
+        /* Copied element by element: the same types and values give the same bytes on the wire. */
+        r = sd_bus_message_copy(reply, m, /* all= */ true);
+        if (r < 0)
+                return r;
+        r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                log_debug_errno(r, "connection %" PRIu64 ": failed to deliver the response to request %" PRIu64
+                                ", ignoring: %m", c->id, id);
+
+        request_free(req);
+        if (c->one_shot)
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+        return 0;
+}

@@ -28,7 +28,7 @@
         } while (0)
 
 #define LIST_FOREACH(name, i, head) \
-        for (__typeof__(head) i = (head); i; i = i->name##_next)
+        for (__typeof__(*(head)) *i = (head); i; i = i->name##_next)
 
 /* Safe against removal of the current item. */
 #define LIST_FOREACH_SAFE(name, i, n, head) \

@@ -1,2 +1,148 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-int main(void) { return 1; }
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "util.h"
+
+static void help(void) {
+        printf("appserviced [OPTIONS...]\n\n"
+               "The App Services broker: publishes app services on D-Bus as io.appservice1.\n\n"
+               "  -h --help                  Show this help\n"
+               "     --version               Show the version\n"
+               "     --system                Serve on the system bus (default)\n"
+               "     --user                  Serve on the session bus\n"
+               "     --services-dir=DIR      Load definitions from DIR instead of the search path\n"
+               "                             (may be given more than once)\n"
+               "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
+               "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n");
+}
+
+static int parse_seconds(const char *s, uint64_t *ret) {
+        char *end;
+        double d;
+
+        errno = 0;
+        d = strtod(s, &end);
+        if (errno != 0 || end == s || *end || !isfinite(d) || d <= 0 || d > 365.0 * 24 * 3600)
+                return -EINVAL;
+        *ret = (uint64_t) (d * USEC_PER_SEC);
+        return 0;
+}
+
+static int add_dir(char ***dirs, size_t *n, const char *dir) {
+        char **l = realloc(*dirs, (*n + 2) * sizeof(char *));
+
+        if (!l)
+                return -ENOMEM;
+        *dirs = l;
+        l[*n] = strdup(dir);
+        if (!l[*n])
+                return -ENOMEM;
+        l[++*n] = NULL;
+        return 0;
+}
+
+/* Returns > 0 to run, 0 to exit successfully (--help), < 0 on error. */
+static int parse_argv(int argc, char *argv[], Manager *m) {
+        enum {
+                ARG_VERSION = 0x100,
+                ARG_SYSTEM,
+                ARG_USER,
+                ARG_SERVICES_DIR,
+                ARG_EXIT_ON_IDLE,
+                ARG_LOG_LEVEL,
+        };
+        static const struct option options[] = {
+                { "help",         no_argument,       NULL, 'h'              },
+                { "version",      no_argument,       NULL, ARG_VERSION      },
+                { "system",       no_argument,       NULL, ARG_SYSTEM       },
+                { "user",         no_argument,       NULL, ARG_USER         },
+                { "services-dir", required_argument, NULL, ARG_SERVICES_DIR },
+                { "exit-on-idle", required_argument, NULL, ARG_EXIT_ON_IDLE },
+                { "log-level",    required_argument, NULL, ARG_LOG_LEVEL    },
+                {}
+        };
+        size_t n_dirs = 0;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("appserviced %s\n", APPSERVICE_VERSION);
+                        return 0;
+                case ARG_SYSTEM:
+                        m->user_bus = false;
+                        break;
+                case ARG_USER:
+                        m->user_bus = true;
+                        break;
+                case ARG_SERVICES_DIR:
+                        r = add_dir(&m->services_dirs, &n_dirs, optarg);
+                        if (r < 0)
+                                return log_error_errno(r, "%m");
+                        break;
+                case ARG_EXIT_ON_IDLE:
+                        if (parse_seconds(optarg, &m->exit_on_idle_usec) < 0)
+                                return log_error_errno(EINVAL, "invalid --exit-on-idle value '%s': expected seconds > 0",
+                                                       optarg);
+                        break;
+                case ARG_LOG_LEVEL:
+                        r = log_level_from_string(optarg);
+                        if (r < 0)
+                                return log_error_errno(EINVAL, "invalid --log-level '%s'", optarg);
+                        log_set_max_level(r);
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return log_error_errno(EINVAL, "unhandled option");
+                }
+
+        if (optind < argc)
+                return log_error_errno(EINVAL, "unexpected argument '%s'", argv[optind]);
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        sigset_t mask;
+        int r;
+
+        r = manager_new(&m);
+        if (r < 0)
+                return log_error_errno(r, "failed to set up: %m");
+
+        r = parse_argv(argc, argv, m);
+        if (r <= 0)
+                return r;
+
+        /* sd-event takes these through signalfd and pidfd/waitid: block them before anything. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        r = manager_load_services(m);
+        if (r < 0)
+                return r;
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+        return manager_run(m);
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

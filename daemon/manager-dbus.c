@@ -1,1 +1,283 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "connection-dbus.h"
+#include "connection.h"
+#include "errors.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "peer.h"
+#include "service-dbus.h"
+#include "util.h"
+
+static int no_such_service(const char *name, sd_bus_error *error) {
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                 "no app service named '%s' is declared", name);
+}
+
+static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name, *provider;
+        Service *s;
+        int r;
+
+        /* Options: none are defined yet, and unknown keys are ignored, so they are not read. */
+        r = sd_bus_message_read(message, "ss", &name, &provider);
+        if (r < 0)
+                return r;
+        s = manager_find_service(m, name);
+        if (!s)
+                return no_such_service(name, error);
+        return service_handle_open(s, message, provider, /* one_shot= */ false, error);
+}
+
+static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(identity_done) Identity caller = {};
+        Manager *m = userdata;
+        int r;
+
+        r = identity_from_message(message, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "(ssssbo)");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(services, s, m->services) {
+                const Definition *d = s->definition;
+                r = sd_bus_message_append(reply, "(ssssbo)", d->name, d->provider, strempty(d->description),
+                                          service_state_to_string(service_get_state(s)),
+                                          service_may_open(s, &caller), s->path);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_strings(sd_bus_message *reply, const char *key, const DefinitionProperty *p, size_t n) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "s", key);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'v', "a{sv}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "{sv}", p[i].key, "s", p[i].value);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+static int reply_registration(sd_bus_message *message, Service *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const Definition *d = s->definition;
+        const DefinitionProperty settings[] = {
+                { .key = (char *) "node-name", .value = s->manager->node_name },
+                { .key = (char *) "version", .value = (char *) APPSERVICE_VERSION },
+        };
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "o", s->path);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r >= 0)
+                r = append_strings(reply, "properties", d->properties, d->n_properties);
+        if (r >= 0)
+                r = append_strings(reply, "secrets", d->secrets, d->n_secrets);
+        if (r >= 0)
+                r = append_strings(reply, "settings", settings, ELEMENTSOF(settings));
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0 && d->n_secrets > 0)
+                r = sd_bus_message_sensitive(reply);  /* keep secrets out of dumps */
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_register_provider(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        Manager *m = userdata;
+        const char *name;
+        Service *s;
+        Peer *peer;
+        uid_t allowed;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        s = manager_find_service(m, name);
+        if (!s)
+                return no_such_service(name, error);
+
+        r = identity_from_message(message, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m", name);
+        allowed = s->definition->has_user ? s->definition->uid : geteuid();
+        if (caller.uid != 0 && caller.uid != allowed)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "app service '%s' may only be registered by uid " UID_FMT " or root, not uid "
+                                         UID_FMT, name, allowed, caller.uid);
+        if (s->provider)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_ALREADY_REGISTERED,
+                                         "app service '%s' is already served by %s", name, s->provider->name);
+
+        r = peer_acquire(m, sd_bus_message_get_sender(message), &peer);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the provider: %m", name);
+
+        /* The reply goes out before the first ConnectionOpened of waiting opens. */
+        r = reply_registration(message, s);
+        if (r < 0) {
+                peer_release_if_unused(peer);
+                return r;
+        }
+        return service_register_provider(s, peer);
+}
+
+static int method_unregister_provider(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const char *name;
+        Service *s;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        s = manager_find_service(m, name);
+        if (!s)
+                return no_such_service(name, error);
+        if (!s->provider || !streq(s->provider->name, sd_bus_message_get_sender(message)))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "app service '%s' is not served by you", name);
+
+        log_info("app service '%s': provider %s unregistered", name, s->provider->name);
+        service_unregister_provider(s, CLOSED_COMPLETED);
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        Manager *m = userdata;
+        const char *name;
+        Service *s;
+        int enabled, r;
+
+        r = sd_bus_message_read(message, "sb", &name, &enabled);
+        if (r < 0)
+                return r;
+        s = manager_find_service(m, name);
+        if (!s)
+                return no_such_service(name, error);
+        r = identity_from_message(message, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
+        if (caller.uid != 0)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "only root may enable or disable app service '%s'", name);
+
+        if (s->disabled != !enabled) {
+                log_info("app service '%s': %s by uid " UID_FMT, name, enabled ? "enabled" : "disabled", caller.uid);
+                s->disabled = !enabled;
+                service_emit_state_changed(s);
+        }
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", APPSERVICE_VERSION);
+}
+
+static int property_get_node_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", m->node_name);
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        return sd_bus_message_append(reply, "s", manager_state_to_string(m->state));
+}
+
+void manager_emit_state_changed(Manager *m) {
+        int r;
+
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "State", NULL);
+        if (r < 0)
+                log_debug_errno(r, "failed to emit PropertiesChanged for State, ignoring: %m");
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("NodeName", "s", property_get_node_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("OpenConnection",
+                                SD_BUS_ARGS("s", name, "s", provider, "a{sv}", options),
+                                SD_BUS_RESULT("o", connection),
+                                method_open_connection, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListServices",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(ssssbo)", services),
+                                method_list_services, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RegisterProvider",
+                                SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", service, "a{sv}", config),
+                                method_register_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UnregisterProvider",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                method_unregister_provider, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetServiceEnabled",
+                                SD_BUS_ARGS("s", name, "b", enabled),
+                                SD_BUS_NO_RESULT,
+                                method_set_service_enabled, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+int manager_publish_objects(Manager *m) {
+        int r;
+
+        r = sd_bus_add_object_vtable(m->bus, &m->manager_slot, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE,
+                                     manager_vtable, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_object_manager(m->bus, &m->object_manager_slot, APPSERVICE_MANAGER_PATH);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_fallback_vtable(m->bus, &m->service_slot, APPSERVICE_SERVICE_PREFIX, APPSERVICE_SERVICE_IFACE,
+                                       service_vtable, service_object_find, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_add_node_enumerator(m->bus, &m->service_enumerator_slot, APPSERVICE_SERVICE_PREFIX,
+                                       service_node_enumerator, m);
+        if (r < 0)
+                return r;
+        /* No enumerator for connections: the contract keeps them out of the ObjectManager. */
+        return sd_bus_add_fallback_vtable(m->bus, &m->connection_slot, APPSERVICE_CONNECTION_PREFIX,
+                                          APPSERVICE_CONNECTION_IFACE, connection_vtable, connection_object_find, m);
+}

@@ -1,1 +1,309 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "connection.h"
+#include "errors.h"
+#include "log.h"
+#include "manager-dbus.h"
+#include "peer.h"
+#include "service.h"
+#include "util.h"
+
+static const char *const manager_state_names[] = {
+        [MANAGER_STARTING] = "starting",
+        [MANAGER_RUNNING] = "running",
+        [MANAGER_STOPPING] = "stopping",
+};
+
+const char *manager_state_to_string(ManagerState s) {
+        return manager_state_names[s];
+}
+
+int manager_new(Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        char hostname[256] = {};
+        int r;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->state = MANAGER_STARTING;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+
+        m->services_by_name = hashmap_new(HASHMAP_KEY_STRING);
+        m->connections = hashmap_new(HASHMAP_KEY_UINT64);
+        m->peers = hashmap_new(HASHMAP_KEY_STRING);
+        if (!m->services_by_name || !m->connections || !m->peers)
+                return -ENOMEM;
+
+        if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
+                strcpy(hostname, "localhost");
+        m->node_name = strdup(hostname);
+        if (!m->node_name)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        /* Processes point at services, connections at peers and services: free in that order. */
+        while (m->processes)
+                process_free(m->processes);
+        while (hashmap_size(m->connections) > 0)
+                connection_close(hashmap_first(m->connections), /* notify= */ 0, CLOSED_CANCELED);
+        LIST_FOREACH(services, s, m->services)
+                while (s->waiters)
+                        waiter_free(s->waiters);
+        while (m->services) {
+                Service *s = m->services;
+                LIST_REMOVE(services, m->services, s);
+                s->provider = NULL;
+                service_free(s);
+        }
+        while (hashmap_size(m->peers) > 0)
+                peer_free(hashmap_first(m->peers));
+
+        sd_event_source_disable_unref(m->idle_check);
+        sd_event_source_disable_unref(m->idle_timer);
+        sd_bus_slot_unref(m->release_name_slot);
+        sd_bus_slot_unref(m->manager_slot);
+        sd_bus_slot_unref(m->object_manager_slot);
+        sd_bus_slot_unref(m->service_slot);
+        sd_bus_slot_unref(m->service_enumerator_slot);
+        sd_bus_slot_unref(m->connection_slot);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+
+        hashmap_free(m->services_by_name);
+        hashmap_free(m->connections);
+        hashmap_free(m->peers);
+        strv_free(m->services_dirs);
+        free(m->node_name);
+        free(m);
+        return NULL;
+}
+
+int manager_load_services(Manager *m) {
+        Definition **defs = NULL;
+        Service *tail = NULL;
+        size_t n = 0;
+        int r;
+
+        r = definitions_load_dirs(m->services_dirs ? m->services_dirs : definition_default_dirs(), &defs, &n);
+        if (r < 0)
+                return log_error_errno(r, "failed to load app service definitions: %m");
+
+        for (size_t i = 0; i < n; i++) {
+                Service *s;
+
+                r = service_new(m, defs[i], &s);
+                if (r < 0) {
+                        log_error_errno(r, "app service '%s': cannot be set up, skipping: %m", defs[i]->name);
+                        definition_free(defs[i]);
+                        continue;
+                }
+                /* Append, so that ListServices keeps the definitions' order. */
+                if (tail) {
+                        s->services_prev = tail;
+                        tail->services_next = s;
+                } else
+                        m->services = s;
+                tail = s;
+        }
+        free(defs);
+
+        log_info("serving %zu app service(s)", hashmap_size(m->services_by_name));
+        return 0;
+}
+
+Service *manager_find_service(Manager *m, const char *name) {
+        return hashmap_get(m->services_by_name, name);
+}
+
+Connection *manager_find_connection(Manager *m, uint64_t id) {
+        return hashmap_get(m->connections, &id);
+}
+
+int manager_new_unicast_signal(Manager *m, const char *destination, const char *path,
+                               const char *interface, const char *member, sd_bus_message **ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        /* libsystemd 252 has no sd_bus_emit_signal_to(): a destination on the message makes
+         * dbus-daemon deliver it to that peer alone. */
+        r = sd_bus_message_new_signal(m->bus, &signal, path, interface, member);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_set_destination(signal, destination);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(signal);
+        return 0;
+}
+
+void manager_set_state(Manager *m, ManagerState state) {
+        if (m->state == state)
+                return;
+        m->state = state;
+        manager_emit_state_changed(m);
+}
+
+static bool manager_is_idle(Manager *m) {
+        if (hashmap_size(m->connections) > 0)
+                return false;
+        LIST_FOREACH(services, s, m->services)
+                if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING)
+                        return false;
+        return true;
+}
+
+static int on_name_released(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        int r;
+
+        m->release_name_slot = sd_bus_slot_unref(m->release_name_slot);
+        if (manager_is_idle(m)) {
+                log_info("idle for %g s, exiting", (double) m->exit_on_idle_usec / USEC_PER_SEC);
+                return sd_event_exit(m->event, 0);
+        }
+
+        /* Somebody came in while the name was being released: take it back and carry on. */
+        log_debug("work arrived while exiting on idle, staying");
+        m->idle_timer = sd_event_source_disable_unref(m->idle_timer);
+        r = sd_bus_request_name_async(m->bus, NULL, APPSERVICE_BUS_NAME, 0, NULL, NULL);
+        if (r < 0)
+                return log_error_errno(r, "failed to take back %s: %m", APPSERVICE_BUS_NAME);
+        return 0;
+}
+
+static int on_idle_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        /* Release the name first and exit when the bus confirms: calls that were already on
+         * their way to us are still answered. */
+        r = sd_bus_call_method_async(m->bus, &m->release_name_slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "ReleaseName", on_name_released, m, "s",
+                                     APPSERVICE_BUS_NAME);
+        if (r < 0) {
+                log_warning_errno(r, "failed to release %s, exiting anyway: %m", APPSERVICE_BUS_NAME);
+                return sd_event_exit(m->event, 0);
+        }
+        return 0;
+}
+
+static int on_idle_check(sd_event_source *source, void *userdata) {
+        Manager *m = userdata;
+        bool idle;
+        int r;
+
+        if (m->release_name_slot || m->state == MANAGER_STOPPING)
+                return 0;
+
+        idle = manager_is_idle(m);
+        if (!idle) {
+                m->idle_timer = sd_event_source_disable_unref(m->idle_timer);
+                return 0;
+        }
+        if (m->idle_timer)
+                return 0;
+        r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC, m->exit_on_idle_usec, 1000,
+                                       on_idle_timeout, m);
+        if (r < 0)
+                log_warning_errno(r, "failed to arm the idle timer, ignoring: %m");
+        return 0;
+}
+
+void manager_shutdown(Manager *m) {
+        if (m->state == MANAGER_STOPPING)
+                return;
+        log_info("shutting down");
+        manager_set_state(m, MANAGER_STOPPING);
+
+        LIST_FOREACH(services, s, m->services) {
+                service_stop_activation(s);
+                service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                     "app service '%s': appserviced is shutting down", s->definition->name);
+        }
+        while (hashmap_size(m->connections) > 0)
+                connection_close(hashmap_first(m->connections),
+                                 (1u << ENDPOINT_CLIENT) | (1u << ENDPOINT_PROVIDER), CLOSED_CANCELED);
+        manager_kill_processes(m, SIGTERM);
+
+        (void) sd_bus_release_name(m->bus, APPSERVICE_BUS_NAME);
+        (void) sd_bus_flush(m->bus);
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("received %s", strsignal(si->ssi_signo));
+        manager_shutdown(m);
+        return 0;
+}
+
+int manager_connect_bus(Manager *m) {
+        int r;
+
+        r = m->user_bus ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "failed to connect to the %s bus: %m", m->user_bus ? "session" : "system");
+
+        r = manager_publish_objects(m);
+        if (r < 0)
+                return log_error_errno(r, "failed to publish the D-Bus objects: %m");
+
+        r = sd_bus_request_name(m->bus, APPSERVICE_BUS_NAME, 0);
+        if (r < 0)
+                return log_error_errno(r, "failed to acquire the name %s: %m", APPSERVICE_BUS_NAME);
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "failed to attach the bus to the event loop: %m");
+        /* Losing the bus leaves nothing to serve. */
+        (void) sd_bus_set_exit_on_disconnect(m->bus, true);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "failed to watch for signals: %m");
+
+        if (m->exit_on_idle_usec > 0) {
+                r = sd_event_add_post(m->event, &m->idle_check, on_idle_check, m);
+                if (r < 0)
+                        return log_error_errno(r, "failed to set up exit on idle: %m");
+                /* Idle from start-up on: D-Bus activation may have started us for nothing. */
+                (void) on_idle_check(m->idle_check, m);
+        }
+
+        manager_set_state(m, MANAGER_RUNNING);
+        (void) sd_notify(/* unset_environment= */ false, "READY=1\nSTATUS=Serving app services");
+        log_info("appserviced %s running on the %s bus", APPSERVICE_VERSION, m->user_bus ? "session" : "system");
+
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "event loop failed: %m");
+        (void) sd_notify(false, "STOPPING=1");
+        return r;
+}

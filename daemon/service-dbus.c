@@ -1,1 +1,136 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connection.h"
+#include "peer.h"
+#include "errors.h"
+#include "log.h"
+#include "service-dbus.h"
+#include "util.h"
+
+int service_object_path(const char *name, char **ret) {
+        return sd_bus_path_encode(APPSERVICE_SERVICE_PREFIX, name, ret);
+}
+
+int service_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                        void **ret_found, sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(freep) char *name = NULL;
+        Service *s;
+        int r;
+
+        r = sd_bus_path_decode(path, APPSERVICE_SERVICE_PREFIX, &name);
+        if (r <= 0)
+                return r;
+        s = manager_find_service(m, name);
+        if (!s)
+                return 0;
+        *ret_found = s;
+        return 1;
+}
+
+int service_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes,
+                            sd_bus_error *error) {
+        Manager *m = userdata;
+        _cleanup_(strv_freep) char **nodes = NULL;
+        size_t n = 0;
+
+        nodes = calloc(hashmap_size(m->services_by_name) + 1, sizeof(char *));
+        if (!nodes)
+                return -ENOMEM;
+        LIST_FOREACH(services, s, m->services) {
+                nodes[n] = strdup(s->path);
+                if (!nodes[n])
+                        return -ENOMEM;
+                n++;
+        }
+        *ret_nodes = TAKE_PTR(nodes);
+        return 0;
+}
+
+static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return service_handle_open(userdata, m, /* provider= */ NULL, /* one_shot= */ true, error);
+}
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "s", s->definition->name);
+}
+
+static int property_get_provider(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "s", s->definition->provider);
+}
+
+static int property_get_description(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(s->definition->description));
+}
+
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "s", service_state_to_string(service_get_state(s)));
+}
+
+static int property_get_activatable(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "b", service_is_activatable(s));
+}
+
+static int property_get_connections(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "u", s->n_connections);
+}
+
+void service_emit_state_changed(Service *s) {
+        int r;
+
+        if (!s->manager->bus)
+                return;
+        r = sd_bus_emit_properties_changed(s->manager->bus, s->path, APPSERVICE_SERVICE_IFACE, "State", NULL);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
+                                s->definition->name);
+}
+
+int service_emit_connection_opened(Service *s, Connection *c) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = manager_new_unicast_signal(s->manager, c->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
+                                       "ConnectionOpened", &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "o", c->path);
+        if (r >= 0)
+                r = identity_append(signal, &c->caller);
+        if (r >= 0)
+                r = sd_bus_send(s->manager->bus, signal, NULL);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': failed to send ConnectionOpened, ignoring: %m",
+                                  s->definition->name);
+        return r;
+}
+
+const sd_bus_vtable service_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Provider", "s", property_get_provider, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Description", "s", property_get_description, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Activatable", "b", property_get_activatable, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Connections", "u", property_get_connections, 0, 0),
+        SD_BUS_METHOD_WITH_ARGS("SendMessage",
+                                SD_BUS_ARGS("a{sv}", message),
+                                SD_BUS_RESULT("a{sv}", response),
+                                method_send_message, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("ConnectionOpened", SD_BUS_ARGS("o", connection, "a{sv}", caller), 0),
+        SD_BUS_VTABLE_END
+};

@@ -1,1 +1,308 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "connection.h"
+#include "errors.h"
+#include "log.h"
+#include "peer.h"
+#include "service-dbus.h"
+#include "service.h"
+#include "util.h"
+#include "valueset.h"
+
+static const char *const state_names[] = {
+        [SERVICE_INACTIVE] = "inactive",
+        [SERVICE_ACTIVATING] = "activating",
+        [SERVICE_ACTIVE] = "active",
+        [SERVICE_FAILED] = "failed",
+        [SERVICE_DISABLED] = "disabled",
+};
+
+const char *service_state_to_string(ServiceState s) {
+        return state_names[s];
+}
+
+int service_new(Manager *m, Definition *d, Service **ret) {
+        _cleanup_(freep) Service *s = NULL;
+        int r;
+
+        s = calloc(1, sizeof(Service));
+        if (!s)
+                return -ENOMEM;
+        s->manager = m;
+        r = service_object_path(d->name, &s->path);
+        if (r < 0)
+                return r;
+        r = hashmap_put(m->services_by_name, d->name, s);
+        if (r < 0) {
+                free(s->path);
+                return r;
+        }
+        s->definition = d;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* Called at shutdown, once connections, waiters and the provider are gone. */
+Service *service_free(Service *s) {
+        if (!s)
+                return NULL;
+        service_stop_activation(s);
+        if (s->process)
+                s->process->service = NULL;
+        hashmap_remove(s->manager->services_by_name, s->definition->name);
+        definition_free(s->definition);
+        free(s->path);
+        free(s);
+        return NULL;
+}
+
+ServiceState service_get_state(const Service *s) {
+        return s->disabled ? SERVICE_DISABLED : s->state;
+}
+
+void service_set_state(Service *s, ServiceState state) {
+        ServiceState before = service_get_state(s);
+
+        s->state = state;
+        if (service_get_state(s) != before) {
+                log_debug("app service '%s': %s → %s", s->definition->name,
+                          service_state_to_string(before), service_state_to_string(service_get_state(s)));
+                service_emit_state_changed(s);
+        }
+}
+
+bool service_is_activatable(const Service *s) {
+        return s->definition->exec_argv || s->definition->systemd_service;
+}
+
+int service_check_valueset(Service *s, sd_bus_message *m, sd_bus_error *error) {
+        const Definition *d = s->definition;
+        _cleanup_(freep) char *reason = NULL;
+        int r;
+
+        r = valueset_check(m, d->max_message_size, NULL, &reason);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot read the ValueSet: %m", d->name);
+        if (r == VALUESET_INVALID)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE, "app service '%s': %s",
+                                         d->name, strempty(reason));
+        if (r == VALUESET_TOO_LARGE)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
+                                         "app service '%s': %s (MaxMessageSize)", d->name, strempty(reason));
+        return 0;
+}
+
+static bool caller_allowed(const Definition *d, const Identity *id) {
+        _cleanup_(freep) gid_t *gids = NULL;
+
+        gids = calloc(id->n_groups + 1, sizeof(gid_t));
+        if (!gids)
+                return false;  /* fail closed */
+        gids[0] = id->gid;
+        for (size_t i = 0; i < id->n_groups; i++)
+                gids[i + 1] = id->groups[i];
+        return definition_allows(d, id->uid, gids, id->n_groups + 1);
+}
+
+bool service_may_open(const Service *s, const Identity *caller) {
+        return !s->disabled && caller_allowed(s->definition, caller);
+}
+
+static unsigned peer_connections_to(const Peer *p, const Service *s) {
+        unsigned n = 0;
+
+        LIST_FOREACH(client, c, p->client_connections)
+                n += c->service == s;
+        LIST_FOREACH(peer, w, p->waiters)
+                n += w->service == s;
+        return n;
+}
+
+int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
+                       sd_bus_error *error) {
+        const Definition *d = s->definition;
+
+        if (provider && *provider && !streq(provider, d->provider))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_NOT_INSTALLED,
+                                         "app service '%s' is not provided by '%s'", d->name, provider);
+        if (s->disabled)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY,
+                                         "app service '%s' is disabled", d->name);
+        if (!caller_allowed(d, caller))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "app service '%s' may not be opened by uid " UID_FMT
+                                         " (AllowUsers=, AllowGroups=)", d->name, caller->uid);
+        if (peer_connections_to(peer, s) >= d->max_connections_per_peer)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+                                         "app service '%s': %s already holds %u connections (MaxConnectionsPerPeer)",
+                                         d->name, peer->name, d->max_connections_per_peer);
+        return 0;
+}
+
+static int reply_error(sd_bus_message *call, sd_bus_error *error, int r, const char *name) {
+        if (sd_bus_error_is_set(error))
+                return sd_bus_reply_method_error(call, error);
+        return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", name);
+}
+
+/* The provider is registered: make the connection and answer the caller. */
+static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Connection *c;
+        int r;
+
+        if (one_shot) {
+                /* Opening checks are done; the sending checks come before anything is opened. */
+                r = sd_bus_message_rewind(call, /* complete= */ true);
+                if (r >= 0)
+                        r = service_check_valueset(s, call, &error);
+                if (r < 0)
+                        return reply_error(call, &error, r, s->definition->name);
+        }
+
+        r = connection_new(s, peer, caller, one_shot, &c);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "app service '%s': cannot open a connection: %m",
+                                                  s->definition->name);
+        (void) service_emit_connection_opened(s, c);
+
+        if (!one_shot)
+                return sd_bus_reply_method_return(call, "o", c->path);
+
+        r = connection_send_message(c, ENDPOINT_CLIENT, call);
+        if (!c->requests)  /* refused and already answered: the one-shot is over */
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+        return r;
+}
+
+void waiter_free(Waiter *w) {
+        Peer *peer;
+
+        if (!w)
+                return;
+        peer = w->peer;
+        LIST_REMOVE(service, w->service->waiters, w);
+        LIST_REMOVE(peer, peer->waiters, w);
+        sd_bus_message_unref(w->call);
+        identity_done(&w->identity);
+        free(w);
+        peer_release_if_unused(peer);
+}
+
+int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+        Waiter *w;
+        int r;
+
+        if (s->provider)
+                return open_now(s, call, peer, caller, one_shot);
+
+        if (!service_is_activatable(s))
+                return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                                  "app service '%s': no provider is registered, and it cannot be "
+                                                  "started (no Exec= or SystemdService=)", s->definition->name);
+
+        w = calloc(1, sizeof(Waiter));
+        if (!w)
+                return sd_bus_reply_method_errno(call, ENOMEM, NULL);
+        *w = (Waiter) {
+                .service = s,
+                .peer = peer,
+                .call = sd_bus_message_ref(call),
+                .identity = *caller,
+                .one_shot = one_shot,
+        };
+        *caller = (Identity) {};
+        LIST_PREPEND(service, s->waiters, w);
+        LIST_PREPEND(peer, peer->waiters, w);
+
+        if (s->state == SERVICE_ACTIVATING)
+                return 0;
+
+        r = service_start_activation(s);
+        if (r < 0)
+                return 0;  /* the waiters, this one included, have been answered */
+        return 0;
+}
+
+void service_fail_waiters(Service *s, const char *error_name, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        sd_bus_error_setfv(&error, error_name, format, ap);
+        va_end(ap);
+
+        while (s->waiters) {
+                int r = sd_bus_reply_method_error(s->waiters->call, &error);
+                if (r < 0)
+                        log_debug_errno(r, "app service '%s': failed to answer a waiting open, ignoring: %m",
+                                        s->definition->name);
+                waiter_free(s->waiters);
+        }
+}
+
+int service_register_provider(Service *s, Peer *peer) {
+        s->provider = peer;
+        peer->n_services++;
+        service_stop_activation(s);
+        service_set_state(s, SERVICE_ACTIVE);
+        log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
+
+        /* Oldest first: waiters were prepended. */
+        while (s->waiters) {
+                Waiter *w = s->waiters;
+                while (w->service_next)
+                        w = w->service_next;
+                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot);
+                waiter_free(w);
+        }
+        return 0;
+}
+
+void service_unregister_provider(Service *s, uint32_t status) {
+        Peer *peer = s->provider;
+
+        if (!peer)
+                return;
+        while (s->connections)
+                connection_close(s->connections, 1u << ENDPOINT_CLIENT, status);
+        s->provider = NULL;
+        peer->n_services--;
+        service_set_state(s, SERVICE_INACTIVE);
+        peer_release_if_unused(peer);
+}
+
+int service_handle_open(Service *s, sd_bus_message *call, const char *provider, bool one_shot,
+                        sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        Peer *peer;
+        int r;
+
+        r = identity_from_message(call, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
+                                               s->definition->name);
+
+        r = peer_acquire(s->manager, sd_bus_message_get_sender(call), &peer);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the caller: %m",
+                                               s->definition->name);
+
+        r = service_check_open(s, provider, peer, &caller, error);
+        if (r < 0) {
+                peer_release_if_unused(peer);
+                return r;
+        }
+
+        peer->n_pins++;  /* service_open() may drop the peer's last hold on it */
+        r = service_open(s, call, peer, &caller, one_shot);
+        peer->n_pins--;
+        peer_release_if_unused(peer);  /* when the open failed at once */
+        return r < 0 ? r : 1;
+}

@@ -18,7 +18,8 @@ typedef enum ValueSetVerdict {
 /* Reads the a{sv} at the current position of `m` (which stays positioned after it), checking keys
  * (non-empty, valid UTF-8, at most 255 bytes, unique; the same inside nested a{sv}) and values (no
  * unix fds anywhere), and measuring its D-Bus marshalled size: the array alone, as if it started
- * at an 8-aligned offset. Stops early with VALUESET_TOO_LARGE once the size passes max_size.
- * Returns a verdict (>= 0) or a negative errno when the message cannot be read. On INVALID or
- * TOO_LARGE, *ret_reason (when given) gets a sentence to put in the error. */
+ * at an 8-aligned offset. The whole ValueSet is always read, because a broken rule must win over
+ * the size (the contract's order of checks). Returns a verdict (>= 0) or a negative errno when the
+ * message cannot be read. On INVALID or TOO_LARGE, *ret_reason (when given) gets a sentence to put
+ * in the error; *ret_size gets the size in every case. */
 int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason);

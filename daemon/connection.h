@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A connection between a client and a provider, and the requests in flight on it: the routing. */
+
+#include "identity.h"
+#include "manager.h"
+
+typedef enum Endpoint {
+        ENDPOINT_CLIENT,
+        ENDPOINT_PROVIDER,
+        _ENDPOINT_MAX,
+        ENDPOINT_NONE = -1,
+} Endpoint;
+
+/* ServiceClosed statuses (AppServiceClosedStatus). */
+#define CLOSED_COMPLETED 0u
+#define CLOSED_CANCELED 1u
+#define CLOSED_RESOURCE_LIMITS_EXCEEDED 2u
+#define CLOSED_UNKNOWN 3u
+
+struct Request {
+        Connection *connection;
+        uint64_t id;
+        Endpoint from;            /* who sent it and waits for the reply */
+        sd_bus_message *call;     /* the SendMessage call to answer */
+        sd_event_source *timer;
+        LIST_FIELDS(Request, requests);
+};
+
+struct Connection {
+        Manager *manager;
+        uint64_t id;
+        char *path;
+        Service *service;
+        Peer *client;
+        Peer *provider;
+        Identity caller;
+        bool one_shot;            /* made by Service.SendMessage */
+
+        Request *requests;        /* unanswered, both directions */
+        unsigned n_pending[_ENDPOINT_MAX];
+
+        LIST_FIELDS(Connection, service);
+        LIST_FIELDS(Connection, client);
+        LIST_FIELDS(Connection, provider);
+};
+
+int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret);
+/* Closes: unanswered requests fail with Closed, then ServiceClosed(status) goes to each endpoint
+ * in `notify` (a bit mask of 1 << Endpoint), then the connection is freed. */
+void connection_close(Connection *c, unsigned notify, uint32_t status);
+
+Endpoint connection_endpoint_of(const Connection *c, const char *sender);
+Peer *connection_peer(const Connection *c, Endpoint e);
+
+/* Relays a message from endpoint `from`: checks it, creates the request, emits RequestReceived.
+ * Replies to `call` only on refusal; otherwise when the answer, the timeout or the close comes. */
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call);
+/* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
+int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
+
+/* connection-dbus.c */
+int connection_emit_service_closed(Connection *c, Endpoint to, uint32_t status);
+int connection_emit_request_received(Connection *c, Request *r, sd_bus_message *call);

@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "manager.h"
+
+/* Registers every object of the contract on m->bus. */
+int manager_publish_objects(Manager *m);
+void manager_emit_state_changed(Manager *m);

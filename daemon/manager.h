@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The one owner struct of the daemon: event loop, bus, and every table (hostnamed's Context). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cleanup.h"
+#include "hashmap.h"
+#include "list.h"
+
+typedef struct Connection Connection;
+typedef struct Peer Peer;
+typedef struct Process Process;
+typedef struct Request Request;
+typedef struct Service Service;
+typedef struct Waiter Waiter;
+
+typedef enum ManagerState {
+        MANAGER_STARTING,
+        MANAGER_RUNNING,
+        MANAGER_STOPPING,
+} ManagerState;
+
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        bool user_bus;               /* --user: the session bus */
+        char **services_dirs;        /* --services-dir; NULL: the contract's search path */
+        uint64_t exit_on_idle_usec;  /* --exit-on-idle; 0: never */
+
+        ManagerState state;
+        char *node_name;
+
+        Service *services;           /* list, in definition order */
+        Hashmap *services_by_name;   /* Name= → Service */
+        Hashmap *connections;        /* id → Connection */
+        Hashmap *peers;              /* unique bus name → Peer */
+        Process *processes;          /* providers spawned through Exec= (list "processes") */
+        uint64_t last_connection_id; /* ids are never reused while the daemon runs */
+        uint64_t last_request_id;
+
+        sd_event_source *idle_check; /* post source: re-evaluates idleness after every event */
+        sd_event_source *idle_timer;
+        sd_bus_slot *release_name_slot;
+
+        sd_bus_slot *manager_slot, *object_manager_slot, *service_slot, *service_enumerator_slot,
+                *connection_slot;
+} Manager;
+
+int manager_new(Manager **ret);
+Manager *manager_free(Manager *m);
+DEFINE_CLEANUP(Manager, manager_free);
+
+/* Loads the definitions and creates one Service per declared app service. */
+int manager_load_services(Manager *m);
+/* Connects to the bus, publishes the objects and takes the name; in hostnamed's order. */
+int manager_connect_bus(Manager *m);
+int manager_run(Manager *m);
+
+/* SIGTERM/SIGINT: close everything as the contract says, release the name, leave the loop. */
+void manager_shutdown(Manager *m);
+void manager_set_state(Manager *m, ManagerState state);
+const char *manager_state_to_string(ManagerState s);
+
+Service *manager_find_service(Manager *m, const char *name);
+Connection *manager_find_connection(Manager *m, uint64_t id);
+
+/* Builds a signal addressed to one peer only. The caller appends the arguments and sends it. */
+int manager_new_unicast_signal(Manager *m, const char *destination, const char *path,
+                               const char *interface, const char *member, sd_bus_message **ret);

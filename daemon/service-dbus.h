@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "service.h"
+
+extern const sd_bus_vtable service_vtable[];
+
+int service_object_find(sd_bus *bus, const char *path, const char *interface, void *userdata,
+                        void **ret_found, sd_bus_error *error);
+int service_node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***ret_nodes,
+                            sd_bus_error *error);
+/* "/io/appservice1/service/" + the name escaped as sd_bus_path_encode() does. */
+int service_object_path(const char *name, char **ret);
+void service_emit_state_changed(Service *s);
+int service_emit_connection_opened(Service *s, Connection *c);

@@ -81,7 +81,7 @@ static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is closed",
                                          sd_bus_message_get_path(m));
         /* Answered later: by SendResponse, the request's timeout, or the close. */
-        return connection_send_message(c, sender_endpoint(c, m), m);
+        return handled(connection_send_message(c, sender_endpoint(c, m), m));
 }
 
 static int method_send_response(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -96,7 +96,7 @@ static int method_send_response(sd_bus_message *m, void *userdata, sd_bus_error 
         r = connection_send_response(c, sender_endpoint(c, m), m, error);
         if (r < 0)
                 return r;
-        return sd_bus_reply_method_return(m, NULL);
+        return handled(sd_bus_reply_method_return(m, NULL));
 }
 
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -111,7 +111,7 @@ static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         log_debug("app service '%s': connection %" PRIu64 " closed by its %s",
                   c->service->definition->name, c->id, from == ENDPOINT_CLIENT ? "client" : "provider");
         connection_close(c, 1u << endpoint_other(from), CLOSED_COMPLETED);
-        return sd_bus_reply_method_return(m, NULL);
+        return handled(sd_bus_reply_method_return(m, NULL));
 }
 
 static int check_open(Connection *c, sd_bus_error *error) {

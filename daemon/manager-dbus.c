@@ -61,7 +61,7 @@ static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_
         r = sd_bus_message_close_container(reply);
         if (r < 0)
                 return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return handled(sd_bus_send(NULL, reply, NULL));
 }
 
 static int append_strings(sd_bus_message *reply, const char *key, const DefinitionProperty *p, size_t n) {
@@ -152,7 +152,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 peer_release_if_unused(peer);
                 return r;
         }
-        return service_register_provider(s, peer);
+        return handled(service_register_provider(s, peer));
 }
 
 static int method_unregister_provider(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -173,7 +173,7 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
 
         log_info("app service '%s': provider %s unregistered", name, s->provider->name);
         service_unregister_provider(s, CLOSED_COMPLETED);
-        return sd_bus_reply_method_return(message, NULL);
+        return handled(sd_bus_reply_method_return(message, NULL));
 }
 
 static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -201,7 +201,7 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
                 s->disabled = !enabled;
                 service_emit_state_changed(s);
         }
-        return sd_bus_reply_method_return(message, NULL);
+        return handled(sd_bus_reply_method_return(message, NULL));
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,

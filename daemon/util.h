@@ -28,3 +28,9 @@ static inline void *mfree(void *p) {
         free(p);
         return NULL;
 }
+
+/* sd-bus takes a method handler's 0 as "not mine" and goes on looking (ending in UnknownMethod):
+ * a handler that has answered, or will answer later, returns this. */
+static inline int handled(int r) {
+        return r < 0 ? r : 1;
+}

@@ -1,1 +1,1008 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "definition.h"
+#include "hashmap.h"
+#include "keyfile.h"
+#include "log.h"
+
+#define GROUP_APP_SERVICE "App Service"
+#define GROUP_PROPERTIES  "Properties"
+#define GROUP_SECRETS     "Secrets"
+
+#define DEFINITION_FILE_MAX          (UINT64_C(1024) * 1024)
+#define MAX_MESSAGE_SIZE_LIMIT       (UINT64_C(128) * 1024 * 1024)
+#define MAX_COUNT_LIMIT              UINT64_C(65536)
+#define USEC_PER_SEC                 UINT64_C(1000000)
+#define TIMEOUT_LIMIT_USEC           (UINT64_C(24) * 60 * 60 * USEC_PER_SEC)
+
+DEFINE_CLEANUP(KeyFile, keyfile_free);
+DEFINE_CLEANUP(Hashmap, hashmap_free);
+
+static char *const default_dirs[] = {
+        "/etc/appservice/services",
+        "/run/appservice/services",
+        "/usr/local/share/appservice/services",
+        "/usr/share/appservice/services",
+        NULL,
+};
+
+char *const *definition_default_dirs(void) {
+        return default_dirs;
+}
+
+static void properties_free(DefinitionProperty *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(p[i].key);
+                free(p[i].value);
+        }
+        free(p);
+}
+
+Definition *definition_free(Definition *d) {
+        if (!d)
+                return NULL;
+        free(d->path);
+        free(d->name);
+        free(d->provider);
+        free(d->description);
+        strv_free(d->exec_argv);
+        free(d->systemd_service);
+        free(d->user_name);
+        free(d->allow_uids);
+        free(d->allow_gids);
+        properties_free(d->properties, d->n_properties);
+        properties_free(d->secrets, d->n_secrets);
+        free(d);
+        return NULL;
+}
+
+void definitions_free(Definition **defs, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                definition_free(defs[i]);
+        free(defs);
+}
+
+void definition_error_done(DefinitionError *e) {
+        if (!e)
+                return;
+        free(e->path);
+        free(e->key);
+        free(e->message);
+        *e = (DefinitionError) {};
+}
+
+/* Fills *e when the caller asked for it and returns `error` (negative), or -ENOMEM when the error
+ * itself cannot be built. %m in the format stands for `error`. */
+static int error_set(DefinitionError *e, int error, const char *path, unsigned line, const char *key,
+                     const char *format, ...) __attribute__((format(printf, 6, 7)));
+static int error_set(DefinitionError *e, int error, const char *path, unsigned line, const char *key,
+                     const char *format, ...) {
+        _cleanup_(freep) char *p = NULL, *k = NULL, *m = NULL;
+        va_list ap;
+        int r;
+
+        if (!e)
+                return error;
+
+        va_start(ap, format);
+        errno = -error;
+        r = vasprintf(&m, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                m = NULL;
+                return -ENOMEM;
+        }
+        p = strdup(strempty(path));
+        k = key ? strdup(key) : NULL;
+        if (!p || (key && !k))
+                return -ENOMEM;
+
+        *e = (DefinitionError) {
+                .path = TAKE_PTR(p),
+                .line = line,
+                .key = TAKE_PTR(k),
+                .message = TAKE_PTR(m),
+        };
+        return error;
+}
+
+/* Key parsers hand back a sentence in *ret_message and -EBADMSG when the value is wrong. */
+static int bad_value(char **ret_message, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static int bad_value(char **ret_message, const char *format, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, format);
+        r = vasprintf(ret_message, format, ap);
+        va_end(ap);
+        if (r < 0) {
+                *ret_message = NULL;
+                return -ENOMEM;
+        }
+        return -EBADMSG;
+}
+
+static bool has_control_chars(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* Values go into log lines quoted; keep escaped newlines and such out of them. */
+static const char *loggable(const char *s) {
+        return has_control_chars(s) ? "(value with control characters)" : s;
+}
+
+static bool id_char_is_valid(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_';
+}
+
+static bool id_is_valid(const char *s, size_t min_len) {
+        size_t n = strlen(s);
+
+        if (n < min_len || n > 255 || s[0] == '.')
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!id_char_is_valid(s[i]))
+                        return false;
+        return true;
+}
+
+bool definition_name_is_valid(const char *name) {
+        return name && id_is_valid(name, 2);
+}
+
+/* Decimal digits only: no sign, no blanks, no hex, so that "0x10" or "-1" cannot slip through. */
+static int parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
+        uint64_t v = 0;
+
+        if (!*s)
+                return -EINVAL;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EINVAL;
+                v = v * 10 + (uint64_t) (*s - '0');
+                if (v > max)
+                        return -ERANGE;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* A numeric uid or gid; (uid_t) -1 and the 16-bit -1 are never real ids. */
+static int parse_id(const char *s, uint32_t *ret) {
+        uint64_t v;
+        int r;
+
+        r = parse_decimal(s, UINT32_MAX, &v);
+        if (r < 0)
+                return r;
+        if (v == UINT32_MAX || v == UINT16_MAX)
+                return -ERANGE;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
+static int set_string(char **field, const char *value) {
+        char *s = strdup(value);
+
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+static int parse_name(Definition *d, const char *value, char **ret_message) {
+        if (!definition_name_is_valid(value))
+                return bad_value(ret_message,
+                                 "'%s' is not a valid app service name (2 to 255 letters, digits, '.', '-' "
+                                 "or '_', not starting with '.')", loggable(value));
+        return set_string(&d->name, value);
+}
+
+static int parse_provider(Definition *d, const char *value, char **ret_message) {
+        if (!id_is_valid(value, 1))
+                return bad_value(ret_message,
+                                 "'%s' is not a valid provider id (1 to 255 letters, digits, '.', '-' or "
+                                 "'_', not starting with '.')", loggable(value));
+        return set_string(&d->provider, value);
+}
+
+static int parse_description(Definition *d, const char *value, char **ret_message) {
+        return set_string(&d->description, value);
+}
+
+static int parse_exec(Definition *d, const char *value, char **ret_message) {
+        char **argv = NULL;
+        int r;
+
+        r = shell_split(value, &argv);
+        if (r == -ENOEXEC) {
+                /* An empty Exec= means "not activatable this way", as an absent one does. */
+                strv_free(d->exec_argv);
+                d->exec_argv = NULL;
+                return 0;
+        }
+        if (r == -EINVAL)
+                return bad_value(ret_message, "unbalanced quotes or a trailing backslash in the command line");
+        if (r < 0)
+                return r;
+        if (!argv[0][0]) {
+                strv_free(argv);
+                return bad_value(ret_message, "the program name is empty");
+        }
+
+        strv_free(d->exec_argv);
+        d->exec_argv = argv;
+        return 0;
+}
+
+static bool unit_char_is_valid(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != '\0' && strchr(":-_.\\@", c));
+}
+
+static int parse_systemd_service(Definition *d, const char *value, char **ret_message) {
+        size_t n = strlen(value);
+
+        if (n == 0) {
+                free(d->systemd_service);
+                d->systemd_service = NULL;
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!unit_char_is_valid(value[i]))
+                        return bad_value(ret_message, "'%s' is not a valid unit name", loggable(value));
+        /* A template without an instance ("foo@.service") cannot be started. */
+        if (n > 255 || n <= strlen(".service") || strcmp(value + n - strlen(".service"), ".service") != 0 ||
+            value[0] == '@' || value[n - strlen(".service") - 1] == '@')
+                return bad_value(ret_message, "'%s' is not a valid service unit name (expected NAME.service)",
+                                 loggable(value));
+        return set_string(&d->systemd_service, value);
+}
+
+/* getpw*() and getgr*() return NULL with errno 0 (or one of these) for "no such entry". */
+static bool errno_is_not_found(int e) {
+        return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+static int parse_user(Definition *d, const char *value, char **ret_message) {
+        struct passwd *pw;
+        uint32_t id;
+        char *name = NULL;
+
+        d->has_user = false;
+        free(d->user_name);
+        d->user_name = NULL;
+        if (!*value)
+                return 0;
+
+        errno = 0;
+        if (parse_id(value, &id) >= 0) {
+                pw = getpwuid((uid_t) id);
+                if (!pw && !errno_is_not_found(errno))
+                        return bad_value(ret_message, "cannot look up uid %s: %m", value);
+                /* A uid without a passwd entry is allowed: the process runs with its own gid. */
+                d->uid = id;
+                d->gid = pw ? pw->pw_gid : (gid_t) id;
+        } else {
+                pw = getpwnam(value);
+                if (!pw) {
+                        if (!errno_is_not_found(errno))
+                                return bad_value(ret_message, "cannot look up user '%s': %m", loggable(value));
+                        return bad_value(ret_message, "unknown user '%s'", loggable(value));
+                }
+                d->uid = pw->pw_uid;
+                d->gid = pw->pw_gid;
+        }
+
+        if (pw) {
+                name = strdup(pw->pw_name);
+                if (!name)
+                        return -ENOMEM;
+        }
+        d->user_name = name;
+        d->has_user = true;
+        return 0;
+}
+
+static bool is_list_separator(char c) {
+        return c == ' ' || c == '\t';
+}
+
+/* Resolves one AllowUsers=/AllowGroups= word. Unknown names are errors: a typo must not open the
+ * service to everybody, nor silently shut out the people it was meant for. */
+static int resolve_user(const char *word, uint32_t *ret, char **ret_message) {
+        struct passwd *pw;
+
+        if (parse_id(word, ret) >= 0)
+                return 0;
+        errno = 0;
+        pw = getpwnam(word);
+        if (!pw) {
+                if (!errno_is_not_found(errno))
+                        return bad_value(ret_message, "cannot look up user '%s': %m", loggable(word));
+                return bad_value(ret_message, "unknown user '%s'", loggable(word));
+        }
+        *ret = pw->pw_uid;
+        return 0;
+}
+
+static int resolve_group(const char *word, uint32_t *ret, char **ret_message) {
+        struct group *gr;
+
+        if (parse_id(word, ret) >= 0)
+                return 0;
+        errno = 0;
+        gr = getgrnam(word);
+        if (!gr) {
+                if (!errno_is_not_found(errno))
+                        return bad_value(ret_message, "cannot look up group '%s': %m", loggable(word));
+                return bad_value(ret_message, "unknown group '%s'", loggable(word));
+        }
+        *ret = gr->gr_gid;
+        return 0;
+}
+
+static int parse_id_list(const char *value, int (*resolve)(const char *, uint32_t *, char **),
+                         uint32_t **ids, size_t *n_ids, char **ret_message) {
+        _cleanup_(freep) uint32_t *list = NULL;
+        _cleanup_(freep) char *word = NULL;
+        size_t n = 0;
+        int r;
+
+        /* Never more ids than characters. */
+        list = calloc(strlen(value) + 1, sizeof(uint32_t));
+        word = malloc(strlen(value) + 1);
+        if (!list || !word)
+                return -ENOMEM;
+
+        for (const char *p = value; *p; ) {
+                size_t len;
+
+                while (is_list_separator(*p))
+                        p++;
+                if (!*p)
+                        break;
+                len = strcspn(p, " \t");
+                memcpy(word, p, len);
+                word[len] = '\0';
+                p += len;
+
+                r = resolve(word, &list[n], ret_message);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+
+        free(*ids);
+        *ids = n > 0 ? TAKE_PTR(list) : NULL;
+        *n_ids = n;
+        return 0;
+}
+
+static int parse_allow_users(Definition *d, const char *value, char **ret_message) {
+        static_assert(sizeof(uid_t) == sizeof(uint32_t), "uid_t is 32 bits");
+        return parse_id_list(value, resolve_user, (uint32_t **) &d->allow_uids, &d->n_allow_uids, ret_message);
+}
+
+static int parse_allow_groups(Definition *d, const char *value, char **ret_message) {
+        static_assert(sizeof(gid_t) == sizeof(uint32_t), "gid_t is 32 bits");
+        return parse_id_list(value, resolve_group, (uint32_t **) &d->allow_gids, &d->n_allow_gids, ret_message);
+}
+
+static int parse_count(const char *value, uint64_t max, uint64_t *ret, char **ret_message) {
+        int r;
+
+        r = parse_decimal(value, max, ret);
+        if (r == -ERANGE)
+                return bad_value(ret_message, "'%s' is too large (at most %" PRIu64 ")", loggable(value), max);
+        if (r < 0)
+                return bad_value(ret_message, "'%s' is not a decimal number", loggable(value));
+        if (*ret == 0)
+                return bad_value(ret_message, "must be greater than 0");
+        return 0;
+}
+
+static int parse_max_message_size(Definition *d, const char *value, char **ret_message) {
+        return parse_count(value, MAX_MESSAGE_SIZE_LIMIT, &d->max_message_size, ret_message);
+}
+
+static int parse_max_pending_requests(Definition *d, const char *value, char **ret_message) {
+        uint64_t v;
+        int r;
+
+        r = parse_count(value, MAX_COUNT_LIMIT, &v, ret_message);
+        if (r < 0)
+                return r;
+        d->max_pending_requests = (unsigned) v;
+        return 0;
+}
+
+static int parse_max_connections_per_peer(Definition *d, const char *value, char **ret_message) {
+        uint64_t v;
+        int r;
+
+        r = parse_count(value, MAX_COUNT_LIMIT, &v, ret_message);
+        if (r < 0)
+                return r;
+        d->max_connections_per_peer = (unsigned) v;
+        return 0;
+}
+
+/* "10", "1.5", "0.25": seconds with an optional fraction, kept to the microsecond. */
+static int parse_seconds(const char *value, uint64_t *ret_usec, char **ret_message) {
+        uint64_t sec = 0, frac = 0, scale = USEC_PER_SEC;
+        const char *p = value;
+
+        if (*p < '0' || *p > '9')
+                return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
+        for (; *p >= '0' && *p <= '9'; p++) {
+                sec = sec * 10 + (uint64_t) (*p - '0');
+                if (sec > TIMEOUT_LIMIT_USEC / USEC_PER_SEC)
+                        return bad_value(ret_message, "'%s' is too long (at most one day, 86400)",
+                                         loggable(value));
+        }
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
+                for (; *p >= '0' && *p <= '9'; p++)
+                        if (scale > 1) {
+                                scale /= 10;
+                                frac += (uint64_t) (*p - '0') * scale;
+                        }
+        }
+        if (*p)
+                return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
+
+        *ret_usec = sec * USEC_PER_SEC + frac;
+        if (*ret_usec == 0)
+                return bad_value(ret_message, "must be greater than 0");
+        if (*ret_usec > TIMEOUT_LIMIT_USEC)
+                return bad_value(ret_message, "'%s' is too long (at most one day, 86400)", loggable(value));
+        return 0;
+}
+
+static int parse_request_timeout(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds(value, &d->request_timeout_usec, ret_message);
+}
+
+static int parse_activation_timeout(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds(value, &d->activation_timeout_usec, ret_message);
+}
+
+typedef struct KeyParser {
+        const char *key;
+        int (*parse)(Definition *d, const char *value, char **ret_message);
+        bool raw;  /* hand over the value as written, trailing blanks included */
+} KeyParser;
+
+static const KeyParser app_service_keys[] = {
+        { "Name", parse_name, /* raw= */ false },
+        { "Provider", parse_provider, /* raw= */ false },
+        { "Description", parse_description, /* raw= */ true },
+        { "Exec", parse_exec, /* raw= */ true },
+        { "SystemdService", parse_systemd_service, /* raw= */ false },
+        { "User", parse_user, /* raw= */ false },
+        { "AllowUsers", parse_allow_users, /* raw= */ false },
+        { "AllowGroups", parse_allow_groups, /* raw= */ false },
+        { "MaxMessageSize", parse_max_message_size, /* raw= */ false },
+        { "MaxPendingRequests", parse_max_pending_requests, /* raw= */ false },
+        { "MaxConnectionsPerPeer", parse_max_connections_per_peer, /* raw= */ false },
+        { "RequestTimeoutSec", parse_request_timeout, /* raw= */ false },
+        { "ActivationTimeoutSec", parse_activation_timeout, /* raw= */ false },
+};
+
+static int key_index(const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(app_service_keys); i++)
+                if (strcmp(app_service_keys[i].key, key) == 0)
+                        return (int) i;
+        return -1;
+}
+
+static int run_parser(const char *path, const KeyParser *p, const KeyFileEntry *e, Definition *d,
+                      DefinitionError *ret_error) {
+        _cleanup_(freep) char *value = NULL, *message = NULL;
+        size_t n = strlen(e->value);
+        int r;
+
+        /* Typed values forgive trailing blanks (GLib's number parsers do too); an invisible space
+         * after a user name should not lock everybody out. */
+        if (!p->raw)
+                while (n > 0 && strchr(" \t\n\r\v\f", e->value[n - 1]))
+                        n--;
+        value = strndup(e->value, n);
+        if (!value)
+                return -ENOMEM;
+
+        r = p->parse(d, value, &message);
+        if (r < 0 && message)
+                return error_set(ret_error, r, path, e->line, e->key, "%s", message);
+        if (r < 0)
+                return error_set(ret_error, r, path, e->line, e->key, "cannot parse value: %m");
+        return 0;
+}
+
+/* Appends a [Properties] or [Secrets] entry; a repeated key keeps its first place and takes the
+ * later value. `index` maps keys to their position + 1. */
+static int property_add(DefinitionProperty **props, size_t *n, Hashmap *index, const KeyFileEntry *e) {
+        _cleanup_(freep) char *key = NULL, *value = NULL;
+        DefinitionProperty *p;
+        uintptr_t at;
+        int r;
+
+        value = strdup(e->value);
+        if (!value)
+                return -ENOMEM;
+
+        at = (uintptr_t) hashmap_get(index, e->key);
+        if (at > 0) {
+                free((*props)[at - 1].value);
+                (*props)[at - 1].value = TAKE_PTR(value);
+                return 0;
+        }
+
+        key = strdup(e->key);
+        if (!key)
+                return -ENOMEM;
+        p = reallocarray(*props, *n + 1, sizeof(DefinitionProperty));
+        if (!p)
+                return -ENOMEM;
+        *props = p;
+
+        r = hashmap_put(index, key, (void *) (uintptr_t) (*n + 1));
+        if (r < 0)
+                return r;
+        p[*n] = (DefinitionProperty) { .key = TAKE_PTR(key), .value = TAKE_PTR(value) };
+        (*n)++;
+        return 0;
+}
+
+typedef struct ParseContext {
+        const char *path;
+        const KeyFile *kf;
+        bool trusted;
+        Definition *d;
+        const KeyFileEntry *winners[ELEMENTSOF(app_service_keys)];
+        bool has_app_service;
+        bool has_secrets;
+} ParseContext;
+
+/* First pass: find the entry that wins for each known key, and say once what will be ignored. */
+static int scan_entries(ParseContext *c) {
+        _cleanup_(hashmap_freep) Hashmap *unknown_groups = NULL;
+        int r;
+
+        unknown_groups = hashmap_new(HASHMAP_KEY_STRING);
+        if (!unknown_groups)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < c->kf->n_entries; i++) {
+                const KeyFileEntry *e = &c->kf->entries[i];
+                bool app_service = strcmp(e->group, GROUP_APP_SERVICE) == 0;
+                int k;
+
+                if (app_service)
+                        c->has_app_service = true;
+
+                if (!app_service && strcmp(e->group, GROUP_PROPERTIES) != 0 &&
+                    strcmp(e->group, GROUP_SECRETS) != 0) {
+                        if (hashmap_get(unknown_groups, e->group))
+                                continue;
+                        r = hashmap_put(unknown_groups, e->group, (void *) e);
+                        if (r < 0)
+                                return r;
+                        log_warning("%s:%u: unknown section '%s', ignoring", c->path, e->line, e->group);
+                        continue;
+                }
+
+                if (strchr(e->key, '[')) {
+                        log_debug("%s:%u: localized key '%s' is not used, ignoring", c->path, e->line, e->key);
+                        continue;
+                }
+
+                if (strcmp(e->group, GROUP_SECRETS) == 0)
+                        c->has_secrets = true;
+                if (!app_service)
+                        continue;
+
+                k = key_index(e->key);
+                if (k < 0) {
+                        log_warning("%s:%u: unknown key '%s' in section '%s', ignoring",
+                                    c->path, e->line, e->key, e->group);
+                        continue;
+                }
+                c->winners[k] = e;
+        }
+        return 0;
+}
+
+/* Second pass: parse the winning values in file order, so that the first bad line is reported. */
+static int apply_entries(ParseContext *c, DefinitionError *ret_error) {
+        _cleanup_(hashmap_freep) Hashmap *properties = NULL, *secrets = NULL;
+        int r;
+
+        properties = hashmap_new(HASHMAP_KEY_STRING);
+        secrets = hashmap_new(HASHMAP_KEY_STRING);
+        if (!properties || !secrets)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < c->kf->n_entries; i++) {
+                const KeyFileEntry *e = &c->kf->entries[i];
+                int k;
+
+                if (strchr(e->key, '['))
+                        continue;
+
+                if (strcmp(e->group, GROUP_PROPERTIES) == 0)
+                        r = property_add(&c->d->properties, &c->d->n_properties, properties, e);
+                else if (strcmp(e->group, GROUP_SECRETS) == 0)
+                        r = c->trusted ? property_add(&c->d->secrets, &c->d->n_secrets, secrets, e) : 0;
+                else if (strcmp(e->group, GROUP_APP_SERVICE) == 0 && (k = key_index(e->key)) >= 0 &&
+                         c->winners[k] == e)
+                        r = run_parser(c->path, &app_service_keys[k], e, c->d, ret_error);
+                else
+                        r = 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void warn_name_mismatch(const char *path, const char *name) {
+        const char *base = strrchr(path, '/');
+        size_t n, suffix = strlen(DEFINITION_SUFFIX);
+
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n <= suffix || strcmp(base + n - suffix, DEFINITION_SUFFIX) != 0)
+                return;
+        if (strlen(name) != n - suffix || strncmp(base, name, n - suffix) != 0)
+                log_warning("%s: Name=%s does not match the file name, ignoring", path, name);
+}
+
+static Definition *definition_new(const char *path) {
+        _cleanup_(definition_freep) Definition *d = NULL;
+
+        d = calloc(1, sizeof(Definition));
+        if (!d)
+                return NULL;
+        *d = (Definition) {
+                .path = strdup(strempty(path)),
+                .description = strdup(""),
+                .max_message_size = DEFINITION_DEFAULT_MAX_MESSAGE_SIZE,
+                .max_pending_requests = DEFINITION_DEFAULT_MAX_PENDING_REQUESTS,
+                .max_connections_per_peer = DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER,
+                .request_timeout_usec = DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC,
+                .activation_timeout_usec = DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC,
+        };
+        if (!d->path || !d->description)
+                return NULL;
+        return TAKE_PTR(d);
+}
+
+int definition_parse(const char *path, const char *text, size_t size, bool trusted,
+                     Definition **ret, DefinitionError *ret_error) {
+        _cleanup_(keyfile_freep) KeyFile *kf = NULL;
+        _cleanup_(keyfile_error_done) KeyFileError kerror = {};
+        _cleanup_(definition_freep) Definition *d = NULL;
+        ParseContext c;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        path = strempty(path);
+
+        r = keyfile_parse(text, size, &kf, &kerror);
+        if (r == -EBADMSG)
+                return error_set(ret_error, r, path, kerror.line, kerror.key, "%s", kerror.message);
+        if (r < 0)
+                return r;
+
+        d = definition_new(path);
+        if (!d)
+                return -ENOMEM;
+
+        c = (ParseContext) { .path = path, .kf = kf, .trusted = trusted, .d = d };
+        r = scan_entries(&c);
+        if (r < 0)
+                return r;
+        if (!c.has_app_service)
+                return error_set(ret_error, -EBADMSG, path, 0, NULL, "the [" GROUP_APP_SERVICE "] section is missing or empty");
+
+        r = apply_entries(&c, ret_error);
+        if (r < 0)
+                return r;
+
+        if (!d->name)
+                return error_set(ret_error, -EBADMSG, path, 0, "Name", "required key is missing");
+        if (!d->provider)
+                return error_set(ret_error, -EBADMSG, path, 0, "Provider", "required key is missing");
+
+        warn_name_mismatch(path, d->name);
+        d->secrets_ignored = c.has_secrets && !trusted;
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+/* Reads a whole file, refusing more than `max` bytes whatever st_size claims. */
+static int read_full(int fd, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0, allocated = 0;
+
+        for (;;) {
+                ssize_t k;
+
+                if (size == allocated) {
+                        size_t n = allocated ? allocated * 2 : 4096;
+                        char *b;
+
+                        if (n > max + 1)
+                                n = max + 1;
+                        if (n <= allocated)
+                                return -EFBIG;
+                        b = realloc(buf, n);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        allocated = n;
+                }
+
+                k = read(fd, buf + size, allocated - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        if (size > max)
+                return -EFBIG;
+
+        *ret = TAKE_PTR(buf);
+        *ret_size = size;
+        return 0;
+}
+
+int definition_load(const char *path, Definition **ret, DefinitionError *ret_error) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *text = NULL;
+        _cleanup_(definition_freep) Definition *d = NULL;
+        struct stat st;
+        size_t size = 0;
+        bool trusted;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        /* Symlinks are followed, as systemd does for unit files. O_NONBLOCK keeps a FIFO planted
+         * in a services directory from hanging the daemon before fstat() can refuse it. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return error_set(ret_error, -errno, path, 0, NULL, "cannot open file: %m");
+        if (fstat(fd, &st) < 0)
+                return error_set(ret_error, -errno, path, 0, NULL, "cannot stat file: %m");
+        if (S_ISDIR(st.st_mode))
+                return error_set(ret_error, -EISDIR, path, 0, NULL, "is a directory, not a file");
+        if (!S_ISREG(st.st_mode))
+                return error_set(ret_error, -EBADFD, path, 0, NULL, "is not a regular file");
+        if ((uint64_t) st.st_size > DEFINITION_FILE_MAX)
+                return error_set(ret_error, -EFBIG, path, 0, NULL, "file is larger than 1 MiB");
+
+        r = read_full(fd, DEFINITION_FILE_MAX, &text, &size);
+        if (r == -EFBIG)
+                return error_set(ret_error, r, path, 0, NULL, "file is larger than 1 MiB");
+        if (r < 0)
+                return error_set(ret_error, r, path, 0, NULL, "cannot read file: %m");
+
+        trusted = st.st_uid == 0 && (st.st_mode & 077) == 0;
+        r = definition_parse(path, text, size, trusted, &d, ret_error);
+        if (r < 0)
+                return r;
+
+        if (d->secrets_ignored)
+                log_warning("%s is not owned by root or is accessible by group/others "
+                            "(owner uid %u, mode %04o), ignoring [Secrets]",
+                            path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t n_gids) {
+        if (!d)
+                return false;
+        if (uid == 0)
+                return true;
+        if (d->n_allow_uids == 0 && d->n_allow_gids == 0)
+                return true;
+
+        for (size_t i = 0; i < d->n_allow_uids; i++)
+                if (d->allow_uids[i] == uid)
+                        return true;
+        for (size_t i = 0; i < n_gids; i++)
+                for (size_t j = 0; j < d->n_allow_gids; j++)
+                        if (gids[i] == d->allow_gids[j])
+                                return true;
+        return false;
+}
+
+typedef struct DirFile {
+        char *name;
+        char *path;
+} DirFile;
+
+static void dir_files_free(DirFile *files, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(files[i].name);
+                free(files[i].path);
+        }
+        free(files);
+}
+
+static int dir_file_compare(const void *a, const void *b) {
+        return strcmp(((const DirFile *) a)->name, ((const DirFile *) b)->name);
+}
+
+static bool is_definition_file_name(const char *name) {
+        size_t n = strlen(name), suffix = strlen(DEFINITION_SUFFIX);
+
+        /* Hidden files are editor backups and the like, as systemd treats them. */
+        return name[0] != '.' && n > suffix && strcmp(name + n - suffix, DEFINITION_SUFFIX) == 0;
+}
+
+/* Adds the definition files of one directory whose names were not seen in an earlier one. */
+static int collect_dir(const char *dir, Hashmap *seen, DirFile **files, size_t *n_files) {
+        DIR *dp;
+        struct dirent *de;
+        int r = 0;
+
+        dp = opendir(dir);
+        if (!dp) {
+                if (errno != ENOENT)
+                        log_warning("cannot open directory '%s': %m, ignoring", dir);
+                return 0;
+        }
+
+        while ((errno = 0, de = readdir(dp))) {
+                _cleanup_(freep) char *name = NULL, *path = NULL;
+                DirFile *f;
+
+                if (!is_definition_file_name(de->d_name) || hashmap_get(seen, de->d_name))
+                        continue;
+
+                name = strdup(de->d_name);
+                if (!name || asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+                        path = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+                f = reallocarray(*files, *n_files + 1, sizeof(DirFile));
+                if (!f) {
+                        r = -ENOMEM;
+                        break;
+                }
+                *files = f;
+                r = hashmap_put(seen, name, name);
+                if (r < 0)
+                        break;
+                f[(*n_files)++] = (DirFile) { .name = TAKE_PTR(name), .path = TAKE_PTR(path) };
+        }
+        if (r == 0 && errno != 0)
+                log_warning("cannot read directory '%s': %m, ignoring the rest of it", dir);
+
+        closedir(dp);
+        return r;
+}
+
+static void log_definition_error(const DefinitionError *e) {
+        if (e->line > 0 && e->key)
+                log_error("%s:%u: %s: %s, skipping", e->path, e->line, e->key, e->message);
+        else if (e->line > 0)
+                log_error("%s:%u: %s, skipping", e->path, e->line, e->message);
+        else if (e->key)
+                log_error("%s: %s: %s, skipping", e->path, e->key, e->message);
+        else
+                log_error("%s: %s, skipping", e->path, e->message);
+}
+
+static int load_files(const DirFile *files, size_t n_files, Definition ***defs, size_t *n_defs) {
+        _cleanup_(hashmap_freep) Hashmap *names = NULL;
+        int r;
+
+        names = hashmap_new(HASHMAP_KEY_STRING);
+        if (!names)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n_files; i++) {
+                _cleanup_(definition_error_done) DefinitionError error = {};
+                _cleanup_(definition_freep) Definition *d = NULL;
+                const Definition *other;
+                Definition **l;
+
+                r = definition_load(files[i].path, &d, &error);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        if (error.message)
+                                log_definition_error(&error);
+                        else
+                                log_error_errno(r, "%s: cannot load: %m, skipping", files[i].path);
+                        continue;
+                }
+
+                other = hashmap_get(names, d->name);
+                if (other) {
+                        log_error("%s: app service '%s' is already declared by %s, skipping",
+                                  d->path, d->name, other->path);
+                        continue;
+                }
+
+                l = reallocarray(*defs, *n_defs + 1, sizeof(Definition *));
+                if (!l)
+                        return -ENOMEM;
+                *defs = l;
+                r = hashmap_put(names, d->name, d);
+                if (r < 0)
+                        return r;
+                l[(*n_defs)++] = TAKE_PTR(d);
+        }
+        return 0;
+}
+
+int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
+        _cleanup_(hashmap_freep) Hashmap *seen = NULL;
+        DirFile *files = NULL;
+        Definition **defs = NULL;
+        size_t n_files = 0, n_defs = 0;
+        int r = 0;
+
+        if (!ret || !ret_n)
+                return -EINVAL;
+
+        seen = hashmap_new(HASHMAP_KEY_STRING);
+        if (!seen)
+                return -ENOMEM;
+
+        for (char *const *dir = dirs; dir && *dir && r >= 0; dir++)
+                r = collect_dir(*dir, seen, &files, &n_files);
+
+        /* Like systemd's conf dirs: one global order by file name, whatever directory won. */
+        if (r >= 0) {
+                if (n_files > 1)
+                        qsort(files, n_files, sizeof(DirFile), dir_file_compare);
+                r = load_files(files, n_files, &defs, &n_defs);
+        }
+
+        dir_files_free(files, n_files);
+        if (r < 0) {
+                definitions_free(defs, n_defs);
+                return r;
+        }
+
+        *ret = defs;
+        *ret_n = n_defs;
+        return n_defs > INT_MAX ? INT_MAX : (int) n_defs;
+}

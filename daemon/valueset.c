@@ -76,9 +76,12 @@ static void check_keys(const char **keys, size_t n, Walk *w) {
                 if (keys[i][0] == '\0')
                         walk_fail(w, "a key is empty");
                 else if (strlen(keys[i]) > VALUESET_MAX_KEY_LENGTH)
-                        walk_fail(w, "key '%.40s…' is longer than 255 bytes", keys[i]);
+                        /* Not quoted: a cut key could end inside a UTF-8 sequence, and error
+                         * messages must be valid UTF-8. */
+                        walk_fail(w, "a key of %zu bytes is longer than the limit of 255", strlen(keys[i]));
         }
-        qsort(keys, n, sizeof(char *), key_compare);
+        if (n > 1)
+                qsort(keys, n, sizeof(char *), key_compare);
         for (size_t i = 1; i < n; i++)
                 if (strcmp(keys[i - 1], keys[i]) == 0)
                         walk_fail(w, "key '%s' appears more than once", keys[i]);

@@ -182,10 +182,6 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, pid_t par
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGPIPE, SIG_DFL);
         setsid();
-        /* A provider does not outlive a daemon that dies without cleaning up. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-                _exit(EXIT_FAILURE);
 
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
@@ -199,6 +195,12 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, pid_t par
                         _exit(EXIT_FAILURE);
                 }
         }
+
+        /* A provider does not outlive a daemon that dies without cleaning up. Set after the uid
+         * change, which clears it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                _exit(EXIT_FAILURE);
 
         close_range(3, ~0U, 0);
         if (chdir("/") < 0)

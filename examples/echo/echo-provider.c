@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * echo-provider: the smallest useful app service provider.
+ *
+ * It registers as the provider of "com.example.echo" (or --name=NAME) with the broker
+ * io.appservice1 and answers every request with the very message it was sent. It shows the whole
+ * provider side of the contract (shared/design/dbus-api.md) on plain sd-bus:
+ *
+ *   - Manager.RegisterProvider() once at start-up, Manager.UnregisterProvider() on SIGTERM/SIGINT;
+ *   - the unicast signals Service.ConnectionOpened, Connection.RequestReceived and
+ *     Connection.ServiceClosed, whose object path is the connection;
+ *   - Connection.SendResponse(), sent asynchronously so that slow answers never block others.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+#define BROKER_NAME        "io.appservice1"
+#define BROKER_PATH        "/io/appservice1"
+#define MANAGER_IFACE      "io.appservice1.Manager"
+#define SERVICE_IFACE      "io.appservice1.Service"
+#define CONNECTION_IFACE   "io.appservice1.Connection"
+#define DEFAULT_NAME       "com.example.echo"
+#define UNREGISTER_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+
+static const char *arg_name = DEFAULT_NAME;
+static bool arg_user = false;
+
+/* Everything the process owns, released by one NULL-tolerant function. */
+typedef struct Context {
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *exit_source;
+        char *broker;           /* the broker's unique name, from the RegisterProvider reply */
+        bool registered;
+} Context;
+
+static void context_done(Context *c) {
+        /* flush_close_unref: pending SendResponse calls leave before the connection closes. */
+        c->bus = sd_bus_flush_close_unref(c->bus);
+        c->exit_source = sd_event_source_unref(c->exit_source);
+        c->event = sd_event_unref(c->event);
+        free(c->broker);
+        c->broker = NULL;
+}
+
+/* One line on stderr; under the broker or systemd it ends up in the journal. */
+static void log_msg(const char *format, ...) __attribute__((format(printf, 1, 2)));
+static void log_msg(const char *format, ...) {
+        va_list ap;
+
+        fputs("echo-provider: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+/* Signals are unicast by the broker, but the bus lets any peer send us a signal: believe only the
+ * broker we registered with. */
+static bool message_is_from_broker(Context *c, sd_bus_message *m) {
+        const char *sender = sd_bus_message_get_sender(m);
+
+        return c->broker && sender && strcmp(sender, c->broker) == 0;
+}
+
+static int on_response_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        /* Typically io.appservice1.Error.UnknownRequest: the request timed out or the connection
+         * closed while the answer was under way. Nothing to do but say so. */
+        if (e)
+                log_msg("SendResponse failed: %s (%s), ignoring", e->message ?: "no message", e->name);
+        return 0;
+}
+
+static int on_request_received(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        Context *c = userdata;
+        const char *connection = sd_bus_message_get_path(m);
+        uint64_t request;
+        int r;
+
+        if (!message_is_from_broker(c, m))
+                return 0;
+
+        r = sd_bus_message_read(m, "t", &request);
+        if (r < 0) {
+                log_msg("Malformed RequestReceived on '%s': %s, ignoring", connection, strerror(-r));
+                return 0;
+        }
+
+        r = sd_bus_message_new_method_call(c->bus, &call, c->broker, connection,
+                                           CONNECTION_IFACE, "SendResponse");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "t", request);
+        if (r >= 0)
+                /* The echo: the request's a{sv} copied as it is, so the reply is byte for byte
+                 * what the client sent. */
+                r = sd_bus_message_copy(call, m, /* all= */ false);
+        if (r >= 0)
+                r = sd_bus_call_async(c->bus, /* slot= */ NULL, call, on_response_sent, c,
+                                      /* usec= */ 0);
+        if (r < 0)
+                log_msg("Failed to answer request %" PRIu64 " on '%s': %s, ignoring",
+                        request, connection, strerror(-r));
+        return 0;
+}
+
+static int on_connection_opened(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Context *c = userdata;
+        const char *connection, *key;
+        uint32_t uid = UINT32_MAX, pid = 0;
+        int r;
+
+        if (!message_is_from_broker(c, m))
+                return 0;
+
+        r = sd_bus_message_read(m, "o", &connection);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0) {
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read(m, "s", &key);
+                if (r >= 0 && strcmp(key, "uid") == 0)
+                        r = sd_bus_message_read(m, "v", "u", &uid);
+                else if (r >= 0 && strcmp(key, "pid") == 0)
+                        r = sd_bus_message_read(m, "v", "u", &pid);
+                else if (r >= 0)
+                        r = sd_bus_message_skip(m, "v");
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        if (r < 0) {
+                log_msg("Malformed ConnectionOpened: %s, ignoring", strerror(-r));
+                return 0;
+        }
+
+        log_msg("'%s': connection %s opened by uid %" PRIu32 ", pid %" PRIu32,
+                arg_name, connection, uid, pid);
+        return 0;
+}
+
+static const char *close_status_to_string(uint32_t status) {
+        static const char *const table[] = {
+                "completed", "canceled", "resource limits exceeded", "unknown",
+        };
+
+        return status < sizeof(table) / sizeof(table[0]) ? table[status] : "unknown";
+}
+
+static int on_service_closed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Context *c = userdata;
+        uint32_t status;
+        int r;
+
+        if (!message_is_from_broker(c, m))
+                return 0;
+
+        r = sd_bus_message_read(m, "u", &status);
+        if (r < 0) {
+                log_msg("Malformed ServiceClosed: %s, ignoring", strerror(-r));
+                return 0;
+        }
+
+        log_msg("'%s': connection %s closed (%s)",
+                arg_name, sd_bus_message_get_path(m), close_status_to_string(status));
+        return 0;
+}
+
+static int on_broker_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Context *c = userdata;
+        const char *name, *old_owner, *new_owner;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner);
+        if (r < 0 || !c->broker || strcmp(old_owner, c->broker) != 0)
+                return 0;
+
+        /* Our registration went with the broker. A new broker starts a new provider when it
+         * needs one. */
+        log_msg("The broker left the bus, exiting");
+        c->registered = false;
+        return sd_event_exit(c->event, EXIT_SUCCESS);
+}
+
+static int add_matches(Context *c) {
+        struct {
+                const char *interface;
+                const char *member;
+                sd_bus_message_handler_t handler;
+        } signals[] = {
+                { SERVICE_IFACE,    "ConnectionOpened", on_connection_opened },
+                { CONNECTION_IFACE, "RequestReceived",  on_request_received },
+                { CONNECTION_IFACE, "ServiceClosed",    on_service_closed },
+        };
+        int r;
+
+        for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+                /* Floating slots: the matches live as long as the bus connection. */
+                r = sd_bus_match_signal(c->bus, /* slot= */ NULL, BROKER_NAME, /* path= */ NULL,
+                                        signals[i].interface, signals[i].member,
+                                        signals[i].handler, c);
+                if (r < 0) {
+                        log_msg("Failed to add a match for %s.%s: %s",
+                                signals[i].interface, signals[i].member, strerror(-r));
+                        return r;
+                }
+        }
+
+        r = sd_bus_add_match(c->bus, /* slot= */ NULL,
+                             "type='signal',sender='org.freedesktop.DBus',"
+                             "interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+                             "arg0='" BROKER_NAME "'",
+                             on_broker_owner_changed, c);
+        if (r < 0)
+                log_msg("Failed to watch the broker: %s", strerror(-r));
+        return r;
+}
+
+static int register_provider(Context *c) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *service, *sender;
+        int r;
+
+        r = sd_bus_call_method(c->bus, BROKER_NAME, BROKER_PATH, MANAGER_IFACE, "RegisterProvider",
+                               &error, &reply, "sa{sv}", arg_name, (unsigned) 0);
+        if (r < 0) {
+                if (sd_bus_error_is_set(&error))
+                        log_msg("Failed to register as the provider of '%s': %s (%s)",
+                                arg_name, error.message ?: "no message", error.name);
+                else
+                        log_msg("Failed to register as the provider of '%s': %s",
+                                arg_name, strerror(-r));
+                return r;
+        }
+
+        /* The config (properties, secrets, settings) is not needed to echo. */
+        r = sd_bus_message_read(reply, "o", &service);
+        if (r < 0) {
+                log_msg("Malformed RegisterProvider reply: %s", strerror(-r));
+                return r;
+        }
+
+        sender = sd_bus_message_get_sender(reply);
+        c->broker = sender ? strdup(sender) : NULL;
+        if (!c->broker) {
+                log_msg("RegisterProvider reply without a sender");
+                return -EBADMSG;
+        }
+        c->registered = true;
+
+        log_msg("Serving '%s' at %s", arg_name, service);
+        return 0;
+}
+
+/* Runs when the loop exits, before the bus's own exit handler closes the connection. */
+static int on_loop_exit(sd_event_source *s, void *userdata) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        Context *c = userdata;
+        int r;
+
+        (void) sd_notify(/* unset_environment= */ false, "STOPPING=1");
+
+        if (!c->registered || sd_bus_is_open(c->bus) <= 0)
+                return 0;
+
+        r = sd_bus_message_new_method_call(c->bus, &call, BROKER_NAME, BROKER_PATH,
+                                           MANAGER_IFACE, "UnregisterProvider");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "s", arg_name);
+        if (r >= 0)
+                /* When the broker is gone (it stops its providers when it stops), do not start a
+                 * new one just to say goodbye. */
+                r = sd_bus_message_set_auto_start(call, false);
+        if (r >= 0)
+                r = sd_bus_call(c->bus, call, UNREGISTER_TIMEOUT_USEC, &error, /* reply= */ NULL);
+        if (r < 0) {
+                log_msg("Failed to unregister '%s': %s, ignoring",
+                        arg_name, error.message ?: strerror(-r));
+                return 0;
+        }
+
+        c->registered = false;
+        log_msg("Unregistered '%s'", arg_name);
+        return 0;
+}
+
+static void help(void) {
+        printf("echo-provider [OPTIONS...]\n\n"
+               "Serves an app service that answers every message with the message itself.\n\n"
+               "  -h --help         Show this help\n"
+               "     --user         Use the session bus instead of the system bus\n"
+               "     --name=NAME    Serve the app service NAME (default: " DEFAULT_NAME ")\n\n"
+               "The system bus is the one in $DBUS_SYSTEM_BUS_ADDRESS if set.\n");
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_USER = 0x100,
+                ARG_NAME,
+        };
+        static const struct option options[] = {
+                { "help", no_argument,       NULL, 'h'      },
+                { "user", no_argument,       NULL, ARG_USER },
+                { "name", required_argument, NULL, ARG_NAME },
+                {}
+        };
+        int o;
+
+        while ((o = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (o) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_USER:
+                        arg_user = true;
+                        break;
+                case ARG_NAME:
+                        if (optarg[0] == '\0') {
+                                log_msg("--name= needs an app service name");
+                                return -EINVAL;
+                        }
+                        arg_name = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+
+        if (optind < argc) {
+                log_msg("Unexpected argument '%s'", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int run(int argc, char *argv[]) {
+        _cleanup_(context_done) Context c = {};
+        sigset_t mask;
+        int r;
+
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r;
+
+        r = sd_event_default(&c.event);
+        if (r < 0) {
+                log_msg("Failed to get the event loop: %s", strerror(-r));
+                return r;
+        }
+
+        /* sd_event_add_signal() wants the signals blocked; a NULL handler exits the loop. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                r = -errno;
+                log_msg("Failed to block signals: %s", strerror(-r));
+                return r;
+        }
+        r = sd_event_add_signal(c.event, /* ret= */ NULL, SIGTERM, /* callback= */ NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(c.event, /* ret= */ NULL, SIGINT, /* callback= */ NULL, NULL);
+        if (r < 0) {
+                log_msg("Failed to handle SIGTERM and SIGINT: %s", strerror(-r));
+                return r;
+        }
+
+        r = arg_user ? sd_bus_open_user(&c.bus) : sd_bus_open_system(&c.bus);
+        if (r < 0) {
+                log_msg("Failed to connect to the %s bus: %s",
+                        arg_user ? "session" : "system", strerror(-r));
+                return r;
+        }
+
+        /* Matches before registering, so that no signal can be missed. */
+        r = add_matches(&c);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_attach_event(c.bus, c.event, SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_event_add_exit(c.event, &c.exit_source, on_loop_exit, &c);
+        if (r >= 0)
+                r = sd_event_source_set_priority(c.exit_source, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r < 0) {
+                log_msg("Failed to hook the bus into the event loop: %s", strerror(-r));
+                return r;
+        }
+        /* If the bus goes away, so do we (with a failure status). */
+        r = sd_bus_set_exit_on_disconnect(c.bus, true);
+        if (r < 0) {
+                log_msg("Failed to set exit-on-disconnect: %s", strerror(-r));
+                return r;
+        }
+
+        r = register_provider(&c);
+        if (r < 0)
+                return r;
+
+        /* For a provider started through SystemdService= with Type=notify; a no-op otherwise. */
+        (void) sd_notify(/* unset_environment= */ false, "READY=1");
+
+        /* Returns what sd_event_exit() was given: 0 on SIGTERM, SIGINT or when the broker left,
+         * EXIT_FAILURE when the bus connection broke. */
+        r = sd_event_loop(c.event);
+        if (r < 0) {
+                log_msg("Event loop failed: %s", strerror(-r));
+                return r;
+        }
+        if (r != EXIT_SUCCESS) {
+                log_msg("Lost the bus connection");
+                return -ECONNRESET;
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

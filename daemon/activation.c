@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,8 +172,10 @@ static char **build_environment(Service *s) {
 }
 
 /* In the child, between fork() and exec(): only async-signal-safe calls where it matters, and
- * nothing that could return to the daemon's code. */
-static _Noreturn void run_provider(const Definition *d, int output_fd, pid_t parent, char **env) {
+ * nothing that could return to the daemon's code. No parent-death signal: at shutdown the daemon
+ * sends SIGTERM itself, and a second one on its exit would kill providers that handle only one;
+ * under systemd the unit's control group is stopped as a whole anyway. */
+static _Noreturn void run_provider(const Definition *d, int output_fd, char **env) {
         sigset_t none;
         int null_fd;
 
@@ -196,12 +197,6 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, pid_t par
                 }
         }
 
-        /* A provider does not outlive a daemon that dies without cleaning up. Set after the uid
-         * change, which clears it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-                _exit(EXIT_FAILURE);
-
         close_range(3, ~0U, 0);
         if (chdir("/") < 0)
                 _exit(EXIT_FAILURE);
@@ -218,7 +213,7 @@ static int spawn_provider(Service *s) {
         _cleanup_(closep) int read_fd = -1, write_fd = -1;
         _cleanup_(freep) Process *p = NULL;
         int fds[2], r;
-        pid_t parent = getpid(), pid;
+        pid_t pid;
 
         if (d->has_user && d->uid != geteuid() && geteuid() != 0) {
                 activation_failed(s, "app service '%s': cannot start the provider as uid " UID_FMT
@@ -243,7 +238,7 @@ static int spawn_provider(Service *s) {
                 return r;
         }
         if (pid == 0)
-                run_provider(d, write_fd, parent, env);
+                run_provider(d, write_fd, env);
 
         *p = (Process) { .manager = m, .service = s, .pid = pid };
         LIST_PREPEND(processes, m->processes, p);

@@ -55,9 +55,13 @@ int connection_object_find(sd_bus *bus, const char *path, const char *interface,
         if (parse_connection_id(path, &id) < 0)
                 return 0;
 
+        current = sd_bus_get_current_message(bus);
         c = manager_find_connection(m, id);
         if (!c) {
-                if (id > m->last_connection_id)
+                /* The object is gone; only the methods of a former endpoint still get the
+                 * contract's answers (UnknownRequest, Closed) instead of UnknownObject. */
+                if (id > m->last_connection_id || !current ||
+                    sd_bus_message_is_method_call(current, APPSERVICE_CONNECTION_IFACE, NULL) <= 0)
                         return 0;
                 *ret_found = &closed_connection;
                 return 1;
@@ -65,7 +69,6 @@ int connection_object_find(sd_bus *bus, const char *path, const char *interface,
 
         /* Only the two endpoints may see or use a connection: checked here, once, for every
          * method, property and introspection call. */
-        current = sd_bus_get_current_message(bus);
         if (current && sender_endpoint(c, current) == ENDPOINT_NONE)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "connection %" PRIu64 " does not belong to %s",
@@ -114,34 +117,25 @@ static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return handled(sd_bus_reply_method_return(m, NULL));
 }
 
-static int check_open(Connection *c, sd_bus_error *error) {
-        if (is_closed(c))
-                return sd_bus_error_set(error, SD_BUS_ERROR_UNKNOWN_OBJECT, "this connection is closed");
-        return 0;
-}
-
 static int property_get_service(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
-        int r = check_open(c, error);
 
-        return r < 0 ? r : sd_bus_message_append(reply, "o", c->service->path);
+        return sd_bus_message_append(reply, "o", c->service->path);
 }
 
 static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
-        int r = check_open(c, error);
 
-        return r < 0 ? r : sd_bus_message_append(reply, "s", c->service->definition->name);
+        return sd_bus_message_append(reply, "s", c->service->definition->name);
 }
 
 static int property_get_caller(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
-        int r = check_open(c, error);
 
-        return r < 0 ? r : identity_append(reply, &c->caller);
+        return identity_append(reply, &c->caller);
 }
 
 static int send_unicast(Connection *c, Endpoint to, const char *member, sd_bus_message **ret) {

@@ -242,6 +242,8 @@ void manager_shutdown(Manager *m) {
         while (hashmap_size(m->connections) > 0)
                 connection_close(hashmap_first(m->connections),
                                  (1u << ENDPOINT_CLIENT) | (1u << ENDPOINT_PROVIDER), CLOSED_CANCELED);
+        /* ServiceClosed goes out before SIGTERM, so that a provider can still read it. */
+        (void) sd_bus_flush(m->bus);
         manager_kill_processes(m, SIGTERM);
 
         (void) sd_bus_release_name(m->bus, APPSERVICE_BUS_NAME);

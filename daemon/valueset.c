@@ -65,6 +65,7 @@ static void walk_fail(Walk *w, const char *format, ...) {
 }
 
 static int walk_value(sd_bus_message *m, char type, const char *contents, Walk *w);
+static int walk_members(sd_bus_message *m, char type, const char *contents, Walk *w);
 
 static int key_compare(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
@@ -148,27 +149,19 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
                 return 0;
         }
 
+        if (strcmp(contents, "{sv}") != 0)
+                return walk_members(m, 'a', contents, w);
+
         r = sd_bus_message_enter_container(m, 'a', contents);
         if (r < 0)
                 return r;
-        if (strcmp(contents, "{sv}") == 0)
-                r = walk_valueset_entries(m, w);
-        else
-                for (;;) {
-                        r = sd_bus_message_at_end(m, /* complete= */ false);
-                        if (r < 0)
-                                return r;
-                        if (r > 0)
-                                break;
-                        r = walk_value(m, 0, NULL, w);
-                        if (r < 0)
-                                return r;
-                }
+        r = walk_valueset_entries(m, w);
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
 }
 
+/* Walks every element of an array, struct, dict entry or variant. */
 static int walk_members(sd_bus_message *m, char type, const char *contents, Walk *w) {
         int r;
 

@@ -15,6 +15,7 @@ set -euo pipefail
 
 policy=$(realpath "${1:?usage: $0 POLICY ACTIVATION-FILE}")
 activation=$(realpath "${2:?usage: $0 POLICY ACTIVATION-FILE}")
+defaults=$(realpath "$(dirname "$0")/../tests/system-bus-policy.conf")
 
 for tool in dbus-daemon dbus-send; do
         if ! command -v "$tool" >/dev/null; then
@@ -51,19 +52,7 @@ cat >"$tmp/bus.conf" <<CONF
   <listen>unix:path=$tmp/bus</listen>
   <auth>EXTERNAL</auth>
   <servicedir>$tmp/services</servicedir>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
+  <include>$defaults</include>
   <include>$policy</include>
 </busconfig>
 CONF

@@ -27,19 +27,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <type>system</type>
   <listen>unix:path={socket}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-  </policy>
+  <include>{defaults}</include>
   <include>{policy}</include>
 </busconfig>
 """
@@ -75,6 +63,7 @@ def main():
         config = os.path.join(tmp, "bus.conf")
         with open(config, "w") as f:
             f.write(BUS_CONFIG.format(socket=socket,
+                                      defaults=os.path.join(SOURCE_ROOT, "tests", "system-bus-policy.conf"),
                                       policy=os.path.join(SOURCE_ROOT, "systemd", "io.appservice1.conf")))
         services = os.path.join(tmp, "services")
         os.mkdir(services)

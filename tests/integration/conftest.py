@@ -45,48 +45,8 @@ def project_version():
 
 # ---- the bus ------------------------------------------------------------------------------------
 
-# The standard system-bus default policy, as /usr/share/dbus-1/system.conf has it.
-STANDARD_POLICY = '''
-  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Introspectable"/>
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Properties"/>
-    <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
-          send_member="UpdateActivationEnvironment"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.DBus.Debug.Stats"/>
-    <deny send_destination="org.freedesktop.DBus"
-          send_interface="org.freedesktop.systemd1.Activator"/>
-  </policy>
-  <!-- root may monitor the system bus (as system.conf says). -->
-  <policy user="root">
-    <allow send_destination="org.freedesktop.DBus"
-           send_interface="org.freedesktop.DBus.Monitoring"/>
-  </policy>
-'''
-
-# Used only while systemd/io.appservice1.conf does not exist yet in the source tree.
-FALLBACK_APPSERVICE_POLICY = '''
-  <!-- FALLBACK: systemd/io.appservice1.conf is missing from the source tree. -->
-  <policy user="root">
-    <allow own="io.appservice1"/>
-  </policy>
-  <policy context="default">
-    <allow send_destination="io.appservice1"/>
-  </policy>
-'''
+# The system bus's default policy, shared with the demo and the benchmark.
+SYSTEM_BUS_POLICY_FILE = os.path.join(SOURCE_ROOT, 'tests', 'system-bus-policy.conf')
 
 # What systemd's own policy file gives on a real system bus; used when the file is not installed.
 FALLBACK_SYSTEMD_POLICY = '''
@@ -120,15 +80,12 @@ class Bus:
                  '  <type>%s</type>' % bus_type,
                  '  <listen>unix:path=%s</listen>' % self.socket_path,
                  '  <auth>EXTERNAL</auth>',
-                 STANDARD_POLICY if bus_type == 'system' else SESSION_POLICY]
+                 '  <include>%s</include>' % SYSTEM_BUS_POLICY_FILE if bus_type == 'system' else SESSION_POLICY]
         if bus_type == 'session':
             self.policy = 'session default'
-        elif os.path.exists(POLICY_FILE):
+        else:
             parts.append('  <include>%s</include>' % POLICY_FILE)
             self.policy = POLICY_FILE
-        else:
-            parts.append(FALLBACK_APPSERVICE_POLICY)
-            self.policy = 'inline fallback (systemd/io.appservice1.conf missing)'
         if systemd_standin:
             # Test-only addition: what a real system bus with systemd installed has, so that the
             # stand-in systemd peer (root) may own org.freedesktop.systemd1 and root may call it.

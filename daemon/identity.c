@@ -268,7 +268,7 @@ static int creds_get_gid(sd_bus_creds *creds, gid_t *ret) {
 }
 
 int identity_from_message(sd_bus_message *m, Identity *id) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL, *cgroup_creds = NULL;
         _cleanup_(identity_done) Identity new = {};
         const gid_t *groups = NULL;
         const char *cgroup = NULL;
@@ -281,8 +281,7 @@ int identity_from_message(sd_bus_message *m, Identity *id) {
         r = sd_bus_query_sender_creds(m,
                                       SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID | SD_BUS_CREDS_UID |
                                       SD_BUS_CREDS_GID | SD_BUS_CREDS_EGID |
-                                      SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_CGROUP |
-                                      SD_BUS_CREDS_AUGMENT,
+                                      SD_BUS_CREDS_SUPPLEMENTARY_GIDS | SD_BUS_CREDS_AUGMENT,
                                       &creds);
         if (r < 0)
                 return r;
@@ -307,7 +306,10 @@ int identity_from_message(sd_bus_message *m, Identity *id) {
                 new.n_groups = (size_t) n;
         }
 
-        if (sd_bus_creds_get_cgroup(creds, &cgroup) >= 0) {
+        /* The cgroup only adds "unit" and "app-id", which the contract gives where known: read it
+         * apart, so that a system without a readable cgroup tree still serves its callers. */
+        if (new.pid > 0 && sd_bus_creds_new_from_pid(&cgroup_creds, new.pid, SD_BUS_CREDS_CGROUP) >= 0 &&
+            sd_bus_creds_get_cgroup(cgroup_creds, &cgroup) >= 0) {
                 r = identity_parse_cgroup(cgroup, &new.unit, &new.app_id);
                 if (r < 0)
                         return r;

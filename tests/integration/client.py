@@ -8,13 +8,16 @@ wait for events with deadlines and fail the test with the agent's stderr and its
 when an agent dies or a deadline passes.
 """
 
+import atexit
 import base64
 import json
 import os
 import shlex
+import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -26,7 +29,21 @@ from gi.repository import GLib, Gio  # noqa: E402
 
 PYTHON = os.environ.get('APPSERVICE_TEST_PYTHON', '/usr/bin/python3')
 HERE = os.path.dirname(os.path.abspath(__file__))
-PEER_PY = os.path.join(HERE, 'peer.py')
+
+
+def _world_readable_copy(name):
+    """Agents run as unprivileged users, who may not be able to read the source tree (a clone
+    under /root is mode 0700): they run a copy from a world-readable directory instead."""
+    directory = tempfile.mkdtemp(prefix='appservice-agent-')
+    os.chmod(directory, 0o755)
+    copy = os.path.join(directory, name)
+    shutil.copyfile(os.path.join(HERE, name), copy)
+    os.chmod(copy, 0o644)
+    atexit.register(shutil.rmtree, directory, True)
+    return copy
+
+
+PEER_PY = _world_readable_copy('peer.py')
 
 # Valgrind and friends make the daemon slow; deadlines (not lower bounds) scale with this.
 TIME_SCALE = float(os.environ.get('APPSERVICE_TEST_TIME_SCALE',

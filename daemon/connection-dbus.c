@@ -10,6 +10,7 @@
 #include "peer.h"
 #include "service.h"
 #include "util.h"
+#include "valueset.h"
 
 /* Handed to the vtable for ids that existed and are closed now, so that a late SendResponse gets
  * the contract's UnknownRequest rather than "no such object". */
@@ -156,7 +157,7 @@ int connection_emit_request_received(Connection *c, Request *req, sd_bus_message
         r = sd_bus_message_rewind(call, /* complete= */ true);
         if (r < 0)
                 return r;
-        r = sd_bus_message_copy(signal, call, /* all= */ true);
+        r = valueset_copy(signal, call);
         if (r < 0)
                 return r;
         return sd_bus_send(c->manager->bus, signal, NULL);

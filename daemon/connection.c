@@ -257,8 +257,8 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         r = sd_bus_message_skip(m, "t");
         if (r < 0)
                 return r;
-        /* Copied element by element: the same types and values give the same bytes on the wire. */
-        r = sd_bus_message_copy(reply, m, /* all= */ true);
+        /* Copied value by value: the same types and values give the same bytes on the wire. */
+        r = valueset_copy(reply, m);
         if (r < 0)
                 return r;
         r = sd_bus_send(NULL, reply, NULL);

@@ -35,6 +35,8 @@ static unsigned type_alignment(char type) {
         }
 }
 
+#define IN_SET_CONTAINER(t) ((t) == 'a' || (t) == 'v' || (t) == 'r' || (t) == 'e')
+
 static unsigned fixed_size(char type) {
         switch (type) {
         case 'y':
@@ -265,4 +267,66 @@ int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, cha
                 return VALUESET_TOO_LARGE;
         }
         return VALUESET_OK;
+}
+
+static int copy_value(sd_bus_message *destination, sd_bus_message *source) {
+        const char *contents;
+        char type;
+        int r;
+
+        r = sd_bus_message_peek_type(source, &type, &contents);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EBADMSG;
+
+        /* sd_bus_message_append_array() takes every fixed-size type but booleans. */
+        if (type == 'a' && contents[1] == '\0' && fixed_size(contents[0]) > 0 && contents[0] != 'b') {
+                const void *p;
+                size_t n;
+
+                r = sd_bus_message_read_array(source, contents[0], &p, &n);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_append_array(destination, contents[0], p, n);
+        }
+
+        if (IN_SET_CONTAINER(type)) {
+                r = sd_bus_message_enter_container(source, type, contents);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_open_container(destination, type, contents);
+                if (r < 0)
+                        return r;
+                while ((r = sd_bus_message_at_end(source, /* complete= */ false)) == 0) {
+                        r = copy_value(destination, source);
+                        if (r < 0)
+                                return r;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_close_container(destination);
+                if (r < 0)
+                        return r;
+                return sd_bus_message_exit_container(source);
+        }
+
+        union {
+                uint8_t u8;
+                uint16_t u16;
+                uint32_t u32;
+                uint64_t u64;
+                int b;
+                double d;
+                const char *s;
+        } value;
+        r = sd_bus_message_read_basic(source, type, &value);
+        if (r < 0)
+                return r;
+        /* append_basic() takes strings themselves, every other type by address. */
+        return sd_bus_message_append_basic(destination, type, strchr("sog", type) ? (const void *) value.s : &value);
+}
+
+int valueset_copy(sd_bus_message *destination, sd_bus_message *source) {
+        return copy_value(destination, source);
 }

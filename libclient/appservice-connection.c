@@ -1,0 +1,1253 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "appservice-private.h"
+
+/**
+ * AppServiceConnection:
+ *
+ * A connection to an app service: the Linux counterpart of
+ * `Windows.ApplicationModel.AppService.AppServiceConnection`.
+ *
+ * A client makes one with [ctor@AppService.Connection.new], opens it with
+ * [method@AppService.Connection.open], then sends messages with
+ * [method@AppService.Connection.send_message] and closes it with
+ * [method@AppService.Connection.close]. A provider receives the other end of each connection a
+ * client opened from [signal@AppService.Provider::connection-received].
+ *
+ * Both ends work alike: either side may send messages (ValueSets, `a{sv}` variants) to the
+ * other and receives the other side's messages as
+ * [signal@AppService.Connection::request-received]; either side learns that the other one went
+ * away from [signal@AppService.Connection::service-closed].
+ *
+ * ```c
+ * g_autoptr(AppServiceConnection) connection = app_service_connection_new ("com.example.echo", NULL);
+ * g_autoptr(GError) error = NULL;
+ *
+ * if (app_service_connection_open_sync (connection, NULL, &error) != APP_SERVICE_CONNECTION_STATUS_SUCCESS)
+ *   g_error ("%s", error->message);
+ * ```
+ *
+ * The connection belongs to the bus connection it was opened on: if the process leaves the bus,
+ * the broker closes it. Dropping the last reference to an open connection closes it too.
+ *
+ * Since: 0.1
+ */
+
+struct _AppServiceConnection {
+        GObject parent_instance;
+
+        GDBusConnection *bus;
+        GError *bus_error; /* why there is no bus, for the first call to report */
+        GMainContext *context;
+        AsHub *hub;
+
+        gchar *app_service_name;
+        gchar *package_family_name;
+        gchar *object_path;
+        gchar *owner; /* the broker's unique name at the other end of object_path */
+        GVariant *caller;
+        gboolean is_open;
+        gboolean opening;
+};
+
+enum {
+        PROP_0,
+        PROP_APP_SERVICE_NAME,
+        PROP_PACKAGE_FAMILY_NAME,
+        PROP_BUS,
+        PROP_OBJECT_PATH,
+        PROP_CALLER,
+        PROP_IS_OPEN,
+        N_PROPS
+};
+
+enum {
+        SIGNAL_REQUEST_RECEIVED,
+        SIGNAL_SERVICE_CLOSED,
+        N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE(AppServiceConnection, app_service_connection, G_TYPE_OBJECT)
+
+static void send_close(GDBusConnection *bus, const gchar *owner, const gchar *object_path) {
+        /* Fire and forget: no callback means no reply is asked for. */
+        g_dbus_connection_call(bus, owner, object_path, AS_CONNECTION_IFACE, "Close", NULL, NULL,
+                               G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
+static void app_service_connection_init(AppServiceConnection *self) {
+}
+
+static void app_service_connection_constructed(GObject *object) {
+        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+
+        G_OBJECT_CLASS(app_service_connection_parent_class)->constructed(object);
+
+        self->context = g_main_context_ref_thread_default();
+        if (!self->bus)
+                self->bus = as_bus_get_default_sync(NULL, &self->bus_error);
+        if (self->bus)
+                self->hub = as_hub_get(self->bus, self->context);
+}
+
+static void app_service_connection_dispose(GObject *object) {
+        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+
+        if (self->is_open) {
+                self->is_open = FALSE;
+                as_hub_remove_connection(self->hub, self);
+                send_close(self->bus, self->owner, self->object_path);
+        }
+        g_clear_pointer(&self->hub, as_hub_release);
+
+        G_OBJECT_CLASS(app_service_connection_parent_class)->dispose(object);
+}
+
+static void app_service_connection_finalize(GObject *object) {
+        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+
+        g_clear_object(&self->bus);
+        g_clear_error(&self->bus_error);
+        g_clear_pointer(&self->context, g_main_context_unref);
+        g_free(self->app_service_name);
+        g_free(self->package_family_name);
+        g_free(self->object_path);
+        g_free(self->owner);
+        g_clear_pointer(&self->caller, g_variant_unref);
+
+        G_OBJECT_CLASS(app_service_connection_parent_class)->finalize(object);
+}
+
+static void app_service_connection_get_property(GObject *object, guint prop_id, GValue *value,
+                                                GParamSpec *pspec) {
+        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+
+        switch (prop_id) {
+        case PROP_APP_SERVICE_NAME:
+                g_value_set_string(value, self->app_service_name);
+                break;
+        case PROP_PACKAGE_FAMILY_NAME:
+                g_value_set_string(value, self->package_family_name);
+                break;
+        case PROP_BUS:
+                g_value_set_object(value, self->bus);
+                break;
+        case PROP_OBJECT_PATH:
+                g_value_set_string(value, self->object_path);
+                break;
+        case PROP_CALLER:
+                g_value_set_variant(value, self->caller);
+                break;
+        case PROP_IS_OPEN:
+                g_value_set_boolean(value, self->is_open);
+                break;
+        default:
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        }
+}
+
+static void app_service_connection_set_property(GObject *object, guint prop_id, const GValue *value,
+                                                GParamSpec *pspec) {
+        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+
+        switch (prop_id) {
+        case PROP_APP_SERVICE_NAME:
+                app_service_connection_set_app_service_name(self, g_value_get_string(value));
+                break;
+        case PROP_PACKAGE_FAMILY_NAME:
+                app_service_connection_set_package_family_name(self, g_value_get_string(value));
+                break;
+        case PROP_BUS:
+                self->bus = g_value_dup_object(value);
+                break;
+        default:
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        }
+}
+
+static void app_service_connection_class_init(AppServiceConnectionClass *klass) {
+        GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+        object_class->constructed = app_service_connection_constructed;
+        object_class->dispose = app_service_connection_dispose;
+        object_class->finalize = app_service_connection_finalize;
+        object_class->get_property = app_service_connection_get_property;
+        object_class->set_property = app_service_connection_set_property;
+
+        /* Remote errors must arrive in APP_SERVICE_ERROR from the first call on. */
+        (void) APP_SERVICE_ERROR;
+
+        /**
+         * AppServiceConnection:app-service-name:
+         *
+         * The name of the app service to connect to, for example `com.example.echo`: the
+         * Windows `AppServiceName`. Set it before opening.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_APP_SERVICE_NAME] = g_param_spec_string(
+                "app-service-name", NULL, NULL, NULL,
+                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:package-family-name:
+         *
+         * The provider id that must offer the app service, for example `com.example.EchoApp`:
+         * the Windows `PackageFamilyName`. %NULL or empty: whichever provider declares the app
+         * service. Set it before opening. %NULL on the provider side.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_PACKAGE_FAMILY_NAME] = g_param_spec_string(
+                "package-family-name", NULL, NULL, NULL,
+                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:bus:
+         *
+         * The bus the broker is reached on. When none is given at construction, the system bus
+         * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
+         * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
+         * opening then fails with the reason.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_BUS] = g_param_spec_object(
+                "bus", NULL, NULL, G_TYPE_DBUS_CONNECTION,
+                G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:object-path:
+         *
+         * The broker's object for the connection, `/io/appservice1/connection/N`: %NULL until
+         * the connection is open, then the path of the last connection opened (it stays set
+         * after the connection closed).
+         *
+         * Since: 0.1
+         */
+        properties[PROP_OBJECT_PATH] = g_param_spec_string(
+                "object-path", NULL, NULL, NULL,
+                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:caller:
+         *
+         * On the provider side, the identity of the client that opened the connection, an
+         * `a{sv}`: at least `uid` (`u`), `gid` (`u`) and `pid` (`u`), and where known `app-id`
+         * (`s`) and `unit` (`s`). %NULL on the client side.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_CALLER] = g_param_spec_variant(
+                "caller", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
+                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:is-open:
+         *
+         * Whether the connection is open: from a successful open (or, on the provider side,
+         * from the start) until either side closes it or the broker goes away.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_IS_OPEN] = g_param_spec_boolean(
+                "is-open", NULL, NULL, FALSE,
+                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        g_object_class_install_properties(object_class, N_PROPS, properties);
+
+        /**
+         * AppServiceConnection::request-received:
+         * @self: the connection
+         * @request: the request: its message, and the way to answer it
+         *
+         * The other side sent a message. Answer it with
+         * [method@AppService.Request.send_response], now or later: the request stays
+         * answerable as long as someone holds a reference to it (the Windows deferral). The
+         * library drops its own reference when the handlers return, and a request finalized
+         * unanswered is completed with an empty response, so the sender is never left waiting.
+         *
+         * Since: 0.1
+         */
+        signals[SIGNAL_REQUEST_RECEIVED] = g_signal_new("request-received", G_TYPE_FROM_CLASS(klass),
+                                                        G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                        1, APP_SERVICE_TYPE_REQUEST);
+
+        /**
+         * AppServiceConnection::service-closed:
+         * @self: the connection
+         * @status: why the connection closed
+         *
+         * The connection closed for a reason other than our own
+         * [method@AppService.Connection.close]: the other side closed it
+         * (%APP_SERVICE_CLOSED_STATUS_COMPLETED), left the bus or the broker went away
+         * (%APP_SERVICE_CLOSED_STATUS_CANCELED), or a limit was exceeded. When it is
+         * emitted, [property@AppService.Connection:is-open] is already %FALSE.
+         *
+         * Since: 0.1
+         */
+        signals[SIGNAL_SERVICE_CLOSED] = g_signal_new("service-closed", G_TYPE_FROM_CLASS(klass),
+                                                      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                                                      APP_SERVICE_TYPE_CLOSED_STATUS);
+}
+
+/**
+ * app_service_connection_new:
+ * @app_service_name: (nullable): the app service to connect to, for example `com.example.echo`
+ * @package_family_name: (nullable): the provider id that must offer it, or %NULL (or `""`) for
+ *   whichever provider declares it
+ *
+ * Makes a connection, not yet open, to an app service on the default bus: the system bus (the
+ * one in `DBUS_SYSTEM_BUS_ADDRESS` if that is set), or the session bus when the environment
+ * variable `APPSERVICE_BUS` is `session`. If that bus cannot be reached, opening reports why.
+ *
+ * The connection belongs to the thread-default main context of the caller: its signals are
+ * emitted there.
+ *
+ * Returns: (transfer full): a new connection; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceConnection *app_service_connection_new(const gchar *app_service_name, const gchar *package_family_name) {
+        return g_object_new(APP_SERVICE_TYPE_CONNECTION, "app-service-name", app_service_name,
+                            "package-family-name", package_family_name, NULL);
+}
+
+/**
+ * app_service_connection_new_for_bus:
+ * @bus: the bus the broker is on
+ * @app_service_name: (nullable): the app service to connect to, for example `com.example.echo`
+ * @package_family_name: (nullable): the provider id that must offer it, or %NULL (or `""`) for
+ *   whichever provider declares it
+ *
+ * Makes a connection, not yet open, to an app service whose broker is on @bus (any message bus
+ * connection: the system bus, the session bus of a `appserviced --user`, a private bus).
+ *
+ * The connection belongs to the thread-default main context of the caller: its signals are
+ * emitted there.
+ *
+ * Returns: (transfer full): a new connection; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceConnection *app_service_connection_new_for_bus(GDBusConnection *bus, const gchar *app_service_name,
+                                                         const gchar *package_family_name) {
+        g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
+
+        return g_object_new(APP_SERVICE_TYPE_CONNECTION, "bus", bus, "app-service-name", app_service_name,
+                            "package-family-name", package_family_name, NULL);
+}
+
+/* A provider's end of a connection a client opened, already open. */
+AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMainContext *context,
+                                                      const gchar *app_service_name, const gchar *owner,
+                                                      const gchar *object_path, GVariant *caller) {
+        AppServiceConnection *self;
+
+        /* The provider's context, whichever is the thread's default while its signal runs. */
+        g_main_context_push_thread_default(context);
+        self = g_object_new(APP_SERVICE_TYPE_CONNECTION, "bus", bus, "app-service-name", app_service_name, NULL);
+        g_main_context_pop_thread_default(context);
+        self->owner = g_strdup(owner);
+        self->object_path = g_strdup(object_path);
+        self->caller = g_variant_ref_sink(caller);
+        self->is_open = TRUE;
+        as_hub_add_connection(self->hub, self);
+        return self;
+}
+
+/**
+ * app_service_connection_get_app_service_name:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:app-service-name].
+ *
+ * Returns: (nullable) (transfer none): the app service name, owned by @self and valid until it
+ *   is set again or @self is finalized
+ *
+ * Since: 0.1
+ */
+const gchar *app_service_connection_get_app_service_name(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->app_service_name;
+}
+
+/**
+ * app_service_connection_set_app_service_name:
+ * @self: a connection
+ * @app_service_name: (nullable): the app service to connect to
+ *
+ * Sets [property@AppService.Connection:app-service-name]. It takes effect at the next open.
+ *
+ * Since: 0.1
+ */
+void app_service_connection_set_app_service_name(AppServiceConnection *self, const gchar *app_service_name) {
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+
+        if (g_strcmp0(self->app_service_name, app_service_name) == 0)
+                return;
+        g_free(self->app_service_name);
+        self->app_service_name = g_strdup(app_service_name);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_APP_SERVICE_NAME]);
+}
+
+/**
+ * app_service_connection_get_package_family_name:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:package-family-name].
+ *
+ * Returns: (nullable) (transfer none): the provider id, owned by @self and valid until it is set
+ *   again or @self is finalized
+ *
+ * Since: 0.1
+ */
+const gchar *app_service_connection_get_package_family_name(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->package_family_name;
+}
+
+/**
+ * app_service_connection_set_package_family_name:
+ * @self: a connection
+ * @package_family_name: (nullable): the provider id, or %NULL (or `""`) for any provider
+ *
+ * Sets [property@AppService.Connection:package-family-name]. It takes effect at the next open.
+ *
+ * Since: 0.1
+ */
+void app_service_connection_set_package_family_name(AppServiceConnection *self,
+                                                    const gchar *package_family_name) {
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+
+        if (g_strcmp0(self->package_family_name, package_family_name) == 0)
+                return;
+        g_free(self->package_family_name);
+        self->package_family_name = g_strdup(package_family_name);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_PACKAGE_FAMILY_NAME]);
+}
+
+/**
+ * app_service_connection_get_bus:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:bus].
+ *
+ * Returns: (nullable) (transfer none): the bus, owned by @self and valid as long as it is; %NULL
+ *   if the default bus could not be reached
+ *
+ * Since: 0.1
+ */
+GDBusConnection *app_service_connection_get_bus(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->bus;
+}
+
+/**
+ * app_service_connection_get_object_path:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:object-path].
+ *
+ * Returns: (nullable) (transfer none): the broker's object path of the connection, or %NULL if it
+ *   was never open; owned by @self and valid until it opens again or is finalized
+ *
+ * Since: 0.1
+ */
+const gchar *app_service_connection_get_object_path(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->object_path;
+}
+
+/**
+ * app_service_connection_get_caller:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:caller]: on the provider side, who opened the
+ * connection.
+ *
+ * Returns: (nullable) (transfer none): the caller's identity, an `a{sv}`, owned by @self and valid
+ *   as long as it is; %NULL on the client side
+ *
+ * Since: 0.1
+ */
+GVariant *app_service_connection_get_caller(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->caller;
+}
+
+/**
+ * app_service_connection_get_is_open:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:is-open].
+ *
+ * Returns: whether the connection is open
+ *
+ * Since: 0.1
+ */
+gboolean app_service_connection_get_is_open(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), FALSE);
+        return self->is_open;
+}
+
+const gchar *as_connection_get_owner(AppServiceConnection *self) {
+        return self->owner;
+}
+
+/* Closed by the broker, the other side or the broker's departure: tell the application. */
+void as_connection_handle_closed(AppServiceConnection *self, AppServiceClosedStatus status) {
+        if (!self->is_open)
+                return;
+
+        g_object_ref(self);
+        self->is_open = FALSE;
+        as_hub_remove_connection(self->hub, self);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
+        g_signal_emit(self, signals[SIGNAL_SERVICE_CLOSED], 0, status);
+        g_object_unref(self);
+}
+
+/* Closed on our side without a call (the provider unregistered): no signal, as for close(). */
+void as_connection_forget(AppServiceConnection *self) {
+        if (!self->is_open)
+                return;
+
+        g_object_ref(self);
+        self->is_open = FALSE;
+        as_hub_remove_connection(self->hub, self);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
+        g_object_unref(self);
+}
+
+void as_connection_handle_request(AppServiceConnection *self, guint64 id, GVariant *message) {
+        g_autoptr(AppServiceRequest) request = NULL;
+
+        if (!self->is_open)
+                return;
+        request = as_request_new(self->bus, self->owner, self->object_path, id, message);
+        g_signal_emit(self, signals[SIGNAL_REQUEST_RECEIVED], 0, request);
+        /* Our reference goes here: an unanswered request nobody kept answers itself. */
+}
+
+/* ---- open ---- */
+
+static gboolean check_can_open(AppServiceConnection *self, GError **error) {
+        if (!self->bus) {
+                g_propagate_error(error, g_error_copy(self->bus_error));
+                return FALSE;
+        }
+        if (self->is_open) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
+                            "connection %s to app service '%s' is already open", self->object_path,
+                            self->app_service_name);
+                return FALSE;
+        }
+        if (self->opening) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING,
+                            "the connection to app service '%s' is being opened already", self->app_service_name);
+                return FALSE;
+        }
+        if (!self->app_service_name || !*self->app_service_name) {
+                g_set_error_literal(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                    "no app service name was set on the connection");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static GDBusMessage *open_message(AppServiceConnection *self) {
+        GDBusMessage *message;
+
+        message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "OpenConnection");
+        g_dbus_message_set_body(message, g_variant_new("(ss@a{sv})", self->app_service_name,
+                                                       self->package_family_name ? self->package_family_name : "",
+                                                       g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+        return message;
+}
+
+static void undo_open(GDBusConnection *bus, GDBusMessage *reply, gpointer undo_data) {
+        GVariant *body = g_dbus_message_get_body(reply);
+
+        if (body && g_variant_is_of_type(body, G_VARIANT_TYPE("(o)"))) {
+                const gchar *path;
+
+                g_variant_get(body, "(&o)", &path);
+                send_close(bus, g_dbus_message_get_sender(reply), path);
+        }
+}
+
+static AppServiceConnectionStatus open_done(AppServiceConnection *self, GDBusMessage *reply, GError *error,
+                                            GError **ret_error) {
+        GVariant *body;
+        const gchar *path;
+
+        self->opening = FALSE;
+        if (!reply)
+                goto failed;
+
+        body = g_dbus_message_get_body(reply);
+        if (!body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(o)"))) {
+                error = g_error_new(G_DBUS_ERROR, G_DBUS_ERROR_INVALID_SIGNATURE,
+                                    "OpenConnection replied with %s instead of (o)",
+                                    body ? g_variant_get_type_string(body) : "nothing");
+                goto failed;
+        }
+        g_variant_get(body, "(&o)", &path);
+
+        g_free(self->object_path);
+        self->object_path = g_strdup(path);
+        g_free(self->owner);
+        self->owner = g_strdup(g_dbus_message_get_sender(reply));
+        self->is_open = TRUE;
+        /* Before anything else runs in this context: signals that followed the reply find us. */
+        as_hub_add_connection(self->hub, self);
+
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_OBJECT_PATH]);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
+        g_object_unref(reply);
+        return APP_SERVICE_CONNECTION_STATUS_SUCCESS;
+
+failed:
+        g_clear_object(&reply);
+        {
+                AppServiceConnectionStatus status = app_service_connection_status_from_error(error);
+
+                g_propagate_error(ret_error, error);
+                return status;
+        }
+}
+
+static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        AppServiceConnection *self = g_task_get_source_object(task);
+        GDBusMessage *reply;
+        GError *error = NULL;
+        AppServiceConnectionStatus status;
+        GError *open_error = NULL;
+
+        reply = as_call_message_finish(result, &error);
+        status = open_done(self, reply, error, &open_error);
+        if (open_error)
+                g_task_return_error(task, open_error);
+        else
+                g_task_return_int(task, status);
+}
+
+/**
+ * app_service_connection_open:
+ * @self: a connection, not open
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the connection is open or could not
+ *   be opened
+ * @user_data: data for @callback
+ *
+ * Opens the connection to [property@AppService.Connection:app-service-name]: the Windows
+ * `OpenAsync`. The broker starts the provider if it is not running and waits for it up to the
+ * service's `ActivationTimeoutSec`; the library sets no time limit of its own.
+ *
+ * Cancelling returns at once with %G_IO_ERROR_CANCELLED; if the broker opened the connection
+ * meanwhile, the library closes it.
+ *
+ * Connect to [signal@AppService.Connection::request-received] before opening: a provider may
+ * send its first request (a greeting, say) as soon as the connection exists, and that request
+ * can be emitted before @callback runs.
+ *
+ * Finish with [method@AppService.Connection.open_finish], in the thread-default main context
+ * of the caller.
+ *
+ * Since: 0.1
+ */
+void app_service_connection_open(AppServiceConnection *self, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+        g_autoptr(GDBusMessage) message = NULL;
+        GError *error = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_connection_open);
+        if (!check_can_open(self, &error)) {
+                g_task_return_error(task, error);
+                return;
+        }
+
+        self->opening = TRUE;
+        message = open_message(self);
+        as_call_message(self->bus, message, cancellable, undo_open, NULL, NULL, on_open_reply,
+                        g_steal_pointer(&task));
+}
+
+/**
+ * app_service_connection_open_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Connection.open].
+ *
+ * The status says how it went, with the Windows names; when it is not
+ * %APP_SERVICE_CONNECTION_STATUS_SUCCESS, @error says why in detail (an %APP_SERVICE_ERROR from
+ * the broker, or a #G_DBUS_ERROR or #G_IO_ERROR). In languages where errors are exceptions,
+ * every failure raises; [func@AppService.ConnectionStatus.from_error] gives the status of the
+ * error.
+ *
+ * Returns: %APP_SERVICE_CONNECTION_STATUS_SUCCESS if the connection is open, else the reason
+ *
+ * Since: 0.1
+ */
+AppServiceConnectionStatus app_service_connection_open_finish(AppServiceConnection *self, GAsyncResult *result,
+                                                              GError **error) {
+        GError *e = NULL;
+        gssize status;
+
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
+        g_return_val_if_fail(g_task_is_valid(result, self), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
+
+        status = g_task_propagate_int(G_TASK(result), &e);
+        if (e) {
+                status = app_service_connection_status_from_error(e);
+                g_propagate_error(error, e);
+        }
+        return (AppServiceConnectionStatus) status;
+}
+
+/**
+ * app_service_connection_open_sync:
+ * @self: a connection, not open
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Opens the connection, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Connection.open], with the same result as
+ * [method@AppService.Connection.open_finish]. It needs no running main loop. Signals that
+ * follow (requests from the provider) are emitted in the connection's main context once it
+ * runs.
+ *
+ * Returns: %APP_SERVICE_CONNECTION_STATUS_SUCCESS if the connection is open, else the reason
+ *
+ * Since: 0.1
+ */
+AppServiceConnectionStatus app_service_connection_open_sync(AppServiceConnection *self, GCancellable *cancellable,
+                                                            GError **error) {
+        g_autoptr(GDBusMessage) message = NULL;
+        GDBusMessage *reply;
+        GError *e = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
+
+        if (!check_can_open(self, &e)) {
+                AppServiceConnectionStatus status = app_service_connection_status_from_error(e);
+
+                g_propagate_error(error, e);
+                return status;
+        }
+
+        self->opening = TRUE;
+        message = open_message(self);
+        reply = as_call_message_sync(self->bus, message, cancellable, undo_open, NULL, &e);
+        return open_done(self, reply, e, error);
+}
+
+/* ---- send_message ---- */
+
+static gboolean check_can_send(AppServiceConnection *self, GVariant *message, GError **error) {
+        if (message && !g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
+                return FALSE;
+        }
+        if (!self->is_open) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_NOT_OPEN,
+                            "the connection to app service '%s' is not open",
+                            self->app_service_name ? self->app_service_name : "");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static GVariant *send_parameters(GVariant *message) {
+        if (!message)
+                return g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
+        return g_variant_new("(@a{sv})", message);
+}
+
+/* Everything the broker answers becomes a response; only what kept the call from being made
+ * (cancelled, the bus closed) is an error. */
+static AppServiceResponse *send_done(GVariant *reply, GError *error, GError **ret_error) {
+        AppServiceResponse *response;
+
+        if (reply) {
+                g_autoptr(GVariant) message = g_variant_get_child_value(reply, 0);
+
+                g_variant_unref(reply);
+                return as_response_new(message, NULL);
+        }
+        if (error->domain == G_IO_ERROR && error->code != G_IO_ERROR_DBUS_ERROR) {
+                g_propagate_error(ret_error, error);
+                return NULL;
+        }
+        as_error_prettify(error);
+        response = as_response_new(NULL, error);
+        g_error_free(error);
+        return response;
+}
+
+static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GVariant *reply;
+        GError *error = NULL;
+        AppServiceResponse *response;
+        GError *send_error = NULL;
+
+        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        response = send_done(reply, error, &send_error);
+        if (response)
+                g_task_return_pointer(task, response, g_object_unref);
+        else
+                g_task_return_error(task, send_error);
+}
+
+/**
+ * app_service_connection_send_message:
+ * @self: an open connection
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called with the other side's response
+ * @user_data: data for @callback
+ *
+ * Sends a message to the other side of the connection, which receives it as
+ * [signal@AppService.Connection::request-received], and waits for its response: the Windows
+ * `SendMessageAsync`. The broker relays the message unchanged, checks it (see
+ * [func@AppService.value_set_is_valid]) and limits the wait to the service's
+ * `RequestTimeoutSec`; the library sets no time limit of its own.
+ *
+ * Finish with [method@AppService.Connection.send_message_finish], in the thread-default main
+ * context of the caller.
+ *
+ * Since: 0.1
+ */
+void app_service_connection_send_message(AppServiceConnection *self, GVariant *message, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        GError *error = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_connection_send_message);
+        if (!check_can_send(self, message, &error)) {
+                g_task_return_error(task, error);
+                return;
+        }
+
+        g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
+                               send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
+                               G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, on_send_reply,
+                               g_steal_pointer(&task));
+}
+
+/**
+ * app_service_connection_send_message_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Connection.send_message].
+ *
+ * Every outcome the broker reports is a response: %APP_SERVICE_RESPONSE_STATUS_SUCCESS with the
+ * other side's message, or a failure status with [method@AppService.Response.get_error] saying
+ * why (the message was too large or invalid, too many requests are pending, no response came in
+ * time, the connection closed first). Only when the message could not be sent at all is the
+ * result %NULL with @error set: %APP_SERVICE_ERROR_NOT_OPEN, %G_IO_ERROR_CANCELLED, the bus
+ * closed (%G_IO_ERROR_CLOSED), or @message was not an `a{sv}` (%G_IO_ERROR_INVALID_ARGUMENT).
+ *
+ * Returns: (transfer full) (nullable): the response; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceResponse *app_service_connection_send_message_finish(AppServiceConnection *self, GAsyncResult *result,
+                                                               GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/**
+ * app_service_connection_send_message_sync:
+ * @self: an open connection
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends a message and waits for the response, blocking the calling thread: the synchronous
+ * twin of [method@AppService.Connection.send_message], with the results of
+ * [method@AppService.Connection.send_message_finish]. It needs no running main loop; but the
+ * other side's requests to us are emitted only when the connection's main context runs, so do
+ * not wait here for a response that needs one of ours first.
+ *
+ * Returns: (transfer full) (nullable): the response; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnection *self, GVariant *message,
+                                                             GCancellable *cancellable, GError **error) {
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        GVariant *reply;
+        GError *e = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), NULL);
+
+        if (!check_can_send(self, message, error))
+                return NULL;
+
+        reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
+                                            "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
+                                            G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, &e);
+        return send_done(reply, e, error);
+}
+
+/* ---- close ---- */
+
+/* Our side is closed at once, whatever the broker says: no more signals for us. */
+static gboolean close_locally(AppServiceConnection *self, gchar **ret_owner, gchar **ret_path) {
+        if (!self->is_open)
+                return FALSE;
+
+        self->is_open = FALSE;
+        as_hub_remove_connection(self->hub, self);
+        *ret_owner = g_strdup(self->owner);
+        *ret_path = g_strdup(self->object_path);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
+        return TRUE;
+}
+
+/* Closed already (by the other side, a moment ago) is what we wanted. */
+static gboolean close_done(gboolean closed, GError *error, GError **ret_error) {
+        if (closed)
+                return TRUE;
+        if (g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED)) {
+                g_error_free(error);
+                return TRUE;
+        }
+        g_propagate_error(ret_error, error);
+        return FALSE;
+}
+
+static void on_close_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GError *error = NULL;
+        GError *close_error = NULL;
+        gboolean closed;
+
+        closed = as_call_always_finish(result, &error);
+        if (close_done(closed, error, &close_error))
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, close_error);
+}
+
+/**
+ * app_service_connection_close:
+ * @self: a connection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the broker closed the connection
+ * @user_data: data for @callback
+ *
+ * Closes the connection: the other side gets
+ * [signal@AppService.Connection::service-closed] with
+ * %APP_SERVICE_CLOSED_STATUS_COMPLETED, and requests still unanswered in either direction fail.
+ * [property@AppService.Connection:is-open] is %FALSE at once, and this side gets no
+ * [signal@AppService.Connection::service-closed]. Closing a connection that is not open does
+ * nothing and succeeds.
+ *
+ * Finish with [method@AppService.Connection.close_finish].
+ *
+ * Since: 0.1
+ */
+void app_service_connection_close(AppServiceConnection *self, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+        g_autofree gchar *owner = NULL;
+        g_autofree gchar *path = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_connection_close);
+        if (!close_locally(self, &owner, &path)) {
+                g_task_return_boolean(task, TRUE);
+                return;
+        }
+        /* The broker is told even if @cancellable fires: this side is closed already. */
+        as_call_always(self->bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, on_close_reply,
+                       g_steal_pointer(&task));
+}
+
+/**
+ * app_service_connection_close_finish:
+ * @self: a connection
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Connection.close]. The connection is closed on this side even
+ * when the broker could not be told (the error says why; the broker closes it anyway when this
+ * process leaves the bus).
+ *
+ * Returns: %TRUE if the broker closed the connection (or it was not open), %FALSE with @error set
+ *   otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_connection_close_finish(AppServiceConnection *self, GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), FALSE);
+        g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/**
+ * app_service_connection_close_sync:
+ * @self: a connection
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Closes the connection, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Connection.close]. It needs no running main loop.
+ *
+ * Returns: %TRUE if the broker closed the connection (or it was not open), %FALSE with @error set
+ *   otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_connection_close_sync(AppServiceConnection *self, GCancellable *cancellable, GError **error) {
+        g_autofree gchar *owner = NULL;
+        g_autofree gchar *path = NULL;
+        GError *e = NULL;
+        gboolean closed;
+
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), FALSE);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
+
+        if (!close_locally(self, &owner, &path))
+                return TRUE;
+        closed = as_call_always_sync(self->bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, &e);
+        return close_done(closed, e, error);
+}
+
+/* ---- one-shot ---- */
+
+typedef struct {
+        GDBusConnection *bus;
+        gchar *app_service_name;
+        gchar *path;
+        GVariant *message;
+} OnceData;
+
+static void once_data_free(gpointer p) {
+        OnceData *data = p;
+
+        g_clear_object(&data->bus);
+        g_free(data->app_service_name);
+        g_free(data->path);
+        g_clear_pointer(&data->message, g_variant_unref);
+        g_free(data);
+}
+
+/* The broker has no object for an undeclared name: say it as OpenConnection would. */
+static void once_fix_error(GError *error, const gchar *app_service_name) {
+        if (g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
+            g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD)) {
+                g_free(error->message);
+                error->domain = APP_SERVICE_ERROR;
+                error->code = APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE;
+                error->message = g_strdup_printf("no app service named '%s' is declared", app_service_name);
+        }
+}
+
+static void on_once_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        OnceData *data = g_task_get_task_data(task);
+        GVariant *reply;
+        GError *error = NULL;
+        AppServiceResponse *response;
+        GError *send_error = NULL;
+
+        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        if (error)
+                once_fix_error(error, data->app_service_name);
+        response = send_done(reply, error, &send_error);
+        if (response)
+                g_task_return_pointer(task, response, g_object_unref);
+        else
+                g_task_return_error(task, send_error);
+}
+
+static void once_call(GTask *task) {
+        OnceData *data = g_task_get_task_data(task);
+
+        g_dbus_connection_call(data->bus, AS_BUS_NAME, data->path, AS_SERVICE_IFACE, "SendMessage",
+                               send_parameters(data->message), G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE,
+                               AS_CALL_TIMEOUT, g_task_get_cancellable(task), on_once_reply, task);
+}
+
+static void on_once_bus(GObject *source, GAsyncResult *result, gpointer user_data) {
+        GTask *task = user_data;
+        OnceData *data = g_task_get_task_data(task);
+        GError *error = NULL;
+
+        data->bus = g_bus_get_finish(result, &error);
+        if (!data->bus) {
+                g_task_return_error(task, error);
+                g_object_unref(task);
+                return;
+        }
+        once_call(task);
+}
+
+/**
+ * app_service_send_message_once:
+ * @bus: (nullable): the bus the broker is on, or %NULL for the default one (as
+ *   [ctor@AppService.Connection.new] chooses it)
+ * @app_service_name: the app service, for example `com.example.echo`
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called with the provider's response
+ * @user_data: data for @callback
+ *
+ * Sends one message to an app service without a connection object: the broker opens a
+ * connection, sends @message, waits for the response and closes the connection (the D-Bus
+ * method `io.appservice1.Service.SendMessage`). The provider is started if needed. The
+ * provider sees a connection that opens, receives one request and closes.
+ *
+ * Finish with [func@AppService.send_message_once_finish], in the thread-default main context of
+ * the caller.
+ *
+ * Since: 0.1
+ */
+void app_service_send_message_once(GDBusConnection *bus, const gchar *app_service_name, GVariant *message,
+                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        GTask *task;
+        OnceData *data;
+
+        g_return_if_fail(!bus || G_IS_DBUS_CONNECTION(bus));
+        g_return_if_fail(app_service_name != NULL);
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        (void) APP_SERVICE_ERROR;
+        task = g_task_new(NULL, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_send_message_once);
+        data = g_new0(OnceData, 1);
+        data->app_service_name = g_strdup(app_service_name);
+        data->path = as_service_path_for_name(app_service_name);
+        data->message = message ? g_variant_ref(message) : NULL;
+        g_task_set_task_data(task, data, once_data_free);
+
+        if (message && !g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT)) {
+                g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                                        "a message is an a{sv} (a ValueSet), not a %s",
+                                        g_variant_get_type_string(message));
+                g_object_unref(task);
+                return;
+        }
+
+        if (bus) {
+                data->bus = g_object_ref(bus);
+                once_call(task);
+        } else {
+                g_bus_get(as_bus_default_type(), cancellable, on_once_bus, task);
+        }
+}
+
+/**
+ * app_service_send_message_once_finish:
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [func@AppService.send_message_once].
+ *
+ * As with [method@AppService.Connection.send_message_finish], every outcome the broker reports
+ * is a response: %APP_SERVICE_RESPONSE_STATUS_SUCCESS with the provider's message, or a failure
+ * status with [method@AppService.Response.get_error] saying why; here that includes the errors
+ * of opening (%APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE, %APP_SERVICE_ERROR_NOT_AUTHORIZED,
+ * ...; their status is given by [func@AppService.ResponseStatus.from_error]). %NULL with
+ * @error set only when the message could not be sent: cancelled, no bus, or @message was not an
+ * `a{sv}`.
+ *
+ * Returns: (transfer full) (nullable): the response; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceResponse *app_service_send_message_once_finish(GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+        g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == app_service_send_message_once, NULL);
+
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/**
+ * app_service_send_message_once_sync:
+ * @bus: (nullable): the bus the broker is on, or %NULL for the default one (as
+ *   [ctor@AppService.Connection.new] chooses it)
+ * @app_service_name: the app service, for example `com.example.echo`
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends one message to an app service and waits for the response, blocking the calling thread:
+ * the synchronous twin of [func@AppService.send_message_once], with the results of
+ * [func@AppService.send_message_once_finish]. It needs no running main loop.
+ *
+ * Returns: (transfer full) (nullable): the response; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceResponse *app_service_send_message_once_sync(GDBusConnection *bus, const gchar *app_service_name,
+                                                       GVariant *message, GCancellable *cancellable,
+                                                       GError **error) {
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GDBusConnection) default_bus = NULL;
+        g_autofree gchar *path = NULL;
+        GVariant *reply;
+        GError *e = NULL;
+
+        g_return_val_if_fail(!bus || G_IS_DBUS_CONNECTION(bus), NULL);
+        g_return_val_if_fail(app_service_name != NULL, NULL);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), NULL);
+
+        (void) APP_SERVICE_ERROR;
+        if (message && !g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
+                return NULL;
+        }
+        if (!bus) {
+                default_bus = as_bus_get_default_sync(cancellable, error);
+                if (!default_bus)
+                        return NULL;
+                bus = default_bus;
+        }
+
+        path = as_service_path_for_name(app_service_name);
+        reply = g_dbus_connection_call_sync(bus, AS_BUS_NAME, path, AS_SERVICE_IFACE, "SendMessage",
+                                            send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
+                                            G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT, cancellable, &e);
+        if (e)
+                once_fix_error(e, app_service_name);
+        return send_done(reply, e, error);
+}

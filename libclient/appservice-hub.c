@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "appservice-private.h"
+
+/* The hub: one per (bus, main context), shared by every connection and provider made in that
+ * context. It holds the library's only signal subscriptions and the watch on io.appservice1, so
+ * that a process with a thousand connections still has two subscriptions, not two thousand.
+ *
+ * - Connection signals (RequestReceived, ServiceClosed) are subscribed for every path, before
+ *   any connection opens, and routed by object path. A connection enters the table in the
+ *   reply handler of OpenConnection (or of the provider's ConnectionOpened), which GDBus
+ *   dispatches before any signal that followed the reply on the wire, so none is lost.
+ * - Every routed signal must come from the unique name that answered the call that made the
+ *   object: unicast signals reach us whatever the match rules say, and GLib before 2.80 does
+ *   not check a well-known sender name itself.
+ * - When io.appservice1 loses its owner, every open connection closes with Canceled and every
+ *   registered provider becomes unregistered; when it gets one again, providers re-register.
+ *
+ * All fields but the user count are used only in the hub's context. */
+
+struct _AsHub {
+        gint ref_count;    /* memory: the hubs table's user reference, and one per subscription */
+        guint users;       /* objects using the hub; under hubs_lock */
+        GDBusConnection *bus;
+        GMainContext *context;
+        guint connection_subscription;
+        guint service_subscription;
+        guint watch;
+        gchar *owner;            /* io.appservice1's unique name as last seen, or NULL */
+        GHashTable *connections; /* object path → AppServiceConnection (not owned) */
+        GPtrArray *providers;    /* AppServiceProvider (not owned) */
+};
+
+G_LOCK_DEFINE_STATIC(hubs);
+static GPtrArray *hubs; /* AsHub, not owned */
+
+static AsHub *hub_ref(AsHub *hub) {
+        g_atomic_int_inc(&hub->ref_count);
+        return hub;
+}
+
+static void hub_unref(gpointer p) {
+        AsHub *hub = p;
+
+        if (!g_atomic_int_dec_and_test(&hub->ref_count))
+                return;
+        g_hash_table_unref(hub->connections);
+        g_ptr_array_unref(hub->providers);
+        g_free(hub->owner);
+        g_main_context_unref(hub->context);
+        g_object_unref(hub->bus);
+        g_free(hub);
+}
+
+const gchar *as_hub_get_owner(AsHub *hub) {
+        return hub->owner;
+}
+
+static void on_connection_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                                 const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                                 gpointer user_data) {
+        AsHub *hub = user_data;
+        AppServiceConnection *connection;
+
+        connection = g_hash_table_lookup(hub->connections, object_path);
+        if (!connection)
+                return;
+        if (g_strcmp0(sender, as_connection_get_owner(connection)) != 0) {
+                g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
+                        object_path, sender);
+                return;
+        }
+        if (!as_signal_parameters_valid(interface_name, signal_name, parameters)) {
+                g_debug("%s.%s on %s has parameters %s, not as the contract says: ignoring", interface_name,
+                        signal_name, object_path, g_variant_get_type_string(parameters));
+                return;
+        }
+
+        if (g_str_equal(signal_name, "RequestReceived")) {
+                guint64 id;
+                g_autoptr(GVariant) message = NULL;
+
+                g_variant_get(parameters, "(t@a{sv})", &id, &message);
+                as_connection_handle_request(connection, id, message);
+        } else if (g_str_equal(signal_name, "ServiceClosed")) {
+                guint32 status;
+
+                g_variant_get(parameters, "(u)", &status);
+                if (status > APP_SERVICE_CLOSED_STATUS_UNKNOWN)
+                        status = APP_SERVICE_CLOSED_STATUS_UNKNOWN;
+                as_connection_handle_closed(connection, (AppServiceClosedStatus) status);
+        }
+}
+
+static void on_service_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                              const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                              gpointer user_data) {
+        AsHub *hub = user_data;
+        const gchar *connection_path;
+        g_autoptr(GVariant) caller = NULL;
+
+        if (!g_str_equal(signal_name, "ConnectionOpened") ||
+            !as_signal_parameters_valid(interface_name, signal_name, parameters))
+                return;
+        g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
+
+        for (guint i = 0; i < hub->providers->len; i++) {
+                AppServiceProvider *provider = g_ptr_array_index(hub->providers, i);
+
+                if (g_strcmp0(as_provider_get_service_path(provider), object_path) == 0) {
+                        as_provider_handle_connection_opened(provider, sender, connection_path, caller);
+                        return;
+                }
+        }
+}
+
+static void close_connections_not_of(AsHub *hub, const gchar *owner) {
+        g_autoptr(GPtrArray) closing = g_ptr_array_new_with_free_func(g_object_unref);
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, hub->connections);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                if (owner && g_strcmp0(as_connection_get_owner(value), owner) == 0)
+                        continue;
+                g_ptr_array_add(closing, g_object_ref(value));
+                g_hash_table_iter_remove(&iter);
+        }
+        /* Emitted after the walk: handlers may open, close and drop connections. */
+        for (guint i = 0; i < closing->len; i++)
+                as_connection_handle_closed(g_ptr_array_index(closing, i), APP_SERVICE_CLOSED_STATUS_CANCELED);
+}
+
+static GPtrArray *providers_snapshot(AsHub *hub) {
+        GPtrArray *snapshot = g_ptr_array_new_with_free_func(g_object_unref);
+
+        for (guint i = 0; i < hub->providers->len; i++)
+                g_ptr_array_add(snapshot, g_object_ref(g_ptr_array_index(hub->providers, i)));
+        return snapshot;
+}
+
+static void on_broker_appeared(GDBusConnection *bus, const gchar *name, const gchar *name_owner,
+                               gpointer user_data) {
+        AsHub *hub = user_data;
+        g_autoptr(GPtrArray) providers = NULL;
+
+        g_debug("%s is owned by %s", name, name_owner);
+        g_free(hub->owner);
+        hub->owner = g_strdup(name_owner);
+        close_connections_not_of(hub, name_owner);
+
+        providers = providers_snapshot(hub);
+        for (guint i = 0; i < providers->len; i++)
+                as_provider_handle_broker_appeared(g_ptr_array_index(providers, i));
+}
+
+static void on_broker_vanished(GDBusConnection *bus, const gchar *name, gpointer user_data) {
+        AsHub *hub = user_data;
+        g_autoptr(GPtrArray) providers = NULL;
+
+        g_debug("%s has no owner", name);
+        g_clear_pointer(&hub->owner, g_free);
+        close_connections_not_of(hub, NULL);
+
+        providers = providers_snapshot(hub);
+        for (guint i = 0; i < providers->len; i++)
+                as_provider_handle_broker_vanished(g_ptr_array_index(providers, i));
+}
+
+static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
+        AsHub *hub = g_new0(AsHub, 1);
+
+        hub->ref_count = 1;
+        hub->bus = g_object_ref(bus);
+        hub->context = g_main_context_ref(context);
+        hub->connections = g_hash_table_new(g_str_hash, g_str_equal);
+        hub->providers = g_ptr_array_new();
+
+        /* Subscriptions and the watch deliver to the thread-default context at the time of the
+         * call: make sure it is the hub's. */
+        g_main_context_push_thread_default(context);
+        hub->connection_subscription = g_dbus_connection_signal_subscribe(
+                bus, AS_BUS_NAME, AS_CONNECTION_IFACE, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                on_connection_signal, hub_ref(hub), hub_unref);
+        hub->service_subscription = g_dbus_connection_signal_subscribe(
+                bus, AS_BUS_NAME, AS_SERVICE_IFACE, "ConnectionOpened", NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                on_service_signal, hub_ref(hub), hub_unref);
+        hub->watch = g_bus_watch_name_on_connection(bus, AS_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                                    on_broker_appeared, on_broker_vanished, hub_ref(hub),
+                                                    hub_unref);
+        g_main_context_pop_thread_default(context);
+        return hub;
+}
+
+AsHub *as_hub_get(GDBusConnection *bus, GMainContext *context) {
+        AsHub *hub = NULL;
+
+        G_LOCK(hubs);
+        if (!hubs)
+                hubs = g_ptr_array_new();
+        for (guint i = 0; i < hubs->len; i++) {
+                AsHub *h = g_ptr_array_index(hubs, i);
+
+                if (h->bus == bus && h->context == context) {
+                        hub = h;
+                        break;
+                }
+        }
+        if (!hub) {
+                hub = hub_new(bus, context);
+                g_ptr_array_add(hubs, hub);
+        }
+        hub->users++;
+        G_UNLOCK(hubs);
+        return hub;
+}
+
+void as_hub_release(AsHub *hub) {
+        gboolean last;
+
+        if (!hub)
+                return;
+
+        G_LOCK(hubs);
+        last = --hub->users == 0;
+        if (last)
+                g_ptr_array_remove_fast(hubs, hub);
+        G_UNLOCK(hubs);
+        if (!last)
+                return;
+
+        /* Callbacks already queued check that their subscription still exists; the memory goes
+         * with the last destroy notification, delivered in the hub's context. */
+        g_dbus_connection_signal_unsubscribe(hub->bus, hub->connection_subscription);
+        g_dbus_connection_signal_unsubscribe(hub->bus, hub->service_subscription);
+        g_bus_unwatch_name(hub->watch);
+        hub_unref(hub);
+}
+
+void as_hub_add_connection(AsHub *hub, AppServiceConnection *connection) {
+        g_hash_table_replace(hub->connections, (gpointer) app_service_connection_get_object_path(connection),
+                             connection);
+}
+
+void as_hub_remove_connection(AsHub *hub, AppServiceConnection *connection) {
+        const gchar *path = app_service_connection_get_object_path(connection);
+
+        if (path && g_hash_table_lookup(hub->connections, path) == connection)
+                g_hash_table_remove(hub->connections, path);
+}
+
+void as_hub_add_provider(AsHub *hub, AppServiceProvider *provider) {
+        if (!g_ptr_array_find(hub->providers, provider, NULL))
+                g_ptr_array_add(hub->providers, provider);
+}
+
+void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider) {
+        g_ptr_array_remove(hub->providers, provider);
+}

@@ -1,0 +1,803 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "appservice-private.h"
+
+/**
+ * AppServiceProvider:
+ *
+ * The provider of an app service: the process that serves the connections clients open.
+ *
+ * Make one with [ctor@AppService.Provider.new], connect to
+ * [signal@AppService.Provider::connection-received], and register it with
+ * [method@AppService.Provider.register]. From then on, each connection a client opens arrives
+ * as an open [class@AppService.Connection]; its requests arrive as
+ * [signal@AppService.Connection::request-received] and are answered with
+ * [method@AppService.Request.send_response].
+ *
+ * ```c
+ * static void
+ * on_request (AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data)
+ * {
+ *   app_service_request_send_response (request, app_service_request_get_message (request),
+ *                                      NULL, NULL, NULL);
+ * }
+ *
+ * static void
+ * on_connection (AppServiceProvider *provider, AppServiceConnection *connection,
+ *                GVariant *caller, gpointer user_data)
+ * {
+ *   g_signal_connect (connection, "request-received", G_CALLBACK (on_request), NULL);
+ * }
+ * ```
+ *
+ * The provider keeps each connection it received while it is open, so a handler needs no
+ * reference of its own.
+ *
+ * The broker starts a provider when a client needs it (the definition's `Exec=` or
+ * `SystemdService=`) and gives it, at registration, the definition's properties and secrets and
+ * the node's settings: see [method@AppService.Provider.get_property_value].
+ *
+ * If the broker goes away (restarted, upgraded), the provider's connections close with
+ * %APP_SERVICE_CLOSED_STATUS_CANCELED, [property@AppService.Provider:registered] becomes
+ * %FALSE, and when the broker is back the provider registers again by itself.
+ *
+ * Since: 0.1
+ */
+
+struct _AppServiceProvider {
+        GObject parent_instance;
+
+        GDBusConnection *bus;
+        GError *bus_error;
+        GMainContext *context;
+        AsHub *hub;
+
+        gchar *app_service_name;
+        gchar *service_path; /* from the last registration */
+        gchar *owner;        /* the broker that registered us */
+        GVariant *config;
+        GPtrArray *old_configs; /* keep what get_property_value() handed out valid */
+        GHashTable *connections; /* AppServiceConnection (owned) → itself, while open */
+
+        gboolean registered;
+        gboolean registering;
+        gboolean wanted; /* registered by the application and not unregistered: re-register */
+};
+
+enum {
+        PROP_0,
+        PROP_APP_SERVICE_NAME,
+        PROP_BUS,
+        PROP_REGISTERED,
+        N_PROPS
+};
+
+enum {
+        SIGNAL_CONNECTION_RECEIVED,
+        N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE(AppServiceProvider, app_service_provider, G_TYPE_OBJECT)
+
+static void set_registered(AppServiceProvider *self, gboolean registered) {
+        if (self->registered == registered)
+                return;
+        self->registered = registered;
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_REGISTERED]);
+}
+
+static void on_connection_is_open(GObject *object, GParamSpec *pspec, gpointer user_data) {
+        AppServiceProvider *self = user_data;
+        AppServiceConnection *connection = APP_SERVICE_CONNECTION(object);
+
+        if (app_service_connection_get_is_open(connection))
+                return;
+        g_signal_handlers_disconnect_by_func(connection, on_connection_is_open, self);
+        /* The emitter holds its own reference while it runs. */
+        g_hash_table_remove(self->connections, connection);
+}
+
+static void forget_connection(gpointer p) {
+        AppServiceConnection *connection = p;
+
+        g_object_unref(connection);
+}
+
+/* Our connections closed because we unregistered or left: no signals, as for close(). */
+static void forget_connections(AppServiceProvider *self) {
+        g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_object_unref);
+        GHashTableIter iter;
+        gpointer key;
+
+        g_hash_table_iter_init(&iter, self->connections);
+        while (g_hash_table_iter_next(&iter, &key, NULL)) {
+                g_signal_handlers_disconnect_by_func(key, on_connection_is_open, self);
+                g_ptr_array_add(all, key);
+                g_hash_table_iter_steal(&iter);
+        }
+        for (guint i = 0; i < all->len; i++)
+                as_connection_forget(g_ptr_array_index(all, i));
+}
+
+static void app_service_provider_init(AppServiceProvider *self) {
+        self->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal, forget_connection, NULL);
+        self->old_configs = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+}
+
+static void app_service_provider_constructed(GObject *object) {
+        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
+
+        G_OBJECT_CLASS(app_service_provider_parent_class)->constructed(object);
+
+        self->context = g_main_context_ref_thread_default();
+        if (!self->bus)
+                self->bus = as_bus_get_default_sync(NULL, &self->bus_error);
+        if (self->bus) {
+                self->hub = as_hub_get(self->bus, self->context);
+                as_hub_add_provider(self->hub, self);
+        }
+}
+
+static void app_service_provider_dispose(GObject *object) {
+        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
+
+        self->wanted = FALSE;
+        if (self->registered) {
+                /* Fire and forget; leaving the bus would do as well. The broker closes our
+                 * connections: forget them without a call each. */
+                g_dbus_connection_call(self->bus, self->owner, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                                       "UnregisterProvider", g_variant_new("(s)", self->app_service_name), NULL,
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                self->registered = FALSE;
+        }
+        forget_connections(self);
+        if (self->hub) {
+                as_hub_remove_provider(self->hub, self);
+                g_clear_pointer(&self->hub, as_hub_release);
+        }
+
+        G_OBJECT_CLASS(app_service_provider_parent_class)->dispose(object);
+}
+
+static void app_service_provider_finalize(GObject *object) {
+        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
+
+        g_hash_table_unref(self->connections);
+        g_ptr_array_unref(self->old_configs);
+        g_clear_pointer(&self->config, g_variant_unref);
+        g_clear_object(&self->bus);
+        g_clear_error(&self->bus_error);
+        g_clear_pointer(&self->context, g_main_context_unref);
+        g_free(self->app_service_name);
+        g_free(self->service_path);
+        g_free(self->owner);
+
+        G_OBJECT_CLASS(app_service_provider_parent_class)->finalize(object);
+}
+
+static void app_service_provider_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec) {
+        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
+
+        switch (prop_id) {
+        case PROP_APP_SERVICE_NAME:
+                g_value_set_string(value, self->app_service_name);
+                break;
+        case PROP_BUS:
+                g_value_set_object(value, self->bus);
+                break;
+        case PROP_REGISTERED:
+                g_value_set_boolean(value, self->registered);
+                break;
+        default:
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        }
+}
+
+static void app_service_provider_set_property(GObject *object, guint prop_id, const GValue *value,
+                                              GParamSpec *pspec) {
+        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
+
+        switch (prop_id) {
+        case PROP_APP_SERVICE_NAME:
+                self->app_service_name = g_value_dup_string(value);
+                break;
+        case PROP_BUS:
+                self->bus = g_value_dup_object(value);
+                break;
+        default:
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        }
+}
+
+static void app_service_provider_class_init(AppServiceProviderClass *klass) {
+        GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+        object_class->constructed = app_service_provider_constructed;
+        object_class->dispose = app_service_provider_dispose;
+        object_class->finalize = app_service_provider_finalize;
+        object_class->get_property = app_service_provider_get_property;
+        object_class->set_property = app_service_provider_set_property;
+
+        (void) APP_SERVICE_ERROR;
+
+        /**
+         * AppServiceProvider:app-service-name:
+         *
+         * The app service this provider serves, for example `com.example.echo`. A definition
+         * file must declare it, with this process's user allowed to register (`User=`).
+         *
+         * Since: 0.1
+         */
+        properties[PROP_APP_SERVICE_NAME] = g_param_spec_string(
+                "app-service-name", NULL, NULL, NULL,
+                G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceProvider:bus:
+         *
+         * The bus the broker is reached on. When none is given at construction, the system bus
+         * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
+         * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
+         * registering then fails with the reason.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_BUS] = g_param_spec_object(
+                "bus", NULL, NULL, G_TYPE_DBUS_CONNECTION,
+                G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceProvider:registered:
+         *
+         * Whether the broker knows this process as the provider of the app service. It becomes
+         * %FALSE when the broker goes away, and %TRUE again when the provider registered with
+         * the broker that replaced it.
+         *
+         * Since: 0.1
+         */
+        properties[PROP_REGISTERED] = g_param_spec_boolean(
+                "registered", NULL, NULL, FALSE,
+                G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        g_object_class_install_properties(object_class, N_PROPS, properties);
+
+        /**
+         * AppServiceProvider::connection-received:
+         * @self: the provider
+         * @connection: the provider's end of the new connection: open, with
+         *   [property@AppService.Connection:caller] set
+         * @caller: who opened it, an `a{sv}`: at least `uid` (`u`), `gid` (`u`) and `pid`
+         *   (`u`), and where known `app-id` (`s`) and `unit` (`s`)
+         *
+         * A client opened a connection to the app service. Connect to the connection's
+         * [signal@AppService.Connection::request-received] and
+         * [signal@AppService.Connection::service-closed]; the connection may send messages
+         * to the client too. The provider keeps the connection while it is open.
+         *
+         * Since: 0.1
+         */
+        signals[SIGNAL_CONNECTION_RECEIVED] = g_signal_new(
+                "connection-received", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                2, APP_SERVICE_TYPE_CONNECTION, G_TYPE_VARIANT);
+}
+
+/**
+ * app_service_provider_new:
+ * @app_service_name: the app service to serve, for example `com.example.echo`
+ *
+ * Makes a provider, not yet registered, for an app service on the default bus: the system bus
+ * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if that is set), or the session bus when the
+ * environment variable `APPSERVICE_BUS` is `session`. If that bus cannot be reached,
+ * registering reports why.
+ *
+ * The provider belongs to the thread-default main context of the caller: its signals, and those
+ * of its connections, are emitted there.
+ *
+ * Returns: (transfer full): a new provider; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceProvider *app_service_provider_new(const gchar *app_service_name) {
+        g_return_val_if_fail(app_service_name != NULL, NULL);
+
+        return g_object_new(APP_SERVICE_TYPE_PROVIDER, "app-service-name", app_service_name, NULL);
+}
+
+/**
+ * app_service_provider_new_for_bus:
+ * @bus: the bus the broker is on
+ * @app_service_name: the app service to serve, for example `com.example.echo`
+ *
+ * Makes a provider, not yet registered, for an app service whose broker is on @bus.
+ *
+ * The provider belongs to the thread-default main context of the caller: its signals, and those
+ * of its connections, are emitted there.
+ *
+ * Returns: (transfer full): a new provider; free it with g_object_unref()
+ *
+ * Since: 0.1
+ */
+AppServiceProvider *app_service_provider_new_for_bus(GDBusConnection *bus, const gchar *app_service_name) {
+        g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
+        g_return_val_if_fail(app_service_name != NULL, NULL);
+
+        return g_object_new(APP_SERVICE_TYPE_PROVIDER, "bus", bus, "app-service-name", app_service_name, NULL);
+}
+
+/**
+ * app_service_provider_get_app_service_name:
+ * @self: a provider
+ *
+ * Gets [property@AppService.Provider:app-service-name].
+ *
+ * Returns: (transfer none): the app service name, owned by @self and valid as long as it is
+ *
+ * Since: 0.1
+ */
+const gchar *app_service_provider_get_app_service_name(AppServiceProvider *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        return self->app_service_name;
+}
+
+/**
+ * app_service_provider_get_bus:
+ * @self: a provider
+ *
+ * Gets [property@AppService.Provider:bus].
+ *
+ * Returns: (nullable) (transfer none): the bus, owned by @self and valid as long as it is; %NULL
+ *   if the default bus could not be reached
+ *
+ * Since: 0.1
+ */
+GDBusConnection *app_service_provider_get_bus(AppServiceProvider *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        return self->bus;
+}
+
+/**
+ * app_service_provider_get_registered:
+ * @self: a provider
+ *
+ * Gets [property@AppService.Provider:registered].
+ *
+ * Returns: whether the broker knows this process as the provider
+ *
+ * Since: 0.1
+ */
+gboolean app_service_provider_get_registered(AppServiceProvider *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        return self->registered;
+}
+
+/**
+ * app_service_provider_get_property_value:
+ * @self: a provider, registered at least once
+ * @kind: `"static"` for the definition's `[Properties]`, `"security"` for its `[Secrets]`, or
+ *   `"settings"` for the node's settings (`node-name`, `version`)
+ * @name: the property's name
+ *
+ * Looks up a value the broker gave the provider when it registered: the microServiceBus
+ * `GetPropertyValue`. Values of `[Properties]` and `[Secrets]` are strings as written in the
+ * definition file; secrets are given only if the definition file is owned by root and readable
+ * by nobody else. The settings are `node-name` (this machine's name for the broker) and
+ * `version` (the broker's version).
+ *
+ * Returns: (nullable) (transfer none): the value, or %NULL if the provider never registered, the
+ *   kind is unknown, or there is no such property; owned by @self and valid as long as it is
+ *
+ * Since: 0.1
+ */
+const gchar *app_service_provider_get_property_value(AppServiceProvider *self, const gchar *kind,
+                                                     const gchar *name) {
+        g_autoptr(GVariant) section = NULL;
+        const gchar *key;
+        const gchar *value = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        g_return_val_if_fail(kind != NULL, NULL);
+        g_return_val_if_fail(name != NULL, NULL);
+
+        if (!self->config)
+                return NULL;
+        if (g_str_equal(kind, "static"))
+                key = "properties";
+        else if (g_str_equal(kind, "security"))
+                key = "secrets";
+        else if (g_str_equal(kind, "settings"))
+                key = "settings";
+        else
+                return NULL;
+
+        section = g_variant_lookup_value(self->config, key, G_VARIANT_TYPE_VARDICT);
+        if (!section || !g_variant_lookup(section, name, "&s", &value))
+                return NULL;
+        /* Points into self->config, which is kept (in old_configs once replaced). */
+        return value;
+}
+
+/* ---- the broker's signals ---- */
+
+const gchar *as_provider_get_service_path(AppServiceProvider *self) {
+        return self->registered ? self->service_path : NULL;
+}
+
+void as_provider_handle_connection_opened(AppServiceProvider *self, const gchar *sender, const gchar *object_path,
+                                          GVariant *caller) {
+        g_autoptr(AppServiceConnection) connection = NULL;
+
+        if (g_strcmp0(sender, self->owner) != 0) {
+                g_debug("ConnectionOpened for '%s' from %s, not from the broker: ignoring", self->app_service_name,
+                        sender);
+                return;
+        }
+
+        connection = as_connection_new_provider_side(self->bus, self->context, self->app_service_name, self->owner,
+                                                     object_path, caller);
+        g_hash_table_add(self->connections, g_object_ref(connection));
+        g_signal_connect(connection, "notify::is-open", G_CALLBACK(on_connection_is_open), self);
+        g_signal_emit(self, signals[SIGNAL_CONNECTION_RECEIVED], 0, connection, caller);
+}
+
+/* ---- register ---- */
+
+static gboolean check_can_register(AppServiceProvider *self, GError **error) {
+        if (!self->bus) {
+                g_propagate_error(error, g_error_copy(self->bus_error));
+                return FALSE;
+        }
+        if (!self->app_service_name || !*self->app_service_name) {
+                g_set_error_literal(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                    "no app service name was set on the provider");
+                return FALSE;
+        }
+        if (self->registering) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_PENDING, "app service '%s' is being registered already",
+                            self->app_service_name);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static GDBusMessage *register_message(AppServiceProvider *self) {
+        GDBusMessage *message;
+
+        message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                                                 "RegisterProvider");
+        g_dbus_message_set_body(message, g_variant_new("(s@a{sv})", self->app_service_name,
+                                                       g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+        return message;
+}
+
+static void undo_register(GDBusConnection *bus, GDBusMessage *reply, gpointer undo_data) {
+        const gchar *name = undo_data;
+
+        g_dbus_connection_call(bus, g_dbus_message_get_sender(reply), AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                               "UnregisterProvider", g_variant_new("(s)", name), NULL,
+                               G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+}
+
+static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GError *error, GError **ret_error) {
+        GVariant *body;
+        const gchar *path;
+        GVariant *config;
+
+        self->registering = FALSE;
+        if (!reply) {
+                g_propagate_error(ret_error, error);
+                return FALSE;
+        }
+
+        body = g_dbus_message_get_body(reply);
+        if (!body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(oa{sv})"))) {
+                g_set_error(ret_error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_SIGNATURE,
+                            "RegisterProvider replied with %s instead of (oa{sv})",
+                            body ? g_variant_get_type_string(body) : "nothing");
+                g_object_unref(reply);
+                return FALSE;
+        }
+        g_variant_get(body, "(&o@a{sv})", &path, &config);
+
+        g_free(self->service_path);
+        self->service_path = g_strdup(path);
+        g_free(self->owner);
+        self->owner = g_strdup(g_dbus_message_get_sender(reply));
+        if (self->config)
+                g_ptr_array_add(self->old_configs, self->config);
+        self->config = config;
+        self->wanted = TRUE;
+        /* Before anything else runs in this context: a ConnectionOpened that followed the reply
+         * finds us (as_provider_get_service_path() answers once registered). */
+        set_registered(self, TRUE);
+        g_object_unref(reply);
+        return TRUE;
+}
+
+static void on_register_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        AppServiceProvider *self = g_task_get_source_object(task);
+        GDBusMessage *reply;
+        GError *error = NULL;
+        GError *register_error = NULL;
+
+        reply = as_call_message_finish(result, &error);
+        if (register_done(self, reply, error, &register_error))
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, register_error);
+}
+
+/**
+ * app_service_provider_register:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the provider is registered or could
+ *   not be
+ * @user_data: data for @callback
+ *
+ * Registers this process with the broker as the provider of
+ * [property@AppService.Provider:app-service-name]. Clients waiting for the provider to start
+ * are connected right after, so connect to
+ * [signal@AppService.Provider::connection-received] first. Registering a provider that is
+ * registered does nothing and succeeds.
+ *
+ * Errors: %APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE (no definition declares the name),
+ * %APP_SERVICE_ERROR_NOT_AUTHORIZED (this process's user may not register it),
+ * %APP_SERVICE_ERROR_ALREADY_REGISTERED (another process serves it), or those of the bus.
+ * Cancelling returns at once with %G_IO_ERROR_CANCELLED; if the broker registered the provider
+ * meanwhile, the library unregisters it.
+ *
+ * Finish with [method@AppService.Provider.register_finish], in the thread-default main context
+ * of the caller.
+ *
+ * Since: 0.1
+ */
+void app_service_provider_register(AppServiceProvider *self, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+        g_autoptr(GDBusMessage) message = NULL;
+        GError *error = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_provider_register);
+        if (self->registered) {
+                g_task_return_boolean(task, TRUE);
+                return;
+        }
+        if (!check_can_register(self, &error)) {
+                g_task_return_error(task, error);
+                return;
+        }
+
+        self->registering = TRUE;
+        message = register_message(self);
+        as_call_message(self->bus, message, cancellable, undo_register, g_strdup(self->app_service_name), g_free,
+                        on_register_reply, g_steal_pointer(&task));
+}
+
+/**
+ * app_service_provider_register_finish:
+ * @self: a provider
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Provider.register].
+ *
+ * Returns: %TRUE if the provider is registered, %FALSE with @error set otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_provider_register_finish(AppServiceProvider *self, GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/**
+ * app_service_provider_register_sync:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Registers the provider, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Provider.register]. It needs no running main loop; connections that
+ * clients open are announced in the provider's main context once it runs.
+ *
+ * Returns: %TRUE if the provider is registered, %FALSE with @error set otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_provider_register_sync(AppServiceProvider *self, GCancellable *cancellable, GError **error) {
+        g_autoptr(GDBusMessage) message = NULL;
+        GDBusMessage *reply;
+        GError *e = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
+
+        if (self->registered)
+                return TRUE;
+        if (!check_can_register(self, error))
+                return FALSE;
+
+        self->registering = TRUE;
+        message = register_message(self);
+        reply = as_call_message_sync(self->bus, message, cancellable, undo_register,
+                                     g_strdup(self->app_service_name), &e);
+        return register_done(self, reply, e, error);
+}
+
+/* ---- the broker went away, and came back ---- */
+
+void as_provider_handle_broker_vanished(AppServiceProvider *self) {
+        /* Its connections closed with Canceled through the hub already. */
+        forget_connections(self);
+        set_registered(self, FALSE);
+}
+
+static void on_reregister_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(AppServiceProvider) self = user_data;
+        GDBusMessage *reply;
+        GError *error = NULL;
+        GError *register_error = NULL;
+
+        reply = as_call_message_finish(result, &error);
+        if (!self->wanted) {
+                /* Unregistered by the application while this was under way. */
+                self->registering = FALSE;
+                if (reply)
+                        undo_register(self->bus, reply, self->app_service_name);
+                g_clear_object(&reply);
+                g_clear_error(&error);
+                return;
+        }
+        if (!register_done(self, reply, error, &register_error)) {
+                g_warning("app service '%s': could not register again with the restarted broker: %s",
+                          self->app_service_name, register_error->message);
+                g_error_free(register_error);
+        }
+}
+
+void as_provider_handle_broker_appeared(AppServiceProvider *self) {
+        g_autoptr(GDBusMessage) message = NULL;
+
+        if (!self->wanted || self->registering)
+                return;
+        if (self->registered) {
+                /* Registered with a broker that is no longer the owner (a change of owner without
+                 * the name ever being free): that registration died with it. */
+                if (g_strcmp0(self->owner, as_hub_get_owner(self->hub)) == 0)
+                        return;
+                forget_connections(self);
+                set_registered(self, FALSE);
+        }
+
+        g_debug("app service '%s': registering again with the new broker", self->app_service_name);
+        self->registering = TRUE;
+        message = register_message(self);
+        as_call_message(self->bus, message, NULL, NULL, NULL, NULL, on_reregister_reply, g_object_ref(self));
+}
+
+/* ---- unregister ---- */
+
+/* At once, like close(): no connection-received from now on, our connections are forgotten. */
+static void unregister_locally(AppServiceProvider *self) {
+        self->wanted = FALSE;
+        forget_connections(self);
+        set_registered(self, FALSE);
+}
+
+static void on_unregister_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GError *error = NULL;
+
+        if (as_call_always_finish(result, &error))
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, error);
+}
+
+/**
+ * app_service_provider_unregister:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the broker unregistered the
+ *   provider
+ * @user_data: data for @callback
+ *
+ * Stops serving the app service. The broker closes the provider's connections (their clients
+ * get [signal@AppService.Connection::service-closed] with
+ * %APP_SERVICE_CLOSED_STATUS_COMPLETED); on this side they are closed at once, without
+ * [signal@AppService.Connection::service-closed], and
+ * [property@AppService.Provider:registered] is %FALSE at once. Leaving the bus, or finalizing
+ * the provider, has the same effect.
+ *
+ * Errors: %APP_SERVICE_ERROR_NOT_AUTHORIZED if this process is not the registered provider (for
+ * example, it never registered), or those of the bus.
+ *
+ * Finish with [method@AppService.Provider.unregister_finish].
+ *
+ * Since: 0.1
+ */
+void app_service_provider_unregister(AppServiceProvider *self, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_provider_unregister);
+        if (!self->bus || !self->app_service_name) {
+                unregister_locally(self);
+                g_task_return_error(task, self->bus ? g_error_new_literal(APP_SERVICE_ERROR,
+                                                                          APP_SERVICE_ERROR_NOT_AUTHORIZED,
+                                                                          "the provider was never registered")
+                                                    : g_error_copy(self->bus_error));
+                return;
+        }
+
+        /* The broker is told even if @cancellable fires: this side unregistered already. */
+        unregister_locally(self);
+        as_call_always(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                       "UnregisterProvider", g_variant_new("(s)", self->app_service_name), cancellable,
+                       on_unregister_reply, g_steal_pointer(&task));
+}
+
+/**
+ * app_service_provider_unregister_finish:
+ * @self: a provider
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Provider.unregister].
+ *
+ * Returns: %TRUE if the broker unregistered the provider, %FALSE with @error set otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_provider_unregister_finish(AppServiceProvider *self, GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/**
+ * app_service_provider_unregister_sync:
+ * @self: a provider
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Stops serving the app service, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Provider.unregister]. It needs no running main loop.
+ *
+ * Returns: %TRUE if the broker unregistered the provider, %FALSE with @error set otherwise
+ *
+ * Since: 0.1
+ */
+gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancellable *cancellable,
+                                              GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
+
+        if (!self->bus || !self->app_service_name) {
+                unregister_locally(self);
+                g_propagate_error(error, self->bus ? g_error_new_literal(APP_SERVICE_ERROR,
+                                                                         APP_SERVICE_ERROR_NOT_AUTHORIZED,
+                                                                         "the provider was never registered")
+                                                   : g_error_copy(self->bus_error));
+                return FALSE;
+        }
+
+        unregister_locally(self);
+        return as_call_always_sync(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,
+                                   AS_MANAGER_IFACE, "UnregisterProvider",
+                                   g_variant_new("(s)", self->app_service_name), cancellable, error);
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Manager.ListServices and the io.appservice1.Service properties. libappservice-1 has no wrapper
+ * for these (yet), so they are read here with GDBus, on the same bus the library uses. */
+
+#include "appservicectl.h"
+
+#define BUS_NAME "io.appservice1"
+#define MANAGER_PATH "/io/appservice1"
+#define MANAGER_IFACE "io.appservice1.Manager"
+#define SERVICE_IFACE "io.appservice1.Service"
+#define PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+
+void ctl_service_info_free(CtlServiceInfo *info) {
+        if (!info)
+                return;
+        g_free(info->name);
+        g_free(info->provider);
+        g_free(info->description);
+        g_free(info->state);
+        g_free(info->object_path);
+        g_free(info);
+}
+
+static gint compare_by_name(gconstpointer a, gconstpointer b) {
+        const CtlServiceInfo *x = *(CtlServiceInfo *const *) a;
+        const CtlServiceInfo *y = *(CtlServiceInfo *const *) b;
+
+        return g_strcmp0(x->name, y->name);
+}
+
+/* Every declared app service, sorted by name: a GPtrArray of CtlServiceInfo. */
+GPtrArray *ctl_list_services(GDBusConnection *bus, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariantIter) iter = NULL;
+        g_autoptr(GPtrArray) services = NULL;
+        const char *name, *provider, *description, *state, *path;
+        gboolean may_open;
+
+        reply = g_dbus_connection_call_sync(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListServices",
+                                            /* parameters= */ NULL, G_VARIANT_TYPE("(a(ssssbo))"),
+                                            G_DBUS_CALL_FLAGS_NONE, -1, /* cancellable= */ NULL, error);
+        if (!reply)
+                return NULL;
+
+        services = g_ptr_array_new_with_free_func((GDestroyNotify) ctl_service_info_free);
+        g_variant_get(reply, "(a(ssssbo))", &iter);
+        while (g_variant_iter_next(iter, "(&s&s&s&sb&o)", &name, &provider, &description, &state, &may_open,
+                                   &path)) {
+                CtlServiceInfo *info = g_new0(CtlServiceInfo, 1);
+
+                info->name = g_strdup(name);
+                info->provider = g_strdup(provider);
+                info->description = g_strdup(description);
+                info->state = g_strdup(state);
+                info->may_open = may_open;
+                info->object_path = g_strdup(path);
+                g_ptr_array_add(services, info);
+        }
+        g_ptr_array_sort(services, compare_by_name);
+        return g_steal_pointer(&services);
+}
+
+static void take_string(GVariant *properties, const char *key, gchar **field) {
+        const char *value;
+
+        if (g_variant_lookup(properties, key, "&s", &value)) {
+                g_free(*field);
+                *field = g_strdup(value);
+        }
+}
+
+static gboolean read_properties(GDBusConnection *bus, CtlServiceInfo *info, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) properties = NULL;
+
+        reply = g_dbus_connection_call_sync(bus, BUS_NAME, info->object_path, PROPERTIES_IFACE, "GetAll",
+                                            g_variant_new("(s)", SERVICE_IFACE), G_VARIANT_TYPE("(a{sv})"),
+                                            G_DBUS_CALL_FLAGS_NONE, -1, /* cancellable= */ NULL, error);
+        if (!reply)
+                return FALSE;
+        properties = g_variant_get_child_value(reply, 0);
+        take_string(properties, "Name", &info->name);
+        take_string(properties, "Provider", &info->provider);
+        take_string(properties, "Description", &info->description);
+        take_string(properties, "State", &info->state);
+        g_variant_lookup(properties, "Activatable", "b", &info->activatable);
+        g_variant_lookup(properties, "Connections", "u", &info->connections);
+        return TRUE;
+}
+
+/* One app service: its ListServices row (for may-open and the object path) completed with the
+ * properties of its object. AppServiceUnavailable when no definition declares `name`. */
+CtlServiceInfo *ctl_service_info_get(GDBusConnection *bus, const char *name, GError **error) {
+        g_autoptr(GPtrArray) services = ctl_list_services(bus, error);
+        g_autoptr(CtlServiceInfo) info = NULL;
+
+        if (!services)
+                return NULL;
+        for (guint i = 0; i < services->len && !info; i++) {
+                CtlServiceInfo *candidate = g_ptr_array_index(services, i);
+
+                if (g_str_equal(candidate->name, name))
+                        info = g_ptr_array_steal_index(services, i);
+        }
+        if (!info) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                            "no app service named '%s' is declared", name);
+                return NULL;
+        }
+        if (!read_properties(bus, info, error))
+                return NULL;
+        return g_steal_pointer(&info);
+}

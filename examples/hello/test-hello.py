@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Hello sample end to end: every pairing of the C and Python clients with the C and Python
+providers, each provider started by the real appserviced through Exec= on a private system-type
+bus (the harness of tests/integration, loaded with `-p conftest`). This is the check that a C app
+and a Python app can each be a client and a provider through the library alone.
+
+By hand, as root, from the top of the source tree:
+
+    PYTHONPATH=tests/integration APPSERVICE_BUILD_ROOT=$PWD/build /usr/bin/python3 -m pytest \\
+        -p tap_report -p conftest -p no:cacheprovider examples/hello/test-hello.py
+"""
+
+import os
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from client import TIME_SCALE
+from conftest import BUILD_ROOT
+# The harness's fixtures, named here so that they apply whatever pytest's rootdir is (fixtures of
+# a conftest.py inside the rootdir would otherwise be limited to its own directory).
+from conftest import agents, bus, daemon, services_dir, workdir  # noqa: F401
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVICES_DIR = os.environ.get('HELLO_SERVICES_DIR') or os.path.join(BUILD_ROOT, 'examples', 'hello')
+C_CLIENT = os.environ.get('HELLO_CLIENT') or os.path.join(SERVICES_DIR, 'hello-client')
+C_PROVIDER = os.path.join(SERVICES_DIR, 'hello-provider')
+PY_CLIENT = os.path.join(HERE, 'hello-client.py')
+PY_PROVIDER = os.path.join(HERE, 'hello-provider.py')
+# Where libappservice-1.so.0 and AppService-1.0.typelib are; empty: built without introspection.
+LIBCLIENT_DIR = os.environ.get('APPSERVICE_LIBCLIENT_DIR', os.path.join(BUILD_ROOT, 'libclient'))
+# An ASan build of the library can only be loaded into Python with the ASan runtime first.
+PYTHON_PRELOAD = os.environ.get('APPSERVICE_PYTHON_PRELOAD', '')
+
+NAME = 'com.example.hello'
+RUN_TIMEOUT = 60 * TIME_SCALE
+
+
+def need_python():
+    if not LIBCLIENT_DIR:
+        pytest.skip('libappservice was built without GObject Introspection (no typelib)')
+    if not os.path.exists(os.path.join(LIBCLIENT_DIR, 'AppService-1.0.typelib')):
+        pytest.skip('no AppService-1.0.typelib in %s' % LIBCLIENT_DIR)
+
+
+def python_env():
+    """What a Python app on the build tree's library needs in its environment."""
+    env = {'GI_TYPELIB_PATH': LIBCLIENT_DIR, 'LD_LIBRARY_PATH': LIBCLIENT_DIR,
+           'PYTHONDONTWRITEBYTECODE': '1'}
+    if PYTHON_PRELOAD:
+        env['LD_PRELOAD'] = PYTHON_PRELOAD
+        env['ASAN_OPTIONS'] = 'detect_leaks=0'    # CPython keeps memory to the end on purpose
+    return env
+
+
+@pytest.fixture(params=['c-provider', 'python-provider'])
+def provider(request, services_dir, daemon):
+    """The broker serving com.example.hello with the C provider (the build tree's definition)
+    or the Python one (a definition written here whose Exec= runs it on the build tree's
+    library); returns the provider's kind."""
+    if request.param == 'c-provider':
+        if not os.path.exists(os.path.join(SERVICES_DIR, NAME + '.appservice')):
+            pytest.skip('the Hello sample is not built in %s' % SERVICES_DIR)
+        daemon.start(services_dirs=[SERVICES_DIR])
+    else:
+        need_python()
+        # The broker gives providers a clean environment: the variables go on the command line.
+        argv = ['/usr/bin/env'] + ['%s=%s' % kv for kv in sorted(python_env().items())]
+        argv += ['/usr/bin/python3', PY_PROVIDER]
+        services_dir.write(NAME, Provider='com.example.Hello', Exec=shlex.join(argv))
+        daemon.start()
+    return request.param
+
+
+def run_client(kind, bus, text):
+    if kind == 'c-client':
+        if not os.access(C_CLIENT, os.X_OK):
+            pytest.skip('the C client is not built at %s' % C_CLIENT)
+        argv = [C_CLIENT, text]
+    else:
+        need_python()
+        argv = ['/usr/bin/python3', PY_CLIENT, text]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'PYTHONPATH')}
+    env['DBUS_SYSTEM_BUS_ADDRESS'] = bus.address
+    if kind == 'python-client':
+        env.update(python_env())
+    elif LIBCLIENT_DIR:
+        env['LD_LIBRARY_PATH'] = LIBCLIENT_DIR
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, env=env, cwd='/',
+                              timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError('the %s hung: still running after %d s\nstdout: %s\nstderr: %s' % (
+            kind, RUN_TIMEOUT, e.stdout, e.stderr))
+
+
+@pytest.mark.parametrize('client', ['c-client', 'python-client'])
+def test_round_trip(client, provider, daemon, bus):
+    """{text} -> {result}: the provider is started on demand, answers "Hello, <text>!"."""
+    for text in ('appservice', 'wörld ✓'):
+        out = run_client(client, bus, text)
+        assert out.returncode == 0, 'status %s\nstdout: %s\nstderr: %s' % (
+            out.returncode, out.stdout, out.stderr)
+        assert out.stdout.splitlines() == ['Request says: %s' % text,
+                                           'Response says: Hello, %s!' % text], out.stdout
+        assert out.stderr == ''
+
+    # Which provider answered: the one its definition's Exec= starts, started once.
+    started = re.findall(r"app service '%s': started provider '([^']*)'" % re.escape(NAME),
+                         '\n'.join(daemon.log_lines()))
+    want = C_PROVIDER if provider == 'c-provider' else '/usr/bin/env'
+    assert [os.path.basename(s) for s in started] == [os.path.basename(want)], daemon.log_tail()
+
+
+@pytest.mark.parametrize('client', ['c-client', 'python-client'])
+def test_without_the_service(client, daemon, bus):
+    """Nothing declares com.example.hello: exit status 1 and the broker's reason, no hang."""
+    daemon.start()
+    out = run_client(client, bus, 'nobody')
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert out.stdout == ''
+    assert out.stderr.startswith('hello-client') and NAME in out.stderr, out.stderr

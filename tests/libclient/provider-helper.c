@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* provider-helper: the other endpoint of the library's tests, in a process of its own, built on
+ * the library alone.
+ *
+ *   provider-helper [--uid=UID --gid=GID] [--stay] MODE NAME [ARG]
+ *
+ * Provider modes register NAME (AppServiceProvider on the system bus of DBUS_SYSTEM_BUS_ADDRESS)
+ * and answer each request as MODE says:
+ *   echo               the message back, at once
+ *   ignore             nothing: the handler lets go of the request unanswered
+ *   hold               keeps every request unanswered (for timeouts and limits)
+ *   defer MS           keeps the request and answers it with the message back after MS ms
+ *   greet-on-connect   sends {"greeting": "hello"} to each new client, answers requests as echo
+ *   close-on-request   closes the connection when a request arrives
+ *   crash              dies by SIGKILL when a request arrives
+ * The client mode opens NAME (ARG: the package family name), sends {"ping": <int32 1>} and
+ * answers requests from the provider as echo does:
+ *   client             "open STATUS DOMAIN CODE", then "response STATUS MESSAGE"; then it closes
+ *                      and exits, or with --stay stays open (until "close"/"quit"/end of stdin)
+ *
+ * --uid/--gid switch to that user and group (setgroups, setresgid, setresuid) before anything
+ * touches the bus.
+ *
+ * Everything that happens is one line on stdout ("register ok", "register failed DOMAIN CODE
+ * MESSAGE" (exit 3), "registered 1", "connection uid=0 count=1", "request {...}", "answered 0",
+ * "closed 1", "greet-response 0 {...}", ...); the test waits for those lines. Commands on stdin, one per line: "unregister", "register",
+ * "close" (closes every open connection), "send TEXT" (sends the a{sv} TEXT on every open
+ * connection), "answer" (answers every held request with its message), "release" (drops the
+ * held requests unanswered), "quit". End of stdin quits too, when stdin is a pipe. SIGTERM and
+ * SIGINT quit cleanly (exit 0). */
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <appservice.h>
+#include <glib-unix.h>
+
+typedef struct Helper {
+        GMainLoop *loop;
+        char *mode;
+        char *name;
+        guint defer_ms;
+        AppServiceProvider *provider;
+        GPtrArray *connections; /* the open ones, referenced */
+        GPtrArray *held;        /* requests kept unanswered */
+        GString *stdin_buffer;
+        gboolean stay;
+        guint stdin_watch;
+        int exit_code;
+} Helper;
+
+static void emit(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
+static void emit(const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vprintf(format, ap);
+        va_end(ap);
+        putchar('\n');
+        fflush(stdout);
+}
+
+static char *print_value_set(GVariant *v) {
+        return v ? g_variant_print(v, TRUE) : g_strdup("(null)");
+}
+
+static void emit_error(const char *what, const GError *error) {
+        if (error)
+                emit("%s failed %s %d %s", what, g_quark_to_string(error->domain), error->code, error->message);
+        else
+                emit("%s failed none 0 -", what);
+}
+
+/* ---- answering --------------------------------------------------------------------------------- */
+
+static void response_sent_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        AppServiceResponseStatus status;
+
+        status = app_service_request_send_response_finish(APP_SERVICE_REQUEST(source), result, &error);
+        emit("answered %d", (int) status);
+        if (error)
+                emit_error("answer", error);
+}
+
+static void answer_with_message(AppServiceRequest *request) {
+        GVariant *message = app_service_request_get_message(request);
+
+        app_service_request_send_response(request, message, NULL, response_sent_cb, NULL);
+}
+
+static gboolean deferred_answer_cb(gpointer user_data) {
+        AppServiceRequest *request = user_data;
+
+        emit("deferred-answer");
+        answer_with_message(request);
+        return G_SOURCE_REMOVE;
+}
+
+static void close_done_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (app_service_connection_close_finish(APP_SERVICE_CONNECTION(source), result, &error))
+                emit("close-done");
+        else
+                emit_error("close", error);
+}
+
+static void on_request_received(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
+        Helper *h = user_data;
+        g_autofree char *text = print_value_set(app_service_request_get_message(request));
+
+        emit("request %s", text);
+        if (g_str_equal(h->mode, "echo") || g_str_equal(h->mode, "greet-on-connect")) {
+                answer_with_message(request);
+        } else if (g_str_equal(h->mode, "ignore")) {
+                /* Nothing: the library completes it with an empty response once released. */
+        } else if (g_str_equal(h->mode, "hold")) {
+                g_ptr_array_add(h->held, g_object_ref(request));
+        } else if (g_str_equal(h->mode, "defer")) {
+                g_timeout_add_full(G_PRIORITY_DEFAULT, h->defer_ms, deferred_answer_cb, g_object_ref(request),
+                                   g_object_unref);
+        } else if (g_str_equal(h->mode, "close-on-request")) {
+                app_service_connection_close(connection, NULL, close_done_cb, NULL);
+        } else if (g_str_equal(h->mode, "crash")) {
+                emit("crashing");
+                kill(getpid(), SIGKILL);
+        }
+}
+
+static void on_service_closed(AppServiceConnection *connection, AppServiceClosedStatus status, gpointer user_data) {
+        Helper *h = user_data;
+
+        emit("closed %d", (int) status);
+        g_signal_handlers_disconnect_by_data(connection, h);
+        g_ptr_array_remove(h->connections, connection);
+}
+
+static void greeting_answered_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+
+        response = app_service_connection_send_message_finish(APP_SERVICE_CONNECTION(source), result, &error);
+        if (response) {
+                g_autofree char *text = print_value_set(app_service_response_get_message(response));
+
+                emit("greet-response %d %s", (int) app_service_response_get_status(response), text);
+        } else {
+                emit("greet-response %d (null)", (int) app_service_response_status_from_error(error));
+                emit_error("greet", error);
+        }
+}
+
+static void on_connection_received(AppServiceProvider *provider, AppServiceConnection *connection, GVariant *caller,
+                                   gpointer user_data) {
+        Helper *h = user_data;
+        guint32 uid = G_MAXUINT32;
+
+        if (caller)
+                g_variant_lookup(caller, "uid", "u", &uid);
+        g_ptr_array_add(h->connections, g_object_ref(connection));
+        g_signal_connect(connection, "request-received", G_CALLBACK(on_request_received), h);
+        g_signal_connect(connection, "service-closed", G_CALLBACK(on_service_closed), h);
+        emit("connection uid=%u count=%u", uid, h->connections->len);
+
+        if (g_str_equal(h->mode, "greet-on-connect")) {
+                g_autoptr(GVariant) greeting = g_variant_ref_sink(g_variant_new_parsed("{'greeting': <'hello'>}"));
+
+                app_service_connection_send_message(connection, greeting, NULL, greeting_answered_cb, h);
+        }
+}
+
+static void on_registered_changed(GObject *object, GParamSpec *pspec, gpointer user_data) {
+        emit("registered %d", app_service_provider_get_registered(APP_SERVICE_PROVIDER(object)) ? 1 : 0);
+}
+
+/* ---- commands ---------------------------------------------------------------------------------- */
+
+static void registered_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (app_service_provider_register_finish(APP_SERVICE_PROVIDER(source), result, &error))
+                emit("register ok");
+        else
+                emit_error("register", error);
+}
+
+static void unregistered_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+
+        if (app_service_provider_unregister_finish(APP_SERVICE_PROVIDER(source), result, &error))
+                emit("unregister ok");
+        else
+                emit_error("unregister", error);
+}
+
+static void sent_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+
+        response = app_service_connection_send_message_finish(APP_SERVICE_CONNECTION(source), result, &error);
+        if (response) {
+                g_autofree char *text = print_value_set(app_service_response_get_message(response));
+
+                emit("send-response %d %s", (int) app_service_response_get_status(response), text);
+        } else {
+                emit("send-response %d (null)", (int) app_service_response_status_from_error(error));
+                emit_error("send", error);
+        }
+}
+
+static void run_command(Helper *h, const char *line) {
+        if (g_str_equal(line, "quit")) {
+                g_main_loop_quit(h->loop);
+        } else if (g_str_equal(line, "unregister") && h->provider) {
+                app_service_provider_unregister(h->provider, NULL, unregistered_cb, h);
+        } else if (g_str_equal(line, "register") && h->provider) {
+                app_service_provider_register(h->provider, NULL, registered_cb, h);
+        } else if (g_str_equal(line, "close")) {
+                for (guint i = 0; i < h->connections->len; i++)
+                        app_service_connection_close(h->connections->pdata[i], NULL, close_done_cb, NULL);
+        } else if (g_str_has_prefix(line, "send ")) {
+                g_autoptr(GError) error = NULL;
+                GVariant *message = g_variant_parse(G_VARIANT_TYPE_VARDICT, line + 5, NULL, NULL, &error);
+
+                if (!message) {
+                        emit_error("parse", error);
+                        return;
+                }
+                g_variant_ref_sink(message);
+                for (guint i = 0; i < h->connections->len; i++)
+                        app_service_connection_send_message(h->connections->pdata[i], message, NULL, sent_cb, h);
+                g_variant_unref(message);
+        } else if (g_str_equal(line, "answer")) {
+                g_autoptr(GPtrArray) held = g_steal_pointer(&h->held);
+
+                h->held = g_ptr_array_new_with_free_func(g_object_unref);
+                for (guint i = 0; i < held->len; i++)
+                        answer_with_message(held->pdata[i]);
+        } else if (g_str_equal(line, "release")) {
+                g_ptr_array_set_size(h->held, 0);
+                emit("released");
+        } else {
+                emit("unknown-command %s", line);
+        }
+}
+
+static gboolean stdin_cb(int fd, GIOCondition condition, gpointer user_data) {
+        Helper *h = user_data;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return G_SOURCE_CONTINUE;
+        if (n <= 0) {
+                h->stdin_watch = 0;
+                g_main_loop_quit(h->loop);
+                return G_SOURCE_REMOVE;
+        }
+        g_string_append_len(h->stdin_buffer, buf, n);
+        for (;;) {
+                char *nl = memchr(h->stdin_buffer->str, '\n', h->stdin_buffer->len);
+                g_autofree char *line = NULL;
+
+                if (!nl)
+                        break;
+                line = g_strndup(h->stdin_buffer->str, nl - h->stdin_buffer->str);
+                g_string_erase(h->stdin_buffer, 0, nl - h->stdin_buffer->str + 1);
+                run_command(h, line);
+        }
+        return G_SOURCE_CONTINUE;
+}
+
+static gboolean quit_cb(gpointer user_data) {
+        Helper *h = user_data;
+
+        emit("terminated");
+        g_main_loop_quit(h->loop);
+        return G_SOURCE_CONTINUE;
+}
+
+/* ---- client mode ------------------------------------------------------------------------------- */
+
+static void ping_answered_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        Helper *h = user_data;
+        AppServiceConnection *connection = APP_SERVICE_CONNECTION(source);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+
+        response = app_service_connection_send_message_finish(connection, result, &error);
+        if (response) {
+                g_autofree char *text = print_value_set(app_service_response_get_message(response));
+
+                emit("response %d %s", (int) app_service_response_get_status(response), text);
+        } else {
+                emit("response %d (null)", (int) app_service_response_status_from_error(error));
+                emit_error("send", error);
+        }
+        if (h->stay)
+                return;
+        g_clear_error(&error);
+        if (app_service_connection_close_sync(connection, NULL, &error))
+                emit("close-done");
+        else
+                emit_error("close", error);
+        g_main_loop_quit(h->loop);
+}
+
+/* Opens NAME, sends {'ping': <int32 1>}, answers requests with their message; then closes and
+ * exits, or with --stay waits for commands. */
+static int run_client(Helper *h, const char *package_family_name) {
+        g_autoptr(AppServiceConnection) connection = app_service_connection_new(h->name, package_family_name);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) message = g_variant_ref_sink(g_variant_new_parsed("{'ping': <int32 1>}"));
+        AppServiceConnectionStatus status;
+
+        /* Before open(): a provider may talk first. */
+        g_signal_connect(connection, "request-received", G_CALLBACK(on_request_received), h);
+        g_signal_connect(connection, "service-closed", G_CALLBACK(on_service_closed), h);
+        status = app_service_connection_open_sync(connection, NULL, &error);
+        emit("open %d %s %d", (int) status, error ? g_quark_to_string(error->domain) : "none", error ? error->code : 0);
+        if (status != APP_SERVICE_CONNECTION_STATUS_SUCCESS) {
+                if (error)
+                        emit("open-message %s", error->message);
+                g_signal_handlers_disconnect_by_data(connection, h);
+                return 0;
+        }
+        g_ptr_array_add(h->connections, g_object_ref(connection));
+        app_service_connection_send_message(connection, message, NULL, ping_answered_cb, h);
+        g_main_loop_run(h->loop);
+        g_signal_handlers_disconnect_by_data(connection, h);
+        return 0;
+}
+
+/* ---- main -------------------------------------------------------------------------------------- */
+
+static gboolean switch_user(gint uid, gint gid) {
+        gid_t groups[1] = { (gid_t) gid };
+
+        if (uid < 0 && gid < 0)
+                return TRUE;
+        if (uid < 0 || gid < 0) {
+                g_printerr("provider-helper: --uid and --gid go together\n");
+                return FALSE;
+        }
+        if (setgroups(1, groups) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+                g_printerr("provider-helper: cannot switch to uid %d gid %d: %s\n", uid, gid, g_strerror(errno));
+                return FALSE;
+        }
+        return getuid() == (uid_t) uid && geteuid() == (uid_t) uid && getgid() == (gid_t) gid;
+}
+
+int main(int argc, char **argv) {
+        static const char *const modes[] = { "echo", "ignore", "hold", "defer", "greet-on-connect",
+                                             "close-on-request", "crash", "client", NULL };
+        gint uid = -1, gid = -1;
+        gboolean stay = FALSE;
+        GOptionEntry entries[] = {
+                { "uid", 0, 0, G_OPTION_ARG_INT, &uid, "switch to this uid first", "UID" },
+                { "gid", 0, 0, G_OPTION_ARG_INT, &gid, "switch to this gid first", "GID" },
+                { "stay", 0, 0, G_OPTION_ARG_NONE, &stay, "client: stay open after the first response", NULL },
+                { NULL },
+        };
+        g_autoptr(GOptionContext) context = g_option_context_new("MODE NAME [ARG]");
+        g_autoptr(GError) error = NULL;
+        Helper h = { .exit_code = 0 };
+        struct stat st;
+        guint term_watch, int_watch;
+
+        g_option_context_add_main_entries(context, entries, NULL);
+        if (!g_option_context_parse(context, &argc, &argv, &error)) {
+                g_printerr("provider-helper: %s\n", error->message);
+                return 2;
+        }
+        if (argc < 3 || !g_strv_contains(modes, argv[1])) {
+                g_printerr("usage: provider-helper [--uid=UID --gid=GID] [--stay] MODE NAME [ARG]\n");
+                return 2;
+        }
+        if (!switch_user(uid, gid))
+                return 1;
+
+        h.mode = argv[1];
+        h.name = argv[2];
+        h.stay = stay;
+        if (g_str_equal(h.mode, "defer"))
+                h.defer_ms = argc > 3 ? (guint) g_ascii_strtoull(argv[3], NULL, 10) : 500;
+
+        h.loop = g_main_loop_new(NULL, FALSE);
+        h.connections = g_ptr_array_new_with_free_func(g_object_unref);
+        h.held = g_ptr_array_new_with_free_func(g_object_unref);
+        h.stdin_buffer = g_string_new(NULL);
+        term_watch = g_unix_signal_add(SIGTERM, quit_cb, &h);
+        int_watch = g_unix_signal_add(SIGINT, quit_cb, &h);
+        /* Started by the test: stdin is a pipe whose end means "quit". Started by the daemon
+         * (Exec=): stdin is /dev/null, and SIGTERM ends it. */
+        if (fstat(STDIN_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
+                g_unix_set_fd_nonblocking(STDIN_FILENO, TRUE, NULL);
+                h.stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, stdin_cb, &h);
+        }
+
+        if (g_str_equal(h.mode, "client")) {
+                /* A client answers requests as echo does. */
+                h.mode = (char *) "echo";
+                h.exit_code = run_client(&h, argc > 3 ? argv[3] : NULL);
+        } else {
+                h.provider = app_service_provider_new(h.name);
+                g_signal_connect(h.provider, "connection-received", G_CALLBACK(on_connection_received), &h);
+                g_signal_connect(h.provider, "notify::registered", G_CALLBACK(on_registered_changed), &h);
+                if (!app_service_provider_register_sync(h.provider, NULL, &error)) {
+                        emit_error("register", error);
+                        h.exit_code = 3;
+                } else {
+                        emit("register ok");
+                        g_main_loop_run(h.loop);
+                }
+                g_signal_handlers_disconnect_by_data(h.provider, &h);
+        }
+
+        if (h.stdin_watch)
+                g_source_remove(h.stdin_watch);
+        g_source_remove(term_watch);
+        g_source_remove(int_watch);
+        for (guint i = 0; i < h.connections->len; i++)
+                g_signal_handlers_disconnect_by_data(h.connections->pdata[i], &h);
+        g_ptr_array_unref(h.held);
+        g_ptr_array_unref(h.connections);
+        g_clear_object(&h.provider);
+        g_string_free(h.stdin_buffer, TRUE);
+        g_main_loop_unref(h.loop);
+        return h.exit_code;
+}

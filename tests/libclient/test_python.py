@@ -1,0 +1,653 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The library from Python through its typelib (PyGObject), and from GJS: against the real
+appserviced on a private bus (the integration harness's fixtures), with the Python provider in a
+process of its own (python_peer.py) and the Python client in the test.
+
+Run by meson (suite libclient) with GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the build's
+libclient/; by hand:
+
+    cd tests/libclient
+    GI_TYPELIB_PATH=$B/libclient LD_LIBRARY_PATH=$B/libclient APPSERVICE_BUILD_ROOT=$B \\
+    APPSERVICE_PROVIDER_HELPER=$B/tests/libclient/provider-helper \\
+    PYTHONPATH=$PWD:$PWD/../integration PYTHONDONTWRITEBYTECODE=1 \\
+        /usr/bin/python3 -m pytest -p tap_report -p no:cacheprovider test_python.py
+"""
+
+import os
+import pwd
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+# In an AddressSanitizer build the interpreter was started with the ASan runtime preloaded (see
+# meson.build). Only the processes that load the library get it again: the bus and the daemon
+# (built with ASan themselves) run as they would anywhere.
+ASAN_PRELOAD = os.environ.pop('APPSERVICE_TEST_ASAN_PRELOAD', None)
+if ASAN_PRELOAD:
+    os.environ.pop('LD_PRELOAD', None)
+
+import gi  # noqa: E402
+import pytest  # noqa: E402
+
+gi.require_version('GLib', '2.0')
+gi.require_version('GObject', '2.0')
+gi.require_version('Gio', '2.0')
+gi.require_version('AppService', '1.0')
+from gi.repository import AppService, Gio, GLib, GObject  # noqa: E402
+
+# The integration harness: a private system-type bus with the project's policy, a directory of
+# definitions, the daemon from the build tree (stopped with SIGTERM at teardown, must exit 0).
+from conftest import agents, bus, daemon, services_dir, workdir  # noqa: E402,F401
+from client import DEFAULT_WAIT, TIME_SCALE  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEER = os.path.join(HERE, 'python_peer.py')
+PYTHON = sys.executable
+ECHO = 'com.example.echo'
+MANAGER_PATH = '/io/appservice1'
+
+
+def V(type_string, value):
+    return GLib.Variant(type_string, value)
+
+
+def valueset(**kw):
+    return GLib.Variant('a{sv}', kw)
+
+
+# ---- waiting on the main context ------------------------------------------------------------
+
+def run_until(predicate, timeout=DEFAULT_WAIT, what='a condition'):
+    """Iterates the default main context until predicate() is true; fails on the deadline."""
+    context = GLib.MainContext.default()
+    deadline = time.monotonic() + timeout
+    # Wakes the blocking iteration regularly, so that the deadline is seen.
+    tick = GLib.timeout_add(50, lambda: GLib.SOURCE_CONTINUE)
+    try:
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError('timed out after %.1f s waiting for %s' % (timeout, what))
+            context.iteration(True)
+    finally:
+        GLib.source_remove(tick)
+
+
+class AsyncResult:
+    """Catches an async callback: pass `self.callback`, then `wait()`."""
+
+    def __init__(self):
+        self.source = None
+        self.result = None
+
+    def callback(self, source, result, *user_data):
+        self.source = source
+        self.result = result
+
+    def wait(self, timeout=DEFAULT_WAIT, what='an async callback'):
+        run_until(lambda: self.result is not None, timeout, what)
+        return self.result
+
+
+# ---- peer processes -------------------------------------------------------------------------
+
+def library_env(bus_address):
+    env = dict(os.environ)
+    env.pop('DBUS_SESSION_BUS_ADDRESS', None)
+    env['DBUS_SYSTEM_BUS_ADDRESS'] = bus_address
+    if ASAN_PRELOAD:
+        env['LD_PRELOAD'] = ASAN_PRELOAD
+    return env
+
+
+class Peer:
+    """python_peer.py (or any command) with its stdout read line by line."""
+
+    def __init__(self, argv, bus_address, preexec_fn=None):
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=library_env(bus_address), text=True, bufsize=1,
+                                     preexec_fn=preexec_fn)
+        self.lines = queue.Queue()
+        self.seen = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip('\n'))
+        self.lines.put(None)
+
+    def wait_line(self, prefix, timeout=DEFAULT_WAIT):
+        """The next line starting with `prefix` (earlier other lines are skipped, and kept in
+        self.seen); fails on the deadline or when the peer's output ends."""
+        deadline = time.monotonic() + timeout
+        while True:
+            # Keep the test's own main context running: the test may be the other endpoint.
+            GLib.MainContext.default().iteration(False)
+            try:
+                line = self.lines.get(timeout=0.02)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise AssertionError('%s: no line starting with %r within %.1f s; seen: %r' %
+                                         (self.argv, prefix, timeout, self.seen))
+                continue
+            if line is None:
+                self.lines.put(None)
+                raise AssertionError('%s: exited (%s) before a line starting with %r; seen: %r' %
+                                     (self.argv, self.proc.poll(), prefix, self.seen))
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def command(self, line):
+        self.proc.stdin.write(line + '\n')
+        self.proc.stdin.flush()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(5 * TIME_SCALE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def peers():
+    started = []
+
+    def start(*args, preexec_fn=None, bus_address=None):
+        p = Peer([PYTHON, PEER] + list(args), bus_address, preexec_fn=preexec_fn)
+        started.append(p)
+        return p
+    yield start
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture
+def service(services_dir, daemon, bus, peers):
+    """service(mode, **keys): writes the definition of ECHO, starts the daemon, starts a Python
+    provider process in `mode` and waits until it has registered."""
+    def start(mode='echo', arg=None, name=ECHO, **keys):
+        keys.setdefault('Provider', 'com.example.PyApp')
+        services_dir.write(name, **keys)
+        if not daemon.running():
+            daemon.start()
+        args = ['provider', name, mode] + ([str(arg)] if arg is not None else [])
+        provider = peers(*args, bus_address=bus.address)
+        assert provider.wait_line('register ') == 'register ok'
+        return provider
+    return start
+
+
+@pytest.fixture
+def conn(bus):
+    """The test process's own bus connection for the library (the harness's is for checks)."""
+    flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+             Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+    c = Gio.DBusConnection.new_for_address_sync(bus.address, flags, None, None)
+    c.set_exit_on_close(False)
+    yield c
+    c.close_sync(None)
+
+
+def open_connection(conn, name=ECHO, pfn=None):
+    c = AppService.Connection.new_for_bus(conn, name, pfn)
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    return c
+
+
+def expect_open_error(connection, code, status):
+    with pytest.raises(GLib.Error) as info:
+        connection.open_sync(None)
+    e = info.value
+    assert e.domain == GLib.quark_to_string(AppService.error_quark())
+    assert e.code == int(code)
+    assert e.matches(AppService.error_quark(), code)
+    assert connection.get_app_service_name() in e.message
+    assert AppService.connection_status_from_error(e) == status
+    assert not connection.get_is_open()
+
+
+def send_outcome(connection, message):
+    """(status, error code or None, message) of a send, however the library reports a failure:
+    as a response with a status and an error, or as a GLib.Error."""
+    try:
+        response = connection.send_message_sync(message, None)
+    except GLib.Error as e:
+        assert e.domain == GLib.quark_to_string(AppService.error_quark()), e
+        return AppService.response_status_from_error(e), e.code, None
+    error = response.get_error()
+    return response.get_status(), (error.code if error else None), response.get_message()
+
+
+# ---- the module and its types ---------------------------------------------------------------
+
+def test_import_and_types():
+    assert AppService._namespace == 'AppService'
+    for cls in (AppService.Connection, AppService.Provider, AppService.Request,
+                AppService.Response):
+        assert issubclass(cls, GObject.Object)
+    for enum in (AppService.ConnectionStatus, AppService.ResponseStatus,
+                 AppService.ClosedStatus, AppService.Error):
+        assert issubclass(enum, GObject.GEnum)
+
+
+def test_enums_have_windows_values():
+    cs = AppService.ConnectionStatus
+    assert [int(x) for x in (cs.SUCCESS, cs.APP_NOT_INSTALLED, cs.APP_UNAVAILABLE,
+                             cs.APP_SERVICE_UNAVAILABLE, cs.UNKNOWN,
+                             cs.REMOTE_SYSTEM_UNAVAILABLE, cs.REMOTE_SYSTEM_NOT_SUPPORTED_BY_APP,
+                             cs.NOT_AUTHORIZED, cs.AUTHENTICATION_ERROR,
+                             cs.NETWORK_NOT_AVAILABLE, cs.DISABLED_BY_POLICY,
+                             cs.WEB_SERVICE_UNAVAILABLE)] == list(range(12))
+    rs = AppService.ResponseStatus
+    assert [int(x) for x in (rs.SUCCESS, rs.FAILURE, rs.RESOURCE_LIMITS_EXCEEDED, rs.UNKNOWN,
+                             rs.REMOTE_SYSTEM_UNAVAILABLE, rs.MESSAGE_SIZE_TOO_LARGE,
+                             rs.APP_UNAVAILABLE, rs.AUTHENTICATION_ERROR,
+                             rs.NETWORK_NOT_AVAILABLE, rs.DISABLED_BY_POLICY,
+                             rs.WEB_SERVICE_UNAVAILABLE)] == list(range(11))
+    cl = AppService.ClosedStatus
+    assert [int(x) for x in (cl.COMPLETED, cl.CANCELED, cl.RESOURCE_LIMITS_EXCEEDED,
+                             cl.UNKNOWN)] == list(range(4))
+    assert cs(7) == cs.NOT_AUTHORIZED
+    assert cs.NOT_AUTHORIZED.value_nick == 'not-authorized'
+
+
+# ---- ValueSet helpers -----------------------------------------------------------------------
+
+def test_valueset_null():
+    null = AppService.value_new_null()
+    assert null.get_type_string() == 'av'
+    assert null.n_children() == 0
+    assert AppService.value_is_null(null)
+    assert not AppService.value_is_null(V('i', 0))
+    vs = valueset(nothing=V('av', []), zero=V('i', 0))
+    assert AppService.value_set_contains_null(vs, 'nothing')
+    assert not AppService.value_set_contains_null(vs, 'zero')
+    assert not AppService.value_set_contains_null(vs, 'missing')
+
+
+def _out(result):
+    """A gboolean function with one out argument comes back as (ok, value)."""
+    assert isinstance(result, tuple) and len(result) == 2, result
+    return result
+
+
+def test_valueset_typed_lookups():
+    vs = valueset(text=V('s', 'hello'), flag=V('b', True), big=V('x', -2 ** 63),
+                  ubig=V('t', 2 ** 64 - 1), pi=V('d', 3.25), nothing=V('av', []))
+    assert AppService.value_set_get_string(vs, 'text') == 'hello'
+    assert AppService.value_set_get_string(vs, 'flag') is None
+    assert AppService.value_set_get_string(vs, 'missing') is None
+    assert _out(AppService.value_set_get_boolean(vs, 'flag')) == (True, True)
+    assert _out(AppService.value_set_get_int64(vs, 'big')) == (True, -2 ** 63)
+    assert _out(AppService.value_set_get_uint64(vs, 'ubig')) == (True, 2 ** 64 - 1)
+    assert _out(AppService.value_set_get_double(vs, 'pi')) == (True, 3.25)
+    assert _out(AppService.value_set_get_int64(vs, 'text'))[0] is False
+    assert _out(AppService.value_set_get_double(vs, 'missing'))[0] is False
+    v = AppService.value_set_lookup(vs, 'text', GLib.VariantType('s'))
+    assert v.get_string() == 'hello'
+    assert AppService.value_set_lookup(vs, 'text', GLib.VariantType('i')) is None
+    assert AppService.value_set_lookup(vs, 'missing', None) is None
+    assert AppService.value_is_null(AppService.value_set_lookup(vs, 'nothing', None))
+
+
+def test_valueset_parse_print_assignments():
+    text = "{'a': <int32 1>, 'n': <@av []>, 'inner': <@a{sv} {'s': <'x'>}>}"
+    vs = AppService.value_set_parse(text)
+    assert vs.get_type_string() == 'a{sv}'
+    assert vs.equal(GLib.Variant.parse(GLib.VariantType('a{sv}'), text, None, None))
+    printed = AppService.value_set_print(vs)
+    assert AppService.value_set_parse(printed).equal(vs)
+    with pytest.raises(GLib.Error):
+        AppService.value_set_parse('[1, 2]')
+
+    made = AppService.value_set_new_from_assignments(['text=hello world', 'count=@i 5'])
+    assert made.lookup_value('text', None).get_string() == 'hello world'
+    count = made.lookup_value('count', None)
+    assert count.get_type_string() == 'i' and count.get_int32() == 5
+    with pytest.raises(GLib.Error):
+        AppService.value_set_new_from_assignments(['no-equals-sign'])
+
+
+def test_valueset_is_valid():
+    assert AppService.value_set_is_valid(valueset(a=V('i', 1)))
+    dup = GLib.Variant.new_array(GLib.VariantType('{sv}'), [
+        GLib.Variant.new_dict_entry(V('s', 'a'), V('v', V('i', 1))),
+        GLib.Variant.new_dict_entry(V('s', 'a'), V('v', V('i', 2)))])
+    with pytest.raises(GLib.Error) as info:
+        AppService.value_set_is_valid(dup)
+    assert info.value.matches(AppService.error_quark(), AppService.Error.INVALID_MESSAGE)
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+def test_errors_map_to_statuses():
+    e = GLib.Error.new_literal(AppService.error_quark(), 'x',
+                               int(AppService.Error.NOT_AUTHORIZED))
+    assert AppService.connection_status_from_error(e) == AppService.ConnectionStatus.NOT_AUTHORIZED
+    e = GLib.Error.new_literal(AppService.error_quark(), 'x',
+                               int(AppService.Error.MESSAGE_SIZE_TOO_LARGE))
+    assert (AppService.response_status_from_error(e) ==
+            AppService.ResponseStatus.MESSAGE_SIZE_TOO_LARGE)
+    # (The NULL error, SUCCESS, is checked in C: PyGObject 3.42 passes no None for a GError.)
+
+
+# ---- a Python provider process and a Python client ------------------------------------------
+
+TYPED = valueset(
+    null=V('av', []), yes=V('b', True), no=V('b', False), byte=V('y', 255),
+    i16=V('n', -32768), u16=V('q', 65535), i32=V('i', -2 ** 31), u32=V('u', 2 ** 32 - 1),
+    i64=V('x', -2 ** 63), u64=V('t', 2 ** 64 - 1), dmax=V('d', 1.7976931348623157e308),
+    text=V('s', 'héllo wörld ✓'), empty=V('s', ''), strings=V('as', ['a', '', 'c']),
+    bytes=V('ay', b'\x00\x01\xff'), struct=V('(si)', ('x', 2)),
+    inner=V('a{sv}', {'k': V('b', True)}), list=V('aa{sv}', [{'a': V('i', 1)}, {}]))
+
+
+def test_open_and_send_async(service, conn):
+    provider = service('echo')
+    c = AppService.Connection.new_for_bus(conn, ECHO, None)
+    r = AsyncResult()
+    c.open(None, r.callback)
+    assert c.open_finish(r.wait()) == AppService.ConnectionStatus.SUCCESS
+    assert c.get_is_open()
+    assert c.get_object_path().startswith('/io/appservice1/connection/')
+    assert provider.wait_line('connection ') == 'connection uid=0'
+
+    r = AsyncResult()
+    c.send_message(TYPED, None, r.callback)
+    response = c.send_message_finish(r.wait())
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    # Byte for byte: same type, same serialisation.
+    assert response.get_message().equal(TYPED)
+    assert response.get_message().get_data_as_bytes().get_data() == \
+        TYPED.get_data_as_bytes().get_data()
+    assert provider.wait_line('request ') == 'request ' + TYPED.print_(True)
+
+    r = AsyncResult()
+    c.close(None, r.callback)
+    assert c.close_finish(r.wait())
+    assert provider.wait_line('closed ') == 'closed 0'
+
+
+def test_open_and_send_sync(service, conn):
+    service('echo')
+    c = AppService.Connection.new_for_bus(conn, ECHO, 'com.example.PyApp')
+    assert c.props.app_service_name == ECHO
+    assert c.props.package_family_name == 'com.example.PyApp'
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    response = c.send_message_sync(TYPED, None)
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    assert response.get_message().equal(TYPED)
+    assert c.close_sync(None)
+    assert not c.get_is_open()
+
+
+def test_send_message_once(service, conn):
+    provider = service('echo')
+    message = valueset(once=V('s', 'only'))
+    response = AppService.send_message_once_sync(conn, ECHO, message, None)
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    assert response.get_message().equal(message)
+    r = AsyncResult()
+    AppService.send_message_once(conn, ECHO, message, None, r.callback)
+    response = AppService.send_message_once_finish(r.wait())
+    assert response.get_message().equal(message)
+    assert provider.wait_line('closed ') == 'closed 0'
+
+
+# ---- open failures --------------------------------------------------------------------------
+
+def test_open_failures(services_dir, daemon, bus, conn, peers):
+    services_dir.write(ECHO, Provider='com.example.PyApp')
+    services_dir.write('com.example.broken', Exec='/nonexistent/provider')
+    services_dir.write('com.example.off')
+    daemon.start()
+    bus.call('io.appservice1', MANAGER_PATH, 'io.appservice1.Manager', 'SetServiceEnabled',
+             GLib.Variant('(sb)', ('com.example.off', False)))
+    provider = peers('provider', ECHO, 'echo', bus_address=bus.address)
+    assert provider.wait_line('register ') == 'register ok'
+
+    E, S = AppService.Error, AppService.ConnectionStatus
+    expect_open_error(AppService.Connection.new_for_bus(conn, 'com.example.nothing', None),
+                      E.APP_SERVICE_UNAVAILABLE, S.APP_SERVICE_UNAVAILABLE)
+    expect_open_error(AppService.Connection.new_for_bus(conn, ECHO, 'com.example.OtherApp'),
+                      E.APP_NOT_INSTALLED, S.APP_NOT_INSTALLED)
+    expect_open_error(AppService.Connection.new_for_bus(conn, 'com.example.broken', None),
+                      E.APP_UNAVAILABLE, S.APP_UNAVAILABLE)
+    expect_open_error(AppService.Connection.new_for_bus(conn, 'com.example.off', None),
+                      E.DISABLED_BY_POLICY, S.DISABLED_BY_POLICY)
+
+
+def test_open_not_authorized(services_dir, daemon, bus, peers):
+    """A Python client that becomes the games user before connecting."""
+    try:
+        games = pwd.getpwnam('games')
+    except KeyError:
+        pytest.skip("no user 'games' (base-passwd creates it on Debian)")
+    services_dir.write(ECHO, Provider='com.example.PyApp', AllowUsers='man')
+    services_dir.write('com.example.games', Provider='com.example.PyApp', AllowUsers='games')
+    daemon.start()
+    for name in (ECHO, 'com.example.games'):
+        p = peers('provider', name, 'echo', bus_address=bus.address)
+        assert p.wait_line('register ') == 'register ok'
+    as_games = '%d:%d' % (games.pw_uid, games.pw_gid)
+
+    refused = peers('client', ECHO, '--as', as_games, bus_address=bus.address)
+    assert refused.wait_line('open') == 'open-error %s %d' % (
+        GLib.quark_to_string(AppService.error_quark()), int(AppService.Error.NOT_AUTHORIZED))
+    allowed = peers('client', 'com.example.games', '--as', as_games, bus_address=bus.address)
+    assert allowed.wait_line('open') == 'open 0'
+    assert allowed.wait_line('response ') == "response 0 {'ping': <1>}"
+
+
+# ---- response statuses ----------------------------------------------------------------------
+
+def test_message_size_too_large(service, conn):
+    service('echo', MaxMessageSize=1024)
+    c = open_connection(conn)
+    status, code, _ = send_outcome(c, valueset(text=V('s', 'x' * 2000)))
+    assert status == AppService.ResponseStatus.MESSAGE_SIZE_TOO_LARGE
+    assert code == AppService.Error.MESSAGE_SIZE_TOO_LARGE
+    assert send_outcome(c, valueset(small=V('b', True)))[0] == AppService.ResponseStatus.SUCCESS
+
+
+def test_invalid_message(service, conn):
+    service('echo')
+    c = open_connection(conn)
+    dup = GLib.Variant.new_array(GLib.VariantType('{sv}'), [
+        GLib.Variant.new_dict_entry(V('s', 'a'), V('v', V('i', 1))),
+        GLib.Variant.new_dict_entry(V('s', 'a'), V('v', V('i', 2)))])
+    status, code, _ = send_outcome(c, dup)
+    assert status == AppService.ResponseStatus.FAILURE
+    assert code == AppService.Error.INVALID_MESSAGE
+
+
+def test_timeout(service, conn):
+    service('hold', RequestTimeoutSec=1)
+    c = open_connection(conn)
+    start = time.monotonic()
+    status, code, _ = send_outcome(c, valueset(wait=V('b', True)))
+    assert status == AppService.ResponseStatus.FAILURE
+    assert code == AppService.Error.TIMEOUT
+    assert 0.9 <= time.monotonic() - start < 10 * TIME_SCALE
+
+
+def test_resource_limits_exceeded(service, conn):
+    provider = service('hold', MaxPendingRequests=1, RequestTimeoutSec=60)
+    c = open_connection(conn)
+    first = valueset(n=V('i', 1))
+    r = AsyncResult()
+    c.send_message(first, None, r.callback)
+    provider.wait_line('request ')
+    status, code, _ = send_outcome(c, valueset(n=V('i', 2)))
+    assert status == AppService.ResponseStatus.RESOURCE_LIMITS_EXCEEDED
+    assert code == AppService.Error.RESOURCE_LIMITS_EXCEEDED
+    provider.command('answer')
+    response = c.send_message_finish(r.wait())
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    assert response.get_message().equal(first)
+
+
+# ---- requests and deferral ------------------------------------------------------------------
+
+def test_provider_defers(service, conn):
+    service('defer', 400, RequestTimeoutSec=60)
+    c = open_connection(conn)
+    message = valueset(later=V('s', 'please'))
+    start = time.monotonic()
+    status, code, got = send_outcome(c, message)
+    assert status == AppService.ResponseStatus.SUCCESS and code is None
+    assert got.equal(message)
+    assert time.monotonic() - start >= 0.35
+
+
+def test_provider_drops_request(service, conn):
+    """The Python handler lets the request go unanswered: an empty response, at once."""
+    service('ignore', RequestTimeoutSec=120)
+    c = open_connection(conn)
+    start = time.monotonic()
+    status, code, got = send_outcome(c, valueset(anyone=V('s', 'there?')))
+    assert status == AppService.ResponseStatus.SUCCESS
+    assert got.equal(GLib.Variant('a{sv}', {}))
+    assert time.monotonic() - start < 5 * TIME_SCALE
+
+
+def test_client_receives_request_and_defers(service, conn):
+    """The provider talks first; the Python client keeps the request and answers later."""
+    provider = service('greet', RequestTimeoutSec=120)
+    c = AppService.Connection.new_for_bus(conn, ECHO, None)
+    kept = []
+    c.connect('request-received', lambda connection, request: kept.append(request))
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    run_until(lambda: kept, what='request-received')
+    request = kept[0]
+    assert request.get_message().equal(valueset(greeting=V('s', 'hello')))
+    assert not request.get_answered()
+    answered = []
+
+    def answer():
+        answered.append(request.send_response_sync(valueset(reply=V('s', 'later')), None))
+        return GLib.SOURCE_REMOVE
+    GLib.timeout_add(200, answer)
+    assert provider.wait_line('greet-response ') == "greet-response 0 {'reply': <'later'>}"
+    assert answered == [AppService.ResponseStatus.SUCCESS]
+    assert request.get_answered()
+
+
+def test_client_drops_request(service, conn):
+    provider = service('greet', RequestTimeoutSec=120)
+    c = AppService.Connection.new_for_bus(conn, ECHO, None)
+    seen = []
+    c.connect('request-received', lambda connection, request: seen.append(
+        request.get_message().print_(True)))
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    run_until(lambda: seen, what='request-received')
+    assert provider.wait_line('greet-response ', timeout=5 * TIME_SCALE) == \
+        'greet-response 0 @a{sv} {}'
+
+
+# ---- service-closed -------------------------------------------------------------------------
+
+def test_service_closed_completed(service, conn):
+    provider = service('echo')
+    c = open_connection(conn)
+    closed = []
+    c.connect('service-closed', lambda connection, status: closed.append(status))
+    provider.wait_line('connection ')
+    provider.command('close')
+    run_until(lambda: closed, what='service-closed')
+    assert closed == [AppService.ClosedStatus.COMPLETED]
+    assert isinstance(closed[0], AppService.ClosedStatus)
+    assert not c.get_is_open()
+
+
+def test_service_closed_canceled(service, conn):
+    provider = service('echo')
+    c = open_connection(conn)
+    closed = []
+    c.connect('service-closed', lambda connection, status: closed.append(status))
+    provider.wait_line('connection ')
+    provider.proc.kill()
+    run_until(lambda: closed, what='service-closed')
+    assert closed == [AppService.ClosedStatus.CANCELED]
+
+
+def test_client_close_reaches_provider(service, conn):
+    provider = service('echo')
+    c = open_connection(conn)
+    assert c.close_sync(None)
+    assert provider.wait_line('closed ') == 'closed 0'
+
+
+# ---- a provider in this process -------------------------------------------------------------
+
+def test_python_provider_properties(services_dir, daemon, bus, conn):
+    path = services_dir.write(ECHO, Provider='com.example.PyApp', mode=0o600,
+                              properties={'greeting': 'hello'}, secrets={'api-key': 's3cr3t'})
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    daemon.start()
+    p = AppService.Provider.new_for_bus(conn, ECHO)
+    notified = []
+    p.connect('notify::registered', lambda obj, pspec: notified.append(obj.props.registered))
+    assert not p.get_registered()
+    assert p.register_sync(None)
+    run_until(lambda: notified, what='notify::registered')
+    assert notified == [True]
+    assert p.get_property_value('static', 'greeting') == 'hello'
+    assert p.get_property_value('security', 'api-key') == 's3cr3t'
+    assert p.get_property_value('static', 'missing') is None
+    assert p.get_property_value('settings', 'node-name') == bus.get_property(
+        MANAGER_PATH, 'io.appservice1.Manager', 'NodeName')
+    assert p.get_property_value('settings', 'version') == bus.get_property(
+        MANAGER_PATH, 'io.appservice1.Manager', 'Version')
+
+    r = AsyncResult()
+    p.unregister(None, r.callback)
+    assert p.unregister_finish(r.wait())
+    assert not p.get_registered()
+    r = AsyncResult()
+    p.register(None, r.callback)
+    assert p.register_finish(r.wait())
+    assert p.get_registered()
+
+    second = AppService.Provider.new_for_bus(Gio.DBusConnection.new_for_address_sync(
+        bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None), ECHO)
+    with pytest.raises(GLib.Error) as info:
+        second.register_sync(None)
+    assert info.value.matches(AppService.error_quark(), AppService.Error.ALREADY_REGISTERED)
+
+
+# ---- GJS ------------------------------------------------------------------------------------
+
+GJS_SCRIPT = r'''
+imports.gi.versions.AppService = '1.0';
+const {AppService, GLib} = imports.gi;
+const c = AppService.Connection.new(ARGV[0], null);
+print('open ' + c.open_sync(null));
+const r = c.send_message_sync(new GLib.Variant('a{sv}', {text: new GLib.Variant('s', 'from gjs')}), null);
+print('response ' + r.get_status() + ' ' + r.get_message().print(true));
+c.close_sync(null);
+'''
+
+
+def test_gjs(service, bus):
+    gjs = shutil.which('gjs')
+    if not gjs:
+        pytest.skip('gjs is not installed')
+    provider = service('echo')
+    out = subprocess.run([gjs, '-c', GJS_SCRIPT, ECHO], env=library_env(bus.address),
+                         capture_output=True, text=True, timeout=30 * TIME_SCALE)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ['open 0', "response 0 {'text': <'from gjs'>}"], out.stderr
+    assert provider.wait_line('request ') == "request {'text': <'from gjs'>}"

@@ -58,8 +58,7 @@ static GLogWriterOutput log_writer_cb(GLogLevelFlags log_level, const GLogField 
                         else if (g_str_equal(fields[i].key, "MESSAGE") && fields[i].length < 0)
                                 message = fields[i].value;
                 }
-                g_test_fail_printf("%s-%s: %s", domain, (log_level & G_LOG_LEVEL_CRITICAL) ? "CRITICAL" : "WARNING",
-                                   message);
+                lt_fail("%s-%s: %s", domain, (log_level & G_LOG_LEVEL_CRITICAL) ? "CRITICAL" : "WARNING", message);
         }
         return g_log_writer_default(log_level, fields, n_fields, user_data);
 }
@@ -76,6 +75,19 @@ void lt_init(int *argc, char ***argv) {
         g_unsetenv("APPSERVICE_BUS");
         /* A helper that dies must not take the test with it. */
         signal(SIGPIPE, SIG_IGN);
+}
+
+void lt_fail(const char *format, ...) {
+        g_autofree char *message = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        message = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        if (g_test_failed())
+                g_test_message("also: %s", message);
+        else
+                g_test_fail_printf("%s", message);
 }
 
 guint lt_ms(guint ms) {
@@ -218,7 +230,7 @@ static gboolean write_bus_config(LtBus *b, const char *path) {
         g_autoptr(GError) error = NULL;
 
         if (!g_file_test(system_policy, G_FILE_TEST_EXISTS) || !g_file_test(project_policy, G_FILE_TEST_EXISTS)) {
-                g_test_fail_printf("bus policy files not found under %s (set APPSERVICE_SOURCE_ROOT)",
+                lt_fail("bus policy files not found under %s (set APPSERVICE_SOURCE_ROOT)",
                                    source_root());
                 return FALSE;
         }
@@ -234,7 +246,7 @@ static gboolean write_bus_config(LtBus *b, const char *path) {
                 "</busconfig>\n",
                 b->workdir, system_policy, project_policy);
         if (!g_file_set_contents(path, text, -1, &error)) {
-                g_test_fail_printf("cannot write %s: %s", path, error->message);
+                lt_fail("cannot write %s: %s", path, error->message);
                 return FALSE;
         }
         return TRUE;
@@ -254,7 +266,7 @@ static gboolean start_bus(LtBus *b) {
                 return FALSE;
         log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (log_fd < 0) {
-                g_test_fail_printf("cannot create %s: %s", log_path, g_strerror(errno));
+                lt_fail("cannot create %s: %s", log_path, g_strerror(errno));
                 return FALSE;
         }
         ok = g_spawn_async_with_pipes_and_fds("/", argv, (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD,
@@ -262,7 +274,7 @@ static gboolean start_bus(LtBus *b) {
                                               &out_fd, NULL, &error);
         close(log_fd);
         if (!ok) {
-                g_test_fail_printf("cannot start %s: %s", argv[0], error->message);
+                lt_fail("cannot start %s: %s", argv[0], error->message);
                 return FALSE;
         }
         b->address = read_line_with_deadline(out_fd, lt_ms(10000));
@@ -270,14 +282,14 @@ static gboolean start_bus(LtBus *b) {
         if (!b->address || !*b->address) {
                 g_autofree char *log = read_text(log_path);
 
-                g_test_fail_printf("dbus-daemon did not print its address:\n%s", log);
+                lt_fail("dbus-daemon did not print its address:\n%s", log);
                 return FALSE;
         }
         b->conn = g_dbus_connection_new_for_address_sync(
                 b->address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                 NULL, NULL, &error);
         if (!b->conn) {
-                g_test_fail_printf("cannot connect to the test bus %s: %s", b->address, error->message);
+                lt_fail("cannot connect to the test bus %s: %s", b->address, error->message);
                 return FALSE;
         }
         g_dbus_connection_set_exit_on_close(b->conn, FALSE);
@@ -302,7 +314,7 @@ LtBus *lt_bus_new(void) {
         b->extra_conns = g_ptr_array_new_with_free_func(g_object_unref);
         b->workdir = g_dir_make_tmp("appservice-lib-XXXXXX", &error);
         if (!b->workdir) {
-                g_test_fail_printf("cannot make a scratch directory: %s", error->message);
+                lt_fail("cannot make a scratch directory: %s", error->message);
                 lt_bus_free(b);
                 return NULL;
         }
@@ -348,11 +360,11 @@ gboolean lt_bus_start_daemon(LtBus *b) {
 
         g_assert_cmpint(b->daemon_pid, ==, 0);
         if (!g_file_test(appserviced_path(), G_FILE_TEST_IS_EXECUTABLE)) {
-                g_test_fail_printf("appserviced not found at %s (build it, or set APPSERVICED)", appserviced_path());
+                lt_fail("appserviced not found at %s (build it, or set APPSERVICED)", appserviced_path());
                 return FALSE;
         }
         if (wrapper_line && *wrapper_line && !g_shell_parse_argv(wrapper_line, NULL, &wrapper, &error)) {
-                g_test_fail_printf("APPSERVICED_WRAPPER: %s", error->message);
+                lt_fail("APPSERVICED_WRAPPER: %s", error->message);
                 return FALSE;
         }
         for (char **w = wrapper; w && *w; w++)
@@ -365,7 +377,7 @@ gboolean lt_bus_start_daemon(LtBus *b) {
 
         log = fopen(b->daemon_log, "ae");
         if (!log) {
-                g_test_fail_printf("cannot open %s: %s", b->daemon_log, g_strerror(errno));
+                lt_fail("cannot open %s: %s", b->daemon_log, g_strerror(errno));
                 return FALSE;
         }
         b->daemon_runs++;
@@ -374,12 +386,13 @@ gboolean lt_bus_start_daemon(LtBus *b) {
         fd = fileno(log);
 
         ok = g_spawn_async_with_pipes_and_fds("/", (const char *const *) argv->pdata, (const char *const *) env,
-                                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL, child_setup,
+                                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+                                                      G_SPAWN_SEARCH_PATH, child_setup,
                                               NULL, -1, fd, fd, NULL, NULL, 0, &b->daemon_pid, NULL, NULL, NULL, &error);
         fclose(log);
         if (!ok) {
                 b->daemon_pid = 0;
-                g_test_fail_printf("cannot start appserviced: %s", error->message);
+                lt_fail("cannot start appserviced: %s", error->message);
                 return FALSE;
         }
         b->daemon_exited = FALSE;
@@ -393,7 +406,7 @@ gboolean lt_bus_start_daemon(LtBus *b) {
                 g_autofree char *text = lt_bus_daemon_log(b);
 
                 if (b->daemon_exited)
-                        g_test_fail_printf("appserviced exited (wait status %d) before owning io.appservice1",
+                        lt_fail("appserviced exited (wait status %d) before owning io.appservice1",
                                            b->daemon_wait_status);
                 g_test_message("appserviced log:\n%s", text);
                 return FALSE;
@@ -415,7 +428,7 @@ gboolean lt_bus_stop_daemon(LtBus *b) {
         } else if (!WIFEXITED(b->daemon_wait_status) || WEXITSTATUS(b->daemon_wait_status) != 0) {
                 g_autofree char *text = lt_bus_daemon_log(b);
 
-                g_test_fail_printf("appserviced did not exit with status 0 on SIGTERM (wait status 0x%x)",
+                lt_fail("appserviced did not exit with status 0 on SIGTERM (wait status 0x%x)",
                                    (unsigned) b->daemon_wait_status);
                 g_test_message("appserviced log:\n%s", text);
                 ok = FALSE;
@@ -442,9 +455,9 @@ void lt_bus_write_definition(LtBus *b, const char *name, mode_t mode, const char
         text = g_strdup_printf("[App Service]\nName=%s\n%s%s", name,
                                strstr(body, "Provider=") ? "" : "Provider=com.example.TestApp\n", body);
         if (!g_file_set_contents(path, text, -1, &error))
-                g_test_fail_printf("cannot write %s: %s", path, error->message);
+                lt_fail("cannot write %s: %s", path, error->message);
         else if (chown(path, 0, 0) < 0 || chmod(path, mode) < 0)
-                g_test_fail_printf("cannot set the owner or mode of %s: %s", path, g_strerror(errno));
+                lt_fail("cannot set the owner or mode of %s: %s", path, g_strerror(errno));
 }
 
 GDBusConnection *lt_bus_connect(LtBus *b) {
@@ -596,7 +609,7 @@ LtHelper *lt_helper_spawn(LtBus *b, const char *const *args) {
         if (!g_spawn_async_with_pipes_and_fds("/", (const char *const *) argv->pdata, (const char *const *) env,
                                               G_SPAWN_DO_NOT_REAP_CHILD, child_setup, NULL, -1, -1, -1, NULL, NULL,
                                               0, &h->pid, &h->stdin_fd, &h->stdout_fd, NULL, &error)) {
-                g_test_fail_printf("cannot start %s: %s", lt_provider_helper_path(), error->message);
+                lt_fail("cannot start %s: %s", lt_provider_helper_path(), error->message);
                 h->exited = TRUE;
                 h->eof = TRUE;
                 return h;
@@ -638,7 +651,7 @@ char *lt_helper_wait_line(LtHelper *h, const char *prefix, guint ms) {
                 g_ptr_array_add(h->history, NULL);
                 seen = g_strjoinv("\n  ", (char **) h->history->pdata);
                 g_ptr_array_remove_index(h->history, h->history->len - 1);
-                g_test_fail_printf("helper '%s': no line starting with '%s' within %u ms%s; its lines:\n  %s",
+                lt_fail("helper '%s': no line starting with '%s' within %u ms%s; its lines:\n  %s",
                                    h->label, prefix, ms, h->exited ? " (it exited)" : "", seen);
         }
         return line;
@@ -653,7 +666,7 @@ gboolean lt_helper_command(LtHelper *h, const char *command) {
         size_t len = strlen(line);
 
         if (h->stdin_fd < 0 || write(h->stdin_fd, line, len) != (ssize_t) len) {
-                g_test_fail_printf("helper '%s': cannot send command '%s'", h->label, command);
+                lt_fail("helper '%s': cannot send command '%s'", h->label, command);
                 return FALSE;
         }
         return TRUE;
@@ -684,7 +697,7 @@ static void helper_free(LtHelper *h) {
                         h->stdin_fd = -1;
                 }
                 if (!LT_RUN_FOR(h->exited, lt_ms(10000))) {
-                        g_test_fail_printf("helper '%s' did not quit when its stdin closed", h->label);
+                        lt_fail("helper '%s' did not quit when its stdin closed", h->label);
                         h->exit_expected = TRUE;
                         kill(h->pid, SIGTERM);
                         if (!LT_RUN_FOR(h->exited, lt_ms(5000))) {
@@ -697,7 +710,7 @@ static void helper_free(LtHelper *h) {
          * otherwise. */
         if (h->exited && !h->exit_expected && h->pid > 0 &&
             (!WIFEXITED(h->wait_status) || WEXITSTATUS(h->wait_status) != 0))
-                g_test_fail_printf("helper '%s' ended with wait status 0x%x", h->label, (unsigned) h->wait_status);
+                lt_fail("helper '%s' ended with wait status 0x%x", h->label, (unsigned) h->wait_status);
         if (h->child_watch)
                 g_source_remove(h->child_watch);
         if (h->stdout_watch)
@@ -719,7 +732,7 @@ LtHelper *lt_helper_start_provider(LtBus *b, const char *name, const char *mode,
         g_autofree char *line = lt_helper_wait_line(h, "register ", LT_WAIT_MS);
 
         if (line && !g_str_equal(line, "register ok"))
-                g_test_fail_printf("provider helper for %s: %s", name, line);
+                lt_fail("provider helper for %s: %s", name, line);
         return h;
 }
 

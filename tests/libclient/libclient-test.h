@@ -25,10 +25,14 @@ guint lt_ms(guint ms);
 /* The usual deadline for something that should happen at once. */
 #define LT_WAIT_MS lt_ms(10000)
 
+/* Fails the case with `message`, unless it failed already: then the first reason stands (it is
+ * the informative one) and this one is only logged. */
+void lt_fail(const char *format, ...) G_GNUC_PRINTF(1, 2);
+
 #define LT_CHECK_OR_RETURN(expr)                                                               \
         do {                                                                                   \
                 if (!(expr)) {                                                                 \
-                        g_test_fail_printf("%s:%d: %s is false", __FILE__, __LINE__, #expr);   \
+                        lt_fail("%s:%d: %s is false", __FILE__, __LINE__, #expr);              \
                         return;                                                                \
                 }                                                                              \
         } while (0)
@@ -36,7 +40,7 @@ guint lt_ms(guint ms);
 #define LT_CHECK_OR_GOTO(expr, label)                                                          \
         do {                                                                                   \
                 if (!(expr)) {                                                                 \
-                        g_test_fail_printf("%s:%d: %s is false", __FILE__, __LINE__, #expr);   \
+                        lt_fail("%s:%d: %s is false", __FILE__, __LINE__, #expr);              \
                         goto label;                                                            \
                 }                                                                              \
         } while (0)
@@ -65,8 +69,8 @@ void lt_deadline_end(LtDeadline *d);
                         ;                                                                      \
                 lt_deadline_end(&lt_d_);                                                       \
                 if (!lt_ok_)                                                                   \
-                        g_test_fail_printf("%s:%d: no %s within %u ms", __FILE__, __LINE__,    \
-                                           (what), lt_ms_);                                    \
+                        lt_fail("%s:%d: no %s within %u ms", __FILE__, __LINE__, (what),       \
+                                lt_ms_);                                                       \
                 lt_ok_;                                                                        \
         })
 

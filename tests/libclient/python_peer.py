@@ -134,8 +134,10 @@ class Provider:
 
 
 def run_client(name, switch_to):
-    # The library and the typelib are loaded (as root, who may read the build tree); now become
-    # the unprivileged user, before anything connects to the bus.
+    # Load the library as root, who may read the build tree (a clone under /root is closed to
+    # other users): GI opens the shared library only at the first call into it. Then become the
+    # unprivileged user, before anything connects to the bus.
+    AppService.value_new_null()
     if switch_to:
         uid, gid = (int(x) for x in switch_to.split(':'))
         os.setgroups([gid])

@@ -154,18 +154,21 @@ static int request_timed_out(sd_event_source *source, uint64_t usec, void *userd
         return 0;
 }
 
-static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, sd_bus_error *error) {
+static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+                                sd_bus_error *error) {
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
         _cleanup_(freep) Request *req = NULL;
         int r;
 
-        r = sd_bus_message_rewind(call, /* complete= */ true);
-        if (r < 0)
-                return r;
-        r = service_check_valueset(c->service, call, error);
-        if (r < 0)
-                return r;
+        if (!valueset_checked) {
+                r = sd_bus_message_rewind(call, /* complete= */ true);
+                if (r < 0)
+                        return r;
+                r = service_check_valueset(c->service, call, error);
+                if (r < 0)
+                        return r;
+        }
 
         if (c->n_pending[from] >= d->max_pending_requests)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
@@ -205,11 +208,11 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         return 0;
 }
 
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call) {
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = send_message_checked(c, from, call, &error);
+        r = send_message_checked(c, from, call, valueset_checked, &error);
         if (r >= 0)
                 return 0;
         if (sd_bus_error_is_set(&error))

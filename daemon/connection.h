@@ -54,9 +54,11 @@ void connection_close(Connection *c, unsigned notify, uint32_t status);
 Endpoint connection_endpoint_of(const Connection *c, const char *sender);
 Peer *connection_peer(const Connection *c, Endpoint e);
 
-/* Relays a message from endpoint `from`: checks it, creates the request, emits RequestReceived.
- * Replies to `call` only on refusal; otherwise when the answer, the timeout or the close comes. */
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call);
+/* Relays a message from endpoint `from`: checks it (the ValueSet rules only unless
+ * `valueset_checked`, which a one-shot open has done already), creates the request, emits
+ * RequestReceived. Replies to `call` only on refusal; otherwise when the answer, the timeout or
+ * the close comes. */
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
 

@@ -175,7 +175,7 @@ static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *call
         if (!one_shot)
                 return sd_bus_reply_method_return(call, "o", c->path);
 
-        r = connection_send_message(c, ENDPOINT_CLIENT, call);
+        r = connection_send_message(c, ENDPOINT_CLIENT, call, /* valueset_checked= */ true);
         if (!c->requests)  /* refused and already answered: the one-shot is over */
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return r;
@@ -197,7 +197,6 @@ void waiter_free(Waiter *w) {
 
 int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
         Waiter *w;
-        int r;
 
         if (s->provider)
                 return open_now(s, call, peer, caller, one_shot);
@@ -224,9 +223,8 @@ int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
         if (s->state == SERVICE_ACTIVATING)
                 return 0;
 
-        r = service_start_activation(s);
-        if (r < 0)
-                return 0;  /* the waiters, this one included, have been answered */
+        /* On failure the waiters, this one included, have been answered. */
+        (void) service_start_activation(s);
         return 0;
 }
 

@@ -9,7 +9,6 @@
 #include "cleanup.h"
 
 #define UID_FMT "%u"
-#define GID_FMT "%u"
 #define PID_FMT "%i"
 
 #define USEC_PER_SEC UINT64_C(1000000)
@@ -18,11 +17,6 @@ static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
-static inline bool streq_ptr(const char *a, const char *b) {
-        if (!a || !b)
-                return a == b;
-        return streq(a, b);
-}
 
 static inline void *mfree(void *p) {
         free(p);

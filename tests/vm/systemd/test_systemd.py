@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The device path, in a guest with systemd as PID 1 and the project installed by `meson install`
+(tests/vm/stage-install), nothing from the build tree: the first call to io.appservice1 starts
+appserviced through D-Bus activation and systemd with the installed policy, and opening
+io.appservice.gpio starts appservice-gpio.service, as its own user with only the GPIO devices.
+
+Runs as root inside the guest (tests/vm/meson.build: vm-systemd), in the order written: each
+test builds on the state the previous ones left, as a device does from its boot.
+"""
+
+import json
+import os
+import pwd
+import grp
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import gpiosim  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+USER = 'gpio-client'          # a user in group gpio
+OUTSIDER = 'gpio-outsider'    # a user who is not
+
+
+def run(*args, check=True, **kw):
+    return subprocess.run(args, check=check, capture_output=True, text=True, timeout=120, **kw)
+
+
+def unit_property(unit, prop):
+    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
+
+
+def wait_for(predicate, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail('timed out waiting for ' + what)
+
+
+def proc_status(pid):
+    with open(f'/proc/{pid}/status') as f:
+        return dict(line.rstrip('\n').split(':\t', 1) for line in f if ':\t' in line)
+
+
+@pytest.fixture(scope='module')
+def users():
+    for name, groups in ((USER, ['gpio']), (OUTSIDER, [])):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            run('useradd', '--system', '--no-create-home', '--shell', '/usr/sbin/nologin',
+                *(['--groups', ','.join(groups)] if groups else []), name)
+    return USER, OUTSIDER
+
+
+@pytest.fixture(scope='module')
+def client_script():
+    # The unprivileged user may not be able to read the source tree (a clone under /root).
+    directory = tempfile.mkdtemp(prefix='gpio-client-')
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, 'gpio_client.py')
+    shutil.copyfile(os.path.join(HERE, 'gpio_client.py'), path)
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(directory)
+
+
+@pytest.fixture(scope='module')
+def chip():
+    with gpiosim.Chip(num_lines=4, names={0: 'led', 1: 'button'}, label='vm-systemd') as c:
+        run('udevadm', 'settle')
+        yield c
+
+
+def test_installed_files_only():
+    assert unit_property('appserviced.service', 'FragmentPath') == '/lib/systemd/system/appserviced.service'
+    assert unit_property('appservice-gpio.service', 'FragmentPath') == '/lib/systemd/system/appservice-gpio.service'
+    for path in ('/usr/libexec/appserviced', '/usr/share/dbus-1/system.d/io.appservice1.conf',
+                 '/usr/share/dbus-1/system-services/io.appservice1.service',
+                 '/usr/share/appservice/services/io.appservice.gpio.appservice',
+                 '/usr/lib/sysusers.d/appservice-gpio.conf',
+                 '/usr/lib/udev/rules.d/60-appservice-gpio.rules',
+                 '/usr/bin/appservicectl'):
+        assert os.path.exists(path), path
+
+
+def test_broker_is_not_running_before_the_first_call():
+    assert unit_property('appserviced.service', 'ActiveState') == 'inactive'
+
+
+def test_sysusers_made_the_service_user_at_boot():
+    user = pwd.getpwnam('appservice-gpio')
+    assert user.pw_uid != 0 and user.pw_uid < 1000
+    assert 'appservice-gpio' in grp.getgrnam('gpio').gr_mem
+
+
+def test_first_busctl_call_activates_the_broker(users):
+    result = run('runuser', '-u', OUTSIDER, '--', 'busctl', '--system', '--json=short', 'call',
+                 'io.appservice1', '/io/appservice1', 'io.appservice1.Manager', 'ListServices',
+                 check=False)
+    assert result.returncode == 0, result.stderr
+    names = [entry[0] for entry in json.loads(result.stdout)['data'][0]]
+    assert 'io.appservice.gpio' in names
+    assert unit_property('appserviced.service', 'ActiveState') == 'active'
+    pid = int(unit_property('appserviced.service', 'MainPID'))
+    assert os.readlink(f'/proc/{pid}/exe') == '/usr/libexec/appserviced'
+    journal = run('journalctl', '-b', '--no-pager', '-o', 'cat', '_COMM=dbus-daemon').stdout
+    assert "Activating via systemd: service name='io.appservice1' unit='appserviced.service'" in journal
+
+
+def test_udev_gives_the_chip_to_group_gpio(chip):
+    st = os.stat(chip.path)
+    assert grp.getgrgid(st.st_gid).gr_name == 'gpio'
+    assert st.st_mode & 0o777 == 0o660
+
+
+def test_a_user_outside_group_gpio_may_not_open(users):
+    result = run('runuser', '-u', OUTSIDER, '--', 'appservicectl', 'call', 'io.appservice.gpio',
+                 'Action=ListChips', check=False)
+    assert result.returncode != 0
+    assert 'NotAuthorized' in result.stderr or 'not authorized' in result.stderr.lower(), result.stderr
+    # Refusing an open starts nothing.
+    assert unit_property('appservice-gpio.service', 'ActiveState') == 'inactive'
+
+
+def test_opening_the_gpio_service_starts_its_unit(users, client_script, chip):
+    client = subprocess.Popen(['runuser', '-u', USER, '--', '/usr/bin/python3', client_script, chip.name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    steps = {}
+    try:
+        for line in client.stdout:
+            step = json.loads(line)
+            steps[step['step']] = step
+            if step['step'] == 'waiting-for-edge':
+                chip.pull(1, 'pull-up')
+            if step['step'] in ('closed', 'error'):
+                break
+        client.wait(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert 'error' not in steps, (steps, client.stderr.read())
+    assert steps['open']['status'] == 'success'
+    assert chip.name in steps['list']['chips']
+    assert steps['edge'] == {'step': 'edge', 'line': 1, 'edge': 'rising'}
+    assert unit_property('appservice-gpio.service', 'ActiveState') == 'active'
+    journal = run('journalctl', '-b', '--no-pager', '-o', 'cat', '-u', 'appserviced.service').stdout
+    assert 'appservice-gpio.service' in journal
+
+
+def test_output_was_driven_and_released_on_close(chip):
+    # The client drove line 0 high; closing its connection released the line, which then
+    # follows the simulator's pull (down) again.
+    wait_for(lambda: chip.value(0) == 0, 'line 0 to be released')
+    info = run('gpioinfo', '-c', chip.name, '0').stdout
+    assert 'consumer' not in info, info
+
+
+def test_gpio_service_runs_as_its_own_user():
+    pid = int(unit_property('appservice-gpio.service', 'MainPID'))
+    assert pid > 0
+    status = proc_status(pid)
+    uid = pwd.getpwnam('appservice-gpio').pw_uid
+    assert status['Uid'].split() == [str(uid)] * 4
+    assert str(grp.getgrnam('gpio').gr_gid) in status['Groups'].split()
+    assert int(status['CapEff'], 16) == 0 and int(status['CapBnd'], 16) == 0
+    assert status['NoNewPrivs'] == '1'
+    assert os.readlink(f'/proc/{pid}/exe') == '/usr/libexec/appservice/appservice-gpio'
+
+
+def test_gpio_service_may_open_only_gpio_devices(chip):
+    assert unit_property('appservice-gpio.service', 'DevicePolicy') == 'closed'
+    # ProtectClock= adds read access to the RTC; nothing else may be there.
+    allowed = set(unit_property('appservice-gpio.service', 'DeviceAllow').splitlines())
+    assert allowed == {'char-gpiochip rw', 'char-rtc r'}
+    cgroup = '/sys/fs/cgroup' + unit_property('appservice-gpio.service', 'ControlGroup')
+    # A root process put into the unit's cgroup meets the same device filter as the service.
+    probe = ('import os, sys\n'
+             'with open(sys.argv[1] + "/cgroup.procs", "w") as f: f.write(str(os.getpid()))\n'
+             'for path in sys.argv[2:]:\n'
+             '    try:\n'
+             '        os.close(os.open(path, os.O_RDWR)); print(path, "ok")\n'
+             '    except OSError as e:\n'
+             '        print(path, e.errno)\n')
+    result = run('/usr/bin/python3', '-c', probe, cgroup, chip.path, '/dev/ttyS0', '/dev/mem')
+    lines = dict(line.split() for line in result.stdout.splitlines())
+    assert lines[chip.path] == 'ok'
+    assert lines['/dev/ttyS0'] == str(1)      # EPERM
+    assert lines['/dev/mem'] == str(1)
+
+
+def test_security_exposure_is_low():
+    result = run('systemd-analyze', 'security', '--no-pager', 'appservice-gpio.service', check=False)
+    summary = [line for line in result.stdout.splitlines() if 'Overall exposure level' in line]
+    print(summary)
+    assert summary
+    score = float(summary[0].split('exposure level for appservice-gpio.service:')[1].split()[0])
+    assert score <= 2.5, result.stdout

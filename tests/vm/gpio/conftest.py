@@ -374,7 +374,17 @@ class Guest:
             groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
             self.users[user] = (pw.pw_uid, pw.pw_gid, groups)
 
-        # The provider runs as appservice-gpio: it must be able to run the binary.
+        # The provider runs as appservice-gpio: it must be able to run the binary and load the
+        # build tree's library. A clone under /root (mode 0700) would stop it; the guest's root
+        # is a throwaway overlay, so the directories above are opened for searching here, in
+        # the guest only.
+        for path in (GPIO_BINARY, os.path.join(BUILD_ROOT, 'libclient', 'x')):
+            d = os.path.dirname(os.path.abspath(path))
+            while d != '/':
+                mode = os.stat(d).st_mode
+                if not mode & stat.S_IXOTH:
+                    os.chmod(d, stat.S_IMODE(mode) | stat.S_IXOTH)
+                d = os.path.dirname(d)
         if not _world_executable(GPIO_BINARY):
             raise RuntimeError('%s is not executable by other users (mode or a directory above '
                                'it); the provider could not run as %s' % (GPIO_BINARY,

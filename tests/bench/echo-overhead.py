@@ -19,19 +19,7 @@ import os
 import subprocess
 import sys
 
-from privatebroker import private_broker
-
-def describe_machine():
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, Linux {os.uname().release}"
+from privatebroker import describe_machine, private_broker
 
 
 def main():

@@ -30,22 +30,9 @@ SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(SOURCE_ROOT, 'tests', 'vm'))
 
 import gpiosim  # noqa: E402
-from privatebroker import private_broker  # noqa: E402
+from privatebroker import describe_machine, private_broker  # noqa: E402
 
 OFFSET = 0
-
-
-def describe_machine():
-    model = 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f'{model}, {os.cpu_count()} CPUs, Linux {os.uname().release}'
 
 
 def main():

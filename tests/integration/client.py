@@ -74,6 +74,16 @@ USERS_GID = 100                  # group "users"
 STAFF_GID = 50                   # group "staff"
 
 
+def proc_status(pid):
+    """/proc/PID/status as {field: [words]}, e.g. 'Uid': ['0', '0', '0', '0']."""
+    fields = {}
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            fields[key] = value.split()
+    return fields
+
+
 def err(name):
     """The full D-Bus name of one of the contract's errors."""
     return ERROR_PREFIX + name

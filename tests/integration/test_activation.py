@@ -5,17 +5,8 @@ SystemdService=, and opens wait for the registration up to ActivationTimeoutSec.
 import pytest
 
 from client import (ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID,
-                    PEER_PY, PYTHON, SERVICE_IFACE, GLib, valueset)
+                    PEER_PY, PYTHON, SERVICE_IFACE, GLib, proc_status, valueset)
 from conftest import within
-
-
-def proc_status(pid):
-    fields = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            key, _, value = line.partition(':')
-            fields[key] = value.split()
-    return fields
 
 
 def proc_environ(pid):

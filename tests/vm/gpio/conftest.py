@@ -590,11 +590,5 @@ def pytest_collection_modifyitems(session, config, items):
     items.sort(key=lambda item: item.get_closest_marker('removes_chip') is not None)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    d = getattr(item, 'appserviced', None)
-    if rep.failed and d is not None and rep.when in ('call', 'setup'):
-        # The provider's output goes to the broker's log too.
-        rep.sections.append(('appserviced and provider log', d.log_tail()))
+# A failing test shows the broker's log, where the provider's output goes too.
+pytest_runtest_makereport = harness.pytest_runtest_makereport

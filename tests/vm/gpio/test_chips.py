@@ -10,16 +10,8 @@ import stat
 
 import pytest
 
+from client import proc_status
 from conftest import (ALICE, BOB, EVE, GPIO_GROUP, SERVICE, SERVICE_USER, ai, check_error, t, u)
-
-
-def proc_status(pid):
-    fields = {}
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            key, _, value = line.partition(':')
-            fields[key] = value.split()
-    return fields
 
 
 def dev_number(name):

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Faults and log lines of providers (Service.Log) and of the broker about providers: to the
+ * journal with structured fields, or to the daemon's log where no journal runs, and to monitors. */
+
+#include "identity.h"
+#include "manager.h"
+
+typedef enum FaultLevel {
+        FAULT_DEBUG,
+        FAULT_INFO,
+        FAULT_WARNING,
+        FAULT_ERROR,
+        _FAULT_LEVEL_MAX,
+        _FAULT_LEVEL_INVALID = -1,
+} FaultLevel;
+
+const char *fault_level_to_string(FaultLevel l);
+FaultLevel fault_level_from_string(const char *s);
+
+/* Reports one fault about service `s`. `caller` is the reporting provider's identity, or NULL when
+ * the broker itself reports (a crashed provider: code "provider-crashed"). */
+void fault_report(Service *s, FaultLevel level, const char *code, const char *message, const Identity *caller);

@@ -56,6 +56,8 @@ enum {
         PROP_BUS,
         PROP_OBJECT_PATH,
         PROP_CALLER,
+        PROP_ACTION,
+        PROP_CALLER_APP_SERVICE_NAME,
         PROP_IS_OPEN,
         N_PROPS
 };
@@ -139,6 +141,12 @@ static void app_service_connection_get_property(GObject *object, guint prop_id, 
                 break;
         case PROP_CALLER:
                 g_value_set_variant(value, self->caller);
+                break;
+        case PROP_ACTION:
+                g_value_set_string(value, app_service_connection_get_action(self));
+                break;
+        case PROP_CALLER_APP_SERVICE_NAME:
+                g_value_set_string(value, app_service_connection_get_caller_app_service_name(self));
                 break;
         case PROP_IS_OPEN:
                 g_value_set_boolean(value, self->is_open);
@@ -236,13 +244,42 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * On the provider side, the identity of the client that opened the connection, an
          * `a{sv}`: at least `uid` (`u`), `gid` (`u`) and `pid` (`u`), and where known `app-id`
-         * (`s`) and `unit` (`s`). %NULL on the client side.
+         * (`s`) and `unit` (`s`); for a connection made by `SubmitAction` (since 0.2) also
+         * `action` (`s`) and, when the sender is a provider, `service` (`s`): see
+         * [property@AppService.Connection:action] and
+         * [property@AppService.Connection:caller-app-service-name]. %NULL on the client side.
          *
          * Since: 0.1
          */
         properties[PROP_CALLER] = g_param_spec_variant(
                 "caller", NULL, NULL, G_VARIANT_TYPE_VARDICT, NULL,
                 G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:action:
+         *
+         * On the provider side of a connection the broker made for another service's
+         * [method@AppService.Provider.submit_action], the action it asks for, for example
+         * `set-temperature` (the `action` of [property@AppService.Connection:caller]). %NULL for
+         * the connections clients open, and on the client side.
+         *
+         * Since: 0.2
+         */
+        properties[PROP_ACTION] = g_param_spec_string("action", NULL, NULL, NULL,
+                                                      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:caller-app-service-name:
+         *
+         * On the provider side of a connection made by
+         * [method@AppService.Provider.submit_action] from a registered provider, the app service
+         * that provider serves (the `service` of [property@AppService.Connection:caller]): who
+         * sent the action. %NULL otherwise.
+         *
+         * Since: 0.2
+         */
+        properties[PROP_CALLER_APP_SERVICE_NAME] = g_param_spec_string(
+                "caller-app-service-name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 
         /**
          * AppServiceConnection:is-open:
@@ -476,6 +513,49 @@ const gchar *app_service_connection_get_object_path(AppServiceConnection *self) 
 GVariant *app_service_connection_get_caller(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
         return self->caller;
+}
+
+static const gchar *caller_string(AppServiceConnection *self, const gchar *key) {
+        const gchar *value = NULL;
+
+        if (!self->caller || !g_variant_lookup(self->caller, key, "&s", &value))
+                return NULL;
+        /* Points into self->caller, which never changes once set. */
+        return value;
+}
+
+/**
+ * app_service_connection_get_action:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:action]: on the provider side of a connection made by
+ * `SubmitAction`, the action asked for.
+ *
+ * Returns: (nullable) (transfer none): the action, or %NULL; owned by @self and valid as long as
+ *   it is
+ *
+ * Since: 0.2
+ */
+const gchar *app_service_connection_get_action(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return caller_string(self, "action");
+}
+
+/**
+ * app_service_connection_get_caller_app_service_name:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:caller-app-service-name]: on the provider side of a
+ * connection made by `SubmitAction` from a provider, that provider's app service.
+ *
+ * Returns: (nullable) (transfer none): the app service name, or %NULL; owned by @self and valid
+ *   as long as it is
+ *
+ * Since: 0.2
+ */
+const gchar *app_service_connection_get_caller_app_service_name(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return caller_string(self, "service");
 }
 
 /**

@@ -39,6 +39,10 @@ const gchar *app_service_connection_get_object_path(AppServiceConnection *self);
 APP_SERVICE_AVAILABLE_IN_ALL
 GVariant *app_service_connection_get_caller(AppServiceConnection *self);
 APP_SERVICE_AVAILABLE_IN_ALL
+const gchar *app_service_connection_get_action(AppServiceConnection *self);
+APP_SERVICE_AVAILABLE_IN_ALL
+const gchar *app_service_connection_get_caller_app_service_name(AppServiceConnection *self);
+APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_connection_get_is_open(AppServiceConnection *self);
 
 APP_SERVICE_AVAILABLE_IN_ALL

@@ -55,6 +55,8 @@ gboolean as_signal_parameters_valid(const gchar *interface_name, const gchar *si
                 iface = app_service_dbus_connection_interface_info();
         else if (g_str_equal(interface_name, AS_SERVICE_IFACE))
                 iface = app_service_dbus_service_interface_info();
+        else if (g_str_equal(interface_name, AS_MANAGER_IFACE))
+                iface = app_service_dbus_manager_interface_info();
         else
                 return FALSE;
 

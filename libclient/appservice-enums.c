@@ -44,7 +44,7 @@ GQuark app_service_error_quark(void) {
         return (GQuark) quark;
 }
 
-/* The enum GTypes, by hand: four small tables are clearer than a template. */
+/* The enum GTypes, by hand: five small tables are clearer than a template. */
 
 #define DEFINE_ENUM_TYPE(func, TypeName, ...)                                                 \
         GType func(void) {                                                                     \
@@ -145,6 +145,21 @@ DEFINE_ENUM_TYPE(app_service_error_get_type, "AppServiceError",
                  V(APP_SERVICE_ERROR_UNKNOWN_REQUEST, "unknown-request"),
                  V(APP_SERVICE_ERROR_ALREADY_REGISTERED, "already-registered"),
                  V(APP_SERVICE_ERROR_NOT_OPEN, "not-open"))
+
+/**
+ * app_service_log_level_get_type:
+ *
+ * The #GType of #AppServiceLogLevel.
+ *
+ * Returns: the #GType
+ *
+ * Since: 0.2
+ */
+DEFINE_ENUM_TYPE(app_service_log_level_get_type, "AppServiceLogLevel",
+                 V(APP_SERVICE_LOG_LEVEL_DEBUG, "debug"),
+                 V(APP_SERVICE_LOG_LEVEL_INFO, "info"),
+                 V(APP_SERVICE_LOG_LEVEL_WARNING, "warning"),
+                 V(APP_SERVICE_LOG_LEVEL_ERROR, "error"))
 
 /* The mapping, as appservice-enums.h documents it:
  *

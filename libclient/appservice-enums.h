@@ -144,6 +144,26 @@ typedef enum {
 } AppServiceError;
 
 /**
+ * AppServiceLogLevel:
+ * @APP_SERVICE_LOG_LEVEL_DEBUG: a line for debugging (`debug`).
+ * @APP_SERVICE_LOG_LEVEL_INFO: a line worth knowing (`info`).
+ * @APP_SERVICE_LOG_LEVEL_WARNING: something went wrong, but the provider carries on (`warning`).
+ * @APP_SERVICE_LOG_LEVEL_ERROR: a fault: something the provider could not do (`error`); it needs
+ *   a fault code.
+ *
+ * The level of a line a provider reports with [method@AppService.Provider.log]: the levels of
+ * the `io.appservice1.Service.Log` method, whose names are the nicks of this enumeration.
+ *
+ * Since: 0.2
+ */
+typedef enum {
+        APP_SERVICE_LOG_LEVEL_DEBUG,
+        APP_SERVICE_LOG_LEVEL_INFO,
+        APP_SERVICE_LOG_LEVEL_WARNING,
+        APP_SERVICE_LOG_LEVEL_ERROR,
+} AppServiceLogLevel;
+
+/**
  * APP_SERVICE_ERROR:
  *
  * The error domain of the library: see #AppServiceError.
@@ -167,6 +187,9 @@ GType app_service_closed_status_get_type(void);
 #define APP_SERVICE_TYPE_ERROR (app_service_error_get_type())
 APP_SERVICE_AVAILABLE_IN_ALL
 GType app_service_error_get_type(void);
+#define APP_SERVICE_TYPE_LOG_LEVEL (app_service_log_level_get_type())
+APP_SERVICE_AVAILABLE_IN_ALL
+GType app_service_log_level_get_type(void);
 
 /**
  * app_service_connection_status_from_error:

@@ -14,6 +14,9 @@
  *   not check a well-known sender name itself.
  * - When io.appservice1 loses its owner, every open connection closes with Canceled and every
  *   registered provider becomes unregistered; when it gets one again, providers re-register.
+ * - The Manager's signals (StateUpdate for providers, MonitorEvent for nodes) are unicast, so
+ *   their subscription costs no traffic. The Manager's PropertiesChanged is broadcast: it is
+ *   subscribed only once a node (the one object that shows the State) uses the hub.
  *
  * All fields but the user count are used only in the hub's context. */
 
@@ -24,10 +27,13 @@ struct _AsHub {
         GMainContext *context;
         guint connection_subscription;
         guint service_subscription;
+        guint manager_subscription;
+        guint properties_subscription; /* 0 until the first node */
         guint watch;
         gchar *owner;            /* io.appservice1's unique name as last seen, or NULL */
         GHashTable *connections; /* object path → AppServiceConnection (not owned) */
         GPtrArray *providers;    /* AppServiceProvider (not owned) */
+        GPtrArray *nodes;        /* AppServiceNode (not owned) */
 };
 
 G_LOCK_DEFINE_STATIC(hubs);
@@ -45,6 +51,7 @@ static void hub_unref(gpointer p) {
                 return;
         g_hash_table_unref(hub->connections);
         g_ptr_array_unref(hub->providers);
+        g_ptr_array_unref(hub->nodes);
         g_free(hub->owner);
         g_main_context_unref(hub->context);
         g_object_unref(hub->bus);
@@ -95,22 +102,85 @@ static void on_service_signal(GDBusConnection *bus, const gchar *sender, const g
                               const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
                               gpointer user_data) {
         AsHub *hub = user_data;
-        const gchar *connection_path;
-        g_autoptr(GVariant) caller = NULL;
+        AppServiceProvider *provider = NULL;
 
-        if (!g_str_equal(signal_name, "ConnectionOpened") ||
-            !as_signal_parameters_valid(interface_name, signal_name, parameters))
+        if (!as_signal_parameters_valid(interface_name, signal_name, parameters))
                 return;
-        g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
+        for (guint i = 0; i < hub->providers->len && !provider; i++)
+                if (g_strcmp0(as_provider_get_service_path(g_ptr_array_index(hub->providers, i)), object_path) == 0)
+                        provider = g_ptr_array_index(hub->providers, i);
+        if (!provider)
+                return;
 
-        for (guint i = 0; i < hub->providers->len; i++) {
-                AppServiceProvider *provider = g_ptr_array_index(hub->providers, i);
+        if (g_str_equal(signal_name, "ConnectionOpened")) {
+                const gchar *connection_path;
+                g_autoptr(GVariant) caller = NULL;
 
-                if (g_strcmp0(as_provider_get_service_path(provider), object_path) == 0) {
-                        as_provider_handle_connection_opened(provider, sender, connection_path, caller);
-                        return;
-                }
+                g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
+                as_provider_handle_connection_opened(provider, sender, connection_path, caller);
+        } else if (g_str_equal(signal_name, "StopRequested")) {
+                g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 0);
+
+                as_provider_handle_stop_requested(provider, sender, details);
         }
+}
+
+static GPtrArray *snapshot(GPtrArray *objects) {
+        GPtrArray *copy = g_ptr_array_new_with_free_func(g_object_unref);
+
+        for (guint i = 0; i < objects->len; i++)
+                g_ptr_array_add(copy, g_object_ref(g_ptr_array_index(objects, i)));
+        return copy;
+}
+
+static void on_manager_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                              const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                              gpointer user_data) {
+        AsHub *hub = user_data;
+        g_autoptr(GPtrArray) objects = NULL;
+
+        if (g_strcmp0(sender, hub->owner) != 0 || !g_str_equal(object_path, AS_MANAGER_PATH)) {
+                g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
+                        object_path, sender);
+                return;
+        }
+        if (!as_signal_parameters_valid(interface_name, signal_name, parameters))
+                return;
+
+        if (g_str_equal(signal_name, "StateUpdate")) {
+                g_autoptr(GVariant) state = g_variant_get_child_value(parameters, 0);
+
+                objects = snapshot(hub->providers);
+                for (guint i = 0; i < objects->len; i++)
+                        as_provider_handle_state_update(g_ptr_array_index(objects, i), sender, state);
+        } else if (g_str_equal(signal_name, "MonitorEvent")) {
+                const gchar *type;
+                g_autoptr(GVariant) event = NULL;
+
+                g_variant_get(parameters, "(&s@a{sv})", &type, &event);
+                objects = snapshot(hub->nodes);
+                for (guint i = 0; i < objects->len; i++)
+                        as_node_handle_monitor_event(g_ptr_array_index(objects, i), type, event);
+        }
+}
+
+static void on_manager_properties_changed(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                                          const gchar *interface_name, const gchar *signal_name,
+                                          GVariant *parameters, gpointer user_data) {
+        AsHub *hub = user_data;
+        g_autoptr(GVariant) changed = NULL;
+        g_autoptr(GPtrArray) nodes = NULL;
+        const gchar *state;
+
+        if (g_strcmp0(sender, hub->owner) != 0 ||
+            !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sa{sv}as)")))
+                return;
+        changed = g_variant_get_child_value(parameters, 1);
+        if (!g_variant_lookup(changed, "State", "&s", &state))
+                return;
+        nodes = snapshot(hub->nodes);
+        for (guint i = 0; i < nodes->len; i++)
+                as_node_handle_state_changed(g_ptr_array_index(nodes, i), state);
 }
 
 static void close_connections_not_of(AsHub *hub, const gchar *owner) {
@@ -130,40 +200,40 @@ static void close_connections_not_of(AsHub *hub, const gchar *owner) {
                 as_connection_handle_closed(g_ptr_array_index(closing, i), APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
-static GPtrArray *providers_snapshot(AsHub *hub) {
-        GPtrArray *snapshot = g_ptr_array_new_with_free_func(g_object_unref);
-
-        for (guint i = 0; i < hub->providers->len; i++)
-                g_ptr_array_add(snapshot, g_object_ref(g_ptr_array_index(hub->providers, i)));
-        return snapshot;
-}
-
 static void on_broker_appeared(GDBusConnection *bus, const gchar *name, const gchar *name_owner,
                                gpointer user_data) {
         AsHub *hub = user_data;
         g_autoptr(GPtrArray) providers = NULL;
+        g_autoptr(GPtrArray) nodes = NULL;
 
         g_debug("%s is owned by %s", name, name_owner);
         g_free(hub->owner);
         hub->owner = g_strdup(name_owner);
         close_connections_not_of(hub, name_owner);
 
-        providers = providers_snapshot(hub);
+        providers = snapshot(hub->providers);
         for (guint i = 0; i < providers->len; i++)
                 as_provider_handle_broker_appeared(g_ptr_array_index(providers, i));
+        nodes = snapshot(hub->nodes);
+        for (guint i = 0; i < nodes->len; i++)
+                as_node_handle_broker_appeared(g_ptr_array_index(nodes, i));
 }
 
 static void on_broker_vanished(GDBusConnection *bus, const gchar *name, gpointer user_data) {
         AsHub *hub = user_data;
         g_autoptr(GPtrArray) providers = NULL;
+        g_autoptr(GPtrArray) nodes = NULL;
 
         g_debug("%s has no owner", name);
         g_clear_pointer(&hub->owner, g_free);
         close_connections_not_of(hub, NULL);
 
-        providers = providers_snapshot(hub);
+        providers = snapshot(hub->providers);
         for (guint i = 0; i < providers->len; i++)
                 as_provider_handle_broker_vanished(g_ptr_array_index(providers, i));
+        nodes = snapshot(hub->nodes);
+        for (guint i = 0; i < nodes->len; i++)
+                as_node_handle_broker_vanished(g_ptr_array_index(nodes, i));
 }
 
 static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
@@ -174,6 +244,7 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         hub->context = g_main_context_ref(context);
         hub->connections = g_hash_table_new(g_str_hash, g_str_equal);
         hub->providers = g_ptr_array_new();
+        hub->nodes = g_ptr_array_new();
 
         /* Subscriptions and the watch deliver to the thread-default context at the time of the
          * call: make sure it is the hub's. */
@@ -182,8 +253,11 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
                 bus, AS_BUS_NAME, AS_CONNECTION_IFACE, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                 on_connection_signal, hub_ref(hub), hub_unref);
         hub->service_subscription = g_dbus_connection_signal_subscribe(
-                bus, AS_BUS_NAME, AS_SERVICE_IFACE, "ConnectionOpened", NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                bus, AS_BUS_NAME, AS_SERVICE_IFACE, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                 on_service_signal, hub_ref(hub), hub_unref);
+        hub->manager_subscription = g_dbus_connection_signal_subscribe(
+                bus, AS_BUS_NAME, AS_MANAGER_IFACE, NULL, AS_MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                on_manager_signal, hub_ref(hub), hub_unref);
         hub->watch = g_bus_watch_name_on_connection(bus, AS_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                     on_broker_appeared, on_broker_vanished, hub_ref(hub),
                                                     hub_unref);
@@ -232,6 +306,9 @@ void as_hub_release(AsHub *hub) {
          * with the last destroy notification, delivered in the hub's context. */
         g_dbus_connection_signal_unsubscribe(hub->bus, hub->connection_subscription);
         g_dbus_connection_signal_unsubscribe(hub->bus, hub->service_subscription);
+        g_dbus_connection_signal_unsubscribe(hub->bus, hub->manager_subscription);
+        if (hub->properties_subscription)
+                g_dbus_connection_signal_unsubscribe(hub->bus, hub->properties_subscription);
         g_bus_unwatch_name(hub->watch);
         hub_unref(hub);
 }
@@ -255,4 +332,19 @@ void as_hub_add_provider(AsHub *hub, AppServiceProvider *provider) {
 
 void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider) {
         g_ptr_array_remove(hub->providers, provider);
+}
+
+/* Called in the hub's context (the node's), so the subscription delivers there. */
+void as_hub_add_node(AsHub *hub, AppServiceNode *node) {
+        if (!hub->properties_subscription)
+                hub->properties_subscription = g_dbus_connection_signal_subscribe(
+                        hub->bus, AS_BUS_NAME, AS_PROPERTIES_IFACE, "PropertiesChanged", AS_MANAGER_PATH,
+                        AS_MANAGER_IFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_manager_properties_changed, hub_ref(hub),
+                        hub_unref);
+        if (!g_ptr_array_find(hub->nodes, node, NULL))
+                g_ptr_array_add(hub->nodes, node);
+}
+
+void as_hub_remove_node(AsHub *hub, AppServiceNode *node) {
+        g_ptr_array_remove(hub->nodes, node);
 }

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define AS_MANAGER_IFACE "io.appservice1.Manager"
 #define AS_SERVICE_IFACE "io.appservice1.Service"
 #define AS_CONNECTION_IFACE "io.appservice1.Connection"
+#define AS_PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
 
 /* No D-Bus timeout of our own: the broker's RequestTimeoutSec and ActivationTimeoutSec decide. */
 #define AS_CALL_TIMEOUT G_MAXINT
@@ -59,6 +60,8 @@ void as_hub_add_connection(AsHub *hub, AppServiceConnection *connection);
 void as_hub_remove_connection(AsHub *hub, AppServiceConnection *connection);
 void as_hub_add_provider(AsHub *hub, AppServiceProvider *provider);
 void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider);
+void as_hub_add_node(AsHub *hub, AppServiceNode *node);
+void as_hub_remove_node(AsHub *hub, AppServiceNode *node);
 const gchar *as_hub_get_owner(AsHub *hub);
 
 /* ---- what the hub calls ---- */
@@ -76,6 +79,13 @@ void as_provider_handle_connection_opened(AppServiceProvider *self, const gchar 
                                           const gchar *object_path, GVariant *caller);
 void as_provider_handle_broker_vanished(AppServiceProvider *self);
 void as_provider_handle_broker_appeared(AppServiceProvider *self);
+void as_provider_handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details);
+void as_provider_handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state);
+
+void as_node_handle_broker_appeared(AppServiceNode *self);
+void as_node_handle_broker_vanished(AppServiceNode *self);
+void as_node_handle_state_changed(AppServiceNode *self, const gchar *state);
+void as_node_handle_monitor_event(AppServiceNode *self, const gchar *type, GVariant *event);
 
 /* ---- the other objects' private constructors ---- */
 

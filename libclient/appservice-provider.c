@@ -36,6 +36,14 @@
  * `SystemdService=`) and gives it, at registration, the definition's properties and secrets and
  * the node's settings: see [method@AppService.Provider.get_property_value].
  *
+ * The node's state (`starting`, `running`, `stopping`) is
+ * [property@AppService.Provider:node-state], announced by
+ * [signal@AppService.Provider::state-update]: a provider registered while the node starts may
+ * wait for `running` before it talks to other services, with
+ * [method@AppService.Provider.submit_action]. [method@AppService.Provider.log] reports faults
+ * and log lines to the broker. When the broker wants the provider to stop (idle, or an
+ * administrator's stop), it emits [signal@AppService.Provider::stop-requested].
+ *
  * If the broker goes away (restarted, upgraded), the provider's connections close with
  * %APP_SERVICE_CLOSED_STATUS_CANCELED, [property@AppService.Provider:registered] becomes
  * %FALSE, and when the broker is back the provider registers again by itself.
@@ -57,6 +65,7 @@ struct _AppServiceProvider {
         GVariant *config;
         GPtrArray *old_configs; /* keep what get_property_value() handed out valid */
         GHashTable *connections; /* AppServiceConnection (owned) → itself, while open */
+        gchar *node_state;
 
         gboolean registered;
         gboolean registering;
@@ -68,11 +77,14 @@ enum {
         PROP_APP_SERVICE_NAME,
         PROP_BUS,
         PROP_REGISTERED,
+        PROP_NODE_STATE,
         N_PROPS
 };
 
 enum {
         SIGNAL_CONNECTION_RECEIVED,
+        SIGNAL_STATE_UPDATE,
+        SIGNAL_STOP_REQUESTED,
         N_SIGNALS
 };
 
@@ -86,6 +98,14 @@ static void set_registered(AppServiceProvider *self, gboolean registered) {
                 return;
         self->registered = registered;
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_REGISTERED]);
+}
+
+static void set_node_state(AppServiceProvider *self, const gchar *state) {
+        if (g_strcmp0(self->node_state, state) == 0)
+                return;
+        g_free(self->node_state);
+        self->node_state = g_strdup(state);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_NODE_STATE]);
 }
 
 static void on_connection_is_open(GObject *object, GParamSpec *pspec, gpointer user_data) {
@@ -173,6 +193,7 @@ static void app_service_provider_finalize(GObject *object) {
         g_free(self->app_service_name);
         g_free(self->service_path);
         g_free(self->owner);
+        g_free(self->node_state);
 
         G_OBJECT_CLASS(app_service_provider_parent_class)->finalize(object);
 }
@@ -189,6 +210,9 @@ static void app_service_provider_get_property(GObject *object, guint prop_id, GV
                 break;
         case PROP_REGISTERED:
                 g_value_set_boolean(value, self->registered);
+                break;
+        case PROP_NODE_STATE:
+                g_value_set_string(value, self->node_state);
                 break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -209,6 +233,12 @@ static void app_service_provider_set_property(GObject *object, guint prop_id, co
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         }
+}
+
+/* The default of ::stop-requested: do as asked. */
+static void stop_requested_default(AppServiceProvider *self, GVariant *details) {
+        g_debug("app service '%s': the broker asks its provider to stop: unregistering", self->app_service_name);
+        app_service_provider_unregister(self, NULL, NULL, NULL);
 }
 
 static void app_service_provider_class_init(AppServiceProviderClass *klass) {
@@ -261,7 +291,57 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
                 "registered", NULL, NULL, FALSE,
                 G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+        /**
+         * AppServiceProvider:node-state:
+         *
+         * The node's state as the broker last told this provider: `starting` (the broker is
+         * still starting the providers it starts at boot), `running` or `stopping`. Given at
+         * registration (the `state` of the node's settings), then changed by the broker's
+         * `StateUpdate`, with [signal@AppService.Provider::state-update]. %NULL before the first
+         * registration (or from a broker older than 0.2).
+         *
+         * Since: 0.2
+         */
+        properties[PROP_NODE_STATE] = g_param_spec_string(
+                "node-state", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
         g_object_class_install_properties(object_class, N_PROPS, properties);
+
+        /**
+         * AppServiceProvider::state-update:
+         * @self: the provider
+         * @state: the node's state, an `a{sv}`: `state` (`s`), `node-name` (`s`) and `version`
+         *   (`s`)
+         *
+         * The node's state changed (the microServiceBus `StateUpdate`), as the broker tells its
+         * registered providers, in order. [property@AppService.Provider:node-state] has the new
+         * state already.
+         *
+         * Since: 0.2
+         */
+        signals[SIGNAL_STATE_UPDATE] = g_signal_new("state-update", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                                                    NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+
+        /**
+         * AppServiceProvider::stop-requested:
+         * @self: the provider
+         * @details: why, an `a{sv}`: `reason` (`s`): `idle` (no connection for the service's
+         *   `IdleTimeoutSec=`), `stop` (an administrator's stop or restart) or `removed` (its
+         *   definition was removed)
+         *
+         * The broker wants this provider to stop. The default handler unregisters the provider
+         * ([method@AppService.Provider.unregister]); the process should then exit, for example
+         * by quitting its main loop from a handler connected with g_signal_connect_after(), or
+         * when [property@AppService.Provider:registered] becomes %FALSE. A handler that must
+         * finish some work first may stop the emission (g_signal_stop_emission_by_name()) and
+         * unregister itself later; a provider that does not unregister within the service's
+         * `StopTimeoutSec=` is made to stop (a process the broker started gets `SIGTERM`).
+         *
+         * Since: 0.2
+         */
+        signals[SIGNAL_STOP_REQUESTED] = g_signal_new_class_handler(
+                "stop-requested", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, G_CALLBACK(stop_requested_default),
+                NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
 
         /**
          * AppServiceProvider::connection-received:
@@ -269,7 +349,9 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
          * @connection: the provider's end of the new connection: open, with
          *   [property@AppService.Connection:caller] set
          * @caller: who opened it, an `a{sv}`: at least `uid` (`u`), `gid` (`u`) and `pid`
-         *   (`u`), and where known `app-id` (`s`) and `unit` (`s`)
+         *   (`u`), and where known `app-id` (`s`) and `unit` (`s`); for a connection made by
+         *   [method@AppService.Provider.submit_action] also `action` (`s`) and, when the sender
+         *   is a provider, `service` (`s`)
          *
          * A client opened a connection to the app service. Connect to the connection's
          * [signal@AppService.Connection::request-received] and
@@ -373,17 +455,34 @@ gboolean app_service_provider_get_registered(AppServiceProvider *self) {
 }
 
 /**
+ * app_service_provider_get_node_state:
+ * @self: a provider
+ *
+ * Gets [property@AppService.Provider:node-state].
+ *
+ * Returns: (nullable) (transfer none): `starting`, `running`, `stopping`, or %NULL before the
+ *   first registration; owned by @self and valid until the state changes (copy it to keep it)
+ *
+ * Since: 0.2
+ */
+const gchar *app_service_provider_get_node_state(AppServiceProvider *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        return self->node_state;
+}
+
+/**
  * app_service_provider_get_property_value:
  * @self: a provider, registered at least once
  * @kind: `"static"` for the definition's `[Properties]`, `"security"` for its `[Secrets]`, or
- *   `"settings"` for the node's settings (`node-name`, `version`)
+ *   `"settings"` for the node's settings (`node-name`, `version`, and since 0.2 `state`)
  * @name: the property's name
  *
  * Looks up a value the broker gave the provider when it registered: the microServiceBus
  * `GetPropertyValue`. Values of `[Properties]` and `[Secrets]` are strings as written in the
  * definition file; secrets are given only if the definition file is owned by root and readable
- * by nobody else. The settings are `node-name` (this machine's name for the broker) and
- * `version` (the broker's version).
+ * by nobody else. The settings are `node-name` (this machine's name for the broker),
+ * `version` (the broker's version) and `state` (the node's state at registration; see
+ * [property@AppService.Provider:node-state] for the current one).
  *
  * Returns: (nullable) (transfer none): the value, or %NULL if the provider never registered, the
  *   kind is unknown, or there is no such property; owned by @self and valid as long as it is
@@ -441,6 +540,28 @@ void as_provider_handle_connection_opened(AppServiceProvider *self, const gchar 
         g_signal_emit(self, signals[SIGNAL_CONNECTION_RECEIVED], 0, connection, caller);
 }
 
+void as_provider_handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details) {
+        if (!self->registered || g_strcmp0(sender, self->owner) != 0) {
+                g_debug("StopRequested for '%s' from %s, not from our broker: ignoring", self->app_service_name,
+                        sender);
+                return;
+        }
+        g_signal_emit(self, signals[SIGNAL_STOP_REQUESTED], 0, details);
+}
+
+/* Sent to every registered provider of this bus connection: each provider of the process may
+ * hear one change more than once, so only a change is announced. */
+void as_provider_handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state) {
+        const gchar *value;
+
+        if (!self->registered || g_strcmp0(sender, self->owner) != 0)
+                return;
+        if (!g_variant_lookup(state, "state", "&s", &value) || g_strcmp0(value, self->node_state) == 0)
+                return;
+        set_node_state(self, value);
+        g_signal_emit(self, signals[SIGNAL_STATE_UPDATE], 0, state);
+}
+
 /* ---- register ---- */
 
 static gboolean check_can_register(AppServiceProvider *self, GError **error) {
@@ -479,6 +600,14 @@ static void undo_register(GDBusConnection *bus, GDBusMessage *reply, gpointer un
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }
 
+static void take_node_state(AppServiceProvider *self, GVariant *config) {
+        g_autoptr(GVariant) settings = g_variant_lookup_value(config, "settings", G_VARIANT_TYPE_VARDICT);
+        const gchar *state;
+
+        if (settings && g_variant_lookup(settings, "state", "&s", &state))
+                set_node_state(self, state);
+}
+
 static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GError *error, GError **ret_error) {
         GVariant *body;
         const gchar *path;
@@ -508,6 +637,7 @@ static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GEr
                 g_ptr_array_add(self->old_configs, self->config);
         self->config = config;
         self->wanted = TRUE;
+        take_node_state(self, config);
         /* Before anything else runs in this context: a ConnectionOpened that followed the reply
          * finds us (as_provider_get_service_path() answers once registered). */
         set_registered(self, TRUE);
@@ -800,4 +930,323 @@ gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancell
         return as_call_always_sync(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,
                                    AS_MANAGER_IFACE, "UnregisterProvider",
                                    g_variant_new("(s)", self->app_service_name), cancellable, error);
+}
+
+/* ---- submit_action ---- */
+
+static gboolean check_can_submit(AppServiceProvider *self, GVariant *message, GError **error) {
+        if (!self->bus) {
+                g_propagate_error(error, g_error_copy(self->bus_error));
+                return FALSE;
+        }
+        if (message && !g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static GVariant *submit_parameters(const gchar *destination, const gchar *action, GVariant *message) {
+        if (!message)
+                message = g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
+        return g_variant_new("(ss@a{sv})", destination, action, message);
+}
+
+static void split_submit_reply(GVariant *reply, GVariant **ret_responses, GVariant **ret_failures) {
+        if (ret_responses)
+                *ret_responses = g_variant_get_child_value(reply, 0);
+        if (ret_failures)
+                *ret_failures = g_variant_get_child_value(reply, 1);
+}
+
+static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GVariant *reply;
+        GError *error = NULL;
+
+        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        if (!reply) {
+                as_error_prettify(error);
+                g_task_return_error(task, error);
+                return;
+        }
+        g_task_return_pointer(task, reply, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * app_service_provider_submit_action:
+ * @self: a provider, usually registered
+ * @destination: an app service name, or `*` for every app service
+ * @action: what the receiver is asked to do, for example `set-temperature`: not empty, at most
+ *   255 bytes
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when every receiver answered or timed out
+ * @user_data: data for @callback
+ *
+ * Sends @message to another app service, or to all of them, and collects the answers: the
+ * microServiceBus `SubmitAction` (`io.appservice1.Manager.SubmitAction`). The broker opens a
+ * one-shot connection to each receiver, whose provider sees a connection with
+ * [property@AppService.Connection:action] set to @action and, when this provider is registered,
+ * [property@AppService.Connection:caller-app-service-name] set to its app service, then one
+ * request with @message.
+ *
+ * With one app service name, its provider is started if needed, and the errors of opening it
+ * are the errors of the call (%APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+ * %APP_SERVICE_ERROR_NOT_AUTHORIZED, %APP_SERVICE_ERROR_DISABLED_BY_POLICY, ...). With `*` (a
+ * broadcast, allowed for registered providers and root), the message goes to every other app
+ * service that is enabled, has a registered provider, and that this process may open; the
+ * others are skipped. A receiver that did not answer in time, or closed first, is among the
+ * failures, not an error of the call.
+ *
+ * Errors: those above, %APP_SERVICE_ERROR_INVALID_MESSAGE (@message breaks the ValueSet rules, or
+ * @action is empty or too long), %G_IO_ERROR_INVALID_ARGUMENT (@message is not an `a{sv}`), or
+ * those of the bus.
+ *
+ * Finish with [method@AppService.Provider.submit_action_finish].
+ *
+ * Since: 0.2
+ */
+void app_service_provider_submit_action(AppServiceProvider *self, const gchar *destination, const gchar *action,
+                                        GVariant *message, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data) {
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GTask) task = NULL;
+        GError *error = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
+        g_return_if_fail(destination != NULL);
+        g_return_if_fail(action != NULL);
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_provider_submit_action);
+        if (!check_can_submit(self, message, &error)) {
+                g_task_return_error(task, error);
+                return;
+        }
+        g_dbus_connection_call(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
+                               submit_parameters(destination, action, message), G_VARIANT_TYPE("(a{sv}a{ss})"),
+                               G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT, cancellable, on_submit_reply,
+                               g_steal_pointer(&task));
+}
+
+/**
+ * app_service_provider_submit_action_finish:
+ * @self: a provider
+ * @result: the result passed to the callback
+ * @responses: (out) (optional) (transfer full): the answers, an `a{sv}`: one entry per app
+ *   service that answered, its name and its response (a variant holding an `a{sv}`); free it
+ *   with g_variant_unref()
+ * @failures: (out) (optional) (transfer full): the app services that were sent the message but
+ *   gave no answer, an `a{ss}`: the name, and the D-Bus error as `NAME: message`; free it with
+ *   g_variant_unref()
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Provider.submit_action].
+ *
+ * Returns: %TRUE if the message was delivered (@responses and @failures say how each receiver
+ *   answered), %FALSE with @error set otherwise
+ *
+ * Since: 0.2
+ */
+gboolean app_service_provider_submit_action_finish(AppServiceProvider *self, GAsyncResult *result,
+                                                   GVariant **responses, GVariant **failures, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+
+        reply = g_task_propagate_pointer(G_TASK(result), error);
+        if (!reply)
+                return FALSE;
+        split_submit_reply(reply, responses, failures);
+        return TRUE;
+}
+
+/**
+ * app_service_provider_submit_action_sync:
+ * @self: a provider, usually registered
+ * @destination: an app service name, or `*` for every app service
+ * @action: what the receiver is asked to do: not empty, at most 255 bytes
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @responses: (out) (optional) (transfer full): the answers, an `a{sv}` of app service names and
+ *   their responses (variants holding `a{sv}`); free it with g_variant_unref()
+ * @failures: (out) (optional) (transfer full): the receivers that gave no answer, an `a{ss}` of
+ *   app service names and `NAME: message` errors; free it with g_variant_unref()
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends an action to other app services and collects the answers, blocking the calling thread:
+ * the synchronous twin of [method@AppService.Provider.submit_action]. It needs no running main
+ * loop; but a receiver served by this same process cannot answer while it blocks: use the
+ * asynchronous call for that.
+ *
+ * Returns: %TRUE if the message was delivered, %FALSE with @error set otherwise
+ *
+ * Since: 0.2
+ */
+gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const gchar *destination,
+                                                 const gchar *action, GVariant *message, GVariant **responses,
+                                                 GVariant **failures, GCancellable *cancellable, GError **error) {
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) reply = NULL;
+        GError *e = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(destination != NULL, FALSE);
+        g_return_val_if_fail(action != NULL, FALSE);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
+
+        if (!check_can_submit(self, message, error))
+                return FALSE;
+        reply = g_dbus_connection_call_sync(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
+                                            submit_parameters(destination, action, message),
+                                            G_VARIANT_TYPE("(a{sv}a{ss})"), G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT,
+                                            cancellable, &e);
+        if (!reply) {
+                as_error_prettify(e);
+                g_propagate_error(error, e);
+                return FALSE;
+        }
+        split_submit_reply(reply, responses, failures);
+        return TRUE;
+}
+
+/* ---- log ---- */
+
+static const gchar *log_level_name(AppServiceLogLevel level) {
+        static const gchar *const names[] = { "debug", "info", "warning", "error" };
+
+        return (guint) level < G_N_ELEMENTS(names) ? names[level] : "";
+}
+
+/* The registered provider's service object, at its broker; before registering, the object the
+ * name would have (the broker answers NotAuthorized). */
+static void log_target(AppServiceProvider *self, gchar **ret_destination, gchar **ret_path) {
+        *ret_destination = g_strdup(self->registered ? self->owner : AS_BUS_NAME);
+        *ret_path = self->registered ? g_strdup(self->service_path) : as_service_path_for_name(self->app_service_name);
+}
+
+static void on_log_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GVariant) reply = NULL;
+        GError *error = NULL;
+
+        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        if (!reply) {
+                as_error_prettify(error);
+                g_task_return_error(task, error);
+                return;
+        }
+        g_task_return_boolean(task, TRUE);
+}
+
+/**
+ * app_service_provider_log:
+ * @self: a registered provider
+ * @level: how serious it is
+ * @code: (nullable): the fault code, for example `E_SENSOR_TIMEOUT`: at most 255 printable ASCII
+ *   characters without spaces; required for %APP_SERVICE_LOG_LEVEL_ERROR, %NULL or empty
+ *   otherwise allowed
+ * @message: the description or log text: UTF-8, not empty, at most 4096 bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the broker took the line
+ * @user_data: data for @callback
+ *
+ * Reports a fault or a log line to the broker (`io.appservice1.Service.Log`, the
+ * microServiceBus `ThrowError` and debug log). The broker writes it to the journal, with the
+ * app service's name and this process's identity, and sends it to monitoring administrators as
+ * a `fault` event ([signal@AppService.Node::monitor-event]). A provider that reports more than
+ * 200 lines in 10 seconds has the rest dropped until the interval ends.
+ *
+ * Errors: %APP_SERVICE_ERROR_NOT_AUTHORIZED (the provider is not registered),
+ * %G_DBUS_ERROR_INVALID_ARGS (a missing or malformed @code, an empty or over-long @message), or
+ * those of the bus.
+ *
+ * Finish with [method@AppService.Provider.log_finish].
+ *
+ * Since: 0.2
+ */
+void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
+                              const gchar *message, GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data) {
+        g_autoptr(GTask) task = NULL;
+        g_autofree gchar *destination = NULL;
+        g_autofree gchar *path = NULL;
+
+        g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
+        g_return_if_fail(level <= APP_SERVICE_LOG_LEVEL_ERROR);
+        g_return_if_fail(message != NULL);
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_provider_log);
+        if (!self->bus) {
+                g_task_return_error(task, g_error_copy(self->bus_error));
+                return;
+        }
+        log_target(self, &destination, &path);
+        g_dbus_connection_call(self->bus, destination, path, AS_SERVICE_IFACE, "Log",
+                               g_variant_new("(sss)", log_level_name(level), code ? code : "", message),
+                               G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable, on_log_reply,
+                               g_steal_pointer(&task));
+}
+
+/**
+ * app_service_provider_log_finish:
+ * @self: a provider
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Provider.log].
+ *
+ * Returns: %TRUE if the broker took the line, %FALSE with @error set otherwise
+ *
+ * Since: 0.2
+ */
+gboolean app_service_provider_log_finish(AppServiceProvider *self, GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(g_task_is_valid(result, self), FALSE);
+
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/**
+ * app_service_provider_log_sync:
+ * @self: a registered provider
+ * @level: how serious it is
+ * @code: (nullable): the fault code, required for %APP_SERVICE_LOG_LEVEL_ERROR
+ * @message: the description or log text: UTF-8, not empty, at most 4096 bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Reports a fault or a log line, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Provider.log]. It needs no running main loop.
+ *
+ * Returns: %TRUE if the broker took the line, %FALSE with @error set otherwise
+ *
+ * Since: 0.2
+ */
+gboolean app_service_provider_log_sync(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
+                                       const gchar *message, GCancellable *cancellable, GError **error) {
+        g_autofree gchar *destination = NULL;
+        g_autofree gchar *path = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
+        g_return_val_if_fail(level <= APP_SERVICE_LOG_LEVEL_ERROR, FALSE);
+        g_return_val_if_fail(message != NULL, FALSE);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
+
+        if (!self->bus) {
+                g_propagate_error(error, g_error_copy(self->bus_error));
+                return FALSE;
+        }
+        log_target(self, &destination, &path);
+        return as_call_always_sync(self->bus, destination, path, AS_SERVICE_IFACE, "Log",
+                                   g_variant_new("(sss)", log_level_name(level), code ? code : "", message),
+                                   cancellable, error);
 }

@@ -27,6 +27,8 @@ GDBusConnection *app_service_provider_get_bus(AppServiceProvider *self);
 APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_provider_get_registered(AppServiceProvider *self);
 APP_SERVICE_AVAILABLE_IN_ALL
+const gchar *app_service_provider_get_node_state(AppServiceProvider *self);
+APP_SERVICE_AVAILABLE_IN_ALL
 const gchar *app_service_provider_get_property_value(AppServiceProvider *self, const gchar *kind,
                                                      const gchar *name);
 
@@ -45,5 +47,27 @@ APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_provider_unregister_finish(AppServiceProvider *self, GAsyncResult *result, GError **error);
 APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancellable *cancellable, GError **error);
+
+APP_SERVICE_AVAILABLE_IN_ALL
+void app_service_provider_submit_action(AppServiceProvider *self, const gchar *destination, const gchar *action,
+                                        GVariant *message, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                        gpointer user_data);
+APP_SERVICE_AVAILABLE_IN_ALL
+gboolean app_service_provider_submit_action_finish(AppServiceProvider *self, GAsyncResult *result,
+                                                   GVariant **responses, GVariant **failures, GError **error);
+APP_SERVICE_AVAILABLE_IN_ALL
+gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const gchar *destination,
+                                                 const gchar *action, GVariant *message, GVariant **responses,
+                                                 GVariant **failures, GCancellable *cancellable, GError **error);
+
+APP_SERVICE_AVAILABLE_IN_ALL
+void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
+                              const gchar *message, GCancellable *cancellable, GAsyncReadyCallback callback,
+                              gpointer user_data);
+APP_SERVICE_AVAILABLE_IN_ALL
+gboolean app_service_provider_log_finish(AppServiceProvider *self, GAsyncResult *result, GError **error);
+APP_SERVICE_AVAILABLE_IN_ALL
+gboolean app_service_provider_log_sync(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
+                                       const gchar *message, GCancellable *cancellable, GError **error);
 
 G_END_DECLS

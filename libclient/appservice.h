@@ -12,4 +12,5 @@
 #include "appservice-request.h"
 #include "appservice-connection.h"
 #include "appservice-provider.h"
+#include "appservice-node.h"
 #undef APP_SERVICE_INSIDE

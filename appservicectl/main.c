@@ -19,6 +19,13 @@ static const struct {
         { "status", "status NAME", "Show the properties of an app service", ctl_verb_status },
         { "call", "call NAME [KEY=VALUE...]", "Send one message and print the response", ctl_verb_call },
         { "open", "open NAME", "Open a connection and talk on stdin/stdout", ctl_verb_open },
+        { "start", "start NAME", "Start the provider of an app service", ctl_verb_start },
+        { "stop", "stop NAME", "Stop the provider of an app service", ctl_verb_stop },
+        { "restart", "restart NAME", "Restart the provider of an app service", ctl_verb_restart },
+        { "enable", "enable NAME", "Enable an app service", ctl_verb_enable },
+        { "disable", "disable NAME", "Disable an app service", ctl_verb_disable },
+        { "reload", "reload", "Make the broker reload its definition files", ctl_verb_reload },
+        { "monitor", "monitor", "Print the broker's live events until interrupted", ctl_verb_monitor },
 };
 
 /* The options every verb accepts, before or after its name. */

@@ -13,6 +13,17 @@
  *   greet-on-connect   sends {"greeting": "hello"} to each new client, answers requests as echo
  *   close-on-request   closes the connection when a request arrives
  *   crash              dies by SIGKILL when a request arrives
+ *   submit DEST        as echo, and once registered submits the action "test-action" with
+ *                      {"ping": <int32 1>} to DEST (an app service or "*"): "submit ok RESPONSES
+ *                      FAILURES" or "submit failed DOMAIN CODE MESSAGE"
+ * A connection made by SubmitAction adds a line "action ACTION SERVICE" ("-" for no service)
+ * after its "connection" line.
+ * Node modes (AppServiceNode on the same bus):
+ *   admin VERB         VERB (start, stop, restart, enable, disable: of NAME; reload; monitor):
+ *                      "admin ok" or "admin failed DOMAIN CODE MESSAGE"; after monitor, each
+ *                      event as "event TYPE SERVICE" until the end
+ *   watch              a node that never starts monitoring: "watching", then "event TYPE" for
+ *                      any event it emits (none should come)
  * The client mode opens NAME (ARG: the package family name), sends {"ping": <int32 1>} and
  * answers requests from the provider as echo does:
  *   client             "open STATUS DOMAIN CODE", then "response STATUS MESSAGE"; then it closes
@@ -168,6 +179,11 @@ static void on_connection_received(AppServiceProvider *provider, AppServiceConne
         g_signal_connect(connection, "request-received", G_CALLBACK(on_request_received), h);
         g_signal_connect(connection, "service-closed", G_CALLBACK(on_service_closed), h);
         emit("connection uid=%u count=%u", uid, h->connections->len);
+        if (app_service_connection_get_action(connection)) {
+                const char *service = app_service_connection_get_caller_app_service_name(connection);
+
+                emit("action %s %s", app_service_connection_get_action(connection), service ? service : "-");
+        }
 
         if (g_str_equal(h->mode, "greet-on-connect")) {
                 g_autoptr(GVariant) greeting = g_variant_ref_sink(g_variant_new_parsed("{'greeting': <'hello'>}"));
@@ -338,6 +354,68 @@ static int run_client(Helper *h, const char *package_family_name) {
         return 0;
 }
 
+/* ---- submit and node modes ------------------------------------------------------------------- */
+
+static void submitted_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) responses = NULL;
+        g_autoptr(GVariant) failures = NULL;
+
+        if (app_service_provider_submit_action_finish(APP_SERVICE_PROVIDER(source), result, &responses, &failures,
+                                                      &error)) {
+                g_autofree char *r = g_variant_print(responses, TRUE);
+                g_autofree char *f = g_variant_print(failures, TRUE);
+
+                emit("submit ok %s %s", r, f);
+        } else {
+                emit_error("submit", error);
+        }
+}
+
+static void on_monitor_event(AppServiceNode *node, const char *type, GVariant *event, gpointer user_data) {
+        const char *service = "-";
+
+        g_variant_lookup(event, "service", "&s", &service);
+        emit("event %s %s", type, service);
+}
+
+static gboolean admin_verb(AppServiceNode *node, const char *verb, const char *name, GError **error) {
+        if (g_str_equal(verb, "start"))
+                return app_service_node_start_service_sync(node, name, NULL, error);
+        if (g_str_equal(verb, "stop"))
+                return app_service_node_stop_service_sync(node, name, NULL, error);
+        if (g_str_equal(verb, "restart"))
+                return app_service_node_restart_service_sync(node, name, NULL, error);
+        if (g_str_equal(verb, "enable") || g_str_equal(verb, "disable"))
+                return app_service_node_set_service_enabled_sync(node, name, g_str_equal(verb, "enable"), NULL,
+                                                                 error);
+        if (g_str_equal(verb, "reload"))
+                return app_service_node_reload_sync(node, NULL, error);
+        if (g_str_equal(verb, "monitor"))
+                return app_service_node_start_monitoring_sync(node, NULL, error);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown verb '%s'", verb);
+        return FALSE;
+}
+
+static int run_node(Helper *h, const char *verb) {
+        g_autoptr(AppServiceNode) node = app_service_node_new();
+        g_autoptr(GError) error = NULL;
+
+        g_signal_connect(node, "monitor-event", G_CALLBACK(on_monitor_event), h);
+        if (!verb) {
+                emit("watching");
+                g_main_loop_run(h->loop);
+        } else if (!admin_verb(node, verb, h->name, &error)) {
+                emit_error("admin", error);
+        } else {
+                emit("admin ok");
+                if (g_str_equal(verb, "monitor"))
+                        g_main_loop_run(h->loop);
+        }
+        g_signal_handlers_disconnect_by_data(node, h);
+        return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------------------- */
 
 static gboolean switch_user(gint uid, gint gid) {
@@ -358,7 +436,8 @@ static gboolean switch_user(gint uid, gint gid) {
 
 int main(int argc, char **argv) {
         static const char *const modes[] = { "echo", "ignore", "hold", "defer", "greet-on-connect",
-                                             "close-on-request", "crash", "client", NULL };
+                                             "close-on-request", "crash", "client", "submit", "admin", "watch",
+                                             NULL };
         gint uid = -1, gid = -1;
         gboolean stay = FALSE;
         GOptionEntry entries[] = {
@@ -404,7 +483,9 @@ int main(int argc, char **argv) {
                 h.stdin_watch = g_unix_fd_add(STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, stdin_cb, &h);
         }
 
-        if (g_str_equal(h.mode, "client")) {
+        if (g_str_equal(h.mode, "admin") || g_str_equal(h.mode, "watch")) {
+                h.exit_code = run_node(&h, g_str_equal(h.mode, "admin") ? (argc > 3 ? argv[3] : "") : NULL);
+        } else if (g_str_equal(h.mode, "client")) {
                 /* A client answers requests as echo does. */
                 h.mode = (char *) "echo";
                 h.exit_code = run_client(&h, argc > 3 ? argv[3] : NULL);
@@ -417,6 +498,12 @@ int main(int argc, char **argv) {
                         h.exit_code = 3;
                 } else {
                         emit("register ok");
+                        if (g_str_equal(h.mode, "submit")) {
+                                h.mode = (char *) "echo";
+                                app_service_provider_submit_action(
+                                        h.provider, argc > 3 ? argv[3] : "*", "test-action",
+                                        g_variant_new_parsed("{'ping': <int32 1>}"), NULL, submitted_cb, &h);
+                        }
                         g_main_loop_run(h.loop);
                 }
                 g_signal_handlers_disconnect_by_data(h.provider, &h);

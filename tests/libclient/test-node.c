@@ -1,0 +1,670 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The orchestration API of 0.2 against the real daemon: AppServiceNode (the broker's state,
+ * start/stop/restart/enable/disable/reload, monitoring and who sees its events, NotAuthorized for
+ * an unprivileged process), and the provider's side (node-state and state-update,
+ * stop-requested, submit_action to one service and to all, the action and sender on the
+ * receiving connection, log). Nodes and providers under test live in the test process; the
+ * other endpoints are provider-helper processes. */
+
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+
+#include "libclient-test.h"
+
+#define ECHO "com.example.echo"
+#define SENDER "com.example.sender"
+#define SLOW "com.example.slow"
+
+/* ---- collecting monitor events ---------------------------------------------------------------- */
+
+typedef struct {
+        GPtrArray *types;  /* gchar* */
+        GPtrArray *events; /* GVariant a{sv} */
+} Events;
+
+static void events_init(Events *e) {
+        e->types = g_ptr_array_new_with_free_func(g_free);
+        e->events = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+}
+
+static void events_clear(Events *e) {
+        g_clear_pointer(&e->types, g_ptr_array_unref);
+        g_clear_pointer(&e->events, g_ptr_array_unref);
+}
+
+static void on_event(AppServiceNode *node, const char *type, GVariant *event, gpointer user_data) {
+        Events *e = user_data;
+
+        g_ptr_array_add(e->types, g_strdup(type));
+        g_ptr_array_add(e->events, g_variant_ref(event));
+}
+
+/* The first event of `type` about `service` (NULL: any), or NULL. */
+static GVariant *events_find(Events *e, const char *type, const char *service) {
+        for (guint i = 0; i < e->types->len; i++) {
+                const char *s = NULL;
+
+                if (!g_str_equal(e->types->pdata[i], type))
+                        continue;
+                g_variant_lookup(e->events->pdata[i], "service", "&s", &s);
+                if (!service || g_strcmp0(s, service) == 0)
+                        return e->events->pdata[i];
+        }
+        return NULL;
+}
+
+static struct passwd *games_user(void) {
+        struct passwd *pw = getpwnam("games");
+
+        if (!pw)
+                g_test_skip("no user 'games' (base-passwd creates it on Debian)");
+        return pw;
+}
+
+static char *state_of(LtBus *b, const char *name) {
+        return lt_bus_get_service_state(b, name);
+}
+
+#define WAIT_SERVICE_STATE(b, name, want)                                                              \
+        ({                                                                                             \
+                g_autofree char *st_ = NULL;                                                           \
+                LT_WAIT((g_free(st_), st_ = state_of((b), (name)), g_strcmp0(st_, (want)) == 0), LT_WAIT_MS, \
+                        "service state '" want "'");                                                   \
+        })
+
+/* ---- the node's state ---------------------------------------------------------------------------- */
+
+static void test_node_state(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        g_assert_true(APP_SERVICE_IS_NODE(node));
+        g_assert_false(app_service_node_get_monitoring(node));
+        LT_WAIT(g_strcmp0(app_service_node_get_state(node), "running") == 0, LT_WAIT_MS, "node state 'running'");
+
+        /* The broker goes away: the state is unknown; it comes back: running again. */
+        LT_CHECK_OR_RETURN(lt_bus_stop_daemon(b));
+        LT_WAIT(app_service_node_get_state(node) == NULL, LT_WAIT_MS, "node state NULL without a broker");
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        LT_WAIT(g_strcmp0(app_service_node_get_state(node), "running") == 0, LT_WAIT_MS,
+                "node state 'running' again");
+}
+
+/* ---- administration -------------------------------------------------------------------------------- */
+
+static void test_enable_disable(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(AppServiceConnection) c = NULL;
+        g_autoptr(GError) error = NULL;
+        LtResult r = { 0 };
+        GDBusConnection *conn;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        conn = lt_bus_connect(b);
+        node = app_service_node_new_for_bus(conn);
+
+        g_assert_true(app_service_node_set_service_enabled_sync(node, ECHO, FALSE, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        WAIT_SERVICE_STATE(b, ECHO, "disabled");
+        c = app_service_connection_new_for_bus(conn, ECHO, NULL);
+        g_assert_cmpint(app_service_connection_open_sync(c, NULL, &error), ==,
+                        APP_SERVICE_CONNECTION_STATUS_DISABLED_BY_POLICY);
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_DISABLED_BY_POLICY);
+        g_clear_error(&error);
+
+        app_service_node_set_service_enabled(node, ECHO, TRUE, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_RETURN(lt_result_wait(&r, LT_WAIT_MS, "set_service_enabled() callback"));
+        g_assert_true(app_service_node_set_service_enabled_finish(node, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        lt_result_clear(&r);
+        WAIT_SERVICE_STATE(b, ECHO, "inactive");
+
+        g_assert_false(app_service_node_set_service_enabled_sync(node, "com.example.nope", FALSE, NULL, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE);
+}
+
+/* An unprivileged process: every administration call and monitoring is refused. */
+static void test_not_authorized(void) {
+        static const char *const verbs[] = { "disable", "enable", "start", "stop", "restart", "reload", "monitor" };
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autofree char *uid_arg = NULL, *gid_arg = NULL;
+        struct passwd *pw;
+
+        if (!b || !(pw = games_user()))
+                return;
+        uid_arg = g_strdup_printf("--uid=%u", (unsigned) pw->pw_uid);
+        gid_arg = g_strdup_printf("--gid=%u", (unsigned) pw->pw_gid);
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+
+        for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++) {
+                const char *args[] = { uid_arg, gid_arg, "admin", ECHO, verbs[i], NULL };
+                LtHelper *h = lt_helper_spawn(b, args);
+                g_autofree char *line = lt_helper_wait_line(h, "admin ", LT_WAIT_MS);
+
+                g_test_message("%s: %s", verbs[i], line ? line : "(nothing)");
+                if (line && !g_str_has_prefix(line, "admin failed app-service-error-quark 4 "))
+                        lt_fail("%s as games: %s, not NotAuthorized", verbs[i], line);
+        }
+        {
+                g_autofree char *state = state_of(b, ECHO);
+
+                g_assert_cmpstr(state, ==, "inactive");
+        }
+}
+
+static void test_start_stop_restart(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *body = NULL;
+        g_autofree char *state = NULL;
+        LtResult r = { 0 };
+
+        if (!b)
+                return;
+        body = g_strdup_printf("Exec=%s echo %s\nActivationTimeoutSec=20\nStopTimeoutSec=5\n",
+                               lt_provider_helper_path(), ECHO);
+        lt_bus_write_definition(b, ECHO, 0644, body);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+
+        g_assert_true(app_service_node_start_service_sync(node, ECHO, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        state = state_of(b, ECHO);
+        g_assert_cmpstr(state, ==, "active");
+
+        app_service_node_restart_service(node, ECHO, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, lt_ms(30000), "restart_service() callback"), out);
+        g_assert_true(app_service_node_restart_service_finish(node, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        lt_result_clear(&r);
+        g_free(state);
+        state = state_of(b, ECHO);
+        g_assert_cmpstr(state, ==, "active");
+
+        app_service_node_stop_service(node, ECHO, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, lt_ms(30000), "stop_service() callback"), out);
+        g_assert_true(app_service_node_stop_service_finish(node, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        lt_result_clear(&r);
+        g_free(state);
+        state = state_of(b, ECHO);
+        g_assert_cmpstr(state, ==, "inactive");
+
+        /* Stopping what does not run succeeds; starting what is not declared does not. */
+        g_assert_true(app_service_node_stop_service_sync(node, ECHO, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        g_assert_false(app_service_node_start_service_sync(node, "com.example.nope", NULL, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE);
+out:
+        lt_result_clear(&r);
+}
+
+static void on_stop_requested(AppServiceProvider *provider, GVariant *details, gpointer user_data) {
+        char **reason = user_data;
+
+        g_free(*reason);
+        if (!g_variant_lookup(details, "reason", "s", reason))
+                *reason = g_strdup("(none)");
+}
+
+/* The provider in this process hears stop-requested; its default handler unregisters. */
+static void test_stop_requested(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *reason = NULL;
+        LtResult r = { 0 };
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, "StopTimeoutSec=20\n");
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), ECHO);
+        g_signal_connect(p, "stop-requested", G_CALLBACK(on_stop_requested), &reason);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(p, NULL, &error), out);
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+
+        app_service_node_stop_service(node, ECHO, NULL, lt_result_cb, &r);
+        LT_WAIT(reason != NULL, LT_WAIT_MS, "stop-requested");
+        g_assert_cmpstr(reason, ==, "stop");
+        LT_WAIT(!app_service_provider_get_registered(p), LT_WAIT_MS, "unregistered by the default handler");
+        /* Well before StopTimeoutSec: the provider went of its own accord. */
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, lt_ms(5000), "stop_service() callback"), out);
+        g_assert_true(app_service_node_stop_service_finish(node, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        {
+                g_autofree char *state = state_of(b, ECHO);
+
+                g_assert_cmpstr(state, ==, "inactive");
+        }
+out:
+        lt_result_clear(&r);
+        if (p)
+                g_signal_handlers_disconnect_by_data(p, &reason);
+}
+
+static void test_reload(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *before = NULL, *after = NULL;
+        LtResult r = { 0 };
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        lt_bus_write_definition(b, "com.example.added", 0644, NULL);
+
+        g_assert_true(app_service_node_reload_sync(node, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        before = state_of(b, "com.example.added");
+        g_assert_cmpstr(before, ==, "inactive");
+
+        lt_bus_write_definition(b, "com.example.later", 0644, NULL);
+        app_service_node_reload(node, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_RETURN(lt_result_wait(&r, LT_WAIT_MS, "reload() callback"));
+        g_assert_true(app_service_node_reload_finish(node, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        lt_result_clear(&r);
+        after = state_of(b, "com.example.later");
+        g_assert_cmpstr(after, ==, "inactive");
+}
+
+/* ---- monitoring ------------------------------------------------------------------------------------ */
+
+/* Only the node that started monitoring emits events: not another node of the same bus
+ * connection, not a node on another connection, not a node in another process. */
+static void test_monitor_is_private(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) watcher = NULL, same_conn = NULL, other_conn = NULL, witness = NULL;
+        g_autoptr(GError) error = NULL;
+        Events seen, same, other, witnessed;
+        LtResult r = { 0 };
+        GDBusConnection *conn;
+        LtHelper *idle;
+        guint n;
+
+        if (!b)
+                return;
+        events_init(&seen);
+        events_init(&same);
+        events_init(&other);
+        events_init(&witnessed);
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        conn = lt_bus_connect(b);
+        watcher = app_service_node_new_for_bus(conn);
+        same_conn = app_service_node_new_for_bus(conn);
+        other_conn = app_service_node_new_for_bus(lt_bus_connect(b));
+        witness = app_service_node_new_for_bus(lt_bus_connect(b));
+        g_signal_connect(watcher, "monitor-event", G_CALLBACK(on_event), &seen);
+        g_signal_connect(same_conn, "monitor-event", G_CALLBACK(on_event), &same);
+        g_signal_connect(other_conn, "monitor-event", G_CALLBACK(on_event), &other);
+        g_signal_connect(witness, "monitor-event", G_CALLBACK(on_event), &witnessed);
+        {
+                const char *args[] = { "watch", ECHO, NULL };
+
+                idle = lt_helper_spawn(b, args);
+                g_free(lt_helper_wait_line(idle, "watching", LT_WAIT_MS));
+        }
+
+        app_service_node_start_monitoring(watcher, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "start_monitoring() callback"), out);
+        g_assert_true(app_service_node_start_monitoring_finish(watcher, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        lt_result_clear(&r);
+        g_assert_true(app_service_node_get_monitoring(watcher));
+        g_assert_false(app_service_node_get_monitoring(same_conn));
+        g_assert_true(app_service_node_start_monitoring_sync(witness, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+
+        lt_helper_start_provider(b, ECHO, "echo", NULL);
+        LT_WAIT(events_find(&seen, "provider-registered", ECHO), LT_WAIT_MS, "provider-registered event");
+        LT_WAIT(events_find(&witnessed, "provider-registered", ECHO), LT_WAIT_MS, "provider-registered (witness)");
+        {
+                GVariant *event = events_find(&seen, "provider-registered", ECHO);
+                guint64 timestamp = 0;
+                guint32 pid = 0;
+
+                if (event) {
+                        g_assert_true(g_variant_lookup(event, "timestamp", "t", &timestamp));
+                        g_assert_cmpuint(timestamp, >, (guint64) (g_get_real_time() - G_USEC_PER_SEC * 600));
+                        g_assert_true(g_variant_lookup(event, "pid", "u", &pid));
+                        g_assert_cmpuint(pid, >, 0);
+                }
+        }
+        /* Give anything misdirected the time to arrive. */
+        LT_RUN_FOR(FALSE, lt_ms(500));
+        g_assert_cmpuint(same.types->len, ==, 0);
+        g_assert_cmpuint(other.types->len, ==, 0);
+        g_assert_false(lt_helper_has_line(idle, "event "));
+
+        /* Stopped: nothing more for the watcher, while the witness still hears. */
+        g_assert_true(app_service_node_stop_monitoring_sync(watcher, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        g_assert_false(app_service_node_get_monitoring(watcher));
+        n = seen.types->len;
+        g_assert_true(lt_bus_set_service_enabled(b, ECHO, FALSE, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        LT_WAIT(events_find(&witnessed, "service-state", ECHO), LT_WAIT_MS, "service-state event (witness)");
+        LT_RUN_FOR(FALSE, lt_ms(500));
+        g_assert_cmpuint(seen.types->len, ==, n);
+        g_assert_cmpuint(same.types->len, ==, 0);
+        g_assert_false(lt_helper_has_line(idle, "event "));
+out:
+        lt_result_clear(&r);
+        if (watcher) {
+                g_signal_handlers_disconnect_by_data(watcher, &seen);
+                g_signal_handlers_disconnect_by_data(same_conn, &same);
+                g_signal_handlers_disconnect_by_data(other_conn, &other);
+                g_signal_handlers_disconnect_by_data(witness, &witnessed);
+        }
+        events_clear(&seen);
+        events_clear(&same);
+        events_clear(&other);
+        events_clear(&witnessed);
+}
+
+/* ---- the provider's side ---------------------------------------------------------------------------- */
+
+/* log(): a fault reaches a monitoring node; bad arguments and an unregistered provider fail. */
+static void test_log(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(AppServiceProvider) p = NULL, stranger = NULL;
+        g_autoptr(GError) error = NULL;
+        Events seen;
+        LtResult r = { 0 };
+        GVariant *fault;
+        const char *s;
+
+        if (!b)
+                return;
+        events_init(&seen);
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, SENDER, 0644, NULL);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        g_signal_connect(node, "monitor-event::fault", G_CALLBACK(on_event), &seen);
+        LT_CHECK_OR_GOTO(app_service_node_start_monitoring_sync(node, NULL, &error), out);
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), ECHO);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(p, NULL, &error), out);
+
+        app_service_provider_log(p, APP_SERVICE_LOG_LEVEL_ERROR, "E_SENSOR_TIMEOUT", "the sensor did not answer",
+                                 NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "log() callback"), out);
+        g_assert_true(app_service_provider_log_finish(p, r.result, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        LT_WAIT((fault = events_find(&seen, "fault", ECHO)) != NULL, LT_WAIT_MS, "fault event");
+        if (fault) {
+                g_assert_true(g_variant_lookup(fault, "level", "&s", &s));
+                g_assert_cmpstr(s, ==, "error");
+                g_assert_true(g_variant_lookup(fault, "code", "&s", &s));
+                g_assert_cmpstr(s, ==, "E_SENSOR_TIMEOUT");
+                g_assert_true(g_variant_lookup(fault, "message", "&s", &s));
+                g_assert_cmpstr(s, ==, "the sensor did not answer");
+        }
+        g_assert_true(app_service_provider_log_sync(p, APP_SERVICE_LOG_LEVEL_DEBUG, NULL, "a debug line", NULL,
+                                                    &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+
+        /* An error needs a code; a message may not be empty. */
+        g_assert_false(app_service_provider_log_sync(p, APP_SERVICE_LOG_LEVEL_ERROR, "", "no code", NULL, &error));
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+        g_clear_error(&error);
+        g_assert_false(app_service_provider_log_sync(p, APP_SERVICE_LOG_LEVEL_INFO, NULL, "", NULL, &error));
+        g_assert_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+        g_clear_error(&error);
+
+        /* Only the registered provider of a service may log for it. */
+        stranger = app_service_provider_new_for_bus(lt_bus_connect(b), SENDER);
+        g_assert_false(app_service_provider_log_sync(stranger, APP_SERVICE_LOG_LEVEL_INFO, NULL, "hello", NULL,
+                                                     &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_NOT_AUTHORIZED);
+out:
+        lt_result_clear(&r);
+        if (node)
+                g_signal_handlers_disconnect_by_data(node, &seen);
+        events_clear(&seen);
+}
+
+static void count_string_cb(GObject *object, GParamSpec *pspec, gpointer user_data) {
+        GPtrArray *values = user_data;
+        g_autofree char *value = NULL;
+
+        g_object_get(object, pspec->name, &value, NULL);
+        g_ptr_array_add(values, g_strdup(value ? value : "(null)"));
+}
+
+static void on_state_update(AppServiceProvider *p, GVariant *state, gpointer user_data) {
+        GPtrArray *updates = user_data;
+        const char *s = "(none)";
+
+        g_variant_lookup(state, "state", "&s", &s);
+        g_ptr_array_add(updates, g_strdup(s));
+}
+
+/* node-state from the registration, then StateUpdate "stopping" when the broker shuts down, as
+ * PropertiesChanged tells the node. */
+static void test_node_state_for_providers(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) updates = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) node_states = g_ptr_array_new_with_free_func(g_free);
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), ECHO);
+        g_assert_null(app_service_provider_get_node_state(p));
+        g_signal_connect(p, "state-update", G_CALLBACK(on_state_update), updates);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(p, NULL, &error), out);
+        g_assert_cmpstr(app_service_provider_get_node_state(p), ==, "running");
+        g_assert_cmpstr(app_service_provider_get_property_value(p, "settings", "state"), ==, "running");
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        LT_WAIT(g_strcmp0(app_service_node_get_state(node), "running") == 0, LT_WAIT_MS, "node state 'running'");
+        g_signal_connect(node, "notify::state", G_CALLBACK(count_string_cb), node_states);
+
+        kill(b->daemon_pid, SIGTERM);
+        LT_WAIT(updates->len > 0, LT_WAIT_MS, "state-update");
+        if (updates->len > 0)
+                g_assert_cmpstr(updates->pdata[0], ==, "stopping");
+        g_assert_cmpstr(app_service_provider_get_node_state(p), ==, "stopping");
+        LT_WAIT(node_states->len >= 2, LT_WAIT_MS, "node state 'stopping', then NULL");
+        if (node_states->len >= 2) {
+                g_assert_cmpstr(node_states->pdata[0], ==, "stopping");
+                g_assert_cmpstr(node_states->pdata[node_states->len - 1], ==, "(null)");
+        }
+out:
+        if (p)
+                g_signal_handlers_disconnect_by_data(p, updates);
+        if (node)
+                g_signal_handlers_disconnect_by_data(node, node_states);
+}
+
+static void submit_wait(AppServiceProvider *p, const char *destination, const char *action, GVariant *message,
+                        GVariant **responses, GVariant **failures, GError **error) {
+        LtResult r = { 0 };
+
+        app_service_provider_submit_action(p, destination, action, message, NULL, lt_result_cb, &r);
+        if (lt_result_wait(&r, lt_ms(30000), "submit_action() callback"))
+                app_service_provider_submit_action_finish(p, r.result, responses, failures, error);
+        else
+                g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no submit_action() callback");
+        lt_result_clear(&r);
+}
+
+static void test_submit_action(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(GVariant) message = lt_value_set("{'celsius': <21>}");
+        g_autoptr(GVariant) responses = NULL, failures = NULL;
+        g_autoptr(GVariant) answer = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *line = NULL;
+        const char *failure = NULL;
+        LtHelper *echo, *slow;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, SLOW, 0644, "RequestTimeoutSec=1\n");
+        lt_bus_write_definition(b, SENDER, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        echo = lt_helper_start_provider(b, ECHO, "echo", NULL);
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), SENDER);
+        LT_CHECK_OR_RETURN(app_service_provider_register_sync(p, NULL, &error));
+
+        /* One receiver: its answer, and on its side the action and who sent it. */
+        submit_wait(p, ECHO, "set-temperature", message, &responses, &failures, &error);
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        LT_CHECK_OR_RETURN(responses && failures);
+        answer = g_variant_lookup_value(responses, ECHO, G_VARIANT_TYPE_VARDICT);
+        g_assert_true(lt_value_set_equal(answer, message));
+        g_assert_cmpuint(g_variant_n_children(failures), ==, 0);
+        line = lt_helper_wait_line(echo, "action ", LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "action set-temperature " SENDER);
+        g_clear_pointer(&responses, g_variant_unref);
+        g_clear_pointer(&failures, g_variant_unref);
+        g_clear_pointer(&answer, g_variant_unref);
+
+        /* A broadcast: echo answers, slow does not (a failure, not an error), the sender itself
+         * is left out. */
+        slow = lt_helper_start_provider(b, SLOW, "hold", NULL);
+        submit_wait(p, "*", "ping", NULL, &responses, &failures, &error);
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        LT_CHECK_OR_RETURN(responses && failures);
+        g_assert_cmpuint(g_variant_n_children(responses), ==, 1);
+        answer = g_variant_lookup_value(responses, ECHO, G_VARIANT_TYPE_VARDICT);
+        g_assert_nonnull(answer);
+        g_assert_cmpuint(g_variant_n_children(failures), ==, 1);
+        g_assert_true(g_variant_lookup(failures, SLOW, "&s", &failure));
+        g_assert_true(g_str_has_prefix(failure, "io.appservice1.Error.Timeout: "));
+        g_free(lt_helper_wait_line(slow, "action ping " SENDER, LT_WAIT_MS));
+
+        /* Refusals are errors of the call. */
+        g_assert_false(app_service_provider_submit_action_sync(p, "com.example.nope", "x", NULL, NULL, NULL, NULL,
+                                                               &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE);
+        g_clear_error(&error);
+        g_assert_false(app_service_provider_submit_action_sync(p, ECHO, "", NULL, NULL, NULL, NULL, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+        g_assert_false(app_service_provider_submit_action_sync(p, ECHO, "x", g_variant_new_int32(1), NULL, NULL,
+                                                               NULL, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+static void on_action_connection(AppServiceProvider *p, AppServiceConnection *connection, GVariant *caller,
+                                 gpointer user_data) {
+        AppServiceConnection **received = user_data;
+
+        g_set_object(received, connection);
+}
+
+static void on_action_request(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
+        app_service_request_send_response(request, app_service_request_get_message(request), NULL, NULL, NULL);
+}
+
+/* The receiving side through the library: action and sender on the connection. */
+static void test_submit_action_received(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(AppServiceConnection) received = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *line = NULL;
+        gulong handler = 0;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, SENDER, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), ECHO);
+        g_signal_connect(p, "connection-received", G_CALLBACK(on_action_connection), &received);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(p, NULL, &error), out);
+        {
+                const char *args[] = { "submit", SENDER, ECHO, NULL };
+                LtHelper *sender = lt_helper_spawn(b, args);
+
+                LT_CHECK_OR_GOTO(LT_WAIT(received != NULL, LT_WAIT_MS, "the SubmitAction connection"), out);
+                handler = g_signal_connect(received, "request-received", G_CALLBACK(on_action_request), NULL);
+                g_assert_cmpstr(app_service_connection_get_action(received), ==, "test-action");
+                g_assert_cmpstr(app_service_connection_get_caller_app_service_name(received), ==, SENDER);
+                line = lt_helper_wait_line(sender, "submit ", lt_ms(30000));
+                g_assert_cmpstr(line, ==, "submit ok {'" ECHO "': <{'ping': <1>}>} @a{ss} {}");
+        }
+        /* A client's connection has neither. */
+        {
+                const char *args[] = { "client", ECHO, NULL };
+                LtHelper *client;
+
+                if (handler)
+                        g_signal_handler_disconnect(received, handler);
+                handler = 0;
+                g_clear_object(&received);
+                client = lt_helper_spawn(b, args);
+                LT_CHECK_OR_GOTO(LT_WAIT(received != NULL, LT_WAIT_MS, "the client's connection"), out);
+                handler = g_signal_connect(received, "request-received", G_CALLBACK(on_action_request), NULL);
+                g_assert_null(app_service_connection_get_action(received));
+                g_assert_null(app_service_connection_get_caller_app_service_name(received));
+                g_free(lt_helper_wait_line(client, "response 0", LT_WAIT_MS));
+        }
+out:
+        if (received && handler)
+                g_signal_handler_disconnect(received, handler);
+        if (p)
+                g_signal_handlers_disconnect_by_data(p, &received);
+}
+
+int main(int argc, char **argv) {
+        lt_init(&argc, &argv);
+
+        g_test_add_func("/node/state", test_node_state);
+        g_test_add_func("/node/enable-disable", test_enable_disable);
+        g_test_add_func("/node/not-authorized", test_not_authorized);
+        g_test_add_func("/node/start-stop-restart", test_start_stop_restart);
+        g_test_add_func("/node/stop-requested", test_stop_requested);
+        g_test_add_func("/node/reload", test_reload);
+        g_test_add_func("/node/monitor-is-private", test_monitor_is_private);
+        g_test_add_func("/provider/log", test_log);
+        g_test_add_func("/provider/node-state", test_node_state_for_providers);
+        g_test_add_func("/provider/submit-action", test_submit_action);
+        g_test_add_func("/provider/submit-action-received", test_submit_action_received);
+        return g_test_run();
+}

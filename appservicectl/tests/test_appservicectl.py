@@ -212,7 +212,9 @@ def test_version():
 def test_main_help_lists_the_commands_and_exit_statuses():
     r = expect(run(['--help']), 0)
     assert r.stdout.startswith('Usage:\n  appservicectl [OPTION')
-    for synopsis in ('list', 'status NAME', 'call NAME [KEY=VALUE...]', 'open NAME'):
+    for synopsis in ('list', 'status NAME', 'call NAME [KEY=VALUE...]', 'open NAME', 'start NAME',
+                     'stop NAME', 'restart NAME', 'enable NAME', 'disable NAME', 'reload',
+                     'monitor'):
         assert re.search(r'^  %s ' % re.escape(synopsis), r.stdout, re.M), r.stdout
     for option in ('--user', '--system', '--address=ADDRESS', '--json', '--version'):
         assert option in r.stdout
@@ -226,6 +228,13 @@ def test_main_help_lists_the_commands_and_exit_statuses():
     ('status', 'status NAME'),
     ('call', 'call NAME [KEY=VALUE...]'),
     ('open', 'open NAME'),
+    ('start', 'start NAME'),
+    ('stop', 'stop NAME'),
+    ('restart', 'restart NAME'),
+    ('enable', 'enable NAME'),
+    ('disable', 'disable NAME'),
+    ('reload', 'reload'),
+    ('monitor', 'monitor'),
 ])
 def test_verb_help(verb, usage):
     r = expect(run([verb, '--help']), 0)
@@ -259,6 +268,13 @@ def test_verb_help(verb, usage):
     pytest.param(['open'], 'missing app service NAME', id='open-no-name'),
     pytest.param(['open', ECHO, 'extra'], "unexpected argument 'extra'", id='open-extra'),
     pytest.param(['open', '--provider'], 'provider', id='open-provider-without-value'),
+    pytest.param(['start'], 'missing app service NAME', id='start-no-name'),
+    pytest.param(['stop', ECHO, 'extra'], "unexpected argument 'extra'", id='stop-extra'),
+    pytest.param(['restart'], 'missing app service NAME', id='restart-no-name'),
+    pytest.param(['enable'], 'missing app service NAME', id='enable-no-name'),
+    pytest.param(['disable', ECHO, 'extra'], "unexpected argument 'extra'", id='disable-extra'),
+    pytest.param(['reload', 'extra'], "unexpected argument 'extra'", id='reload-extra'),
+    pytest.param(['monitor', 'extra'], "unexpected argument 'extra'", id='monitor-extra'),
     pytest.param(['--user', '--address=%s' % NO_BUS, 'list'], 'exclude each other',
                  id='user-and-address'),
     pytest.param(['list', '--system', '--user'], 'exclude each other', id='system-and-user'),
@@ -763,3 +779,119 @@ def test_open_ends_when_the_bus_goes_away(workdir):
             daemon.proc.kill()
             daemon.proc.wait()
         doomed.stop()
+
+
+# ---- administration: start, stop, restart, enable, disable, reload ------------------------------
+
+ECHO_EXEC = os.path.join(BUILD_ROOT, 'examples', 'echo', 'echo-provider')
+
+
+def state(bus, name):
+    return one_json(expect(ctl(bus, '--json', 'status', name), 0))['state']
+
+
+def test_enable_and_disable(start_service, bus):
+    start_service(ECHO)
+    r = expect(ctl(bus, 'disable', ECHO), 0)
+    assert r.stdout == '' and r.stderr == ''
+    assert state(bus, ECHO) == 'disabled'
+    r = expect(ctl(bus, 'call', ECHO, 'Text=hi'), EXIT_NOT_ALLOWED)
+    assert 'DisabledByPolicy' in r.stderr
+    expect(ctl(bus, 'enable', ECHO), 0)
+    assert state(bus, ECHO) == 'active'
+    r = expect(ctl(bus, 'disable', 'com.example.nope'), EXIT_NOT_FOUND)
+    assert r.stderr.startswith('appservicectl: com.example.nope: AppServiceUnavailable: '), r.stderr
+
+
+@pytest.mark.parametrize('args', [['start', ECHO], ['stop', ECHO], ['restart', ECHO], ['enable', ECHO],
+                                  ['disable', ECHO], ['reload'], ['monitor']])
+def test_administration_as_an_unprivileged_user_exits_4(start_service, bus, args):
+    start_service(ECHO)
+    r = expect(ctl(bus, *args, uid=GAMES_UID, gid=GAMES_GID), EXIT_NOT_ALLOWED)
+    assert ': NotAuthorized: ' in r.stderr, r.stderr
+    doc = one_json(expect(ctl(bus, '--json', *args, uid=GAMES_UID, gid=GAMES_GID), EXIT_NOT_ALLOWED))
+    assert doc['type'] == 'error' and doc['error'] == 'NotAuthorized'
+    assert state(bus, ECHO) == 'active'
+
+
+def test_start_stop_restart(services_dir, daemon, bus):
+    if not os.access(ECHO_EXEC, os.X_OK):
+        pytest.fail('the echo example provider is not built at %s' % ECHO_EXEC)
+    services_dir.write(ECHO, Exec=ECHO_EXEC, ActivationTimeoutSec=20, StopTimeoutSec=5)
+    daemon.start()
+    assert state(bus, ECHO) == 'inactive'
+    r = expect(ctl(bus, 'start', ECHO), 0)
+    assert r.stdout == '' and r.stderr == ''
+    assert state(bus, ECHO) == 'active'
+    expect(ctl(bus, 'restart', ECHO), 0)
+    assert state(bus, ECHO) == 'active'
+    expect(ctl(bus, 'call', ECHO, 'Text=hi'), 0)
+    expect(ctl(bus, 'stop', ECHO), 0)
+    assert state(bus, ECHO) == 'inactive'
+    # Stopping what does not run succeeds; a name nobody declared does not.
+    expect(ctl(bus, 'stop', ECHO), 0)
+    expect(ctl(bus, 'start', 'com.example.nope'), EXIT_NOT_FOUND)
+
+
+def test_start_of_a_provider_that_cannot_start_exits_5(services_dir, daemon, bus):
+    services_dir.write(ECHO, Exec='/nonexistent/provider', ActivationTimeoutSec=20)
+    daemon.start()
+    r = expect(ctl(bus, 'start', ECHO), EXIT_UNAVAILABLE)
+    assert r.stderr.startswith('appservicectl: %s: AppUnavailable: ' % ECHO), r.stderr
+
+
+def test_reload(services_dir, daemon, bus):
+    services_dir.write(ECHO)
+    daemon.start()
+    services_dir.write('com.example.added', Description='Added later')
+    r = expect(ctl(bus, 'reload'), 0)
+    assert r.stdout == '' and r.stderr == ''
+    doc = one_json(expect(ctl(bus, '--json', 'status', 'com.example.added'), 0))
+    assert doc['description'] == 'Added later'
+
+
+# ---- monitor ------------------------------------------------------------------------------------
+
+def test_monitor_json_until_interrupted(start_service, bus, sessions):
+    start_service(ECHO)
+    s = sessions(['--json', 'monitor'], bus.address)
+    assert s.read_json() == {'type': 'monitoring'}
+    expect(ctl(bus, 'disable', ECHO), 0)
+    while True:
+        doc = s.read_json()
+        assert doc['type'] == 'monitor-event', doc
+        assert isinstance(doc['details']['timestamp']['@t'], int)
+        if doc['event'] == 'service-state' and doc['details'].get('service') == ECHO:
+            break
+    assert doc['details']['state'] == 'disabled'
+    s.proc.send_signal(signal.SIGINT)
+    assert s.wait() == 0, s.describe()
+
+
+def test_monitor_text_lines(start_service, bus, sessions):
+    provider = start_service(ECHO)
+    s = sessions(['monitor'], bus.address)
+    # No line tells when monitoring began: ask until an event shows.
+    line = None
+    for _ in range(50):
+        expect(ctl(bus, 'reload'), 0)
+        try:
+            line = s.read(timeout=0.5)
+            break
+        except AssertionError:
+            continue
+    assert line is not None, s.describe()
+    assert re.fullmatch(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} reload( \S+=\S*)*', line), line
+    assert ' added=' in line and ' removed=' in line and ' changed=' in line
+    # A connection: one line with the service and the caller's identity, flattened.
+    expect(ctl(bus, 'call', ECHO, 'Text=hi'), 0)
+    provider.wait_signal('RequestReceived')
+    while True:
+        line = s.read()
+        if ' connection-opened %s ' % ECHO in line:
+            break
+    assert re.search(r' connection=/io/appservice1/connection/\S+', line), line
+    assert ' caller.uid=0 ' in line + ' ', line
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.wait() == 0, s.describe()
+    assert s.stderr_text() == ''

@@ -278,11 +278,11 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
 int service_register_provider(Service *s, Peer *peer) {
         s->provider = peer;
         peer->n_services++;
-        service_stop_activation(s);
-        service_set_state(s, SERVICE_ACTIVE);
         log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
         monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
                      "peer", peer->name, "pid", (uint32_t) peer->pid);
+        service_stop_activation(s);
+        service_set_state(s, SERVICE_ACTIVE);
 
         /* Oldest first: waiters were prepended. */
         while (s->waiters) {

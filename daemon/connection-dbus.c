@@ -154,7 +154,7 @@ int connection_emit_request_received(Connection *c, Request *req, sd_bus_message
         r = sd_bus_message_append(signal, "t", req->id);
         if (r < 0)
                 return r;
-        r = sd_bus_message_rewind(call, /* complete= */ true);
+        r = valueset_seek(call);
         if (r < 0)
                 return r;
         r = valueset_copy(signal, call);

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "connection.h"
 #include "errors.h"
 #include "log.h"
+#include "monitor.h"
 #include "peer.h"
 #include "service.h"
 #include "util.h"
@@ -52,6 +54,22 @@ static Request *request_free(Request *r) {
 
 static void request_fail(Request *req, const char *error_name, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
+static uint64_t now_usec(Manager *m) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static void monitor_response_error(Connection *c, uint64_t request, uint64_t sent_usec, const char *error_name) {
+        if (!monitor_is_active(c->manager))
+                return;
+        monitor_emit(c->manager, "response", "sotts", "service", c->service->definition->name,
+                     "connection", c->path, "request", request,
+                     "latency-usec", sent_usec ? now_usec(c->manager) - sent_usec : UINT64_C(0),
+                     "error", error_name);
+}
+
 static void request_fail(Request *req, const char *error_name, const char *format, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
@@ -61,11 +79,21 @@ static void request_fail(Request *req, const char *error_name, const char *forma
         sd_bus_error_setfv(&error, error_name, format, ap);
         va_end(ap);
 
+        monitor_response_error(req->connection, req->id, req->sent_usec, error_name);
+        if (req->target) {
+                action_target_failed(TAKE_PTR(req->target), &error);
+                request_free(req);
+                return;
+        }
         r = sd_bus_reply_method_error(req->call, &error);
         if (r < 0)
                 log_debug_errno(r, "connection %" PRIu64 ": failed to answer request %" PRIu64 ", ignoring: %m",
                                 req->connection->id, req->id);
         request_free(req);
+}
+
+static int append_caller(sd_bus_message *m, const void *userdata) {
+        return identity_append(m, userdata);
 }
 
 int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret) {
@@ -102,6 +130,8 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
 
         log_debug("app service '%s': connection %" PRIu64 " opened by %s (uid " UID_FMT ")%s",
                   s->definition->name, c->id, client->name, c->caller.uid, one_shot ? ", one-shot" : "");
+        monitor_emit(m, "connection-opened", "so@", "service", s->definition->name, "connection", c->path,
+                     "caller", append_caller, &c->caller);
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -125,6 +155,8 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
 
         log_debug("app service '%s': connection %" PRIu64 " closed (status %" PRIu32 ")",
                   s->definition->name, c->id, status);
+        monitor_emit(m, "connection-closed", "sou", "service", s->definition->name, "connection", c->path,
+                     "status", status);
 
         hashmap_remove(m->connections, &c->id);
         LIST_REMOVE(service, s->connections, c);
@@ -162,7 +194,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         int r;
 
         if (!valueset_checked) {
-                r = sd_bus_message_rewind(call, /* complete= */ true);
+                r = valueset_seek(call);
                 if (r < 0)
                         return r;
                 r = service_check_valueset(c->service, call, error);
@@ -202,8 +234,19 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
 
         m->last_request_id = req->id;
         req->call = sd_bus_message_ref(call);
+        req->sent_usec = now_usec(m);
         c->n_pending[from]++;
         LIST_PREPEND(requests, c->requests, req);
+        if (from == ENDPOINT_CLIENT && c->target) {
+                req->target = TAKE_PTR(c->target);
+                action_target_sent(req->target);
+        }
+        if (monitor_is_active(m)) {
+                uint64_t size = 0;
+                (void) valueset_measure(call, &size);
+                monitor_emit(m, "request", "sotsu", "service", d->name, "connection", c->path, "request", req->id,
+                             "from", endpoint_to_string(from), "size", (uint32_t) size);
+        }
         TAKE_PTR(req);
         return 0;
 }
@@ -215,10 +258,12 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
         r = send_message_checked(c, from, call, valueset_checked, &error);
         if (r >= 0)
                 return 0;
-        if (sd_bus_error_is_set(&error))
-                return sd_bus_reply_method_error(call, &error);
-        return sd_bus_reply_method_errnof(call, r, "app service '%s': failed to relay the message: %m",
-                                          c->service->definition->name);
+        if (!sd_bus_error_is_set(&error))
+                sd_bus_error_set_errnof(&error, r, "app service '%s': failed to relay the message: %m",
+                                        c->service->definition->name);
+        /* A refusal is the end of a would-be request too (request id 0: none was made). */
+        monitor_response_error(c, 0, 0, error.name);
+        return oneshot_reply_error(call, from == ENDPOINT_CLIENT ? TAKE_PTR(c->target) : NULL, &error);
 }
 
 static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {
@@ -251,13 +296,26 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         if (r < 0)
                 return r;
 
+        if (monitor_is_active(c->manager)) {
+                uint64_t size = 0;
+                (void) valueset_measure(m, &size);
+                monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,
+                             "request", id, "latency-usec", now_usec(c->manager) - req->sent_usec,
+                             "size", (uint32_t) size);
+        }
+
+        if (req->target) {
+                action_target_answered(TAKE_PTR(req->target), m);
+                request_free(req);
+                if (c->one_shot)
+                        connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+                return 0;
+        }
+
         r = sd_bus_message_new_method_return(req->call, &reply);
         if (r < 0)
                 return r;
-        r = sd_bus_message_rewind(m, /* complete= */ true);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_skip(m, "t");
+        r = valueset_seek(m);
         if (r < 0)
                 return r;
         /* Copied value by value: the same types and values give the same bytes on the wire. */

@@ -3,6 +3,7 @@
 
 /* A connection between a client and a provider, and the requests in flight on it: the routing. */
 
+#include "action.h"
 #include "identity.h"
 #include "manager.h"
 
@@ -24,6 +25,8 @@ struct Request {
         uint64_t id;
         Endpoint from;            /* who sent it and waits for the reply */
         sd_bus_message *call;     /* the SendMessage call to answer */
+        ActionTarget *target;     /* a SubmitAction receiver: the outcome goes there, not to call */
+        uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
         sd_event_source *timer;
         LIST_FIELDS(Request, requests);
 };
@@ -36,7 +39,8 @@ struct Connection {
         Peer *client;
         Peer *provider;
         Identity caller;
-        bool one_shot;            /* made by Service.SendMessage */
+        bool one_shot;            /* made by Service.SendMessage or SubmitAction */
+        ActionTarget *target;     /* made by SubmitAction: where its one request's outcome goes */
 
         Request *requests;        /* unanswered, both directions */
         unsigned n_pending[_ENDPOINT_MAX];

@@ -19,6 +19,13 @@ typedef enum FaultLevel {
 const char *fault_level_to_string(FaultLevel l);
 FaultLevel fault_level_from_string(const char *s);
 
+/* The checks of Service.Log's arguments; on a violation, InvalidArgs naming it. */
+int fault_check(const char *level, const char *code, const char *message, FaultLevel *ret_level,
+                sd_bus_error *error);
+
 /* Reports one fault about service `s`. `caller` is the reporting provider's identity, or NULL when
  * the broker itself reports (a crashed provider: code "provider-crashed"). */
 void fault_report(Service *s, FaultLevel level, const char *code, const char *message, const Identity *caller);
+
+/* Drops the rate limit state of a service that goes away (logs what was dropped). */
+void fault_service_done(Service *s);

@@ -14,6 +14,8 @@ void identity_done(Identity *id) {
         free(id->groups);
         free(id->app_id);
         free(id->unit);
+        free(id->action);
+        free(id->service);
         *id = (Identity) {};
 }
 
@@ -34,6 +36,10 @@ int identity_copy(const Identity *src, Identity *dst) {
         if (src->app_id && !(copy.app_id = strdup(src->app_id)))
                 return -ENOMEM;
         if (src->unit && !(copy.unit = strdup(src->unit)))
+                return -ENOMEM;
+        if (src->action && !(copy.action = strdup(src->action)))
+                return -ENOMEM;
+        if (src->service && !(copy.service = strdup(src->service)))
                 return -ENOMEM;
 
         *dst = copy;
@@ -349,6 +355,16 @@ int identity_append(sd_bus_message *reply, const Identity *id) {
         }
         if (id->unit) {
                 r = sd_bus_message_append(reply, "{sv}", "unit", "s", id->unit);
+                if (r < 0)
+                        return r;
+        }
+        if (id->action) {
+                r = sd_bus_message_append(reply, "{sv}", "action", "s", id->action);
+                if (r < 0)
+                        return r;
+        }
+        if (id->service) {
+                r = sd_bus_message_append(reply, "{sv}", "service", "s", id->service);
                 if (r < 0)
                         return r;
         }

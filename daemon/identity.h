@@ -15,6 +15,8 @@ typedef struct Identity {
         size_t n_groups;
         char *app_id;       /* NULL when unknown */
         char *unit;         /* NULL when unknown */
+        char *action;       /* a SubmitAction connection: the action; NULL otherwise */
+        char *service;      /* ... and the sender's app service when it is a provider; NULL otherwise */
 } Identity;
 
 /* Fills `id` from the bus credentials of the sender of `m`. */
@@ -22,7 +24,8 @@ int identity_from_message(sd_bus_message *m, Identity *id);
 void identity_done(Identity *id);
 int identity_copy(const Identity *src, Identity *dst);
 
-/* Appends the contract's caller a{sv} ("uid", "gid", "pid", and "app-id", "unit" where known). */
+/* Appends the contract's caller a{sv} ("uid", "gid", "pid", and "app-id", "unit", "action",
+ * "service" where set). */
 int identity_append(sd_bus_message *reply, const Identity *id);
 
 /* From a cgroup path such as "/user.slice/user-1000.slice/user@1000.service/app.slice/

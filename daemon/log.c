@@ -47,13 +47,23 @@ int log_full_errno(int level, int error, const char *format, ...) {
         error = error < 0 ? -error : error;
         if (level <= max_level) {
                 /* One fprintf per line keeps lines whole when providers write to the same stderr. */
-                char buf[2048];
+                char buf[2048], *line = buf, *big = NULL;
+                int n;
 
                 va_start(ap, format);
                 errno = error;  /* lets callers use %m */
-                vsnprintf(buf, sizeof buf, format, ap);
+                n = vsnprintf(buf, sizeof buf, format, ap);
                 va_end(ap);
-                fprintf(stderr, "<%d>%s\n", level, buf);
+                /* Long lines (a provider's Service.Log text) are kept whole. */
+                if (n >= (int) sizeof buf && (big = malloc((size_t) n + 1))) {
+                        va_start(ap, format);
+                        errno = error;
+                        vsnprintf(big, (size_t) n + 1, format, ap);
+                        va_end(ap);
+                        line = big;
+                }
+                fprintf(stderr, "<%d>%s\n", level, line);
+                free(big);
         }
         errno = saved_errno;
         return -error;

@@ -3,12 +3,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "config.h"
 #include "connection-dbus.h"
 #include "connection.h"
 #include "errors.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "monitor.h"
 #include "peer.h"
 #include "service-dbus.h"
 #include "util.h"
@@ -146,6 +148,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the provider: %m", name);
 
+        peer->pid = caller.pid;
         /* The reply goes out before the first ConnectionOpened of waiting opens. */
         r = reply_registration(message, s);
         if (r < 0) {
@@ -256,6 +259,19 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", name, "b", enabled),
                                 SD_BUS_NO_RESULT,
                                 method_set_service_enabled, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SubmitAction",
+                                SD_BUS_ARGS("s", destination, "s", action, "a{sv}", message),
+                                SD_BUS_RESULT("a{sv}", responses, "a{ss}", failures),
+                                method_submit_action, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StartMonitoring",
+                                SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_NO_RESULT,
+                                method_start_monitoring, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopMonitoring",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_stop_monitoring, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("MonitorEvent", SD_BUS_ARGS("s", type, "a{sv}", event), 0),
         SD_BUS_VTABLE_END
 };
 

@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "log.h"
 #include "manager-dbus.h"
+#include "monitor.h"
 #include "peer.h"
 #include "service.h"
 #include "util.h"
@@ -160,6 +161,7 @@ void manager_set_state(Manager *m, ManagerState state) {
                 return;
         m->state = state;
         manager_emit_state_changed(m);
+        monitor_emit(m, "state", "s", "state", manager_state_to_string(state));
 }
 
 static bool manager_is_idle(Manager *m) {

@@ -18,3 +18,11 @@ void monitor_emit(Manager *m, const char *type, const char *fields, ...);
 typedef int (*MonitorAppend)(sd_bus_message *m, const void *userdata);
 
 bool monitor_is_active(Manager *m);
+
+/* Manager.StartMonitoring (through authorize_admin()) and StopMonitoring. */
+int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error);
+int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error);
+
+/* Ends the peer's monitoring, if any (it stopped, or it leaves the bus). */
+typedef struct Peer Peer;
+void monitor_stop(Peer *p);

@@ -5,6 +5,7 @@
 
 #include "connection.h"
 #include "log.h"
+#include "monitor.h"
 #include "peer.h"
 #include "service.h"
 
@@ -15,6 +16,7 @@ static int peer_vanished(sd_bus_track *track, void *userdata) {
 
         log_debug("peer %s left the bus", p->name);
         p->vanishing = true;
+        monitor_stop(p);
 
         while (p->waiters)
                 waiter_free(p->waiters);  /* nobody is left to answer */
@@ -68,7 +70,8 @@ int peer_acquire(Manager *m, const char *name, Peer **ret) {
 }
 
 void peer_release_if_unused(Peer *p) {
-        if (!p || p->vanishing || p->n_pins > 0 || p->client_connections || p->provider_connections || p->waiters || p->n_services > 0)
+        if (!p || p->vanishing || p->n_pins > 0 || p->client_connections || p->provider_connections || p->waiters ||
+            p->n_services > 0 || p->monitoring)
                 return;
         peer_free(p);
 }
@@ -76,6 +79,7 @@ void peer_release_if_unused(Peer *p) {
 Peer *peer_free(Peer *p) {
         if (!p)
                 return NULL;
+        monitor_stop(p);
         hashmap_remove(p->manager->peers, p->name);
         sd_bus_track_unref(p->track);
         free(p->name);

@@ -4,6 +4,8 @@
 /* A bus peer the daemon holds state for, as client, provider or waiting opener. Its lifetime is
  * watched with sd_bus_track: when the peer leaves the bus, everything it held is closed. */
 
+#include <sys/types.h>
+
 #include "manager.h"
 
 struct Peer {
@@ -17,6 +19,9 @@ struct Peer {
         unsigned n_services;             /* services it is registered for */
         bool vanishing;                  /* being torn down: do not free it from below */
         unsigned n_pins;                 /* > 0 while a handler still uses it */
+        pid_t pid;                       /* from its last RegisterProvider; 0 when unknown */
+        bool monitoring;                 /* called StartMonitoring (in the list "monitors") */
+        LIST_FIELDS(Peer, monitors);
 };
 
 /* Finds or creates the peer for a unique name and starts tracking it. */

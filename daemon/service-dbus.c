@@ -6,7 +6,9 @@
 #include "connection.h"
 #include "peer.h"
 #include "errors.h"
+#include "fault.h"
 #include "log.h"
+#include "monitor.h"
 #include "service-dbus.h"
 #include "util.h"
 
@@ -54,6 +56,32 @@ static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *
         return service_handle_open(userdata, m, /* provider= */ NULL, /* one_shot= */ true, error);
 }
 
+static int method_log(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        const char *level, *code, *message;
+        Service *s = userdata;
+        FaultLevel l;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &level, &code, &message);
+        if (r < 0)
+                return r;
+        if (!s->provider || !streq(s->provider->name, sd_bus_message_get_sender(m)))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "app service '%s': only its registered provider may log for it",
+                                         s->definition->name);
+        r = fault_check(level, code, message, &l, error);
+        if (r < 0)
+                return r;
+        r = identity_from_message(m, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
+                                               s->definition->name);
+
+        fault_report(s, l, code, message, &caller);
+        return handled(sd_bus_reply_method_return(m, NULL));
+}
+
 static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
@@ -93,6 +121,9 @@ static int property_get_connections(sd_bus *bus, const char *path, const char *i
 void service_emit_state_changed(Service *s) {
         int r;
 
+        /* Here rather than in service_set_state(): enabling and disabling change State too. */
+        monitor_emit(s->manager, "service-state", "ss", "service", s->definition->name,
+                     "state", service_state_to_string(service_get_state(s)));
         if (!s->manager->bus)
                 return;
         r = sd_bus_emit_properties_changed(s->manager->bus, s->path, APPSERVICE_SERVICE_IFACE, "State", NULL);
@@ -131,6 +162,10 @@ const sd_bus_vtable service_vtable[] = {
                                 SD_BUS_ARGS("a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", response),
                                 method_send_message, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Log",
+                                SD_BUS_ARGS("s", level, "s", code, "s", message),
+                                SD_BUS_NO_RESULT,
+                                method_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ConnectionOpened", SD_BUS_ARGS("o", connection, "a{sv}", caller), 0),
         SD_BUS_VTABLE_END
 };

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "connection.h"
 #include "errors.h"
+#include "fault.h"
 #include "log.h"
+#include "monitor.h"
 #include "peer.h"
 #include "service-dbus.h"
 #include "service.h"
@@ -53,6 +56,7 @@ Service *service_free(Service *s) {
         if (!s)
                 return NULL;
         service_stop_activation(s);
+        fault_service_done(s);
         if (s->process)
                 s->process->service = NULL;
         hashmap_remove(s->manager->services_by_name, s->definition->name);
@@ -145,31 +149,34 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
         return 0;
 }
 
-static int reply_error(sd_bus_message *call, sd_bus_error *error, int r, const char *name) {
+static int reply_error(sd_bus_message *call, ActionTarget *target, sd_bus_error *error, int r, const char *name) {
         if (sd_bus_error_is_set(error))
-                return sd_bus_reply_method_error(call, error);
-        return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", name);
+                return oneshot_reply_error(call, target, error);
+        return oneshot_reply_errnof(call, target, r, "app service '%s': %m", name);
 }
 
-/* The provider is registered: make the connection and answer the caller. */
-static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+/* The provider is registered: make the connection and answer the caller. A one-shot for a
+ * SubmitAction receiver (target) sends its outcome there instead. */
+static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
+                    ActionTarget *target) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Connection *c;
         int r;
 
         if (one_shot) {
                 /* Opening checks are done; the sending checks come before anything is opened. */
-                r = sd_bus_message_rewind(call, /* complete= */ true);
+                r = valueset_seek(call);
                 if (r >= 0)
                         r = service_check_valueset(s, call, &error);
                 if (r < 0)
-                        return reply_error(call, &error, r, s->definition->name);
+                        return reply_error(call, target, &error, r, s->definition->name);
         }
 
         r = connection_new(s, peer, caller, one_shot, &c);
         if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "app service '%s': cannot open a connection: %m",
-                                                  s->definition->name);
+                return oneshot_reply_errnof(call, target, r, "app service '%s': cannot open a connection: %m",
+                                            s->definition->name);
+        c->target = target;
         (void) service_emit_connection_opened(s, c);
 
         if (!one_shot)
@@ -187,6 +194,14 @@ void waiter_free(Waiter *w) {
         if (!w)
                 return;
         peer = w->peer;
+        if (w->target) {
+                /* Nobody answered it (its sender left the bus, or the daemon exits): the
+                 * SubmitAction still must end. */
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_error_setf(&error, APPSERVICE_ERROR_CLOSED, "app service '%s': the open was abandoned",
+                                  w->service->definition->name);
+                action_target_failed(TAKE_PTR(w->target), &error);
+        }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
         sd_bus_message_unref(w->call);
@@ -195,26 +210,31 @@ void waiter_free(Waiter *w) {
         peer_release_if_unused(peer);
 }
 
-int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
+                            ActionTarget *target) {
         Waiter *w;
 
         if (s->provider)
-                return open_now(s, call, peer, caller, one_shot);
+                return open_now(s, call, peer, caller, one_shot, target);
 
-        if (!service_is_activatable(s))
-                return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE,
-                                                  "app service '%s': no provider is registered, and it cannot be "
-                                                  "started (no Exec= or SystemdService=)", s->definition->name);
+        if (!service_is_activatable(s)) {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                  "app service '%s': no provider is registered, and it cannot be "
+                                  "started (no Exec= or SystemdService=)", s->definition->name);
+                return oneshot_reply_error(call, target, &error);
+        }
 
         w = calloc(1, sizeof(Waiter));
         if (!w)
-                return sd_bus_reply_method_errno(call, ENOMEM, NULL);
+                return oneshot_reply_errnof(call, target, ENOMEM, "app service '%s': %m", s->definition->name);
         *w = (Waiter) {
                 .service = s,
                 .peer = peer,
                 .call = sd_bus_message_ref(call),
                 .identity = *caller,
                 .one_shot = one_shot,
+                .target = target,
         };
         *caller = (Identity) {};
         LIST_PREPEND(service, s->waiters, w);
@@ -228,6 +248,15 @@ int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
         return 0;
 }
 
+int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+        return open_or_activate(s, call, peer, caller, one_shot, /* target= */ NULL);
+}
+
+int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
+                            ActionTarget *target) {
+        return open_or_activate(s, call, peer, caller, /* one_shot= */ true, target);
+}
+
 void service_fail_waiters(Service *s, const char *error_name, const char *format, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
@@ -237,27 +266,30 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
         va_end(ap);
 
         while (s->waiters) {
-                int r = sd_bus_reply_method_error(s->waiters->call, &error);
+                Waiter *w = s->waiters;
+                int r = oneshot_reply_error(w->call, TAKE_PTR(w->target), &error);
                 if (r < 0)
                         log_debug_errno(r, "app service '%s': failed to answer a waiting open, ignoring: %m",
                                         s->definition->name);
-                waiter_free(s->waiters);
+                waiter_free(w);
         }
 }
 
 int service_register_provider(Service *s, Peer *peer) {
         s->provider = peer;
         peer->n_services++;
+        log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
+        monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
+                     "peer", peer->name, "pid", (uint32_t) peer->pid);
         service_stop_activation(s);
         service_set_state(s, SERVICE_ACTIVE);
-        log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
 
         /* Oldest first: waiters were prepended. */
         while (s->waiters) {
                 Waiter *w = s->waiters;
                 while (w->service_next)
                         w = w->service_next;
-                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot);
+                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, TAKE_PTR(w->target));
                 waiter_free(w);
         }
         return 0;
@@ -272,6 +304,8 @@ void service_unregister_provider(Service *s, uint32_t status) {
                 connection_close(s->connections, 1u << ENDPOINT_CLIENT, status);
         s->provider = NULL;
         peer->n_services--;
+        monitor_emit(s->manager, "provider-unregistered", "ssu", "service", s->definition->name,
+                     "peer", peer->name, "pid", (uint32_t) peer->pid);
         service_set_state(s, SERVICE_INACTIVE);
         peer_release_if_unused(peer);
 }

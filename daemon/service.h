@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "action.h"
 #include "definition.h"
 #include "identity.h"
 #include "manager.h"
@@ -24,6 +25,7 @@ struct Waiter {
         sd_bus_message *call;
         Identity identity;
         bool one_shot;
+        ActionTarget *target;        /* a SubmitAction receiver: the outcome goes there */
         LIST_FIELDS(Waiter, service);
         LIST_FIELDS(Waiter, peer);
 };
@@ -47,6 +49,11 @@ struct Service {
         sd_bus_slot *start_unit_slot;
         sd_bus_slot *job_removed_slot;
         char *job_path;
+
+        /* Service.Log rate limit (fault.c). */
+        uint64_t fault_interval_usec;    /* CLOCK_MONOTONIC start of the interval; 0: none */
+        unsigned n_faults, n_faults_dropped;
+        sd_event_source *fault_timer;    /* reports the dropped count at the interval's end */
 
         LIST_FIELDS(Service, services);
 };
@@ -72,6 +79,10 @@ int service_handle_open(Service *s, sd_bus_message *call, const char *provider, 
 /* Opens now if a provider is registered, or queues a waiter and activates. Replies to `call`
  * when done (now or later). */
 int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot);
+/* The same for one receiver of a SubmitAction (`call`): a one-shot whose outcome goes to `target`,
+ * which ends (answered or failed) now or later. */
+int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
+                            ActionTarget *target);
 
 int service_register_provider(Service *s, Peer *peer);
 /* status: what the clients are told (0 Completed for UnregisterProvider, 1 Canceled when the

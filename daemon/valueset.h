@@ -3,6 +3,7 @@
 
 /* ValueSets (a{sv}): the rules of the contract and the size that MaxMessageSize limits. */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -29,3 +30,13 @@ int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, cha
  * piece (sd_bus_message_copy() in libsystemd 252 copies them element by element, which made a
  * 64 KiB byte array cost tens of milliseconds). The ValueSet must have passed valueset_check(). */
 int valueset_copy(sd_bus_message *destination, sd_bus_message *source);
+
+/* Positions `m` at its first a{sv} argument: the ValueSet of SendMessage, SendResponse (after the
+ * request id) and SubmitAction (after destination and action). */
+int valueset_seek(sd_bus_message *m);
+/* The marshalled size of that ValueSet (for monitors). */
+int valueset_measure(sd_bus_message *m, uint64_t *ret_size);
+
+/* Whether `s` is valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF). sd-bus
+ * checks strings on the wire already; this states the contract's rule where it is enforced. */
+bool utf8_is_valid(const char *s);

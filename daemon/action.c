@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "action.h"
+#include "errors.h"
+#include "log.h"
+#include "peer.h"
+#include "service.h"
+#include "util.h"
+#include "valueset.h"
+
+#define ACTION_MAX_LENGTH 255
+
+struct ActionTarget {
+        Action *action;
+        char *service;             /* the receiver's app service name */
+        sd_bus_message *response;  /* its SendResponse call, once answered */
+        char *failure;             /* "ErrorName: message", once failed */
+        bool sent;
+        bool done;
+        LIST_FIELDS(ActionTarget, targets);
+};
+
+struct Action {
+        sd_bus_message *call;      /* the SubmitAction call: relayed to every receiver, answered once */
+        bool broadcast;
+        bool starting;             /* the handler is still opening: not answered before it is done */
+        unsigned n_open;           /* targets not yet done */
+        sd_bus_error refusal;      /* one destination, refused before sending: the call's own error */
+        ActionTarget *targets;     /* in the order of the definitions */
+        ActionTarget *last;
+};
+
+static Action *action_free(Action *a) {
+        if (!a)
+                return NULL;
+        while (a->targets) {
+                ActionTarget *t = a->targets;
+                LIST_REMOVE(targets, a->targets, t);
+                sd_bus_message_unref(t->response);
+                free(t->failure);
+                free(t->service);
+                free(t);
+        }
+        sd_bus_error_free(&a->refusal);
+        sd_bus_message_unref(a->call);
+        free(a);
+        return NULL;
+}
+
+static int append_responses(sd_bus_message *reply, Action *a) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(targets, t, a->targets) {
+                if (!t->response)
+                        continue;
+                r = sd_bus_message_open_container(reply, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", t->service);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(reply, 'v', "a{sv}");
+                if (r >= 0)
+                        r = valueset_seek(t->response);
+                if (r >= 0)
+                        r = valueset_copy(reply, t->response);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int append_failures(sd_bus_message *reply, Action *a) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "{ss}");
+        if (r < 0)
+                return r;
+        LIST_FOREACH(targets, t, a->targets) {
+                if (t->response)
+                        continue;
+                r = sd_bus_message_append(reply, "{ss}", t->service,
+                                          t->failure ?: SD_BUS_ERROR_NO_MEMORY ": out of memory");
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int action_reply(Action *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if (sd_bus_error_is_set(&a->refusal))
+                return sd_bus_reply_method_error(a->call, &a->refusal);
+
+        r = sd_bus_message_new_method_return(a->call, &reply);
+        if (r >= 0)
+                r = append_responses(reply, a);
+        if (r >= 0)
+                r = append_failures(reply, a);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(a->call, r, "cannot build the answer of SubmitAction: %m");
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Answers the call once nothing is open any more, and frees the action. */
+static void action_maybe_finish(Action *a) {
+        int r;
+
+        if (a->starting || a->n_open > 0)
+                return;
+        r = action_reply(a);
+        if (r < 0)
+                log_debug_errno(r, "failed to answer SubmitAction, ignoring: %m");
+        action_free(a);
+}
+
+static void target_done(ActionTarget *t) {
+        Action *a = t->action;
+
+        if (t->done)
+                return;
+        t->done = true;
+        a->n_open--;
+        action_maybe_finish(a);
+}
+
+void action_target_sent(ActionTarget *t) {
+        t->sent = true;
+}
+
+void action_target_answered(ActionTarget *t, sd_bus_message *response) {
+        t->response = sd_bus_message_ref(response);
+        target_done(t);
+}
+
+void action_target_failed(ActionTarget *t, const sd_bus_error *error) {
+        Action *a = t->action;
+
+        if (!t->sent && !a->broadcast) {
+                /* One destination: what refused the open or the message is the call's error, as
+                 * for Service.SendMessage. */
+                if (!sd_bus_error_is_set(&a->refusal))
+                        (void) sd_bus_error_copy(&a->refusal, error);
+        } else if (asprintf(&t->failure, "%s: %s", error->name, strempty(error->message)) < 0)
+                t->failure = NULL;
+        target_done(t);
+}
+
+int oneshot_reply_error(sd_bus_message *call, ActionTarget *t, const sd_bus_error *error) {
+        if (t) {
+                action_target_failed(t, error);
+                return 0;
+        }
+        return sd_bus_reply_method_error(call, error);
+}
+
+int oneshot_reply_errnof(sd_bus_message *call, ActionTarget *t, int error, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        sd_bus_error_set_errnofv(&e, error, format, ap);
+        va_end(ap);
+        return oneshot_reply_error(call, t, &e);
+}
+
+static ActionTarget *action_add_target(Action *a, Service *s) {
+        ActionTarget *t;
+
+        t = calloc(1, sizeof(ActionTarget));
+        if (!t)
+                return NULL;
+        t->action = a;
+        t->service = strdup(s->definition->name);
+        if (!t->service) {
+                free(t);
+                return NULL;
+        }
+        /* Append: the answer lists receivers in the definitions' order. */
+        if (a->last) {
+                a->last->targets_next = t;
+                t->targets_prev = a->last;
+        } else
+                a->targets = t;
+        a->last = t;
+        a->n_open++;
+        return t;
+}
+
+/* Opens the one-shot to one receiver. Every outcome, now or later, ends the target. */
+static void action_open(Action *a, Service *s, Peer *sender, const Identity *caller) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(identity_done) Identity id = {};
+        ActionTarget *t;
+        int r;
+
+        t = action_add_target(a, s);
+        if (!t) {
+                log_warning("app service '%s': out of memory for a SubmitAction receiver, skipping",
+                            s->definition->name);
+                return;
+        }
+        /* For one destination these checks were made before the action existed. */
+        if (a->broadcast && service_check_open(s, /* provider= */ NULL, sender, caller, &error) < 0) {
+                action_target_failed(t, &error);
+                return;
+        }
+        r = identity_copy(caller, &id);
+        if (r < 0) {
+                (void) oneshot_reply_errnof(a->call, t, r, "app service '%s': %m", s->definition->name);
+                return;
+        }
+        (void) service_open_for_action(s, a->call, sender, &id, t);
+}
+
+/* Who the receivers are told the sender is: its identity, the action, and its own app service when
+ * it is a registered provider (the first in definition order when it serves several). */
+static int sender_identity(Manager *m, sd_bus_message *call, const char *action, Identity *ret,
+                           Service **ret_own, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity id = {};
+        const char *sender = sd_bus_message_get_sender(call);
+        Service *own = NULL;
+        int r;
+
+        r = identity_from_message(call, &id);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
+        LIST_FOREACH(services, s, m->services)
+                if (s->provider && sender && streq(s->provider->name, sender)) {
+                        own = s;
+                        break;
+                }
+        id.action = strdup(action);
+        if (!id.action || (own && !(id.service = strdup(own->definition->name))))
+                return -ENOMEM;
+        *ret = id;
+        id = (Identity) {};
+        *ret_own = own;
+        return 0;
+}
+
+static int check_arguments(sd_bus_message *call, const char *action, sd_bus_error *error) {
+        _cleanup_(freep) char *reason = NULL;
+        size_t n = strlen(action);
+        int r;
+
+        if (n == 0)
+                return sd_bus_error_set(error, APPSERVICE_ERROR_INVALID_MESSAGE, "the action is empty");
+        if (n > ACTION_MAX_LENGTH)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE,
+                                         "the action is %zu bytes long, more than %d", n, ACTION_MAX_LENGTH);
+        if (!utf8_is_valid(action))
+                return sd_bus_error_set(error, APPSERVICE_ERROR_INVALID_MESSAGE, "the action is not valid UTF-8");
+
+        /* The rules hold for every receiver; the size limit is each receiver's own (at the open). */
+        r = valueset_check(call, UINT64_MAX, NULL, &reason);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot read the ValueSet: %m");
+        if (r == VALUESET_INVALID)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE, "%s", strempty(reason));
+        return 0;
+}
+
+static int submit(Manager *m, sd_bus_message *call, Service *single, Peer *sender, const Identity *caller,
+                  sd_bus_error *error) {
+        Action *a;
+
+        a = calloc(1, sizeof(Action));
+        if (!a)
+                return -ENOMEM;
+        a->call = sd_bus_message_ref(call);
+        a->broadcast = !single;
+        a->starting = true;
+
+        if (single)
+                action_open(a, single, sender, caller);
+        else
+                LIST_FOREACH(services, s, m->services) {
+                        /* Only what runs now, is enabled, may be opened by the sender and is not its
+                         * own; the rest is skipped without a word. */
+                        if (!s->provider || s->provider == sender || !service_may_open(s, caller))
+                                continue;
+                        action_open(a, s, sender, caller);
+                }
+
+        a->starting = false;
+        action_maybe_finish(a);
+        return 1;
+}
+
+int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        const char *destination, *action;
+        Manager *m = userdata;
+        Service *single = NULL, *own = NULL;
+        Peer *sender;
+        int r;
+
+        r = sd_bus_message_read(call, "ss", &destination, &action);
+        if (r < 0)
+                return r;
+        r = check_arguments(call, action, error);
+        if (r < 0)
+                return r;
+
+        if (!streq(destination, "*")) {
+                single = manager_find_service(m, destination);
+                if (!single)
+                        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                                 "no app service named '%s' is declared", destination);
+        }
+
+        r = sender_identity(m, call, action, &caller, &own, error);
+        if (r < 0)
+                return r;
+        if (!single && caller.uid != 0 && !own)
+                return sd_bus_error_set(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                        "only root and registered providers may send an action to every app service");
+
+        r = peer_acquire(m, sd_bus_message_get_sender(call), &sender);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
+
+        if (single) {
+                r = service_check_open(single, /* provider= */ NULL, sender, &caller, error);
+                if (r < 0) {
+                        peer_release_if_unused(sender);
+                        return r;
+                }
+        }
+
+        sender->n_pins++;  /* the opens may drop and retake the peer's holds */
+        r = submit(m, call, single, sender, &caller, error);
+        sender->n_pins--;
+        peer_release_if_unused(sender);
+        return r;
+}

@@ -53,6 +53,7 @@ Service *service_free(Service *s) {
         if (!s)
                 return NULL;
         service_stop_activation(s);
+        service_lifecycle_free(s);
         if (s->process)
                 s->process->service = NULL;
         hashmap_remove(s->manager->services_by_name, s->definition->name);
@@ -196,15 +197,20 @@ void waiter_free(Waiter *w) {
 }
 
 int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
+        _cleanup_(freep) char *limit = NULL;
         Waiter *w;
 
-        if (s->provider)
+        if (s->provider && !service_is_stopping(s))
                 return open_now(s, call, peer, caller, one_shot);
 
-        if (!service_is_activatable(s))
+        /* While a stop is under way, the open waits for it and starts the provider again. */
+        if (!service_is_activatable(s) && !service_is_stopping(s))
                 return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                                   "app service '%s': no provider is registered, and it cannot be "
                                                   "started (no Exec= or SystemdService=)", s->definition->name);
+        limit = service_start_limit_message(s);
+        if (limit)
+                return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", limit);
 
         w = calloc(1, sizeof(Waiter));
         if (!w)
@@ -220,11 +226,12 @@ int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
         LIST_PREPEND(service, s->waiters, w);
         LIST_PREPEND(peer, peer->waiters, w);
 
-        if (s->state == SERVICE_ACTIVATING)
+        /* An activation or an automatic restart is under way, or the stop ends with a start. */
+        if (s->state == SERVICE_ACTIVATING || service_is_stopping(s))
                 return 0;
 
         /* On failure the waiters, this one included, have been answered. */
-        (void) service_start_activation(s);
+        (void) service_start(s, START_OPEN);
         return 0;
 }
 
@@ -248,6 +255,7 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
 int service_register_provider(Service *s, Peer *peer) {
         s->provider = peer;
         peer->n_services++;
+        service_lifecycle_registered(s);  /* before the activation's traces are dropped */
         service_stop_activation(s);
         service_set_state(s, SERVICE_ACTIVE);
         log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
@@ -272,7 +280,10 @@ void service_unregister_provider(Service *s, uint32_t status) {
                 connection_close(s->connections, 1u << ENDPOINT_CLIENT, status);
         s->provider = NULL;
         peer->n_services--;
-        service_set_state(s, SERVICE_INACTIVE);
+        /* Crash, clean exit or the end of a stop; may start the provider again. */
+        service_lifecycle_unregistered(s, status == CLOSED_COMPLETED);
+        if (!s->provider)
+                service_set_state(s, service_state_without_provider(s));
         peer_release_if_unused(peer);
 }
 

@@ -74,8 +74,8 @@ static void admin_calls_answer(Service *s, AdminCallKind kind, const char *error
                         r = error_name ? sd_bus_reply_method_errorf(a->call, error_name, "%s", message)
                                        : sd_bus_reply_method_return(a->call, NULL);
                         if (r < 0)
-                                log_debug_errno(r, "app service '%s': failed to answer an administrative call, ignoring: %m",
-                                                s->definition->name);
+                                log_debug_errno(r, "app service '%s': failed to answer an administrative call, "
+                                                "ignoring: %m", s->definition->name);
                 }
                 admin_call_free(a);
         }
@@ -664,7 +664,8 @@ static int admin_check_start(Manager *m, Service *s, sd_bus_error *error) {
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                          "app service '%s': appserviced is shutting down", name);
         if (s->disabled)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY, "app service '%s' is disabled", name);
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY, "app service '%s' is disabled",
+                                         name);
         if (!service_is_activatable(s) && !(s->provider && !s->stopping))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                          "app service '%s' cannot be started (no Exec= or SystemdService=)", name);

@@ -266,11 +266,29 @@ static bool service_runs(const Service *s) {
         return s->provider || s->process || s->activation_timer || s->start_unit_slot || s->job_removed_slot;
 }
 
+static int on_stopped_defer(sd_event_source *source, void *userdata) {
+        Service *s = userdata;
+        ServiceStoppedHandler handler = s->on_stopped;
+
+        s->on_stopped_defer = sd_event_source_disable_unref(s->on_stopped_defer);
+        s->on_stopped = NULL;
+        if (handler)
+                handler(s, s->on_stopped_userdata);  /* may free s */
+        return 0;
+}
+
 /* Nothing runs any more: answer the stops, and start again for whoever waits. */
 static void stop_done(Service *s, bool was_running) {
         bool start = false;
+        int r;
 
         admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
+        if (s->on_stopped && !s->on_stopped_defer) {
+                r = sd_event_add_defer(s->manager->event, &s->on_stopped_defer, on_stopped_defer, s);
+                if (r < 0)
+                        log_warning_errno(r, "app service '%s': cannot schedule the end of the stop, ignoring: %m",
+                                          s->definition->name);
+        }
         LIST_FOREACH(service, a, s->admin_calls)
                 if (a->kind == ADMIN_RESTART) {
                         a->kind = ADMIN_START;
@@ -433,6 +451,12 @@ int service_stop(Service *s, const char *reason, sd_bus_message *reply_to) {
         return 0;
 }
 
+int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata) {
+        s->on_stopped = handler;
+        s->on_stopped_userdata = userdata;
+        return service_stop(s, reason, NULL);
+}
+
 static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Service *s = userdata;
 
@@ -518,6 +542,8 @@ void service_lifecycle_free(Service *s) {
         s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
         s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
         s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+        s->on_stopped_defer = sd_event_source_disable_unref(s->on_stopped_defer);
+        s->on_stopped = NULL;
         s->stopping = false;
         admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
         admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE, "the app service was removed");
@@ -552,10 +578,8 @@ static int on_lifecycle_check(sd_event_source *source, void *userdata) {
                         log_warning_errno(r, "app service '%s': cannot arm the idle timer, ignoring: %m",
                                           s->definition->name);
         }
-        if (m->state == MANAGER_STARTING && m->lifecycle_started && !pending) {
-                log_info("every AutoStart= provider registered or failed: running");
+        if (m->state == MANAGER_STARTING && m->lifecycle_started && !pending)
                 manager_set_state(m, MANAGER_RUNNING);
-        }
         return 0;
 }
 

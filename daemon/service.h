@@ -10,6 +10,10 @@
 #include "identity.h"
 #include "manager.h"
 
+/* Called from the event loop (never from inside the daemon's own calls), so it may free the
+ * service. */
+typedef void (*ServiceStoppedHandler)(Service *s, void *userdata);
+
 typedef enum ServiceState {
         SERVICE_INACTIVE,
         SERVICE_ACTIVATING,
@@ -72,6 +76,9 @@ struct Service {
         sd_event_source *stop_timer;
         sd_bus_slot *stop_unit_slot;
         AdminCall *admin_calls;          /* StartService/StopService/RestartService waiting (list "service") */
+        ServiceStoppedHandler on_stopped;/* see service_stop_then() */
+        void *on_stopped_userdata;
+        sd_event_source *on_stopped_defer;
 
         LIST_FIELDS(Service, services);
 };
@@ -151,6 +158,10 @@ int service_start(Service *s, StartReason why);
  * Cancels a pending automatic restart; never counts as a failure. Returns 0, or < 0 when `reply_to`
  * could not be queued (then it was not answered). */
 int service_stop(Service *s, const char *reason, sd_bus_message *reply_to);
+/* service_stop() with `handler` run once the stop is done (or, when nothing runs, on the next
+ * loop iteration); for a reload that removes the service and frees it then. A later call
+ * replaces the handler. */
+int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata);
 /* Whether a stop is under way. */
 bool service_is_stopping(const Service *s);
 /* The AppUnavailable text while the start limit holds, or NULL. Free it. */

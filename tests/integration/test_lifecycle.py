@@ -9,9 +9,12 @@ import shlex
 import signal
 import time
 
+import pytest
+
 from client import (ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, SERVICE_IFACE, TIME_SCALE, GLib,
                     valueset)
 from conftest import within
+from test_activation import standin, unit_argv
 
 
 def state(bus):
@@ -394,3 +397,32 @@ def test_stop_service_answers_at_shutdown(services_dir, daemon, agents):
     daemon.stop_clean()
     stop.ok()
     start.error('AppUnavailable')
+
+
+@pytest.mark.systemd_standin
+def test_stop_service_with_systemd_service(services_dir, daemon, agents, bus):
+    """A provider started through SystemdService= that ignores StopRequested is stopped with
+    StopUnit after StopTimeoutSec=, and unregistered after StopTimeoutSec= more if it is still
+    there (the stand-in systemd does not kill anything)."""
+    listener = agents.listener()
+    sd = standin(agents, {'echo-provider.service': unit_argv(listener)})
+    services_dir.write(ECHO, SystemdService='echo-provider.service', StopTimeoutSec=0.5,
+                       ActivationTimeoutSec=20)
+    daemon.start()
+    root = agents.spawn('admin')
+    admin(root, 'StartService').ok(timeout=30)
+    provider = listener.accept()
+    client = agents.spawn('client')
+    path = client.open_ok(ECHO)
+
+    stop = admin(root, 'StopService')
+    provider.wait_signal('StopRequested')
+    asked_at = time.monotonic()
+    call = sd.wait_event(lambda e: e['event'] == 'systemd_call' and e['member'] == 'StopUnit',
+                         None, 'StopUnit')
+    assert within(time.monotonic() - asked_at, 0.4, 3.0)
+    assert call['args'].startswith("('echo-provider.service', "), call['args']
+    assert call['sender'] == daemon.unique_name
+    stop.ok()
+    assert client.wait_signal('ServiceClosed', path=path).arg(0, 'u') == 1
+    assert state(bus) == 'inactive'

@@ -169,8 +169,9 @@ static bool manager_is_idle(Manager *m) {
         if (hashmap_size(m->connections) > 0)
                 return false;
         LIST_FOREACH(services, s, m->services)
-                if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING)
-                        return false;
+                if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING || s->restart_timer ||
+                    service_is_stopping(s))
+                        return false;  /* a restart or the end of a stop is still to come */
         return true;
 }
 

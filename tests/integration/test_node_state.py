@@ -30,7 +30,7 @@ def test_no_auto_start_is_running_at_once(services_dir, daemon, bus):
 def test_auto_start_starting_then_running(services_dir, daemon, agents, bus):
     listener = agents.listener()
     services_dir.write(AUTO, Exec=agents.provider_command(
-        AUTO, listener, extra=['--register-delay', '1']), AutoStart='yes')
+        AUTO, listener, extra=['--register-delay', '600']), AutoStart='yes')
     services_dir.write(ECHO)
     services_dir.write(TWO)
     daemon.start()
@@ -43,9 +43,10 @@ def test_auto_start_starting_then_running(services_dir, daemon, agents, bus):
     registered = early.wait_registered()
     assert "'state': <'starting'>" in registered['value'], registered['value']
 
+    assert node_state(bus) == 'starting'
+    provider.register_ok(AUTO)  # the test says when (its own --register-delay is long)
     bus.wait_for(lambda: node_state(bus) == 'running', timeout=10 * TIME_SCALE,
                  what='running once the AutoStart= provider registered')
-    provider.wait_registered()
     provider.wait_signal('StateUpdate')
     update = early.wait_signal('StateUpdate')
     assert update['destination'] == early.unique_name
@@ -77,7 +78,7 @@ def test_state_update_once_per_peer_in_order_and_only_to_providers(services_dir,
                                                                      bus):
     listener = agents.listener()
     services_dir.write(AUTO, Exec=agents.provider_command(
-        AUTO, listener, extra=['--register-delay', '1']), AutoStart='yes')
+        AUTO, listener, extra=['--register-delay', '600']), AutoStart='yes')
     services_dir.write(ECHO)
     services_dir.write(TWO)
     daemon.start()
@@ -93,7 +94,8 @@ def test_state_update_once_per_peer_in_order_and_only_to_providers(services_dir,
     provider.wait_signal('ConnectionOpened')
 
     auto = listener.accept()
-    auto.wait_registered()
+    assert node_state(bus) == 'starting'
+    auto.register_ok(AUTO)
     provider.wait_signal('StateUpdate')
     auto.wait_signal('StateUpdate')
     provider.barrier(0.3)

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "monitor.h"
 #include "service.h"
 #include "util.h"
 
@@ -22,8 +23,7 @@
 #define MAX_OUTPUT_LINE 4096
 #define EXIT_EXEC_FAILED 203  /* as systemd's EXIT_EXEC, so the log reads the same */
 
-static void activation_failed(Service *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void activation_failed(Service *s, const char *format, ...) {
+void service_activation_failed(Service *s, const char *format, ...) {
         _cleanup_(freep) char *message = NULL;
         va_list ap;
 
@@ -36,6 +36,7 @@ static void activation_failed(Service *s, const char *format, ...) {
         service_stop_activation(s);
         service_set_state(s, SERVICE_FAILED);
         service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", message ? message : "activation failed");
+        service_lifecycle_activation_failed(s, message ? message : "activation failed");
 }
 
 void service_stop_activation(Service *s) {
@@ -117,6 +118,26 @@ static int on_process_output(sd_event_source *source, int fd, uint32_t revents, 
         return 0;
 }
 
+static void emit_exited(Process *p, const siginfo_t *si) {
+        Manager *m = p->manager;
+
+        if (si->si_code == CLD_EXITED && p->service)
+                monitor_emit(m, "provider-exited", "sui", "service", p->service->definition->name, "pid",
+                             (uint32_t) p->pid, "status", (int32_t) si->si_status);
+        else if (si->si_code == CLD_EXITED)
+                monitor_emit(m, "provider-exited", "ui", "pid", (uint32_t) p->pid, "status", (int32_t) si->si_status);
+        else {
+                char name[32];
+
+                snprintf(name, sizeof name, "SIG%s", strempty(sigabbrev_np(si->si_status)));
+                if (p->service)
+                        monitor_emit(m, "provider-exited", "sus", "service", p->service->definition->name, "pid",
+                                     (uint32_t) p->pid, "signal", name);
+                else
+                        monitor_emit(m, "provider-exited", "us", "pid", (uint32_t) p->pid, "signal", name);
+        }
+}
+
 static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *userdata) {
         Process *p = userdata;
         Service *s = p->service;
@@ -127,18 +148,13 @@ static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *u
         else
                 log_warning("%s[" PID_FMT "]: provider was killed by signal %s", process_label(p), p->pid,
                             strsignal(si->si_status));
+        emit_exited(p, si);
 
         p->child_source = sd_event_source_disable_unref(p->child_source);
         if (s && s->process == p) {
                 s->process = NULL;
-                if (s->state == SERVICE_ACTIVATING) {
-                        if (si->si_code == CLD_EXITED)
-                                activation_failed(s, "app service '%s': provider exited with status %i before registering",
-                                                  s->definition->name, si->si_status);
-                        else
-                                activation_failed(s, "app service '%s': provider was killed by signal %s before registering",
-                                                  s->definition->name, strsignal(si->si_status));
-                }
+                /* Crash or clean exit, restart or not, the end of a stop: lifecycle.c decides. */
+                service_lifecycle_process_exited(s, p, si);
         }
         if (!p->output_source)
                 process_free(p);
@@ -216,7 +232,7 @@ static int spawn_provider(Service *s) {
         pid_t pid;
 
         if (d->has_user && d->uid != geteuid() && geteuid() != 0) {
-                activation_failed(s, "app service '%s': cannot start the provider as uid " UID_FMT
+                service_activation_failed(s, "app service '%s': cannot start the provider as uid " UID_FMT
                                   ": appserviced is not running as root", d->name, d->uid);
                 return -EPERM;
         }
@@ -225,7 +241,7 @@ static int spawn_provider(Service *s) {
         p = calloc(1, sizeof(Process));
         r = !env || !p ? -ENOMEM : pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
         if (r < 0) {
-                activation_failed(s, "app service '%s': cannot start the provider: %s", d->name, strerror(-r));
+                service_activation_failed(s, "app service '%s': cannot start the provider: %s", d->name, strerror(-r));
                 return r;
         }
         read_fd = fds[0];
@@ -234,7 +250,7 @@ static int spawn_provider(Service *s) {
         pid = fork();
         if (pid < 0) {
                 r = -errno;
-                activation_failed(s, "app service '%s': cannot fork the provider: %s", d->name, strerror(errno));
+                service_activation_failed(s, "app service '%s': cannot fork the provider: %s", d->name, strerror(errno));
                 return r;
         }
         if (pid == 0)
@@ -244,6 +260,7 @@ static int spawn_provider(Service *s) {
         LIST_PREPEND(processes, m->processes, p);
         s->process = TAKE_PTR(p);
         log_info("app service '%s': started provider '%s' as pid " PID_FMT, d->name, d->exec_argv[0], pid);
+        monitor_emit(m, "provider-started", "su", "service", d->name, "pid", (uint32_t) pid);
 
         /* Reaping comes after pending bus messages: a provider that registers and exits at once is
          * seen registering first. */
@@ -252,7 +269,7 @@ static int spawn_provider(Service *s) {
                 r = sd_event_source_set_priority(s->process->child_source, SD_EVENT_PRIORITY_IDLE);
         if (r < 0) {
                 (void) kill(pid, SIGKILL);
-                activation_failed(s, "app service '%s': cannot watch the provider: %s", d->name, strerror(-r));
+                service_activation_failed(s, "app service '%s': cannot watch the provider: %s", d->name, strerror(-r));
                 return r;
         }
 
@@ -283,7 +300,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
         s->job_removed_slot = sd_bus_slot_unref(s->job_removed_slot);
         if (!streq(result, "done"))
-                activation_failed(s, "app service '%s': systemd could not start %s (%s)",
+                service_activation_failed(s, "app service '%s': systemd could not start %s (%s)",
                                   s->definition->name, unit, result);
         /* "done": the unit runs; the provider now has until the timeout to register. */
         return 0;
@@ -304,17 +321,17 @@ static int on_start_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *
                                  d->name);
                         (void) spawn_provider(s);
                 } else
-                        activation_failed(s, "app service '%s': cannot start %s: systemd is not on the bus",
+                        service_activation_failed(s, "app service '%s': cannot start %s: systemd is not on the bus",
                                           d->name, d->systemd_service);
                 return 0;
         }
         if (e) {
-                activation_failed(s, "app service '%s': systemd refused to start %s: %s",
+                service_activation_failed(s, "app service '%s': systemd refused to start %s: %s",
                                   d->name, d->systemd_service, e->message ? e->message : e->name);
                 return 0;
         }
         if (sd_bus_message_read(m, "o", &job) < 0 || !(s->job_path = strdup(job))) {
-                activation_failed(s, "app service '%s': unexpected reply from systemd to StartUnit", d->name);
+                service_activation_failed(s, "app service '%s': unexpected reply from systemd to StartUnit", d->name);
                 return 0;
         }
         log_info("app service '%s': asked systemd to start %s (job %s)", d->name, d->systemd_service, job);
@@ -342,7 +359,7 @@ static int start_unit(Service *s) {
         if (r >= 0)
                 r = sd_bus_call_async(m->bus, &s->start_unit_slot, call, on_start_unit_reply, s, 0);
         if (r < 0) {
-                activation_failed(s, "app service '%s': cannot ask systemd to start %s: %s",
+                service_activation_failed(s, "app service '%s': cannot ask systemd to start %s: %s",
                                   s->definition->name, s->definition->systemd_service, strerror(-r));
                 return r;
         }
@@ -353,9 +370,11 @@ static int on_activation_timeout(sd_event_source *source, uint64_t usec, void *u
         Service *s = userdata;
 
         /* A provider that is too slow is stopped, so that the next open starts afresh. */
-        if (s->process)
+        if (s->process) {
+                s->process->stop_expected = true;
                 (void) kill(s->process->pid, SIGTERM);
-        activation_failed(s, "app service '%s': provider did not register within %g s",
+        }
+        service_activation_failed(s, "app service '%s': provider did not register within %g s",
                           s->definition->name, (double) s->definition->activation_timeout_usec / USEC_PER_SEC);
         return 0;
 }
@@ -368,7 +387,7 @@ int service_start_activation(Service *s) {
         r = sd_event_add_time_relative(s->manager->event, &s->activation_timer, CLOCK_MONOTONIC,
                                        d->activation_timeout_usec, TIMER_ACCURACY_USEC, on_activation_timeout, s);
         if (r < 0) {
-                activation_failed(s, "app service '%s': cannot arm the activation timer: %s", d->name, strerror(-r));
+                service_activation_failed(s, "app service '%s': cannot arm the activation timer: %s", d->name, strerror(-r));
                 return r;
         }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -447,9 +448,10 @@ static int parse_max_connections_per_peer(Definition *d, const char *value, char
         return 0;
 }
 
-/* "10", "1.5", "0.25": seconds with an optional fraction, kept to the microsecond. */
-static int parse_seconds(const char *value, uint64_t *ret_usec, char **ret_message) {
-        uint64_t sec = 0, frac = 0, scale = USEC_PER_SEC;
+/* "10", "1.5", "0.25": seconds with an optional fraction, kept to the microsecond. 0 only where
+ * `allow_zero` says so. */
+static int parse_seconds_full(const char *value, bool allow_zero, uint64_t *ret_usec, char **ret_message) {
+        uint64_t sec = 0, frac = 0, scale = USEC_PER_SEC, usec;
         const char *p = value;
 
         if (*p < '0' || *p > '9')
@@ -473,12 +475,17 @@ static int parse_seconds(const char *value, uint64_t *ret_usec, char **ret_messa
         if (*p)
                 return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
 
-        *ret_usec = sec * USEC_PER_SEC + frac;
-        if (*ret_usec == 0)
+        usec = sec * USEC_PER_SEC + frac;
+        if (usec == 0 && !allow_zero)
                 return bad_value(ret_message, "must be greater than 0");
-        if (*ret_usec > TIMEOUT_LIMIT_USEC)
+        if (usec > TIMEOUT_LIMIT_USEC)
                 return bad_value(ret_message, "'%s' is too long (at most one day, 86400)", loggable(value));
+        *ret_usec = usec;
         return 0;
+}
+
+static int parse_seconds(const char *value, uint64_t *ret_usec, char **ret_message) {
+        return parse_seconds_full(value, /* allow_zero= */ false, ret_usec, ret_message);
 }
 
 static int parse_request_timeout(Definition *d, const char *value, char **ret_message) {
@@ -487,6 +494,77 @@ static int parse_request_timeout(Definition *d, const char *value, char **ret_me
 
 static int parse_activation_timeout(Definition *d, const char *value, char **ret_message) {
         return parse_seconds(value, &d->activation_timeout_usec, ret_message);
+}
+
+/* The spellings systemd and GLib accept, so that a unit writer's habit works here too. */
+static int parse_auto_start(Definition *d, const char *value, char **ret_message) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(value, yes[i]) == 0) {
+                        d->auto_start = true;
+                        return 0;
+                }
+                if (strcasecmp(value, no[i]) == 0) {
+                        d->auto_start = false;
+                        return 0;
+                }
+        }
+        return bad_value(ret_message, "'%s' is not a boolean (yes or no)", loggable(value));
+}
+
+static const char *const restart_names[] = {
+        [RESTART_NO] = "no",
+        [RESTART_ON_FAILURE] = "on-failure",
+        [RESTART_ALWAYS] = "always",
+};
+
+const char *restart_policy_to_string(RestartPolicy p) {
+        return restart_names[p];
+}
+
+static int parse_restart(Definition *d, const char *value, char **ret_message) {
+        for (size_t i = 0; i < ELEMENTSOF(restart_names); i++)
+                if (strcmp(value, restart_names[i]) == 0) {
+                        d->restart = (RestartPolicy) i;
+                        return 0;
+                }
+        return bad_value(ret_message, "'%s' is not a restart policy (no, on-failure or always)", loggable(value));
+}
+
+static int parse_restart_sec(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds_full(value, /* allow_zero= */ true, &d->restart_usec, ret_message);
+}
+
+static int parse_start_limit_burst(Definition *d, const char *value, char **ret_message) {
+        uint64_t v;
+        int r;
+
+        r = parse_count(value, MAX_COUNT_LIMIT, &v, ret_message);
+        if (r < 0)
+                return r;
+        d->start_limit_burst = (unsigned) v;
+        return 0;
+}
+
+static int parse_start_limit_interval(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds_full(value, /* allow_zero= */ true, &d->start_limit_interval_usec, ret_message);
+}
+
+static int parse_retest_sec(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds(value, &d->retest_usec, ret_message);
+}
+
+static int parse_idle_timeout(Definition *d, const char *value, char **ret_message) {
+        if (strcmp(value, "infinity") == 0) {
+                d->idle_timeout_usec = 0;
+                return 0;
+        }
+        return parse_seconds_full(value, /* allow_zero= */ true, &d->idle_timeout_usec, ret_message);
+}
+
+static int parse_stop_timeout(Definition *d, const char *value, char **ret_message) {
+        return parse_seconds(value, &d->stop_timeout_usec, ret_message);
 }
 
 typedef struct KeyParser {
@@ -509,6 +587,14 @@ static const KeyParser app_service_keys[] = {
         { "MaxConnectionsPerPeer", parse_max_connections_per_peer, /* raw= */ false },
         { "RequestTimeoutSec", parse_request_timeout, /* raw= */ false },
         { "ActivationTimeoutSec", parse_activation_timeout, /* raw= */ false },
+        { "AutoStart", parse_auto_start, /* raw= */ false },
+        { "Restart", parse_restart, /* raw= */ false },
+        { "RestartSec", parse_restart_sec, /* raw= */ false },
+        { "StartLimitBurst", parse_start_limit_burst, /* raw= */ false },
+        { "StartLimitIntervalSec", parse_start_limit_interval, /* raw= */ false },
+        { "RetestSec", parse_retest_sec, /* raw= */ false },
+        { "IdleTimeoutSec", parse_idle_timeout, /* raw= */ false },
+        { "StopTimeoutSec", parse_stop_timeout, /* raw= */ false },
 };
 
 static int key_index(const char *key) {
@@ -693,6 +779,13 @@ static Definition *definition_new(const char *path) {
                 .max_connections_per_peer = DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER,
                 .request_timeout_usec = DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC,
                 .activation_timeout_usec = DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC,
+                .restart = RESTART_NO,
+                .restart_usec = DEFINITION_DEFAULT_RESTART_USEC,
+                .start_limit_burst = DEFINITION_DEFAULT_START_LIMIT_BURST,
+                .start_limit_interval_usec = DEFINITION_DEFAULT_START_LIMIT_INTERVAL_USEC,
+                .retest_usec = DEFINITION_DEFAULT_RETEST_USEC,
+                .idle_timeout_usec = DEFINITION_DEFAULT_IDLE_TIMEOUT_USEC,
+                .stop_timeout_usec = DEFINITION_DEFAULT_STOP_TIMEOUT_USEC,
         };
         if (!d->path || !d->description)
                 return NULL;

@@ -17,6 +17,19 @@
 #define DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER 64u
 #define DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC    (UINT64_C(30) * 1000000)
 #define DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC (UINT64_C(25) * 1000000)
+#define DEFINITION_DEFAULT_RESTART_USEC            (UINT64_C(1) * 1000000)
+#define DEFINITION_DEFAULT_START_LIMIT_BURST       5u
+#define DEFINITION_DEFAULT_START_LIMIT_INTERVAL_USEC (UINT64_C(10) * 1000000)
+#define DEFINITION_DEFAULT_RETEST_USEC             (UINT64_C(30) * 1000000)
+#define DEFINITION_DEFAULT_IDLE_TIMEOUT_USEC       (UINT64_C(30) * 1000000)
+#define DEFINITION_DEFAULT_STOP_TIMEOUT_USEC       (UINT64_C(10) * 1000000)
+
+/* Restart=: when the broker starts a provider again by itself. */
+typedef enum RestartPolicy {
+        RESTART_NO,
+        RESTART_ON_FAILURE,  /* after a crash or a failed activation */
+        RESTART_ALWAYS,      /* also after a clean exit */
+} RestartPolicy;
 
 typedef struct DefinitionProperty {
         char *key;
@@ -46,6 +59,15 @@ typedef struct Definition {
         unsigned max_connections_per_peer;
         uint64_t request_timeout_usec;
         uint64_t activation_timeout_usec;
+
+        bool auto_start;                  /* AutoStart= */
+        RestartPolicy restart;            /* Restart= */
+        uint64_t restart_usec;            /* RestartSec=, may be 0 */
+        unsigned start_limit_burst;       /* StartLimitBurst= */
+        uint64_t start_limit_interval_usec; /* StartLimitIntervalSec=; 0: no limit */
+        uint64_t retest_usec;             /* RetestSec= */
+        uint64_t idle_timeout_usec;       /* IdleTimeoutSec=; 0: never ("0" or "infinity") */
+        uint64_t stop_timeout_usec;       /* StopTimeoutSec= */
 
         DefinitionProperty *properties;   /* [Properties], file order, keys unique (last wins) */
         size_t n_properties;
@@ -86,6 +108,7 @@ char *const *definition_default_dirs(void);
 
 /* Rules of the contract, shared with the D-Bus layer. */
 bool definition_name_is_valid(const char *name);
+const char *restart_policy_to_string(RestartPolicy p);
 bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t n_gids);
 
 /* Splits a command line the way a POSIX shell splits words: blanks separate, '…' and "…" quote,

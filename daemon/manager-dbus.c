@@ -13,6 +13,7 @@
 #include "monitor.h"
 #include "peer.h"
 #include "service-dbus.h"
+#include "service.h"
 #include "util.h"
 
 static int no_such_service(const char *name, sd_bus_error *error) {
@@ -93,6 +94,7 @@ static int reply_registration(sd_bus_message *message, Service *s) {
         const DefinitionProperty settings[] = {
                 { .key = (char *) "node-name", .value = s->manager->node_name },
                 { .key = (char *) "version", .value = (char *) APPSERVICE_VERSION },
+                { .key = (char *) "state", .value = (char *) manager_state_to_string(s->manager->state) },
         };
         int r;
 
@@ -155,6 +157,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 peer_release_if_unused(peer);
                 return r;
         }
+        s->provider_pid = caller.pid;  /* tells whether it is the process the broker started */
         return handled(service_register_provider(s, peer));
 }
 
@@ -272,6 +275,19 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_RESULT,
                                 method_stop_monitoring, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("MonitorEvent", SD_BUS_ARGS("s", type, "a{sv}", event), 0),
+        SD_BUS_METHOD_WITH_ARGS("StartService",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                manager_method_start_service, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("StopService",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                manager_method_stop_service, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RestartService",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                manager_method_restart_service, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("StateUpdate", SD_BUS_ARGS("a{sv}", state), 0),
         SD_BUS_VTABLE_END
 };
 

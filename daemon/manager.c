@@ -78,6 +78,7 @@ Manager *manager_free(Manager *m) {
         while (hashmap_size(m->peers) > 0)
                 peer_free(hashmap_first(m->peers));
 
+        sd_event_source_disable_unref(m->lifecycle_check);
         sd_event_source_disable_unref(m->idle_check);
         sd_event_source_disable_unref(m->idle_timer);
         sd_bus_slot_unref(m->release_name_slot);
@@ -160,16 +161,19 @@ void manager_set_state(Manager *m, ManagerState state) {
         if (m->state == state)
                 return;
         m->state = state;
+        log_info("node state: %s", manager_state_to_string(state));
         manager_emit_state_changed(m);
         monitor_emit(m, "state", "s", "state", manager_state_to_string(state));
+        manager_send_state_update(m);
 }
 
 static bool manager_is_idle(Manager *m) {
         if (hashmap_size(m->connections) > 0)
                 return false;
         LIST_FOREACH(services, s, m->services)
-                if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING)
-                        return false;
+                if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING || s->restart_timer ||
+                    service_is_stopping(s))
+                        return false;  /* a restart or the end of a stop is still to come */
         return true;
 }
 
@@ -234,7 +238,8 @@ void manager_shutdown(Manager *m) {
         if (m->state == MANAGER_STOPPING)
                 return;
         log_info("shutting down");
-        manager_set_state(m, MANAGER_STOPPING);
+        manager_set_state(m, MANAGER_STOPPING);  /* StateUpdate goes out before ServiceClosed */
+        manager_lifecycle_shutdown(m);
 
         LIST_FOREACH(services, s, m->services) {
                 service_stop_activation(s);
@@ -301,7 +306,10 @@ int manager_run(Manager *m) {
                 (void) on_idle_check(m->idle_check, m);
         }
 
-        manager_set_state(m, MANAGER_RUNNING);
+        /* "running" at once, or once every AutoStart= provider registered or failed. */
+        r = manager_lifecycle_start(m);
+        if (r < 0)
+                return r;
         (void) sd_notify(/* unset_environment= */ false, "READY=1\nSTATUS=Serving app services");
         log_info("appserviced %s running on the %s bus", APPSERVICE_VERSION, m->user_bus ? "session" : "system");
 

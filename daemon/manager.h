@@ -12,6 +12,7 @@
 #include "hashmap.h"
 #include "list.h"
 
+typedef struct AdminCall AdminCall;
 typedef struct Connection Connection;
 typedef struct Peer Peer;
 typedef struct Process Process;
@@ -43,6 +44,9 @@ typedef struct Manager {
         Peer *monitors;              /* peers that called StartMonitoring (list "monitors") */
         uint64_t last_connection_id; /* ids are never reused while the daemon runs */
         uint64_t last_request_id;
+
+        sd_event_source *lifecycle_check; /* post source: idle providers, "starting" → "running" */
+        bool lifecycle_started;      /* AutoStart= providers were started */
 
         sd_event_source *idle_check; /* post source: re-evaluates idleness after every event */
         sd_event_source *idle_timer;

@@ -118,6 +118,12 @@ static int property_get_connections(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "u", s->n_connections);
 }
 
+static int property_get_n_restarts(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "u", s->n_restarts);
+}
+
 void service_emit_state_changed(Service *s) {
         int r;
 
@@ -158,6 +164,7 @@ const sd_bus_vtable service_vtable[] = {
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Activatable", "b", property_get_activatable, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Connections", "u", property_get_connections, 0, 0),
+        SD_BUS_PROPERTY("NRestarts", "u", property_get_n_restarts, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("SendMessage",
                                 SD_BUS_ARGS("a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", response),
@@ -167,5 +174,6 @@ const sd_bus_vtable service_vtable[] = {
                                 SD_BUS_NO_RESULT,
                                 method_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ConnectionOpened", SD_BUS_ARGS("o", connection, "a{sv}", caller), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("StopRequested", SD_BUS_ARGS("a{sv}", details), 0),
         SD_BUS_VTABLE_END
 };

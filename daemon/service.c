@@ -57,6 +57,7 @@ Service *service_free(Service *s) {
                 return NULL;
         service_stop_activation(s);
         fault_service_done(s);
+        service_lifecycle_free(s);
         if (s->process)
                 s->process->service = NULL;
         hashmap_remove(s->manager->services_by_name, s->definition->name);
@@ -212,16 +213,23 @@ void waiter_free(Waiter *w) {
 
 static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
                             ActionTarget *target) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(freep) char *limit = NULL;
         Waiter *w;
 
-        if (s->provider)
+        if (s->provider && !service_is_stopping(s))
                 return open_now(s, call, peer, caller, one_shot, target);
 
-        if (!service_is_activatable(s)) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        /* While a stop is under way, the open waits for it and starts the provider again. */
+        if (!service_is_activatable(s) && !service_is_stopping(s)) {
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                   "app service '%s': no provider is registered, and it cannot be "
                                   "started (no Exec= or SystemdService=)", s->definition->name);
+                return oneshot_reply_error(call, target, &error);
+        }
+        limit = service_start_limit_message(s);
+        if (limit) {
+                sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", limit);
                 return oneshot_reply_error(call, target, &error);
         }
 
@@ -240,11 +248,12 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
         LIST_PREPEND(service, s->waiters, w);
         LIST_PREPEND(peer, peer->waiters, w);
 
-        if (s->state == SERVICE_ACTIVATING)
+        /* An activation or an automatic restart is under way, or the stop ends with a start. */
+        if (s->state == SERVICE_ACTIVATING || service_is_stopping(s))
                 return 0;
 
         /* On failure the waiters, this one included, have been answered. */
-        (void) service_start_activation(s);
+        (void) service_start(s, START_OPEN);
         return 0;
 }
 
@@ -281,6 +290,7 @@ int service_register_provider(Service *s, Peer *peer) {
         log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
         monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
                      "peer", peer->name, "pid", (uint32_t) peer->pid);
+        service_lifecycle_registered(s);  /* before the activation's traces are dropped */
         service_stop_activation(s);
         service_set_state(s, SERVICE_ACTIVE);
 
@@ -306,7 +316,10 @@ void service_unregister_provider(Service *s, uint32_t status) {
         peer->n_services--;
         monitor_emit(s->manager, "provider-unregistered", "ssu", "service", s->definition->name,
                      "peer", peer->name, "pid", (uint32_t) peer->pid);
-        service_set_state(s, SERVICE_INACTIVE);
+        /* Crash, clean exit or the end of a stop; may start the provider again. */
+        service_lifecycle_unregistered(s, status == CLOSED_COMPLETED);
+        if (!s->provider)
+                service_set_state(s, service_state_without_provider(s));
         peer_release_if_unused(peer);
 }
 

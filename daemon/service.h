@@ -3,12 +3,17 @@
 
 /* One declared app service: its definition, its provider, its connections, its activation. */
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "action.h"
 #include "definition.h"
 #include "identity.h"
 #include "manager.h"
+
+/* Called from the event loop (never from inside the daemon's own calls), so it may free the
+ * service. */
+typedef void (*ServiceStoppedHandler)(Service *s, void *userdata);
 
 typedef enum ServiceState {
         SERVICE_INACTIVE,
@@ -55,7 +60,48 @@ struct Service {
         unsigned n_faults, n_faults_dropped;
         sd_event_source *fault_timer;    /* reports the dropped count at the interval's end */
 
+        /* Lifecycle (lifecycle.c). */
+        pid_t provider_pid;          /* the registered provider's pid, when known */
+        bool provider_spawned;       /* that provider is the Exec= process the broker started */
+        bool started_by_broker;      /* the current provider was started by the broker (not self-registered) */
+        bool idle_stoppable;         /* started on demand by an open: IdleTimeoutSec= applies */
+        bool run_ended;              /* the outcome of the current run was handled (once per run) */
+        bool run_failed;             /* the last run crashed or failed to start: "failed" */
+        bool auto_start_pending;     /* AutoStart=yes and neither registered nor failed yet */
+        unsigned n_restarts;         /* NRestarts */
+        sd_event_source *restart_timer;  /* automatic restart after RestartSec= */
+        sd_event_source *idle_timer;     /* IdleTimeoutSec= */
+        uint64_t start_limit_begin;      /* start of the StartLimitIntervalSec= window (CLOCK_MONOTONIC) */
+        unsigned start_limit_count;      /* starts in that window */
+        bool start_limit_hit;
+        sd_event_source *retest_timer;   /* RetestSec= after the start limit was hit */
+
+        /* A stop under way (StopRequested, then SIGTERM, then SIGKILL). */
+        bool stopping;
+        const char *stop_reason;         /* static string: "idle", "stop", "removed" */
+        unsigned stop_stage;             /* 0: asked; 1: SIGTERM/StopUnit sent; 2: SIGKILL sent */
+        sd_event_source *stop_timer;
+        sd_bus_slot *stop_unit_slot;
+        AdminCall *admin_calls;          /* StartService/StopService/RestartService waiting (list "service") */
+        ServiceStoppedHandler on_stopped;/* see service_stop_then() */
+        void *on_stopped_userdata;
+        sd_event_source *on_stopped_defer;
+
         LIST_FIELDS(Service, services);
+};
+
+typedef enum AdminCallKind {
+        ADMIN_START,    /* answered when the provider registered */
+        ADMIN_STOP,     /* answered when the stop is done */
+        ADMIN_RESTART,  /* a stop, then a start */
+} AdminCallKind;
+
+/* An administrative call (or the reload's stop of a removed service) waiting for the work. */
+struct AdminCall {
+        Service *service;
+        AdminCallKind kind;
+        sd_bus_message *call;            /* NULL when nobody waits for the answer */
+        LIST_FIELDS(AdminCall, service);
 };
 
 int service_new(Manager *m, Definition *d, Service **ret);  /* takes d */
@@ -100,8 +146,53 @@ int service_check_valueset(Service *s, sd_bus_message *m, sd_bus_error *error);
 
 /* activation.c */
 int service_start_activation(Service *s);
+/* Fails the activation under way: logs, "failed", answers the waiters with AppUnavailable. */
+void service_activation_failed(Service *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* Drops what an activation holds (timer, systemd job watch); a spawned provider keeps running. */
 void service_stop_activation(Service *s);
+
+/* lifecycle.c: provider lifecycle and the node's state */
+
+typedef enum StartReason {
+        START_OPEN,     /* an open needs the provider: IdleTimeoutSec= applies */
+        START_ADMIN,    /* StartService/RestartService */
+        START_AUTO,     /* AutoStart=yes at daemon start */
+        START_RESTART,  /* Restart= or a trial start after RetestSec= */
+} StartReason;
+
+/* Starts the provider unless the start limit forbids it; on failure the waiters and waiting
+ * StartService calls have been answered. */
+int service_start(Service *s, StartReason why);
+/* Stops the provider (StopRequested, then SIGTERM/StopUnit, then SIGKILL or forced unregistration;
+ * see Manager.StopService). `reason` is "idle", "stop" or "removed" (a static string). `reply_to`,
+ * when not NULL, is answered (empty return) once the stop is done, or at once when nothing runs.
+ * Cancels a pending automatic restart; never counts as a failure. Returns 0, or < 0 when `reply_to`
+ * could not be queued (then it was not answered). */
+int service_stop(Service *s, const char *reason, sd_bus_message *reply_to);
+/* service_stop() with `handler` run once the stop is done (or, when nothing runs, on the next
+ * loop iteration); for a reload that removes the service and frees it then. A later call
+ * replaces the handler. */
+int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata);
+/* Whether a stop is under way. */
+bool service_is_stopping(const Service *s);
+/* The AppUnavailable text while the start limit holds, or NULL. Free it. */
+char *service_start_limit_message(const Service *s);
+/* Hooks for the rest of the daemon. */
+void service_lifecycle_registered(Service *s);         /* after a provider registered */
+void service_lifecycle_unregistered(Service *s, bool clean); /* provider gone: unregistered or left the bus */
+void service_lifecycle_process_exited(Service *s, Process *p, const siginfo_t *si);
+void service_lifecycle_activation_failed(Service *s, const char *message);
+void service_lifecycle_free(Service *s);               /* timers, slots; answers waiting admin calls */
+/* The state to settle in once no provider is registered. */
+ServiceState service_state_without_provider(const Service *s);
+
+/* The node: AutoStart=yes providers at start, Manager.State, StateUpdate. */
+int manager_lifecycle_start(Manager *m);
+void manager_lifecycle_shutdown(Manager *m);
+void manager_send_state_update(Manager *m);
+int manager_method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int manager_method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int manager_method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
 
 /* A provider process spawned through Exec=: reaped, its output logged line by line. */
 struct Process {
@@ -110,6 +201,7 @@ struct Process {
         pid_t pid;
         sd_event_source *child_source;   /* NULL once reaped */
         sd_event_source *output_source;  /* NULL once the pipe is closed */
+        bool stop_expected;              /* the broker signalled it: its exit is no crash */
         char *buffer;                    /* an incomplete output line */
         size_t size;
         LIST_FIELDS(Process, processes);

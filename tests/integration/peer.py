@@ -27,6 +27,9 @@ Commands (test -> agent), each may carry a "tag" that the answer repeats:
   {"cmd": "exit"}   flush and close the bus connection, exit 0.
   {"cmd": "crash"}  os._exit(1) at once, nothing closed by hand.
 
+With --on-stop exit, a StopRequested signal makes the agent unregister (--register's name) and
+exit 0, as a well-behaved provider does; with the default (ignore) it only reports the signal.
+
 Events (agent -> test): "hello" (pid, uids, unique name, bus address from the environment),
 "signal" (every incoming signal with its destination header, seen by a GDBus message filter, args
 as text and as serialised blobs), "reply", "auto_response", "registered", "sigterm",
@@ -56,6 +59,7 @@ BUS_NAME = 'io.appservice1'
 MANAGER_PATH = '/io/appservice1'
 MANAGER_IFACE = 'io.appservice1.Manager'
 CONNECTION_IFACE = 'io.appservice1.Connection'
+SERVICE_IFACE = 'io.appservice1.Service'
 
 SYSTEMD_NAME = 'org.freedesktop.systemd1'
 SYSTEMD_PATH = '/org/freedesktop/systemd1'
@@ -243,6 +247,9 @@ class Agent:
                   'signature': msg.get_signature(), 'args': text, 'argv': argv,
                   'argv_blobs': variant_blobs(body), 'time': time.monotonic()}
             self.emit(ev)
+            if (self.args.on_stop == 'exit' and msg.get_interface() == SERVICE_IFACE and
+                    msg.get_member() == 'StopRequested'):
+                GLib.idle_add(self.stop_on_request)
             if (msg.get_interface() == CONNECTION_IFACE and msg.get_member() == 'RequestReceived'
                     and body is not None and body.n_children() == 2):
                 request = body.get_child_value(0).get_uint64()
@@ -502,6 +509,24 @@ class Agent:
                        60000, None, done)
         return False
 
+    def stop_on_request(self):
+        """--on-stop exit: as a well-behaved provider does on StopRequested, unregister, then exit
+        0."""
+        def done(conn, res):
+            try:
+                conn.call_finish(res)
+            except GLib.Error:
+                pass
+            self.emit({'event': 'stopping_on_request'})
+            self.quit(0)
+        if self.args.register:
+            self.conn.call(BUS_NAME, MANAGER_PATH, MANAGER_IFACE, 'UnregisterProvider',
+                           GLib.Variant('(s)', (self.args.register,)), None,
+                           Gio.DBusCallFlags.NONE, 10000, None, done)
+        else:
+            self.quit(0)
+        return False
+
     def quit(self, code):
         self.exit_code = code
         self.loop.quit()
@@ -559,6 +584,9 @@ def main():
                    help="do not add the match rule sender='io.appservice1'")
     p.add_argument('--sigterm-grace', type=float, default=2.0, metavar='SECONDS',
                    help='how long to go on after SIGTERM before exiting')
+    p.add_argument('--on-stop', choices=('ignore', 'exit'), default='ignore',
+                   help='on io.appservice1.Service.StopRequested: ignore it, or unregister and '
+                   'exit 0')
     p.add_argument('rest', nargs='*', help='ignored (reported in hello as argv)')
     args = p.parse_args()
 

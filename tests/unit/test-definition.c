@@ -160,6 +160,14 @@ static void test_defaults(void) {
         g_assert_cmpuint(d->max_connections_per_peer, ==, 64);
         g_assert_cmpuint(d->request_timeout_usec, ==, 30 * 1000000ULL);
         g_assert_cmpuint(d->activation_timeout_usec, ==, 25 * 1000000ULL);
+        g_assert_false(d->auto_start);
+        g_assert_cmpint(d->restart, ==, RESTART_NO);
+        g_assert_cmpuint(d->restart_usec, ==, 1000000ULL);
+        g_assert_cmpuint(d->start_limit_burst, ==, 5);
+        g_assert_cmpuint(d->start_limit_interval_usec, ==, 10 * 1000000ULL);
+        g_assert_cmpuint(d->retest_usec, ==, 30 * 1000000ULL);
+        g_assert_cmpuint(d->idle_timeout_usec, ==, 30 * 1000000ULL);
+        g_assert_cmpuint(d->stop_timeout_usec, ==, 10 * 1000000ULL);
         g_assert_cmpuint(d->n_properties, ==, 0);
         g_assert_cmpuint(d->n_secrets, ==, 0);
         g_assert_false(d->secrets_ignored);
@@ -290,6 +298,116 @@ static void test_limits(void) {
                         got = d->activation_timeout_usec;
                 g_assert_cmpuint(got, ==, cases[i].expected);
         }
+}
+
+static void test_lifecycle_keys(void) {
+        _cleanup_(definition_freep) Definition *d = parse_ok(HEAD
+                                                             "AutoStart=yes\n"
+                                                             "Restart=on-failure\n"
+                                                             "RestartSec=0.5\n"
+                                                             "StartLimitBurst=3\n"
+                                                             "StartLimitIntervalSec=2.25\n"
+                                                             "RetestSec=7\n"
+                                                             "IdleTimeoutSec=0.75\n"
+                                                             "StopTimeoutSec=1.5\n", false);
+
+        ASSERT_OR_RETURN(d);
+        g_assert_true(d->auto_start);
+        g_assert_cmpint(d->restart, ==, RESTART_ON_FAILURE);
+        g_assert_cmpuint(d->restart_usec, ==, 500000);
+        g_assert_cmpuint(d->start_limit_burst, ==, 3);
+        g_assert_cmpuint(d->start_limit_interval_usec, ==, 2250000);
+        g_assert_cmpuint(d->retest_usec, ==, 7000000);
+        g_assert_cmpuint(d->idle_timeout_usec, ==, 750000);
+        g_assert_cmpuint(d->stop_timeout_usec, ==, 1500000);
+}
+
+static void test_lifecycle_values(void) {
+        static const char *const booleans_yes[] = { "yes", "true", "on", "1", "YES", "True" };
+        static const char *const booleans_no[] = { "no", "false", "off", "0", "No" };
+        static const struct {
+                const char *value;
+                RestartPolicy expected;
+        } restarts[] = {
+                { "no", RESTART_NO }, { "on-failure", RESTART_ON_FAILURE }, { "always", RESTART_ALWAYS },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(booleans_yes); i++) {
+                _cleanup_(definition_freep) Definition *d = parse_value("AutoStart", booleans_yes[i]);
+                ASSERT_OR_RETURN(d);
+                g_assert_true(d->auto_start);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(booleans_no); i++) {
+                _cleanup_(definition_freep) Definition *d = parse_value("AutoStart", booleans_no[i]);
+                ASSERT_OR_RETURN(d);
+                g_assert_false(d->auto_start);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(restarts); i++) {
+                _cleanup_(definition_freep) Definition *d = parse_value("Restart", restarts[i].value);
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpint(d->restart, ==, restarts[i].expected);
+                g_assert_cmpstr(restart_policy_to_string(d->restart), ==, restarts[i].value);
+        }
+
+        /* 0 means something for these: restart at once, no start limit, never idle. */
+        {
+                _cleanup_(definition_freep) Definition *d = parse_value("RestartSec", "0");
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(d->restart_usec, ==, 0);
+        }
+        {
+                _cleanup_(definition_freep) Definition *d = parse_value("StartLimitIntervalSec", "0");
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(d->start_limit_interval_usec, ==, 0);
+        }
+        {
+                _cleanup_(definition_freep) Definition *d = parse_value("IdleTimeoutSec", "0");
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(d->idle_timeout_usec, ==, 0);
+        }
+        {
+                _cleanup_(definition_freep) Definition *d = parse_value("IdleTimeoutSec", "infinity");
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(d->idle_timeout_usec, ==, 0);
+        }
+        {
+                _cleanup_(definition_freep) Definition *d = parse_value("StopTimeoutSec", "86400");
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(d->stop_timeout_usec, ==, 86400000000ULL);
+        }
+}
+
+static void test_bad_lifecycle_values(void) {
+        static const char *const seconds_keys[] = {
+                "RestartSec", "StartLimitIntervalSec", "RetestSec", "IdleTimeoutSec", "StopTimeoutSec",
+        };
+        static const char *const bad_seconds[] = {
+                "-1", "1.", ".5", "1s", "abc", "", "86401", "infinit", "1..5",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(seconds_keys); i++)
+                for (size_t j = 0; j < G_N_ELEMENTS(bad_seconds); j++)
+                        assert_bad_value(seconds_keys[i], bad_seconds[j]);
+        /* Only IdleTimeoutSec= knows "infinity"; 0 is refused where it would mean nothing. */
+        assert_bad_value("StopTimeoutSec", "infinity");
+        assert_bad_value("StopTimeoutSec", "0");
+        assert_bad_value("RetestSec", "0");
+        assert_bad_value("RetestSec", "0.0");
+
+        assert_bad_value("AutoStart", "maybe");
+        assert_bad_value("AutoStart", "");
+        assert_bad_value("AutoStart", "2");
+        assert_bad_value("Restart", "on-abort");
+        assert_bad_value("Restart", "yes");
+        assert_bad_value("Restart", "");
+        assert_bad_value("Restart", "Always");
+        assert_bad_value("StartLimitBurst", "0");
+        assert_bad_value("StartLimitBurst", "-1");
+        assert_bad_value("StartLimitBurst", "1.5");
+        assert_bad_value("StartLimitBurst", "65537");
+
+        /* The error names the line of the bad key, after good lifecycle keys. */
+        assert_parse_fails(HEAD "AutoStart=yes\nRestart=always\nRestartSec=x\n", 6, "RestartSec");
 }
 
 static void test_missing_required(void) {
@@ -829,6 +947,9 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/errors/allow-lists", test_bad_allow_lists);
         g_test_add_func("/definition/errors/numbers", test_bad_numbers);
         g_test_add_func("/definition/errors/timeouts", test_bad_timeouts);
+        g_test_add_func("/definition/lifecycle/keys", test_lifecycle_keys);
+        g_test_add_func("/definition/lifecycle/values", test_lifecycle_values);
+        g_test_add_func("/definition/errors/lifecycle", test_bad_lifecycle_values);
         g_test_add_func("/definition/errors/missing-required", test_missing_required);
         g_test_add_func("/definition/errors/syntax", test_syntax_errors);
         g_test_add_func("/definition/limits", test_limits);

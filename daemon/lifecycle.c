@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The provider lifecycle (starts under a start limit, crashes and Restart=, idle stops, the stop
+ * sequence, StartService/StopService/RestartService) and the node's state (AutoStart=, State,
+ * StateUpdate). Spawning and StartUnit stay in activation.c. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "authorize.h"
+#include "config.h"
+#include "connection.h"
+#include "errors.h"
+#include "fault.h"
+#include "log.h"
+#include "peer.h"
+#include "service.h"
+#include "util.h"
+
+#define TIMER_ACCURACY_USEC 1000
+
+static double seconds(uint64_t usec) {
+        return (double) usec / USEC_PER_SEC;
+}
+
+static uint64_t now_usec(Manager *m) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static int arm_timer(Service *s, sd_event_source **source, uint64_t usec, sd_event_time_handler_t handler) {
+        *source = sd_event_source_disable_unref(*source);
+        return sd_event_add_time_relative(s->manager->event, source, CLOCK_MONOTONIC, usec, TIMER_ACCURACY_USEC,
+                                          handler, s);
+}
+
+/* Administrative calls waiting for the work */
+
+static int admin_call_add(Service *s, AdminCallKind kind, sd_bus_message *call) {
+        AdminCall *a = calloc(1, sizeof(AdminCall));
+
+        if (!a)
+                return -ENOMEM;
+        *a = (AdminCall) { .service = s, .kind = kind, .call = sd_bus_message_ref(call) };
+        LIST_PREPEND(service, s->admin_calls, a);
+        return 0;
+}
+
+static void admin_call_free(AdminCall *a) {
+        LIST_REMOVE(service, a->service->admin_calls, a);
+        sd_bus_message_unref(a->call);
+        free(a);
+}
+
+static bool admin_calls_have(const Service *s, AdminCallKind kind) {
+        LIST_FOREACH(service, a, s->admin_calls)
+                if (a->kind == kind)
+                        return true;
+        return false;
+}
+
+/* Answers the waiting calls of one kind: success when error_name is NULL. */
+static void admin_calls_answer(Service *s, AdminCallKind kind, const char *error_name, const char *message) {
+        LIST_FOREACH_SAFE(service, a, next, s->admin_calls) {
+                int r;
+
+                if (a->kind != kind)
+                        continue;
+                if (a->call) {
+                        r = error_name ? sd_bus_reply_method_errorf(a->call, error_name, "%s", message)
+                                       : sd_bus_reply_method_return(a->call, NULL);
+                        if (r < 0)
+                                log_debug_errno(r, "app service '%s': failed to answer an administrative call, "
+                                                "ignoring: %m", s->definition->name);
+                }
+                admin_call_free(a);
+        }
+}
+
+/* The start limit */
+
+static void start_limit_reset(Service *s) {
+        s->start_limit_begin = 0;
+        s->start_limit_count = 0;
+        s->start_limit_hit = false;
+        s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
+}
+
+/* Counts one start; false when it would exceed StartLimitBurst= within StartLimitIntervalSec=. */
+static bool start_limit_take(Service *s) {
+        const Definition *d = s->definition;
+        uint64_t now = now_usec(s->manager);
+
+        if (d->start_limit_interval_usec == 0)
+                return true;
+        if (s->start_limit_begin == 0 || now >= s->start_limit_begin + d->start_limit_interval_usec) {
+                s->start_limit_begin = now;
+                s->start_limit_count = 0;
+        }
+        if (s->start_limit_count >= d->start_limit_burst)
+                return false;
+        s->start_limit_count++;
+        return true;
+}
+
+char *service_start_limit_message(const Service *s) {
+        uint64_t when = 0, now, left = 0;
+        char *message;
+
+        if (!s->start_limit_hit)
+                return NULL;
+        now = now_usec(s->manager);
+        if (s->retest_timer && sd_event_source_get_time(s->retest_timer, &when) >= 0 && when > now)
+                left = when - now;
+        /* Tenths of a second, rounded up: "0.5", "30". */
+        if (asprintf(&message, "app service '%s': start limit hit, retrying after %g s", s->definition->name,
+                     (double) ((left + 99999) / 100000) / 10) < 0)
+                return NULL;
+        return message;
+}
+
+static void refuse_start(Service *s) {
+        _cleanup_(freep) char *message = service_start_limit_message(s);
+        const char *text = message ? message : "start limit hit";
+
+        s->auto_start_pending = false;
+        service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", text);
+        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, text);
+}
+
+static int on_retest_timer(sd_event_source *source, uint64_t usec, void *userdata);
+
+static void start_limit_hit(Service *s) {
+        const Definition *d = s->definition;
+        int r;
+
+        log_warning("app service '%s': start limit hit (%u starts within %g s, StartLimitBurst=), not starting "
+                    "the provider; trying again after %g s (RetestSec=)", d->name, d->start_limit_burst,
+                    seconds(d->start_limit_interval_usec), seconds(d->retest_usec));
+        s->start_limit_hit = true;
+        s->run_failed = true;
+        r = arm_timer(s, &s->retest_timer, d->retest_usec, on_retest_timer);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': cannot arm the RetestSec= timer, ignoring: %m", d->name);
+        if (!s->provider)
+                service_set_state(s, SERVICE_FAILED);
+        refuse_start(s);
+}
+
+static bool restart_applies(const Service *s, bool failed) {
+        const Definition *d = s->definition;
+
+        return service_is_activatable(s) &&
+                (d->restart == RESTART_ALWAYS || (failed && d->restart == RESTART_ON_FAILURE));
+}
+
+static int on_retest_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+        const Definition *d = s->definition;
+
+        s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
+        start_limit_reset(s);
+        if (s->provider || s->stopping || s->activation_timer)
+                return 0;
+        if (service_is_activatable(s) && (d->auto_start || restart_applies(s, true))) {
+                log_info("app service '%s': RetestSec= passed, trying to start the provider once more", d->name);
+                (void) service_start(s, START_RESTART);
+                return 0;
+        }
+        log_info("app service '%s': RetestSec= passed, the next open starts the provider", d->name);
+        s->run_failed = false;
+        service_set_state(s, SERVICE_INACTIVE);
+        return 0;
+}
+
+/* Starting */
+
+int service_start(Service *s, StartReason why) {
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+
+        if (s->start_limit_hit) {
+                refuse_start(s);
+                return -EAGAIN;
+        }
+        if (!start_limit_take(s)) {
+                start_limit_hit(s);
+                return -EAGAIN;
+        }
+
+        /* Only a provider that an open needed goes away when idle; a restart keeps what it was. */
+        if (why == START_OPEN)
+                s->idle_stoppable = true;
+        else if (why != START_RESTART)
+                s->idle_stoppable = false;
+        s->started_by_broker = true;
+        s->run_ended = false;
+        s->run_failed = false;
+        return service_start_activation(s);
+}
+
+ServiceState service_state_without_provider(const Service *s) {
+        if (s->restart_timer || s->activation_timer || s->start_unit_slot || s->job_removed_slot)
+                return SERVICE_ACTIVATING;
+        return s->run_failed ? SERVICE_FAILED : SERVICE_INACTIVE;
+}
+
+static int on_restart_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+        if (s->provider || s->stopping || s->manager->state == MANAGER_STOPPING)
+                return 0;
+        log_info("app service '%s': restarting the provider (Restart=%s)", s->definition->name,
+                 restart_policy_to_string(s->definition->restart));
+        if (service_start(s, START_RESTART) != -EAGAIN)
+                s->n_restarts++;
+        return 0;
+}
+
+/* The current run of the provider ended by itself: decide once whether it comes back. */
+static void run_ended(Service *s, bool failed) {
+        const Definition *d = s->definition;
+        int r;
+
+        if (s->run_ended)
+                return;
+        s->run_ended = true;
+        s->run_failed = failed;
+        s->auto_start_pending = false;
+
+        if (restart_applies(s, failed) && !s->start_limit_hit) {
+                log_info("app service '%s': provider %s, restarting it in %g s (Restart=%s)", d->name,
+                         failed ? "failed" : "exited", seconds(d->restart_usec), restart_policy_to_string(d->restart));
+                r = arm_timer(s, &s->restart_timer, d->restart_usec, on_restart_timer);
+                if (r < 0)
+                        log_warning_errno(r, "app service '%s': cannot arm the restart timer, not restarting: %m",
+                                          d->name);
+        }
+        if (!s->provider)
+                service_set_state(s, service_state_without_provider(s));
+}
+
+static char *describe_exit(const Process *p, const siginfo_t *si) {
+        char *text;
+        int r;
+
+        if (si->si_code == CLD_EXITED)
+                r = asprintf(&text, "provider process " PID_FMT " exited with status %i", p->pid, si->si_status);
+        else
+                r = asprintf(&text, "provider process " PID_FMT " was killed by signal SIG%s", p->pid,
+                             strempty(sigabbrev_np(si->si_status)));
+        return r < 0 ? NULL : text;
+}
+
+/* Stopping */
+
+bool service_is_stopping(const Service *s) {
+        return s->stopping;
+}
+
+static bool service_runs(const Service *s) {
+        return s->provider || s->process || s->activation_timer || s->start_unit_slot || s->job_removed_slot;
+}
+
+static int on_stopped_defer(sd_event_source *source, void *userdata) {
+        Service *s = userdata;
+        ServiceStoppedHandler handler = s->on_stopped;
+
+        s->on_stopped_defer = sd_event_source_disable_unref(s->on_stopped_defer);
+        s->on_stopped = NULL;
+        if (handler)
+                handler(s, s->on_stopped_userdata);  /* may free s */
+        return 0;
+}
+
+/* Nothing runs any more: answer the stops, and start again for whoever waits. */
+static void stop_done(Service *s, bool was_running) {
+        bool start = false;
+        int r;
+
+        admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
+        if (s->on_stopped && !s->on_stopped_defer) {
+                r = sd_event_add_defer(s->manager->event, &s->on_stopped_defer, on_stopped_defer, s);
+                if (r < 0)
+                        log_warning_errno(r, "app service '%s': cannot schedule the end of the stop, ignoring: %m",
+                                          s->definition->name);
+        }
+        LIST_FOREACH(service, a, s->admin_calls)
+                if (a->kind == ADMIN_RESTART) {
+                        a->kind = ADMIN_START;
+                        start_limit_reset(s);
+                }
+        start = admin_calls_have(s, ADMIN_START);
+
+        if (s->manager->state == MANAGER_STOPPING)
+                return;
+        if (start || s->waiters) {
+                if (!service_is_activatable(s)) {
+                        service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                             "app service '%s': no provider is registered, and it cannot be started "
+                                             "(no Exec= or SystemdService=)", s->definition->name);
+                        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                           "the app service cannot be started (no Exec= or SystemdService=)");
+                } else {
+                        (void) service_start(s, start ? START_ADMIN : START_OPEN);
+                        return;
+                }
+        }
+        if (was_running)
+                service_set_state(s, s->provider ? SERVICE_ACTIVE : SERVICE_INACTIVE);
+}
+
+static void stop_check_done(Service *s) {
+        if (!s->stopping || s->provider || s->process)
+                return;
+        log_info("app service '%s': provider stopped (%s)", s->definition->name, s->stop_reason);
+        s->stopping = false;
+        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        s->run_ended = true;
+        s->run_failed = false;
+        stop_done(s, /* was_running= */ true);
+}
+
+static int on_stop_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Service *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+        if (e)
+                log_warning("app service '%s': systemd could not stop %s: %s", s->definition->name,
+                            s->definition->systemd_service, e->message ? e->message : e->name);
+        return 0;
+}
+
+static int stop_unit(Service *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        log_info("app service '%s': asking systemd to stop %s", s->definition->name, s->definition->systemd_service);
+        r = sd_bus_message_new_method_call(s->manager->bus, &call, "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                           "StopUnit");
+        /* As for StartUnit: never bus-activate systemd. */
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(call, false);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "ss", s->definition->systemd_service, "replace");
+        if (r >= 0) {
+                s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+                r = sd_bus_call_async(s->manager->bus, &s->stop_unit_slot, call, on_stop_unit_reply, s, 0);
+        }
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': cannot ask systemd to stop %s, ignoring: %m",
+                                  s->definition->name, s->definition->systemd_service);
+        return r;
+}
+
+/* The provider did not go in time: the next, firmer step. */
+static void stop_escalate(Service *s) {
+        const Definition *d = s->definition;
+
+        s->stop_stage++;
+        if (s->process) {
+                int sig = s->stop_stage == 1 ? SIGTERM : SIGKILL;
+
+                log_info("app service '%s': sending SIG%s to provider process " PID_FMT, d->name, sigabbrev_np(sig),
+                         s->process->pid);
+                s->process->stop_expected = true;
+                if (kill(s->process->pid, sig) < 0 && errno != ESRCH)
+                        log_warning_errno(errno, "app service '%s': cannot signal the provider, ignoring: %m", d->name);
+        } else if (s->stop_stage == 1 && d->systemd_service && s->started_by_broker)
+                (void) stop_unit(s);
+        else if (s->provider) {
+                log_warning("app service '%s': provider %s did not stop within %g s, unregistering it", d->name,
+                            s->provider->name, seconds(d->stop_timeout_usec));
+                service_unregister_provider(s, CLOSED_CANCELED);  /* ends the stop */
+        }
+}
+
+static int on_stop_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+        int r;
+
+        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        stop_escalate(s);
+        if (s->stopping && s->stop_stage < 2) {
+                r = arm_timer(s, &s->stop_timer, s->definition->stop_timeout_usec, on_stop_timer);
+                if (r < 0)
+                        log_warning_errno(r, "app service '%s': cannot arm the stop timer, ignoring: %m",
+                                          s->definition->name);
+        }
+        return 0;
+}
+
+static int send_stop_requested(Service *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = manager_new_unicast_signal(s->manager, s->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
+                                       "StopRequested", &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "a{sv}", 1, "reason", "s", s->stop_reason);
+        if (r >= 0)
+                r = sd_bus_send(s->manager->bus, signal, NULL);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': failed to send StopRequested, ignoring: %m",
+                                  s->definition->name);
+        return r;
+}
+
+int service_stop(Service *s, const char *reason, sd_bus_message *reply_to) {
+        const Definition *d = s->definition;
+        int r;
+
+        if (reply_to) {
+                r = admin_call_add(s, ADMIN_STOP, reply_to);
+                if (r < 0)
+                        return r;
+        }
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+        if (s->stopping)
+                return 0;  /* joins the stop under way */
+        if (!service_runs(s)) {
+                if (s->state == SERVICE_ACTIVATING)  /* a restart was pending */
+                        service_set_state(s, service_state_without_provider(s));
+                stop_done(s, /* was_running= */ false);
+                return 0;
+        }
+
+        log_info("app service '%s': stopping the provider (%s)", d->name, reason);
+        s->stopping = true;
+        s->stop_reason = reason;
+        s->stop_stage = 0;
+        service_stop_activation(s);
+        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                           "the app service was stopped before its provider registered");
+
+        r = arm_timer(s, &s->stop_timer, d->stop_timeout_usec, on_stop_timer);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': cannot arm the stop timer, ignoring: %m", d->name);
+        if (s->provider)
+                (void) send_stop_requested(s);
+        else
+                stop_escalate(s);  /* nobody registered to ask */
+        stop_check_done(s);
+        return 0;
+}
+
+int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata) {
+        s->on_stopped = handler;
+        s->on_stopped_userdata = userdata;
+        return service_stop(s, reason, NULL);
+}
+
+static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata) {
+        Service *s = userdata;
+
+        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+        log_info("app service '%s': no connection for %g s, stopping the provider", s->definition->name,
+                 seconds(s->definition->idle_timeout_usec));
+        (void) service_stop(s, "idle", NULL);
+        return 0;
+}
+
+/* Hooks */
+
+void service_lifecycle_registered(Service *s) {
+        bool started = s->activation_timer != NULL;
+
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+        if (!started) {
+                /* It came by itself: not ours to stop when idle, and a new run. */
+                s->started_by_broker = false;
+                s->idle_stoppable = false;
+                s->run_ended = false;
+        }
+        s->run_failed = false;
+        s->provider_spawned = s->process && s->provider_pid > 0 && s->process->pid == s->provider_pid;
+        s->auto_start_pending = false;
+        admin_calls_answer(s, ADMIN_START, NULL, NULL);
+}
+
+void service_lifecycle_unregistered(Service *s, bool clean) {
+        Manager *m = s->manager;
+        _cleanup_(freep) char *text = NULL;
+
+        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+        s->provider_pid = 0;
+        if (s->stopping) {
+                stop_check_done(s);
+                return;
+        }
+        /* The exit status of a process we started tells more: its reaping decides. */
+        if (m->state == MANAGER_STOPPING || s->provider_spawned || !service_is_activatable(s))
+                return;
+        if (!clean && !s->run_ended) {
+                if (asprintf(&text, "provider left the bus without unregistering") >= 0)
+                        fault_report(s, FAULT_ERROR, "provider-crashed", text, NULL);
+        }
+        run_ended(s, !clean);
+}
+
+void service_lifecycle_process_exited(Service *s, Process *p, const siginfo_t *si) {
+        bool failed = !(si->si_code == CLD_EXITED && si->si_status == 0);
+        _cleanup_(freep) char *text = NULL;
+
+        if (s->stopping) {
+                stop_check_done(s);
+                return;
+        }
+        if (p->stop_expected || s->manager->state == MANAGER_STOPPING || s->run_ended)
+                return;
+
+        text = describe_exit(p, si);
+        if (failed)
+                fault_report(s, FAULT_ERROR, "provider-crashed", text ? text : "provider process crashed", NULL);
+        if (s->activation_timer && !s->provider) {
+                service_activation_failed(s, "app service '%s': %s before registering", s->definition->name,
+                                          text ? text : "provider exited");
+                return;
+        }
+        run_ended(s, failed);
+}
+
+void service_lifecycle_activation_failed(Service *s, const char *message) {
+        if (s->process)
+                s->process->stop_expected = true;  /* killed, or left to die: not a second failure */
+        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, message);
+        if (s->stopping || s->manager->state == MANAGER_STOPPING)
+                return;
+        run_ended(s, /* failed= */ true);
+}
+
+void service_lifecycle_free(Service *s) {
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+        s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
+        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+        s->on_stopped_defer = sd_event_source_disable_unref(s->on_stopped_defer);
+        s->on_stopped = NULL;
+        s->stopping = false;
+        admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
+        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE, "the app service was removed");
+        admin_calls_answer(s, ADMIN_RESTART, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE, "the app service was removed");
+}
+
+/* The node */
+
+static bool service_is_idle(const Service *s) {
+        return s->provider && s->idle_stoppable && !s->stopping && s->n_connections == 0 && !s->waiters &&
+                s->definition->idle_timeout_usec > 0;
+}
+
+/* After every event: arm or cancel idle timers, and leave "starting" once AutoStart= settled. */
+static int on_lifecycle_check(sd_event_source *source, void *userdata) {
+        Manager *m = userdata;
+        bool pending = false;
+        int r;
+
+        if (m->state == MANAGER_STOPPING)
+                return 0;
+        LIST_FOREACH(services, s, m->services) {
+                pending = pending || s->auto_start_pending;
+                if (!service_is_idle(s)) {
+                        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+                        continue;
+                }
+                if (s->idle_timer)
+                        continue;
+                r = arm_timer(s, &s->idle_timer, s->definition->idle_timeout_usec, on_idle_timer);
+                if (r < 0)
+                        log_warning_errno(r, "app service '%s': cannot arm the idle timer, ignoring: %m",
+                                          s->definition->name);
+        }
+        if (m->state == MANAGER_STARTING && m->lifecycle_started && !pending)
+                manager_set_state(m, MANAGER_RUNNING);
+        return 0;
+}
+
+int manager_lifecycle_start(Manager *m) {
+        int r;
+
+        r = sd_event_add_post(m->event, &m->lifecycle_check, on_lifecycle_check, m);
+        if (r < 0)
+                return log_error_errno(r, "failed to set up the provider lifecycle: %m");
+
+        LIST_FOREACH(services, s, m->services) {
+                if (!s->definition->auto_start || s->disabled)
+                        continue;
+                if (!service_is_activatable(s)) {
+                        log_warning("app service '%s': AutoStart=yes, but there is no Exec= or SystemdService= to "
+                                    "start it with, ignoring", s->definition->name);
+                        continue;
+                }
+                s->auto_start_pending = true;
+        }
+        LIST_FOREACH(services, s, m->services)
+                if (s->auto_start_pending) {
+                        log_info("app service '%s': starting the provider (AutoStart=yes)", s->definition->name);
+                        (void) service_start(s, START_AUTO);
+                }
+        m->lifecycle_started = true;
+        return on_lifecycle_check(m->lifecycle_check, m);
+}
+
+void manager_lifecycle_shutdown(Manager *m) {
+        LIST_FOREACH(services, s, m->services) {
+                s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+                s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+                s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
+                s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+                s->stopping = false;
+                /* Everything stops now: a stop is done; a start will not happen. */
+                admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
+                admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
+                admin_calls_answer(s, ADMIN_RESTART, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
+        }
+}
+
+static int send_state_update(Manager *m, Peer *p) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = manager_new_unicast_signal(m, p->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "StateUpdate",
+                                       &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "a{sv}", 3, "state", "s", manager_state_to_string(m->state),
+                                          "node-name", "s", m->node_name, "version", "s", APPSERVICE_VERSION);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, signal, NULL);
+        return r;
+}
+
+void manager_send_state_update(Manager *m) {
+        size_t i = 0;
+        void *v;
+
+        if (!m->bus)
+                return;
+        /* A peer is registered for n_services services: one signal each, however many. */
+        while (hashmap_iterate(m->peers, &i, &v)) {
+                Peer *p = v;
+                int r;
+
+                if (p->n_services == 0 || p->vanishing)
+                        continue;
+                r = send_state_update(m, p);
+                if (r < 0)
+                        log_warning_errno(r, "failed to send StateUpdate to %s, ignoring: %m", p->name);
+        }
+}
+
+/* Manager.StartService, StopService, RestartService */
+
+static int no_such_service(const char *name, sd_bus_error *error) {
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                 "no app service named '%s' is declared", name);
+}
+
+/* The action's own look-up: polkit may have taken a while, and a reload may have removed it. */
+static int admin_service(Manager *m, sd_bus_message *call, Service **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *name;
+        int r;
+
+        *ret = NULL;
+        r = sd_bus_message_read(call, "s", &name);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "cannot read the arguments: %m");
+        *ret = manager_find_service(m, name);
+        if (*ret)
+                return 1;
+        (void) no_such_service(name, &error);
+        return sd_bus_reply_method_error(call, &error);
+}
+
+/* The checks StartService and RestartService share; fills error when refused. */
+static int admin_check_start(Manager *m, Service *s, sd_bus_error *error) {
+        const char *name = s->definition->name;
+
+        if (m->state == MANAGER_STOPPING)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                         "app service '%s': appserviced is shutting down", name);
+        if (s->disabled)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY, "app service '%s' is disabled",
+                                         name);
+        if (!service_is_activatable(s) && !(s->provider && !s->stopping))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                         "app service '%s' cannot be started (no Exec= or SystemdService=)", name);
+        return 0;
+}
+
+static int do_start_service(Manager *m, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Service *s;
+        int r;
+
+        r = admin_service(m, call, &s);
+        if (r <= 0 || !s)
+                return r;
+        if (admin_check_start(m, s, &error) < 0)
+                return sd_bus_reply_method_error(call, &error);
+        if (s->provider && !s->stopping) {
+                s->idle_stoppable = false;
+                return sd_bus_reply_method_return(call, NULL);
+        }
+
+        log_info("app service '%s': start requested by an administrator", s->definition->name);
+        start_limit_reset(s);  /* the administrator's start always tries */
+        r = admin_call_add(s, ADMIN_START, call);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", s->definition->name);
+        s->idle_stoppable = false;
+        if (s->stopping || s->activation_timer)
+                return 1;  /* after the stop, or with the activation under way */
+        (void) service_start(s, START_ADMIN);
+        return 1;
+}
+
+static int do_stop_service(Manager *m, sd_bus_message *call) {
+        Service *s;
+        int r;
+
+        r = admin_service(m, call, &s);
+        if (r <= 0 || !s)
+                return r;
+        log_info("app service '%s': stop requested by an administrator", s->definition->name);
+        r = service_stop(s, "stop", call);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "app service '%s': cannot stop: %m", s->definition->name);
+        return 1;
+}
+
+static int do_restart_service(Manager *m, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Service *s;
+        int r;
+
+        r = admin_service(m, call, &s);
+        if (r <= 0 || !s)
+                return r;
+        if (admin_check_start(m, s, &error) < 0)
+                return sd_bus_reply_method_error(call, &error);
+        if (!service_is_activatable(s))
+                return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                                  "app service '%s' cannot be started again (no Exec= or "
+                                                  "SystemdService=)", s->definition->name);
+
+        log_info("app service '%s': restart requested by an administrator", s->definition->name);
+        r = admin_call_add(s, ADMIN_RESTART, call);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", s->definition->name);
+        s->idle_stoppable = false;
+        (void) service_stop(s, "stop", NULL);  /* when done, the restart turns into a start */
+        return 1;
+}
+
+static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminAction action,
+                        sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!manager_find_service(m, name))
+                return no_such_service(name, error);
+        return authorize_admin(m, message, what, action, error);
+}
+
+int manager_method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "start app services", do_start_service, error);
+}
+
+int manager_method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "stop app services", do_stop_service, error);
+}
+
+int manager_method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "restart app services", do_restart_service, error);
+}

@@ -7,12 +7,14 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "authorize.h"
 #include "config.h"
 #include "connection.h"
 #include "errors.h"
 #include "log.h"
 #include "manager-dbus.h"
 #include "peer.h"
+#include "reload.h"
 #include "service.h"
 #include "util.h"
 
@@ -59,6 +61,9 @@ int manager_new(Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+
+        authorize_cancel_all(m);
+        reload_done(m);
 
         /* Processes point at services, connections at peers and services: free in that order. */
         while (m->processes)
@@ -163,7 +168,7 @@ void manager_set_state(Manager *m, ManagerState state) {
 }
 
 static bool manager_is_idle(Manager *m) {
-        if (hashmap_size(m->connections) > 0)
+        if (hashmap_size(m->connections) > 0 || m->authorizations)
                 return false;
         LIST_FOREACH(services, s, m->services)
                 if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING)
@@ -233,6 +238,8 @@ void manager_shutdown(Manager *m) {
                 return;
         log_info("shutting down");
         manager_set_state(m, MANAGER_STOPPING);
+        reload_done(m);
+        authorize_cancel_all(m);
 
         LIST_FOREACH(services, s, m->services) {
                 service_stop_activation(s);
@@ -290,6 +297,9 @@ int manager_run(Manager *m) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         if (r < 0)
                 return log_error_errno(r, "failed to watch for signals: %m");
+        r = reload_setup(m);
+        if (r < 0)
+                return r;
 
         if (m->exit_on_idle_usec > 0) {
                 r = sd_event_add_post(m->event, &m->idle_check, on_idle_check, m);

@@ -35,6 +35,7 @@ struct Service {
 
         ServiceState state;          /* without "disabled", which is the flag below */
         bool disabled;
+        bool reload_mark;            /* reload.c: declared by the files just read */
         Peer *provider;              /* registered provider, or NULL */
 
         Connection *connections;     /* list "service" */

@@ -79,8 +79,11 @@ static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_
                 return 0;
         }
 
-        r = sd_bus_message_read(reply, "(bb", &authorized, &challenge);
-        if (r < 0) {
+        /* (bba{ss}): is_authorized, is_challenge, details (unused). */
+        r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+        if (r > 0)
+                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+        if (r <= 0) {  /* 0: an empty reply, which is no yes either */
                 reply_not_authorized(a, "unexpected answer from polkit", NULL);
                 authorization_free(a);
                 return 0;

@@ -349,3 +349,75 @@ def test_not_authorized_without_polkit(services_dir, daemon, agents, bus):
     root.manager('Reload').ok()
     set_enabled(root, ECHO, False).ok()
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled'
+
+
+# polkit cannot run on the test bus (it needs the real system bus and logind); a stand-in peer
+# owns its name and answers CheckAuthorization as the real one would. The VM tier uses the real
+# polkitd.
+
+def polkit(agents, allow_uids=(), hold=False):
+    standin = agents.spawn('polkit')
+    tag = standin.next_tag()
+    standin.send({'cmd': 'polkit_standin', 'tag': tag, 'allow_uids': list(allow_uids),
+                  'hold': hold})
+    standin.wait_event(lambda e: e['event'] == 'reply' and e['tag'] == tag and e['ok'], None,
+                       'the polkit stand-in to own its name')
+    return standin
+
+
+def polkit_calls(standin):
+    with standin.cond:
+        return [e for e in standin.events if e['event'] == 'polkit_call']
+
+
+@pytest.mark.polkit_standin
+def test_polkit_decides_for_others_than_root(services_dir, daemon, agents, bus):
+    services_dir.write(ECHO)
+    daemon.start()
+    standin = polkit(agents, allow_uids=[MAN_UID])
+    man = agents.spawn('man', uid=MAN_UID, gid=MAN_GID)
+    games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
+
+    apply(daemon, man, 'Reload', lambda: services_dir.write(ECHO, Description='By man'))
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Description') == 'By man'
+    call = polkit_calls(standin)[-1]
+    assert call['sender'] == daemon.unique_name
+    assert call['kind'] == 'system-bus-name' and call['subject'] == {'name': man.unique_name}
+    assert call['uid'] == MAN_UID
+    assert call['action'] == 'io.appservice1.manage'
+    assert call['details'] == {} and call['cancellation'] == ''
+    assert call['flags'] == 0
+    assert call['auto_start'] is False
+
+    set_enabled(man, ECHO, False).ok()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled'
+
+    msg = games.manager('Reload').wait().expect_error('NotAuthorized')
+    assert 'uid %d may not reload the definitions' % GAMES_UID in msg, msg
+    assert 'io.appservice1.manage' in msg, msg
+    set_enabled(games, ECHO, True).wait().expect_error('NotAuthorized')
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled'
+
+    # With interaction allowed on the call, polkit is told so (and may ask for a password).
+    msg = games.manager('Reload', interactive=True).wait().expect_error('NotAuthorized')
+    assert 'authentication is required' in msg, msg
+    assert polkit_calls(standin)[-1]['flags'] == 1
+
+    # Root is never asked about.
+    n = len(polkit_calls(standin))
+    agents.spawn('root').manager('Reload').ok()
+    assert len(polkit_calls(standin)) == n
+
+
+@pytest.mark.polkit_standin
+def test_call_waiting_for_polkit_is_answered_at_shutdown(services_dir, daemon, agents):
+    services_dir.write(ECHO)
+    daemon.start()
+    standin = polkit(agents, hold=True)
+    games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
+    waiting = games.manager('Reload')
+    standin.wait_event(lambda e: e['event'] == 'polkit_call', None, 'the polkit check')
+    waiting.assert_pending()
+    daemon.stop_clean()
+    msg = waiting.wait().expect_error('NotAuthorized')
+    assert 'shutting down' in msg, msg

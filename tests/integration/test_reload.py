@@ -339,7 +339,8 @@ def test_not_authorized_without_polkit(services_dir, daemon, agents, bus):
     services_dir.write('com.example.new', Provider='com.example.NewApp')
     # polkit is not on the test bus: only root may administer.
     msg = games.manager('Reload').wait().expect_error('NotAuthorized')
-    assert 'uid %d' % GAMES_UID in msg and 'reload' in msg and 'io.appservice1.manage' in msg, msg
+    assert 'uid %d may not reload the definitions' % GAMES_UID in msg, msg
+    assert 'polkit is not running' in msg and 'io.appservice1.manage' in msg, msg
     msg = set_enabled(games, ECHO, False).wait().expect_error('NotAuthorized')
     assert 'uid %d' % GAMES_UID in msg and ECHO in msg and 'io.appservice1.manage' in msg, msg
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'inactive'

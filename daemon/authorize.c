@@ -1,21 +1,170 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* PLACEHOLDER until the polkit work lands: root only. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "authorize.h"
 #include "errors.h"
 #include "identity.h"
+#include "log.h"
 #include "util.h"
+
+#define POLKIT_NAME  "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH  "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_IFACE "org.freedesktop.PolicyKit1.Authority"
+#define POLKIT_ALLOW_USER_INTERACTION 1u
+
+/* An interactive check waits for a person to type a password; a plain one answers at once. */
+#define POLKIT_TIMEOUT_USEC (UINT64_C(25) * USEC_PER_SEC)
+#define POLKIT_INTERACTIVE_TIMEOUT_USEC (UINT64_C(300) * USEC_PER_SEC)
+
+/* An administrative call waiting for polkit's answer. It holds the call, so that the call is
+ * answered whatever happens: polkit's answer, an error, or the daemon shutting down. */
+struct Authorization {
+        Manager *manager;
+        sd_bus_message *call;
+        char *what;
+        AdminAction action;
+        uid_t uid;
+        sd_bus_slot *slot;
+        LIST_FIELDS(Authorization, authorizations);
+};
+
+static Authorization *authorization_free(Authorization *a) {
+        if (!a)
+                return NULL;
+        LIST_REMOVE(authorizations, a->manager->authorizations, a);
+        sd_bus_slot_unref(a->slot);
+        sd_bus_message_unref(a->call);
+        free(a->what);
+        free(a);
+        return NULL;
+}
+
+/* "uid U may not WHAT: REASON[: DETAIL] (polkit action ...)" */
+static int reply_not_authorized(Authorization *a, const char *reason, const char *detail) {
+        int r;
+
+        log_info("uid " UID_FMT " may not %s: %s%s%s", a->uid, a->what, reason, detail ? ": " : "", strempty(detail));
+        r = sd_bus_reply_method_errorf(a->call, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                       "uid " UID_FMT " may not %s: %s%s%s (polkit action " APPSERVICE_POLKIT_ACTION ")",
+                                       a->uid, a->what, reason, detail ? ": " : "", strempty(detail));
+        if (r < 0)
+                log_debug_errno(r, "failed to answer a refused administrative call, ignoring: %m");
+        return r;
+}
+
+static int run_action(Manager *m, sd_bus_message *call, AdminAction action) {
+        int r;
+
+        r = sd_bus_message_rewind(call, /* complete= */ true);
+        if (r >= 0)
+                r = action(m, call);
+        return r;
+}
+
+static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Authorization *a = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int authorized, challenge, r;
+
+        a->slot = sd_bus_slot_unref(a->slot);
+
+        if (e) {
+                if (sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                        reply_not_authorized(a, "polkit is not running, so only root may", NULL);
+                else
+                        reply_not_authorized(a, "polkit failed", e->message ? e->message : e->name);
+                authorization_free(a);
+                return 0;
+        }
+
+        /* (bba{ss}): is_authorized, is_challenge, details (unused). */
+        r = sd_bus_message_enter_container(reply, 'r', "bba{ss}");
+        if (r > 0)
+                r = sd_bus_message_read(reply, "bb", &authorized, &challenge);
+        if (r <= 0) {  /* 0: an empty reply, which is no yes either */
+                reply_not_authorized(a, "unexpected answer from polkit", NULL);
+                authorization_free(a);
+                return 0;
+        }
+
+        if (!authorized)
+                reply_not_authorized(a, challenge ? "authentication is required (allow interactive authorization on "
+                                             "the call)" : "polkit refused", NULL);
+        else {
+                log_debug("polkit authorized uid " UID_FMT " to %s", a->uid, a->what);
+                r = run_action(a->manager, a->call, a->action);
+                if (r < 0) {
+                        /* Not in a method handler any more: answer the failure ourselves. */
+                        r = sd_bus_reply_method_errnof(a->call, r, "cannot %s: %m", a->what);
+                        if (r < 0)
+                                log_debug_errno(r, "failed to answer an administrative call, ignoring: %m");
+                }
+        }
+        authorization_free(a);
+        return 0;
+}
+
+static int ask_polkit(Manager *m, sd_bus_message *call, Authorization *a) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *check = NULL;
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(call) > 0;
+        int r;
+
+        r = sd_bus_message_new_method_call(m->bus, &check, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE,
+                                           "CheckAuthorization");
+        /* Never start polkit for this: where it does not run, the answer is no. */
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(check, false);
+        if (r >= 0)
+                r = sd_bus_message_append(check, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
+                                          sd_bus_message_get_sender(call), APPSERVICE_POLKIT_ACTION,
+                                          0, interactive ? POLKIT_ALLOW_USER_INTERACTION : 0u, "");
+        if (r >= 0)
+                r = sd_bus_call_async(m->bus, &a->slot, check, on_check_authorization, a,
+                                      interactive ? POLKIT_INTERACTIVE_TIMEOUT_USEC : POLKIT_TIMEOUT_USEC);
+        return r;
+}
 
 int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAction action, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
+        Authorization *a;
         int r;
 
         r = identity_from_message(call, &caller);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
-        if (caller.uid != 0)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED, "only root may %s", what);
-        r = sd_bus_message_rewind(call, true);
-        if (r < 0)
-                return r;
-        return handled(action(m, call));
+        if (caller.uid == 0)
+                return handled(run_action(m, call, action));
+
+        if (!sd_bus_message_get_sender(call))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "uid " UID_FMT " may not %s (no bus name to ask polkit about)",
+                                         caller.uid, what);
+
+        a = calloc(1, sizeof(Authorization));
+        if (!a)
+                return -ENOMEM;
+        *a = (Authorization) {
+                .manager = m,
+                .call = sd_bus_message_ref(call),
+                .what = strdup(what),
+                .action = action,
+                .uid = caller.uid,
+        };
+        LIST_PREPEND(authorizations, m->authorizations, a);
+        r = a->what ? ask_polkit(m, call, a) : -ENOMEM;
+        if (r < 0) {
+                authorization_free(a);
+                return sd_bus_error_set_errnof(error, r, "cannot ask polkit whether uid " UID_FMT " may %s: %m",
+                                               caller.uid, what);
+        }
+        return 1;  /* answered when polkit is */
+}
+
+void authorize_cancel_all(Manager *m) {
+        while (m->authorizations) {
+                reply_not_authorized(m->authorizations, "appserviced is shutting down", NULL);
+                authorization_free(m->authorizations);
+        }
 }

@@ -15,3 +15,6 @@
  * the definitions"). Returns like a method handler. */
 typedef int (*AdminAction)(Manager *m, sd_bus_message *call);
 int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAction action, sd_bus_error *error);
+
+/* Answers every call still waiting for polkit with NotAuthorized (at shutdown). */
+void authorize_cancel_all(Manager *m);

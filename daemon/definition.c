@@ -942,6 +942,60 @@ bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t
         return false;
 }
 
+static bool strv_equal(char *const *a, char *const *b) {
+        if (!a || !b)
+                return a == b;
+        for (; *a && *b; a++, b++)
+                if (strcmp(*a, *b) != 0)
+                        return false;
+        return !*a && !*b;
+}
+
+static bool string_equal(const char *a, const char *b) {
+        return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+static bool properties_equal(const DefinitionProperty *a, size_t n_a, const DefinitionProperty *b, size_t n_b) {
+        if (n_a != n_b)
+                return false;
+        for (size_t i = 0; i < n_a; i++)
+                if (strcmp(a[i].key, b[i].key) != 0 || strcmp(a[i].value, b[i].value) != 0)
+                        return false;
+        return true;
+}
+
+bool definition_equal(const Definition *a, const Definition *b) {
+        return string_equal(a->path, b->path) &&
+                string_equal(a->name, b->name) &&
+                string_equal(a->provider, b->provider) &&
+                string_equal(a->description, b->description) &&
+                strv_equal(a->exec_argv, b->exec_argv) &&
+                string_equal(a->systemd_service, b->systemd_service) &&
+                a->has_user == b->has_user &&
+                (!a->has_user || (a->uid == b->uid && a->gid == b->gid)) &&
+                string_equal(a->user_name, b->user_name) &&
+                a->n_allow_uids == b->n_allow_uids &&
+                (a->n_allow_uids == 0 || memcmp(a->allow_uids, b->allow_uids, a->n_allow_uids * sizeof(uid_t)) == 0) &&
+                a->n_allow_gids == b->n_allow_gids &&
+                (a->n_allow_gids == 0 || memcmp(a->allow_gids, b->allow_gids, a->n_allow_gids * sizeof(gid_t)) == 0) &&
+                a->max_message_size == b->max_message_size &&
+                a->max_pending_requests == b->max_pending_requests &&
+                a->max_connections_per_peer == b->max_connections_per_peer &&
+                a->request_timeout_usec == b->request_timeout_usec &&
+                a->activation_timeout_usec == b->activation_timeout_usec &&
+                a->auto_start == b->auto_start &&
+                a->restart == b->restart &&
+                a->restart_usec == b->restart_usec &&
+                a->start_limit_burst == b->start_limit_burst &&
+                a->start_limit_interval_usec == b->start_limit_interval_usec &&
+                a->retest_usec == b->retest_usec &&
+                a->idle_timeout_usec == b->idle_timeout_usec &&
+                a->stop_timeout_usec == b->stop_timeout_usec &&
+                properties_equal(a->properties, a->n_properties, b->properties, b->n_properties) &&
+                properties_equal(a->secrets, a->n_secrets, b->secrets, b->n_secrets) &&
+                a->secrets_ignored == b->secrets_ignored;
+}
+
 typedef struct DirFile {
         char *name;
         char *path;
@@ -959,7 +1013,7 @@ static int dir_file_compare(const void *a, const void *b) {
         return strcmp(((const DirFile *) a)->name, ((const DirFile *) b)->name);
 }
 
-static bool is_definition_file_name(const char *name) {
+bool definition_is_file_name(const char *name) {
         size_t n = strlen(name), suffix = strlen(DEFINITION_SUFFIX);
 
         /* Hidden files are editor backups and the like, as systemd treats them. */
@@ -983,7 +1037,7 @@ static int collect_dir(const char *dir, Hashmap *seen, DirFile **files, size_t *
                 _cleanup_(freep) char *name = NULL, *path = NULL;
                 DirFile *f;
 
-                if (!is_definition_file_name(de->d_name) || hashmap_get(seen, de->d_name))
+                if (!definition_is_file_name(de->d_name) || hashmap_get(seen, de->d_name))
                         continue;
 
                 name = strdup(de->d_name);
@@ -1021,7 +1075,21 @@ static void log_definition_error(const DefinitionError *e) {
                 log_error("%s: %s, skipping", e->path, e->message);
 }
 
-static int load_files(const DirFile *files, size_t n_files, Definition ***defs, size_t *n_defs) {
+static int add_string(char ***l, size_t *n, const char *s) {
+        char **a = reallocarray(*l, *n + 2, sizeof(char *));
+
+        if (!a)
+                return -ENOMEM;
+        *l = a;
+        a[*n] = strdup(s);
+        if (!a[*n])
+                return -ENOMEM;
+        a[++*n] = NULL;
+        return 0;
+}
+
+static int load_files(const DirFile *files, size_t n_files, Definition ***defs, size_t *n_defs,
+                      char ***broken, size_t *n_broken) {
         _cleanup_(hashmap_freep) Hashmap *names = NULL;
         int r;
 
@@ -1043,6 +1111,9 @@ static int load_files(const DirFile *files, size_t n_files, Definition ***defs, 
                                 log_definition_error(&error);
                         else
                                 log_error_errno(r, "%s: cannot load: %m, skipping", files[i].path);
+                        /* A file that vanished since the directory was read is not broken. */
+                        if (broken && r != -ENOENT && add_string(broken, n_broken, files[i].path) < 0)
+                                return -ENOMEM;
                         continue;
                 }
 
@@ -1066,10 +1137,15 @@ static int load_files(const DirFile *files, size_t n_files, Definition ***defs, 
 }
 
 int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
+        return definitions_load_dirs_full(dirs, ret, ret_n, NULL);
+}
+
+int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken) {
         _cleanup_(hashmap_freep) Hashmap *seen = NULL;
         DirFile *files = NULL;
         Definition **defs = NULL;
-        size_t n_files = 0, n_defs = 0;
+        char **broken = NULL;
+        size_t n_files = 0, n_defs = 0, n_broken = 0;
         int r = 0;
 
         if (!ret || !ret_n)
@@ -1086,16 +1162,22 @@ int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
         if (r >= 0) {
                 if (n_files > 1)
                         qsort(files, n_files, sizeof(DirFile), dir_file_compare);
-                r = load_files(files, n_files, &defs, &n_defs);
+                r = load_files(files, n_files, &defs, &n_defs, ret_broken ? &broken : NULL, &n_broken);
         }
+        /* An empty list rather than NULL: the caller can tell "none" from "not asked". */
+        if (r >= 0 && ret_broken && !broken)
+                broken = calloc(1, sizeof(char *));
 
         dir_files_free(files, n_files);
-        if (r < 0) {
+        if (r < 0 || (ret_broken && !broken)) {
                 definitions_free(defs, n_defs);
-                return r;
+                strv_free(broken);
+                return r < 0 ? r : -ENOMEM;
         }
 
         *ret = defs;
         *ret_n = n_defs;
+        if (ret_broken)
+                *ret_broken = broken;
         return n_defs > INT_MAX ? INT_MAX : (int) n_defs;
 }

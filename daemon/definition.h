@@ -97,11 +97,20 @@ int definition_load(const char *path, Definition **ret, DefinitionError *ret_err
  * declaring the same Name=: the first wins, the other is logged and skipped.
  * Returns the number loaded (>= 0) and the array in *ret (free with definitions_free). */
 int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n);
+/* The same, and also the paths of the files that exist but do not load (NULL-terminated, free
+ * with strv_free), so that a reload can keep what they declared before. */
+int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken);
 void definitions_free(Definition **defs, size_t n);
 
 Definition *definition_free(Definition *d);
 DEFINE_CLEANUP(Definition, definition_free);
 void definition_error_done(DefinitionError *e);
+
+/* Whether two definitions say the same in every field (a reload's "changed"). A field added to
+ * Definition must be added here too. */
+bool definition_equal(const Definition *a, const Definition *b);
+/* Whether a file name is one of a definition file: "*.appservice", not hidden. */
+bool definition_is_file_name(const char *name);
 
 /* The default search path (the contract's four directories), NULL-terminated, static. */
 char *const *definition_default_dirs(void);

@@ -609,6 +609,15 @@ int manager_lifecycle_start(Manager *m) {
         return on_lifecycle_check(m->lifecycle_check, m);
 }
 
+void service_lifecycle_added(Service *s) {
+        if (!s || !s->definition->auto_start || s->disabled || s->provider || !service_is_activatable(s) ||
+            s->manager->state == MANAGER_STOPPING)
+                return;
+        log_info("app service '%s': added with AutoStart=yes, starting the provider", s->definition->name);
+        s->auto_start_pending = s->manager->state == MANAGER_STARTING;
+        (void) service_start(s, START_AUTO);
+}
+
 void manager_lifecycle_shutdown(Manager *m) {
         LIST_FOREACH(services, s, m->services) {
                 s->restart_timer = sd_event_source_disable_unref(s->restart_timer);

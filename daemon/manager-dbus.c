@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "action.h"
+#include "authorize.h"
 #include "config.h"
 #include "connection-dbus.h"
 #include "connection.h"
@@ -12,6 +14,7 @@
 #include "manager-dbus.h"
 #include "monitor.h"
 #include "peer.h"
+#include "reload.h"
 #include "service-dbus.h"
 #include "service.h"
 #include "util.h"
@@ -182,9 +185,8 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
         return handled(sd_bus_reply_method_return(message, NULL));
 }
 
-static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        _cleanup_(identity_done) Identity caller = {};
-        Manager *m = userdata;
+/* Runs once the caller is authorized: the service may have gone meanwhile (a reload). */
+static int set_service_enabled(Manager *m, sd_bus_message *message) {
         const char *name;
         Service *s;
         int enabled, r;
@@ -194,20 +196,45 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return no_such_service(name, error);
-        r = identity_from_message(message, &caller);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
-        if (caller.uid != 0)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
-                                         "only root may enable or disable app service '%s'", name);
+                return sd_bus_reply_method_errorf(message, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                                  "no app service named '%s' is declared", name);
 
         if (s->disabled != !enabled) {
-                log_info("app service '%s': %s by uid " UID_FMT, name, enabled ? "enabled" : "disabled", caller.uid);
+                log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
+                         sd_bus_message_get_sender(message));
                 s->disabled = !enabled;
                 service_emit_state_changed(s);
         }
-        return handled(sd_bus_reply_method_return(message, NULL));
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(freep) char *what = NULL;
+        Manager *m = userdata;
+        const char *name;
+        int enabled, r;
+
+        r = sd_bus_message_read(message, "sb", &name, &enabled);
+        if (r < 0)
+                return r;
+        if (!manager_find_service(m, name))
+                return no_such_service(name, error);
+        if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
+                return -ENOMEM;
+        return authorize_admin(m, message, what, set_service_enabled, error);
+}
+
+static int reload(Manager *m, sd_bus_message *message) {
+        int r;
+
+        r = manager_reload(m);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(message, r, "cannot reload the app service definitions: %m");
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return authorize_admin(userdata, message, "reload the definitions", reload, error);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -288,6 +315,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_RESULT,
                                 manager_method_restart_service, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateUpdate", SD_BUS_ARGS("a{sv}", state), 0),
+        SD_BUS_METHOD_WITH_ARGS("Reload",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "authorize.h"
 #include "config.h"
 #include "connection.h"
 #include "errors.h"
@@ -14,6 +15,7 @@
 #include "manager-dbus.h"
 #include "monitor.h"
 #include "peer.h"
+#include "reload.h"
 #include "service.h"
 #include "util.h"
 
@@ -61,6 +63,9 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
+        authorize_cancel_all(m);
+        reload_done(m);
+
         /* Processes point at services, connections at peers and services: free in that order. */
         while (m->processes)
                 process_free(m->processes);
@@ -72,6 +77,12 @@ Manager *manager_free(Manager *m) {
         while (m->services) {
                 Service *s = m->services;
                 LIST_REMOVE(services, m->services, s);
+                s->provider = NULL;
+                service_free(s);
+        }
+        while (m->removed_services) {
+                Service *s = m->removed_services;
+                LIST_REMOVE(services, m->removed_services, s);
                 s->provider = NULL;
                 service_free(s);
         }
@@ -168,7 +179,7 @@ void manager_set_state(Manager *m, ManagerState state) {
 }
 
 static bool manager_is_idle(Manager *m) {
-        if (hashmap_size(m->connections) > 0)
+        if (hashmap_size(m->connections) > 0 || m->authorizations)
                 return false;
         LIST_FOREACH(services, s, m->services)
                 if (s->provider || s->waiters || s->state == SERVICE_ACTIVATING || s->restart_timer ||
@@ -239,6 +250,8 @@ void manager_shutdown(Manager *m) {
                 return;
         log_info("shutting down");
         manager_set_state(m, MANAGER_STOPPING);  /* StateUpdate goes out before ServiceClosed */
+        reload_done(m);
+        authorize_cancel_all(m);
         manager_lifecycle_shutdown(m);
 
         LIST_FOREACH(services, s, m->services) {
@@ -297,6 +310,9 @@ int manager_run(Manager *m) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
         if (r < 0)
                 return log_error_errno(r, "failed to watch for signals: %m");
+        r = reload_setup(m);
+        if (r < 0)
+                return r;
 
         if (m->exit_on_idle_usec > 0) {
                 r = sd_event_add_post(m->event, &m->idle_check, on_idle_check, m);

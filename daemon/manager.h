@@ -13,6 +13,7 @@
 #include "list.h"
 
 typedef struct AdminCall AdminCall;
+typedef struct Authorization Authorization;
 typedef struct Connection Connection;
 typedef struct Peer Peer;
 typedef struct Process Process;
@@ -37,6 +38,7 @@ typedef struct Manager {
         char *node_name;
 
         Service *services;           /* list, in definition order */
+        Service *removed_services;   /* removed by a reload, their providers still stopping (list "services") */
         Hashmap *services_by_name;   /* Name= → Service */
         Hashmap *connections;        /* id → Connection */
         Hashmap *peers;              /* unique bus name → Peer */
@@ -51,6 +53,11 @@ typedef struct Manager {
         sd_event_source *idle_check; /* post source: re-evaluates idleness after every event */
         sd_event_source *idle_timer;
         sd_bus_slot *release_name_slot;
+
+        Authorization *authorizations; /* administrative calls waiting for polkit (authorize.c) */
+        sd_event_source *reload_timer;  /* debounces directory changes (reload.c) */
+        sd_event_source **dir_watches;  /* one inotify watch per existing definition directory */
+        size_t n_dir_watches;
 
         sd_bus_slot *manager_slot, *object_manager_slot, *service_slot, *service_enumerator_slot,
                 *connection_slot;

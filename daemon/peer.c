@@ -29,6 +29,10 @@ static int peer_vanished(sd_bus_track *track, void *userdata) {
                         log_info("app service '%s': provider %s left the bus", s->definition->name, p->name);
                         service_unregister_provider(s, CLOSED_CANCELED);
                 }
+        /* A removed service whose provider leaves: that ends its stop. */
+        LIST_FOREACH(services, s, m->removed_services)
+                if (s->provider == p)
+                        service_unregister_provider(s, CLOSED_CANCELED);
 
         /* service_unregister_provider() closed the provider's connections; a peer that is both
          * provider and client of the same connection is gone by now too. */

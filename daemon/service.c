@@ -60,7 +60,9 @@ Service *service_free(Service *s) {
         service_lifecycle_free(s);
         if (s->process)
                 s->process->service = NULL;
-        hashmap_remove(s->manager->services_by_name, s->definition->name);
+        /* A removed service may have been declared again by another file since. */
+        if (hashmap_get(s->manager->services_by_name, s->definition->name) == s)
+                hashmap_remove(s->manager->services_by_name, s->definition->name);
         definition_free(s->definition);
         free(s->path);
         free(s);

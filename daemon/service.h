@@ -42,6 +42,7 @@ struct Service {
 
         ServiceState state;          /* without "disabled", which is the flag below */
         bool disabled;
+        bool reload_mark;            /* reload.c: declared by the files just read */
         Peer *provider;              /* registered provider, or NULL */
 
         Connection *connections;     /* list "service" */
@@ -163,6 +164,8 @@ typedef enum StartReason {
 /* Starts the provider unless the start limit forbids it; on failure the waiters and waiting
  * StartService calls have been answered. */
 int service_start(Service *s, StartReason why);
+/* A service added by a reload: AutoStart=yes starts it at once. s may be NULL. */
+void service_lifecycle_added(Service *s);
 /* Stops the provider (StopRequested, then SIGTERM/StopUnit, then SIGKILL or forced unregistration;
  * see Manager.StopService). `reason` is "idle", "stop" or "removed" (a static string). `reply_to`,
  * when not NULL, is answered (empty return) once the stop is done, or at once when nothing runs.

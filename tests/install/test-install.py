@@ -482,6 +482,16 @@ class InstallTest:
         require(any(a.get('own') == 'io.appservice1' for a in root.iter('allow')),
                 f'{path}: no <allow own="io.appservice1"/>')
 
+    def test_polkit_policy(self):
+        path = self.staged(os.path.join(self.args.datadir, 'polkit-1', 'actions', 'io.appservice1.policy'))
+        root = ET.fromstring(read(path))
+        require(root.tag == 'policyconfig', f'{path}: not a polkit policy')
+        actions = {a.get('id'): a for a in root.iter('action')}
+        require('io.appservice1.manage' in actions, f'{path}: no action io.appservice1.manage')
+        defaults = {d.tag: d.text for d in actions['io.appservice1.manage'].find('defaults')}
+        expected = {'allow_any': 'no', 'allow_inactive': 'no', 'allow_active': 'auth_admin_keep'}
+        require(defaults == expected, f'{path}: io.appservice1.manage defaults {defaults}, expected {expected}')
+
     def test_interfaces(self):
         for name in ['Manager', 'Service', 'Connection']:
             path = self.staged(os.path.join(self.args.datadir, 'dbus-1', 'interfaces', f'io.appservice1.{name}.xml'))
@@ -523,6 +533,8 @@ class InstallTest:
         tap.check('the D-Bus activation file: datadir/dbus-1/system-services/io.appservice1.service',
                   self.test_activation_file)
         tap.check('the bus policy: datadir/dbus-1/system.d/io.appservice1.conf', self.test_policy)
+        tap.check('the polkit policy: datadir/polkit-1/actions/io.appservice1.policy (io.appservice1.manage)',
+                  self.test_polkit_policy)
         tap.check('the introspection XML: datadir/dbus-1/interfaces/io.appservice1.{Manager,Service,Connection}.xml',
                   self.test_interfaces)
         tap.check('the echo example: libexecdir/appservice/echo-provider and its definition', self.test_echo_example)

@@ -445,12 +445,14 @@ class Peer:
 
     # ---- calls ------------------------------------------------------------------------------
 
-    def call(self, dest, path, iface, member, sig='()', args='()', timeout_ms=120000, fds=0):
+    def call(self, dest, path, iface, member, sig='()', args='()', timeout_ms=120000, fds=0,
+             interactive=False):
         """An asynchronous call; `args` is GVariant text of type `sig`, or a GLib.Variant of
         that type (sent exactly, as its serialisation)."""
         tag = self.next_tag()
         cmd = {'cmd': 'call', 'tag': tag, 'dest': dest, 'path': path, 'iface': iface,
-               'member': member, 'sig': sig, 'timeout_ms': timeout_ms, 'fds': fds}
+               'member': member, 'sig': sig, 'timeout_ms': timeout_ms, 'fds': fds,
+               'interactive': interactive}
         if isinstance(args, GLib.Variant):
             assert args.get_type_string() == sig, (args.get_type_string(), sig)
             cmd['args_blob'] = blob(args)

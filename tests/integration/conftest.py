@@ -32,6 +32,9 @@ DBUS_DAEMON = shutil.which('dbus-daemon') or '/usr/bin/dbus-daemon'
 
 
 def pytest_configure(config):
+    config.addinivalue_line('markers', 'polkit_standin: the test bus also carries the policy '
+                            'polkit has on a real system bus (root may own '
+                            'org.freedesktop.PolicyKit1), for the stand-in polkit peer')
     config.addinivalue_line('markers', 'systemd_standin: the test bus also carries the policy '
                             'systemd has on a real system bus (root may own '
                             'org.freedesktop.systemd1), for the stand-in systemd peer')
@@ -57,6 +60,18 @@ FALLBACK_SYSTEMD_POLICY = '''
 '''
 
 
+# What polkit's own policy file gives on a real system bus.
+POLKIT_POLICY = '''
+  <policy user="root">
+    <allow own="org.freedesktop.PolicyKit1"/>
+  </policy>
+  <policy context="default">
+    <allow send_destination="org.freedesktop.PolicyKit1"
+           send_interface="org.freedesktop.PolicyKit1.Authority"/>
+  </policy>
+'''
+
+
 # The default policy of a session bus, as /usr/share/dbus-1/session.conf has it.
 SESSION_POLICY = '''
   <policy context="default">
@@ -68,7 +83,7 @@ SESSION_POLICY = '''
 
 
 class Bus:
-    def __init__(self, workdir, systemd_standin=False, bus_type='system'):
+    def __init__(self, workdir, systemd_standin=False, bus_type='system', polkit_standin=False):
         self.workdir = workdir
         self.bus_type = bus_type
         self.socket_path = os.path.join(workdir, 'system_bus_socket')
@@ -93,6 +108,8 @@ class Bus:
                 parts.append('  <include>%s</include>' % SYSTEMD_POLICY_FILE)
             else:
                 parts.append(FALLBACK_SYSTEMD_POLICY)
+        if polkit_standin:
+            parts.append(POLKIT_POLICY)
         parts.append('</busconfig>')
         with open(self.config_path, 'w') as f:
             f.write('\n'.join(parts) + '\n')
@@ -416,7 +433,8 @@ def bus(request, workdir):
         pytest.skip('the integration tests run as root (they switch to other uids with setpriv)')
     if not shutil.which('setpriv'):
         pytest.skip('setpriv (util-linux) is not installed')
-    b = Bus(workdir, systemd_standin=request.node.get_closest_marker('systemd_standin') is not None)
+    b = Bus(workdir, systemd_standin=request.node.get_closest_marker('systemd_standin') is not None,
+            polkit_standin=request.node.get_closest_marker('polkit_standin') is not None)
     yield b
     b.stop()
 

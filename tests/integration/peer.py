@@ -11,8 +11,8 @@ program, driven over a control channel with one JSON object per line:
 
 Commands (test -> agent), each may carry a "tag" that the answer repeats:
   {"cmd": "call", "dest", "path", "iface", "member", "sig", "args" | "args_blob", "timeout_ms",
-   "fds"}
-      an asynchronous method call; "sig" is a tuple type, "args" GVariant text of it and
+   "fds", "interactive"}
+      an asynchronous method call ("interactive": with ALLOW_INTERACTIVE_AUTHORIZATION); "sig" is a tuple type, "args" GVariant text of it and
       "args_blob" [base64 of its GVariant serialisation] the exact alternative; "fds" attaches that
       many open fds (of /dev/null) so that "h" values are real.
       Answer: {"event": "reply", "tag", "ok", "value", "values", "blobs", "sig", "elapsed"} or
@@ -23,6 +23,10 @@ Commands (test -> agent), each may carry a "tag" that the answer repeats:
       from then on every message on the bus is reported as a "monitor" event.
   {"cmd": "systemd_standin", "units": {unit: [argv...]}}  own org.freedesktop.systemd1 and
       answer Manager.StartUnit by starting argv and emitting JobRemoved.
+  {"cmd": "polkit_standin", "allow_uids": [...], "hold": bool}  own org.freedesktop.PolicyKit1
+      and answer Authority.CheckAuthorization: authorized for the listed uids, a challenge for
+      the others when they allow interaction; with "hold", never answer. Each call is reported
+      as a "polkit_call" event.
   {"cmd": "ping"}   answered with {"event": "pong"} (orders the channel).
   {"cmd": "exit"}   flush and close the bus connection, exit 0.
   {"cmd": "crash"}  os._exit(1) at once, nothing closed by hand.
@@ -60,6 +64,23 @@ MANAGER_PATH = '/io/appservice1'
 MANAGER_IFACE = 'io.appservice1.Manager'
 CONNECTION_IFACE = 'io.appservice1.Connection'
 SERVICE_IFACE = 'io.appservice1.Service'
+
+POLKIT_NAME = 'org.freedesktop.PolicyKit1'
+POLKIT_PATH = '/org/freedesktop/PolicyKit1/Authority'
+POLKIT_XML = '''
+<node>
+  <interface name="org.freedesktop.PolicyKit1.Authority">
+    <method name="CheckAuthorization">
+      <arg type="(sa{sv})" name="subject" direction="in"/>
+      <arg type="s" name="action_id" direction="in"/>
+      <arg type="a{ss}" name="details" direction="in"/>
+      <arg type="u" name="flags" direction="in"/>
+      <arg type="s" name="cancellation_id" direction="in"/>
+      <arg type="(bba{ss})" name="result" direction="out"/>
+    </method>
+  </interface>
+</node>
+'''
 
 SYSTEMD_NAME = 'org.freedesktop.systemd1'
 SYSTEMD_PATH = '/org/freedesktop/systemd1'
@@ -330,7 +351,7 @@ class Agent:
         if what == 'call':
             self.call(tag, cmd['dest'], cmd['path'], cmd['iface'], cmd['member'],
                       cmd.get('sig', '()'), cmd.get('args', '()'), cmd.get('timeout_ms', 60000),
-                      cmd.get('fds', 0), cmd.get('args_blob'))
+                      cmd.get('fds', 0), cmd.get('args_blob'), cmd.get('interactive', False))
         elif what == 'auto':
             self.auto = (cmd['mode'], cmd.get('seconds', 0), cmd.get('value_blob'))
             self.emit({'event': 'auto_set', 'tag': tag})
@@ -340,6 +361,8 @@ class Agent:
             self.become_monitor(tag, cmd.get('rules', []))
         elif what == 'systemd_standin':
             self.systemd_standin(tag, cmd['units'])
+        elif what == 'polkit_standin':
+            self.polkit_standin(tag, cmd.get('allow_uids', []), cmd.get('hold', False))
         elif what == 'exit':
             self.conn.flush_sync(None)
             self.conn.close_sync(None)
@@ -349,7 +372,8 @@ class Agent:
         else:
             raise ValueError('unknown command %r' % what)
 
-    def call(self, tag, dest, path, iface, member, sig, args, timeout_ms, n_fds, args_blob=None):
+    def call(self, tag, dest, path, iface, member, sig, args, timeout_ms, n_fds, args_blob=None,
+             interactive=False):
         if args_blob is not None:
             params = from_blob(sig, args_blob)
         else:
@@ -393,8 +417,9 @@ class Agent:
                 report_ok(conn.call_finish(res))
             except GLib.Error as e:
                 report_error(e)
-        self.conn.call(dest, path, iface, member, params, None, Gio.DBusCallFlags.NONE,
-                       timeout_ms, None, done)
+        flags = (Gio.DBusCallFlags.ALLOW_INTERACTIVE_AUTHORIZATION if interactive
+                 else Gio.DBusCallFlags.NONE)
+        self.conn.call(dest, path, iface, member, params, None, flags, timeout_ms, None, done)
 
     def become_monitor(self, tag, rules):
         msg = Gio.DBusMessage.new_method_call('org.freedesktop.DBus', '/org/freedesktop/DBus',
@@ -421,6 +446,43 @@ class Agent:
             serial = self.conn.send_message_with_reply(msg, Gio.DBusSendMessageFlags.NONE,
                                                           10000, None, done)
             self.monitor_serial = serial
+
+    # ---- the polkit stand-in --------------------------------------------------------------------
+
+    def polkit_standin(self, tag, allow_uids, hold):
+        self.polkit_allow = set(allow_uids)
+        self.polkit_hold = hold
+        self.polkit_held = []
+        info = Gio.DBusNodeInfo.new_for_xml(POLKIT_XML)
+        self.conn.register_object(POLKIT_PATH, info.interfaces[0], self.polkit_method, None, None)
+        reply = self.conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                    'org.freedesktop.DBus', 'RequestName',
+                                    GLib.Variant('(su)', (POLKIT_NAME, 4)), None,
+                                    Gio.DBusCallFlags.NONE, -1, None)
+        code = reply.unpack()[0]
+        self.emit({'event': 'reply', 'tag': tag, 'ok': code == 1, 'value': str(code),
+                   'error': None if code == 1 else 'RequestName returned %d' % code,
+                   'message': ''})
+
+    def polkit_method(self, conn, sender, path, iface, method, params, invocation):
+        (kind, details), action, extra, flags, cancellation = params.unpack()
+        uid = None
+        if kind == 'system-bus-name':
+            uid = conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
+                                 'org.freedesktop.DBus', 'GetConnectionUnixUser',
+                                 GLib.Variant('(s)', (details['name'],)), None,
+                                 Gio.DBusCallFlags.NONE, -1, None).unpack()[0]
+        self.emit({'event': 'polkit_call', 'sender': sender, 'kind': kind,
+                   'subject': {k: str(v) for k, v in details.items()}, 'action': action,
+                   'details': extra, 'flags': flags, 'cancellation': cancellation, 'uid': uid,
+                   'auto_start': not (invocation.get_message().get_flags() &
+                                      Gio.DBusMessageFlags.NO_AUTO_START)})
+        if self.polkit_hold:
+            self.polkit_held.append(invocation)  # never answered
+            return
+        authorized = uid in self.polkit_allow
+        challenge = not authorized and bool(flags & 1)
+        invocation.return_value(GLib.Variant('((bba{ss}))', ((authorized, challenge, {}),)))
 
     # ---- the systemd stand-in -------------------------------------------------------------------
 

@@ -934,6 +934,97 @@ static void test_default_dirs(void) {
         g_assert_null(dirs[4]);
 }
 
+/* A reload keeps the services of files that exist but no longer load: it needs their paths. */
+static void test_dirs_broken_list(void) {
+        g_autofree char *root = make_temp_dir();
+        g_autofree char *good = NULL, *syntax = NULL, *value = NULL, *out = NULL;
+        char *dirs[] = { root, NULL };
+        Definition **defs = NULL;
+        char **broken = NULL;
+        size_t n = 0;
+        StderrCapture c;
+
+        good = write_definition(root, "a.appservice", "com.a");
+        syntax = write_file(root, "b.appservice", "[App Service]\nName=com.b\ngarbage\n", 0644);
+        value = write_file(root, "c.appservice", "[App Service]\nName=com.c\nProvider=p\nMaxMessageSize=0\n", 0644);
+        g_free(write_definition(root, "d.appservice", "com.a"));  /* a duplicate is not broken */
+
+        stderr_capture_begin(&c);
+        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &broken), ==, 1);
+        out = stderr_capture_end(&c);
+        g_assert_cmpuint(n, ==, 1);
+        g_assert_nonnull(broken);
+        g_assert_cmpstr(broken[0], ==, syntax);
+        g_assert_cmpstr(broken[1], ==, value);
+        g_assert_null(broken[2]);
+        definitions_free(defs, n);
+        strv_free(broken);
+
+        /* None broken: an empty list, not NULL. */
+        g_assert_cmpint(unlink(syntax), ==, 0);
+        g_assert_cmpint(unlink(value), ==, 0);
+        defs = NULL;
+        stderr_capture_begin(&c);
+        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &broken), ==, 1);
+        g_free(stderr_capture_end(&c));
+        g_assert_nonnull(broken);
+        g_assert_null(broken[0]);
+        definitions_free(defs, n);
+        strv_free(broken);
+        remove_tree(root);
+}
+
+static void test_equal(void) {
+        static const char *const variants[] = {
+                HEAD,
+                HEAD "Description=Echoes\n",
+                HEAD "Exec=/bin/echo-provider\n",
+                HEAD "Exec=/bin/echo-provider --verbose\n",
+                HEAD "SystemdService=echo.service\n",
+                HEAD "User=0\n",
+                HEAD "AllowUsers=0\n",
+                HEAD "AllowGroups=0\n",
+                HEAD "MaxMessageSize=1024\n",
+                HEAD "MaxPendingRequests=3\n",
+                HEAD "MaxConnectionsPerPeer=3\n",
+                HEAD "RequestTimeoutSec=3\n",
+                HEAD "ActivationTimeoutSec=3\n",
+                HEAD "AutoStart=yes\n",
+                HEAD "Restart=on-failure\n",
+                HEAD "RestartSec=3\n",
+                HEAD "StartLimitBurst=3\n",
+                HEAD "StartLimitIntervalSec=3\n",
+                HEAD "RetestSec=3\n",
+                HEAD "IdleTimeoutSec=3\n",
+                HEAD "StopTimeoutSec=3\n",
+                HEAD "\n[Properties]\ncolour=red\n",
+                HEAD "\n[Properties]\ncolour=blue\n",
+                "[App Service]\nName=com.example.echo\nProvider=com.example.OtherApp\n",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(variants); i++)
+                for (size_t j = 0; j < G_N_ELEMENTS(variants); j++) {
+                        _cleanup_(definition_freep) Definition *a = parse_ok(variants[i], true);
+                        _cleanup_(definition_freep) Definition *b = parse_ok(variants[j], true);
+
+                        if (definition_equal(a, b) != (i == j))
+                                g_test_message("variants %zu and %zu", i, j);
+                        g_assert_true(definition_equal(a, b) == (i == j));
+                }
+
+        /* Secrets count, and so does where the file is. */
+        {
+                _cleanup_(definition_freep) Definition *a = parse_ok(HEAD "\n[Secrets]\nkey=1\n", true);
+                _cleanup_(definition_freep) Definition *b = parse_ok(HEAD "\n[Secrets]\nkey=2\n", true);
+                _cleanup_(definition_freep) Definition *c = parse_ok(HEAD, true);
+                g_assert_false(definition_equal(a, b));
+                free(c->path);
+                c->path = strdup("/elsewhere/com.example.echo.appservice");
+                _cleanup_(definition_freep) Definition *d = parse_ok(HEAD, true);
+                g_assert_false(definition_equal(c, d));
+        }
+}
+
 int main(int argc, char *argv[]) {
         unit_test_init(&argc, &argv);
 
@@ -965,6 +1056,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/load", test_load_files);
         g_test_add_func("/definition/dirs/precedence-and-skipping", test_dirs);
         g_test_add_func("/definition/dirs/empty", test_dirs_empty);
+        g_test_add_func("/definition/dirs/broken-list", test_dirs_broken_list);
+        g_test_add_func("/definition/equal", test_equal);
         g_test_add_func("/definition/allows/matrix", test_allows);
         g_test_add_func("/definition/allows/from-file", test_allows_from_file);
         g_test_add_func("/definition/name-is-valid", test_name_is_valid);

@@ -2,7 +2,8 @@
 """The device path, in a guest with systemd as PID 1 and the project installed by `meson install`
 (tests/vm/stage-install), nothing from the build tree: the first call to io.appservice1 starts
 appserviced through D-Bus activation and systemd with the installed policy, and opening
-io.appservice.gpio starts appservice-gpio.service, as its own user with only the GPIO devices.
+io.appservice.gpio starts appservice-gpio.service, as its own user with only the GPIO devices;
+a polkit rule lets one unprivileged user administer the broker (Manager.Reload) and no other.
 
 Runs as root inside the guest (tests/vm/meson.build: vm-systemd), in the order written: each
 test builds on the state the previous ones left, as a device does from its boot.
@@ -27,6 +28,8 @@ from client import proc_status  # noqa: E402  (tests/integration, on PYTHONPATH)
 HERE = os.path.dirname(os.path.abspath(__file__))
 USER = 'gpio-client'          # a user in group gpio
 OUTSIDER = 'gpio-outsider'    # a user who is not
+ADMIN = 'appservice-admin'    # a user whom a polkit rule lets administer the broker
+POLKIT_RULE = '/etc/polkit-1/rules.d/50-appservice-test.rules'
 
 
 def run(*args, check=True, **kw):
@@ -200,3 +203,52 @@ def test_security_exposure_is_low():
     assert summary
     score = float(summary[0].split('exposure level for appservice-gpio.service:')[1].split()[0])
     assert score <= 2.5, result.stdout
+
+
+def busctl_reload(user):
+    return run('runuser', '-u', user, '--', 'busctl', '--system', 'call', 'io.appservice1',
+               '/io/appservice1', 'io.appservice1.Manager', 'Reload', check=False)
+
+
+def test_polkit_rule_lets_one_user_administer(users):
+    assert os.path.exists('/usr/share/polkit-1/actions/io.appservice1.policy')
+    try:
+        pwd.getpwnam(ADMIN)
+    except KeyError:
+        run('useradd', '--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ADMIN)
+    with open(POLKIT_RULE, 'w') as f:
+        f.write('polkit.addRule(function(action, subject) {\n'
+                '        if (action.id == "io.appservice1.manage" && subject.user == "%s")\n'
+                '                return polkit.Result.YES;\n'
+                '});\n' % ADMIN)
+    # The broker never starts polkit itself (it asks without auto-start): start it as a device
+    # that uses polkit does.
+    run('systemctl', 'restart', 'polkit.service')
+    assert unit_property('polkit.service', 'ActiveState') == 'active'
+    actions = run('pkaction', check=False).stdout.split() if shutil.which('pkaction') else []
+    if actions:
+        assert 'io.appservice1.manage' in actions
+
+    # A definition added since the broker started, in a directory that did not exist then (so
+    # not watched): it appears on the admin's Reload, not before.
+    os.makedirs('/etc/appservice/services', exist_ok=True)
+    with open('/etc/appservice/services/com.example.vm.appservice', 'w') as f:
+        f.write('[App Service]\nName=com.example.vm\nProvider=com.example.VmApp\n')
+
+    refused = busctl_reload(OUTSIDER)
+    assert refused.returncode != 0
+    assert 'may not reload the definitions' in refused.stderr, refused.stderr
+    assert 'polkit refused' in refused.stderr, refused.stderr
+    listed = run('busctl', '--system', '--json=short', 'call', 'io.appservice1', '/io/appservice1',
+                 'io.appservice1.Manager', 'ListServices').stdout
+    assert 'com.example.vm' not in [entry[0] for entry in json.loads(listed)['data'][0]]
+
+    allowed = busctl_reload(ADMIN)
+    assert allowed.returncode == 0, allowed.stderr
+    listed = run('busctl', '--system', '--json=short', 'call', 'io.appservice1', '/io/appservice1',
+                 'io.appservice1.Manager', 'ListServices').stdout
+    assert 'com.example.vm' in [entry[0] for entry in json.loads(listed)['data'][0]]
+    journal = run('journalctl', '-b', '--no-pager', '-o', 'cat', '-u', 'appserviced.service').stdout
+    assert 'reloaded the definitions' in journal
+    uid = pwd.getpwnam(OUTSIDER).pw_uid
+    assert 'uid %d may not reload the definitions' % uid in journal

@@ -113,9 +113,8 @@ static int ask_polkit(Manager *m, sd_bus_message *call, Authorization *a) {
 
         r = sd_bus_message_new_method_call(m->bus, &check, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE,
                                            "CheckAuthorization");
-        /* Never start polkit for this: where it does not run, the answer is no. */
-        if (r >= 0)
-                r = sd_bus_message_set_auto_start(check, false);
+        /* Auto-start stays on, as systemd's daemons ask: polkitd is bus-activated on demand where
+         * it is installed; where it is not, the bus answers ServiceUnknown at once, and that is a no. */
         if (r >= 0)
                 r = sd_bus_message_append(check, "(sa{sv})sa{ss}us", "system-bus-name", 1, "name", "s",
                                           sd_bus_message_get_sender(call), APPSERVICE_POLKIT_ACTION,

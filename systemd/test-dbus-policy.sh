@@ -57,6 +57,8 @@ cat >"$tmp/bus.conf" <<CONF
 </busconfig>
 CONF
 
+# Made here, not by the background job's redirection, so that reading it below cannot come first.
+: >"$tmp/address"
 dbus-daemon --config-file="$tmp/bus.conf" --nofork --nopidfile --print-address=3 \
         3>"$tmp/address" 2>"$tmp/bus.log" &
 bus_pid=$!

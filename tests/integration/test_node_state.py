@@ -110,6 +110,8 @@ def test_state_update_once_per_peer_in_order_and_only_to_providers(services_dir,
     assert stopping['seq'] < closed['seq'], 'StateUpdate(stopping) must come before ServiceClosed'
     assert stopping['destination'] == provider.unique_name
     assert [u['state'] for u in state_updates(provider)] == ['running', 'stopping']
+    # The other provider's copy may still be on its way.
+    auto.wait_signal('StateUpdate', predicate=lambda s: s.arg(0, 'a{sv}')['state'] == 'stopping')
     assert [u['state'] for u in state_updates(auto)] == ['running', 'stopping']
     assert daemon.wait_exit() == 0
 

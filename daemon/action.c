@@ -210,6 +210,8 @@ static void action_open(Action *a, Service *s, Peer *sender, const Identity *cal
         if (!t) {
                 log_warning("app service '%s': out of memory for a SubmitAction receiver, skipping",
                             s->definition->name);
+                if (!a->broadcast && !sd_bus_error_is_set(&a->refusal))
+                        (void) sd_bus_error_set_errno(&a->refusal, ENOMEM);
                 return;
         }
         /* For one destination these checks were made before the action existed. */
@@ -261,8 +263,6 @@ static int check_arguments(sd_bus_message *call, const char *action, sd_bus_erro
         if (n > ACTION_MAX_LENGTH)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE,
                                          "the action is %zu bytes long, more than %d", n, ACTION_MAX_LENGTH);
-        if (!utf8_is_valid(action))
-                return sd_bus_error_set(error, APPSERVICE_ERROR_INVALID_MESSAGE, "the action is not valid UTF-8");
 
         /* The rules hold for every receiver; the size limit is each receiver's own (at the open). */
         r = valueset_check(call, UINT64_MAX, NULL, &reason);
@@ -290,7 +290,8 @@ static int submit(Manager *m, sd_bus_message *call, Service *single, Peer *sende
                 LIST_FOREACH(services, s, m->services) {
                         /* Only what runs now, is enabled, may be opened by the sender and is not its
                          * own; the rest is skipped without a word. */
-                        if (!s->provider || s->provider == sender || !service_may_open(s, caller))
+                        if (!s->provider || service_is_stopping(s) || s->provider == sender ||
+                            !service_may_open(s, caller))
                                 continue;
                         action_open(a, s, sender, caller);
                 }
@@ -318,8 +319,7 @@ int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (!streq(destination, "*")) {
                 single = manager_find_service(m, destination);
                 if (!single)
-                        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                                 "no app service named '%s' is declared", destination);
+                        return manager_error_no_such_service(destination, error);
         }
 
         r = sender_identity(m, call, action, &caller, &own, error);

@@ -54,19 +54,12 @@ static Request *request_free(Request *r) {
 
 static void request_fail(Request *req, const char *error_name, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
-static uint64_t now_usec(Manager *m) {
-        uint64_t t = 0;
-
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
-
 static void monitor_response_error(Connection *c, uint64_t request, uint64_t sent_usec, const char *error_name) {
         if (!monitor_is_active(c->manager))
                 return;
         monitor_emit(c->manager, "response", "sotts", "service", c->service->definition->name,
                      "connection", c->path, "request", request,
-                     "latency-usec", sent_usec ? now_usec(c->manager) - sent_usec : UINT64_C(0),
+                     "latency-usec", sent_usec ? manager_now_usec(c->manager) - sent_usec : UINT64_C(0),
                      "error", error_name);
 }
 
@@ -80,12 +73,7 @@ static void request_fail(Request *req, const char *error_name, const char *forma
         va_end(ap);
 
         monitor_response_error(req->connection, req->id, req->sent_usec, error_name);
-        if (req->target) {
-                action_target_failed(TAKE_PTR(req->target), &error);
-                request_free(req);
-                return;
-        }
-        r = sd_bus_reply_method_error(req->call, &error);
+        r = oneshot_reply_error(req->call, TAKE_PTR(req->target), &error);
         if (r < 0)
                 log_debug_errno(r, "connection %" PRIu64 ": failed to answer request %" PRIu64 ", ignoring: %m",
                                 req->connection->id, req->id);
@@ -187,6 +175,7 @@ static int request_timed_out(sd_event_source *source, uint64_t usec, void *userd
 }
 
 static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+                                ActionTarget **target,
                                 sd_bus_error *error) {
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
@@ -234,11 +223,11 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
 
         m->last_request_id = req->id;
         req->call = sd_bus_message_ref(call);
-        req->sent_usec = now_usec(m);
+        req->sent_usec = manager_now_usec(m);
         c->n_pending[from]++;
         LIST_PREPEND(requests, c->requests, req);
-        if (from == ENDPOINT_CLIENT && c->target) {
-                req->target = TAKE_PTR(c->target);
+        if (*target) {
+                req->target = TAKE_PTR(*target);
                 action_target_sent(req->target);
         }
         if (monitor_is_active(m)) {
@@ -251,11 +240,12 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         return 0;
 }
 
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked) {
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+                            ActionTarget *target) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = send_message_checked(c, from, call, valueset_checked, &error);
+        r = send_message_checked(c, from, call, valueset_checked, &target, &error);
         if (r >= 0)
                 return 0;
         if (!sd_bus_error_is_set(&error))
@@ -263,7 +253,7 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
                                         c->service->definition->name);
         /* A refusal is the end of a would-be request too (request id 0: none was made). */
         monitor_response_error(c, 0, 0, error.name);
-        return oneshot_reply_error(call, from == ENDPOINT_CLIENT ? TAKE_PTR(c->target) : NULL, &error);
+        return oneshot_reply_error(call, target, &error);
 }
 
 static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {
@@ -300,7 +290,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                 uint64_t size = 0;
                 (void) valueset_measure(m, &size);
                 monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,
-                             "request", id, "latency-usec", now_usec(c->manager) - req->sent_usec,
+                             "request", id, "latency-usec", manager_now_usec(c->manager) - req->sent_usec,
                              "size", (uint32_t) size);
         }
 

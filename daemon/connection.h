@@ -40,7 +40,6 @@ struct Connection {
         Peer *provider;
         Identity caller;
         bool one_shot;            /* made by Service.SendMessage or SubmitAction */
-        ActionTarget *target;     /* made by SubmitAction: where its one request's outcome goes */
 
         Request *requests;        /* unanswered, both directions */
         unsigned n_pending[_ENDPOINT_MAX];
@@ -61,8 +60,10 @@ Peer *connection_peer(const Connection *c, Endpoint e);
 /* Relays a message from endpoint `from`: checks it (the ValueSet rules only unless
  * `valueset_checked`, which a one-shot open has done already), creates the request, emits
  * RequestReceived. Replies to `call` only on refusal; otherwise when the answer, the timeout or
- * the close comes. */
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked);
+ * the close comes. A SubmitAction receiver's one-shot passes its `target` (taken in every case):
+ * the outcome goes there instead of to `call`. */
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+                            ActionTarget *target);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
 

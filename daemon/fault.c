@@ -38,10 +38,6 @@ static const int level_priorities[_FAULT_LEVEL_MAX] = {
         [FAULT_ERROR] = LOG_ERR,
 };
 
-const char *fault_level_to_string(FaultLevel l) {
-        return l >= 0 && l < _FAULT_LEVEL_MAX ? level_names[l] : NULL;
-}
-
 FaultLevel fault_level_from_string(const char *s) {
         for (FaultLevel l = 0; l < _FAULT_LEVEL_MAX; l++)
                 if (streq(s, level_names[l]))
@@ -77,8 +73,6 @@ int fault_check(const char *level, const char *code, const char *message, FaultL
         if (n > FAULT_MESSAGE_MAX)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "message is %zu bytes long, more than %u", n, FAULT_MESSAGE_MAX);
-        if (!utf8_is_valid(message))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "message is not valid UTF-8");
 
         if (ret_level)
                 *ret_level = l;
@@ -173,13 +167,11 @@ static int on_interval_end(sd_event_source *source, uint64_t usec, void *userdat
         return 0;
 }
 
-/* Counts one line against the service's limit; returns false when it is to be dropped. */
-static bool ratelimit_pass(Service *s) {
+bool fault_ratelimit_pass(Service *s) {
         Manager *m = s->manager;
-        uint64_t now = 0;
+        uint64_t now = manager_now_usec(m);
         int r;
 
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
         if (s->fault_interval_usec == 0 || now >= s->fault_interval_usec + FAULT_INTERVAL_USEC) {
                 report_dropped(s);  /* an interval that ended before its timer ran */
                 s->fault_interval_usec = now;
@@ -207,10 +199,6 @@ void fault_report(Service *s, FaultLevel level, const char *code, const char *me
                 level = FAULT_ERROR;
         code = strempty(code);
         message = strempty(message);
-
-        /* The broker's own reports (a crash) are rare and never dropped. */
-        if (caller && !ratelimit_pass(s))
-                return;
 
         write_fault(s, level, code, message, pid, uid, unit);
         monitor_emit(s->manager, "fault", "ssssuu", "service", s->definition->name, "level", level_names[level],

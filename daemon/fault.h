@@ -16,7 +16,6 @@ typedef enum FaultLevel {
         _FAULT_LEVEL_INVALID = -1,
 } FaultLevel;
 
-const char *fault_level_to_string(FaultLevel l);
 FaultLevel fault_level_from_string(const char *s);
 
 /* The checks of Service.Log's arguments; on a violation, InvalidArgs naming it. */
@@ -25,6 +24,9 @@ int fault_check(const char *level, const char *code, const char *message, FaultL
 
 /* Reports one fault about service `s`. `caller` is the reporting provider's identity, or NULL when
  * the broker itself reports (a crashed provider: code "provider-crashed"). */
+/* Counts one Service.Log line against the service's limit (200 in 10 s); false: drop it. The
+ * broker's own reports (a crash) are rare and not counted. */
+bool fault_ratelimit_pass(Service *s);
 void fault_report(Service *s, FaultLevel level, const char *code, const char *message, const Identity *caller);
 
 /* Drops the rate limit state of a service that goes away (logs what was dropped). */

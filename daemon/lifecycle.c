@@ -25,13 +25,6 @@ static double seconds(uint64_t usec) {
         return (double) usec / USEC_PER_SEC;
 }
 
-static uint64_t now_usec(Manager *m) {
-        uint64_t t = 0;
-
-        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
-
 static int arm_timer(Service *s, sd_event_source **source, uint64_t usec, sd_event_time_handler_t handler) {
         *source = sd_event_source_disable_unref(*source);
         return sd_event_add_time_relative(s->manager->event, source, CLOCK_MONOTONIC, usec, TIMER_ACCURACY_USEC,
@@ -93,7 +86,7 @@ static void start_limit_reset(Service *s) {
 /* Counts one start; false when it would exceed StartLimitBurst= within StartLimitIntervalSec=. */
 static bool start_limit_take(Service *s) {
         const Definition *d = s->definition;
-        uint64_t now = now_usec(s->manager);
+        uint64_t now = manager_now_usec(s->manager);
 
         if (d->start_limit_interval_usec == 0)
                 return true;
@@ -113,7 +106,7 @@ char *service_start_limit_message(const Service *s) {
 
         if (!s->start_limit_hit)
                 return NULL;
-        now = now_usec(s->manager);
+        now = manager_now_usec(s->manager);
         if (s->retest_timer && sd_event_source_get_time(s->retest_timer, &when) >= 0 && when > now)
                 left = when - now;
         /* Tenths of a second, rounded up: "0.5", "30". */
@@ -359,12 +352,14 @@ static int stop_unit(Service *s) {
         return r;
 }
 
-/* The provider did not go in time: the next, firmer step. */
+/* The provider did not go in time: the next, firmer step. Stage 1: SIGTERM to our process, or
+ * StopUnit; stage 2: SIGKILL; the last: a provider still registered (not the process we
+ * started, or one we never started) is unregistered, so that every stop ends. */
 static void stop_escalate(Service *s) {
         const Definition *d = s->definition;
 
         s->stop_stage++;
-        if (s->process) {
+        if (s->process && s->stop_stage <= 2) {
                 int sig = s->stop_stage == 1 ? SIGTERM : SIGKILL;
 
                 log_info("app service '%s': sending SIG%s to provider process " PID_FMT, d->name, sigabbrev_np(sig),
@@ -387,7 +382,7 @@ static int on_stop_timer(sd_event_source *source, uint64_t usec, void *userdata)
 
         s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
         stop_escalate(s);
-        if (s->stopping && s->stop_stage < 2) {
+        if (s->stopping && s->stop_stage < 3) {
                 r = arm_timer(s, &s->stop_timer, s->definition->stop_timeout_usec, on_stop_timer);
                 if (r < 0)
                         log_warning_errno(r, "app service '%s': cannot arm the stop timer, ignoring: %m",
@@ -667,11 +662,6 @@ void manager_send_state_update(Manager *m) {
 
 /* Manager.StartService, StopService, RestartService */
 
-static int no_such_service(const char *name, sd_bus_error *error) {
-        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                 "no app service named '%s' is declared", name);
-}
-
 /* The action's own look-up: polkit may have taken a while, and a reload may have removed it. */
 static int admin_service(Manager *m, sd_bus_message *call, Service **ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -685,7 +675,7 @@ static int admin_service(Manager *m, sd_bus_message *call, Service **ret) {
         *ret = manager_find_service(m, name);
         if (*ret)
                 return 1;
-        (void) no_such_service(name, &error);
+        (void) manager_error_no_such_service(name, &error);
         return sd_bus_reply_method_error(call, &error);
 }
 
@@ -779,7 +769,7 @@ static int admin_method(sd_bus_message *message, Manager *m, const char *what, A
         if (r < 0)
                 return r;
         if (!manager_find_service(m, name))
-                return no_such_service(name, error);
+                return manager_error_no_such_service(name, error);
         return authorize_admin(m, message, what, action, error);
 }
 

@@ -19,11 +19,6 @@
 #include "service.h"
 #include "util.h"
 
-static int no_such_service(const char *name, sd_bus_error *error) {
-        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                 "no app service named '%s' is declared", name);
-}
-
 static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *name, *provider;
@@ -36,7 +31,7 @@ static int method_open_connection(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return no_such_service(name, error);
+                return manager_error_no_such_service(name, error);
         return service_handle_open(s, message, provider, /* one_shot= */ false, error);
 }
 
@@ -135,7 +130,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return no_such_service(name, error);
+                return manager_error_no_such_service(name, error);
 
         r = identity_from_message(message, &caller);
         if (r < 0)
@@ -153,7 +148,6 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the provider: %m", name);
 
-        peer->pid = caller.pid;
         /* The reply goes out before the first ConnectionOpened of waiting opens. */
         r = reply_registration(message, s);
         if (r < 0) {
@@ -175,7 +169,7 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return no_such_service(name, error);
+                return manager_error_no_such_service(name, error);
         if (!s->provider || !streq(s->provider->name, sd_bus_message_get_sender(message)))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' is not served by you", name);
@@ -195,9 +189,11 @@ static int set_service_enabled(Manager *m, sd_bus_message *message) {
         if (r < 0)
                 return r;
         s = manager_find_service(m, name);
-        if (!s)
-                return sd_bus_reply_method_errorf(message, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                                  "no app service named '%s' is declared", name);
+        if (!s) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                (void) manager_error_no_such_service(name, &e);
+                return sd_bus_reply_method_error(message, &e);
+        }
 
         if (s->disabled != !enabled) {
                 log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
@@ -218,7 +214,7 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
         if (r < 0)
                 return r;
         if (!manager_find_service(m, name))
-                return no_such_service(name, error);
+                return manager_error_no_such_service(name, error);
         if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
                 return -ENOMEM;
         return authorize_admin(m, message, what, set_service_enabled, error);

@@ -147,6 +147,18 @@ Service *manager_find_service(Manager *m, const char *name) {
         return hashmap_get(m->services_by_name, name);
 }
 
+int manager_error_no_such_service(const char *name, sd_bus_error *error) {
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                 "no app service named '%s' is declared", name);
+}
+
+uint64_t manager_now_usec(Manager *m) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
 Connection *manager_find_connection(Manager *m, uint64_t id) {
         return hashmap_get(m->connections, &id);
 }

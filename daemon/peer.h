@@ -19,7 +19,6 @@ struct Peer {
         unsigned n_services;             /* services it is registered for */
         bool vanishing;                  /* being torn down: do not free it from below */
         unsigned n_pins;                 /* > 0 while a handler still uses it */
-        pid_t pid;                       /* from its last RegisterProvider; 0 when unknown */
         bool monitoring;                 /* called StartMonitoring (in the list "monitors") */
         LIST_FIELDS(Peer, monitors);
 };

@@ -179,13 +179,12 @@ static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *call
         if (r < 0)
                 return oneshot_reply_errnof(call, target, r, "app service '%s': cannot open a connection: %m",
                                             s->definition->name);
-        c->target = target;
         (void) service_emit_connection_opened(s, c);
 
         if (!one_shot)
                 return sd_bus_reply_method_return(call, "o", c->path);
 
-        r = connection_send_message(c, ENDPOINT_CLIENT, call, /* valueset_checked= */ true);
+        r = connection_send_message(c, ENDPOINT_CLIENT, call, /* valueset_checked= */ true, target);
         if (!c->requests)  /* refused and already answered: the one-shot is over */
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return r;
@@ -291,7 +290,7 @@ int service_register_provider(Service *s, Peer *peer) {
         peer->n_services++;
         log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
         monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
-                     "peer", peer->name, "pid", (uint32_t) peer->pid);
+                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
         service_lifecycle_registered(s);  /* before the activation's traces are dropped */
         service_stop_activation(s);
         service_set_state(s, SERVICE_ACTIVE);
@@ -317,7 +316,7 @@ void service_unregister_provider(Service *s, uint32_t status) {
         s->provider = NULL;
         peer->n_services--;
         monitor_emit(s->manager, "provider-unregistered", "ssu", "service", s->definition->name,
-                     "peer", peer->name, "pid", (uint32_t) peer->pid);
+                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
         /* Crash, clean exit or the end of a stop; may start the provider again. */
         service_lifecycle_unregistered(s, status == CLOSED_COMPLETED);
         if (!s->provider)

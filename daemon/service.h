@@ -80,7 +80,7 @@ struct Service {
         /* A stop under way (StopRequested, then SIGTERM, then SIGKILL). */
         bool stopping;
         const char *stop_reason;         /* static string: "idle", "stop", "removed" */
-        unsigned stop_stage;             /* 0: asked; 1: SIGTERM/StopUnit sent; 2: SIGKILL sent */
+        unsigned stop_stage;             /* steps taken, see stop_escalate() */
         sd_event_source *stop_timer;
         sd_bus_slot *stop_unit_slot;
         AdminCall *admin_calls;          /* StartService/StopService/RestartService waiting (list "service") */

@@ -362,38 +362,3 @@ int valueset_measure(sd_bus_message *m, uint64_t *ret_size) {
         r = valueset_check(m, UINT64_MAX, ret_size, NULL);
         return r < 0 ? r : 0;
 }
-
-bool utf8_is_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *) s;
-
-        while (*p) {
-                unsigned n;
-                uint32_t c;
-
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                } else if ((*p & 0xe0) == 0xc0) {
-                        n = 1;
-                        c = *p & 0x1f;
-                } else if ((*p & 0xf0) == 0xe0) {
-                        n = 2;
-                        c = *p & 0x0f;
-                } else if ((*p & 0xf8) == 0xf0) {
-                        n = 3;
-                        c = *p & 0x07;
-                } else
-                        return false;
-                for (unsigned i = 1; i <= n; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                        c = c << 6 | (p[i] & 0x3f);
-                }
-                /* No overlong forms, surrogates or values past U+10FFFF. */
-                if ((n == 1 && c < 0x80) || (n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
-                    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-                        return false;
-                p += n + 1;
-        }
-        return true;
-}

@@ -36,7 +36,3 @@ int valueset_copy(sd_bus_message *destination, sd_bus_message *source);
 int valueset_seek(sd_bus_message *m);
 /* The marshalled size of that ValueSet (for monitors). */
 int valueset_measure(sd_bus_message *m, uint64_t *ret_size);
-
-/* Whether `s` is valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF). sd-bus
- * checks strings on the wire already; this states the contract's rule where it is enforced. */
-bool utf8_is_valid(const char *s);

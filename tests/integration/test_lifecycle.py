@@ -384,6 +384,27 @@ def test_stop_service_unregisters_a_provider_it_did_not_start(start_service, age
     assert provider.alive(), 'a provider the broker did not start is not killed'
 
 
+def test_stop_ends_when_the_provider_is_not_the_process_started(services_dir, daemon, agents, bus):
+    """The broker started a process that ignores SIGTERM, but another peer registered: after
+    SIGTERM and SIGKILL to the process, the registered provider is unregistered too, and the
+    stop is answered."""
+    services_dir.write(ECHO, Exec="/bin/sh -c 'trap \"\" TERM; while :; do sleep 0.1; done'",
+                       StopTimeoutSec=0.3, ActivationTimeoutSec=30)
+    daemon.start()
+    client = agents.spawn('client')
+    opening = client.open(ECHO)
+    pid = int(daemon.wait_log(r"app service 'com\.example\.echo': started provider '/bin/sh' as pid (\d+)").group(1))
+    provider = agents.spawn('provider', register=ECHO, auto='echo')  # root may register it
+    provider.wait_registered()
+    path = opening.wait().unpack(0, 'o')
+
+    root = agents.spawn('admin')
+    admin(root, 'StopService').ok(timeout=10 * TIME_SCALE)
+    daemon.wait_log(r"sending SIGKILL to provider process %d" % pid)
+    assert client.wait_signal('ServiceClosed', path=path).arg(0, 'u') == 1
+    assert state(bus) == 'inactive'
+
+
 def test_stop_service_answers_at_shutdown(services_dir, daemon, agents):
     listener = agents.listener()
     services_dir.write(ECHO, Exec=agents.provider_command(ECHO, listener), StopTimeoutSec=30)

@@ -515,13 +515,9 @@ GVariant *app_service_connection_get_caller(AppServiceConnection *self) {
         return self->caller;
 }
 
+/* Points into self->caller, which never changes once set. */
 static const gchar *caller_string(AppServiceConnection *self, const gchar *key) {
-        const gchar *value = NULL;
-
-        if (!self->caller || !g_variant_lookup(self->caller, key, "&s", &value))
-                return NULL;
-        /* Points into self->caller, which never changes once set. */
-        return value;
+        return self->caller ? app_service_value_set_get_string(self->caller, key) : NULL;
 }
 
 /**

@@ -199,6 +199,18 @@ gboolean as_call_always_finish(GAsyncResult *result, GError **error) {
         return reply != NULL;
 }
 
+/* A GAsyncReadyCallback for as_call_always() whose user_data is a GTask (owned) returning a
+ * boolean: it returns %TRUE, or the error. */
+void as_call_always_return_to_task(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GError *error = NULL;
+
+        if (as_call_always_finish(result, &error))
+                g_task_return_boolean(task, TRUE);
+        else
+                g_task_return_error(task, error);
+}
+
 gboolean as_call_always_sync(GDBusConnection *bus, const gchar *destination, const gchar *object_path,
                              const gchar *interface_name, const gchar *method_name, GVariant *parameters,
                              GCancellable *cancellable, GError **error) {

@@ -139,7 +139,8 @@ static void on_manager_signal(GDBusConnection *bus, const gchar *sender, const g
         AsHub *hub = user_data;
         g_autoptr(GPtrArray) objects = NULL;
 
-        if (g_strcmp0(sender, hub->owner) != 0 || !g_str_equal(object_path, AS_MANAGER_PATH)) {
+        /* The subscription takes only AS_MANAGER_PATH. */
+        if (g_strcmp0(sender, hub->owner) != 0) {
                 g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
                         object_path, sender);
                 return;
@@ -347,4 +348,9 @@ void as_hub_add_node(AsHub *hub, AppServiceNode *node) {
 
 void as_hub_remove_node(AsHub *hub, AppServiceNode *node) {
         g_ptr_array_remove(hub->nodes, node);
+        /* No node shows the State any more: the broadcast is not worth its traffic. */
+        if (hub->nodes->len == 0 && hub->properties_subscription) {
+                g_dbus_connection_signal_unsubscribe(hub->bus, hub->properties_subscription);
+                hub->properties_subscription = 0;
+        }
 }

@@ -95,6 +95,17 @@ static void send_stop_monitoring(GDBusConnection *bus) {
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }
 
+/* Cancelled while StartMonitoring was on its way, and the broker said yes: unless another node of
+ * the connection monitors (then the broker must go on), it must stop. */
+static void undo_start_monitoring(GDBusConnection *bus, GDBusMessage *reply, gpointer undo_data) {
+        if (monitors_add(bus, 0) == 0)
+                send_stop_monitoring(bus);
+}
+
+static GVariant *start_monitoring_parameters(void) {
+        return g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
+}
+
 static void set_state(AppServiceNode *self, const gchar *state) {
         if (g_strcmp0(self->state, state) == 0)
                 return;
@@ -186,9 +197,8 @@ void as_node_handle_broker_appeared(AppServiceNode *self) {
                 self->monitor_owner = g_strdup(owner);
                 g_main_context_push_thread_default(self->context);
                 g_dbus_connection_call(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StartMonitoring",
-                                       g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
-                                       NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_remonitor_reply,
-                                       g_object_ref(self));
+                                       start_monitoring_parameters(), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
+                                       on_remonitor_reply, g_object_ref(self));
                 g_main_context_pop_thread_default(self->context);
         }
 }
@@ -922,10 +932,6 @@ gboolean app_service_node_reload_sync(AppServiceNode *self, GCancellable *cancel
 
 /* ---- monitoring ---- */
 
-static GVariant *start_monitoring_parameters(void) {
-        return g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
-}
-
 /* The broker's answer to StartMonitoring, with the name of the broker that gave it. */
 static gboolean start_monitoring_done(AppServiceNode *self, GDBusMessage *reply, GError *error,
                                       GError **ret_error) {
@@ -1007,8 +1013,8 @@ void app_service_node_start_monitoring(AppServiceNode *self, GCancellable *cance
         /* Events that come before the reply is handled are emitted too. */
         self->monitor_wanted = TRUE;
         message = start_monitoring_message();
-        as_call_message(self->bus, message, cancellable, NULL, NULL, NULL, on_start_monitoring_reply,
-                        g_steal_pointer(&task));
+        as_call_message(self->bus, message, cancellable, undo_start_monitoring, NULL, NULL,
+                        on_start_monitoring_reply, g_steal_pointer(&task));
 }
 
 /**
@@ -1057,7 +1063,7 @@ gboolean app_service_node_start_monitoring_sync(AppServiceNode *self, GCancellab
                 return TRUE;
         self->monitor_wanted = TRUE;
         message = start_monitoring_message();
-        reply = as_call_message_sync(self->bus, message, cancellable, NULL, NULL, &e);
+        reply = as_call_message_sync(self->bus, message, cancellable, undo_start_monitoring, NULL, &e);
         return start_monitoring_done(self, reply, e, error);
 }
 
@@ -1072,16 +1078,6 @@ static gboolean stop_monitoring_locally(AppServiceNode *self) {
         g_clear_pointer(&self->monitor_owner, g_free);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_MONITORING]);
         return monitors_add(self->bus, -1) == 0;
-}
-
-static void on_stop_monitoring_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
-        GError *error = NULL;
-
-        if (as_call_always_finish(result, &error))
-                g_task_return_boolean(task, TRUE);
-        else
-                g_task_return_error(task, error);
 }
 
 /**
@@ -1115,7 +1111,7 @@ void app_service_node_stop_monitoring(AppServiceNode *self, GCancellable *cancel
                 return;
         }
         as_call_always(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
-                       cancellable, on_stop_monitoring_reply, g_steal_pointer(&task));
+                       cancellable, as_call_always_return_to_task, g_steal_pointer(&task));
 }
 
 /**

@@ -43,6 +43,7 @@ void as_call_always(GDBusConnection *bus, const gchar *destination, const gchar 
                     const gchar *interface_name, const gchar *method_name, GVariant *parameters,
                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean as_call_always_finish(GAsyncResult *result, GError **error);
+void as_call_always_return_to_task(GObject *source, GAsyncResult *result, gpointer user_data);
 gboolean as_call_always_sync(GDBusConnection *bus, const gchar *destination, const gchar *object_path,
                              const gchar *interface_name, const gchar *method_name, GVariant *parameters,
                              GCancellable *cancellable, GError **error);

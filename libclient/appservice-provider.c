@@ -600,18 +600,11 @@ static void undo_register(GDBusConnection *bus, GDBusMessage *reply, gpointer un
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }
 
-static void take_node_state(AppServiceProvider *self, GVariant *config) {
-        g_autoptr(GVariant) settings = g_variant_lookup_value(config, "settings", G_VARIANT_TYPE_VARDICT);
-        const gchar *state;
-
-        if (settings && g_variant_lookup(settings, "state", "&s", &state))
-                set_node_state(self, state);
-}
-
 static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GError *error, GError **ret_error) {
         GVariant *body;
         const gchar *path;
         GVariant *config;
+        const gchar *state;
 
         self->registering = FALSE;
         if (!reply) {
@@ -637,7 +630,9 @@ static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GEr
                 g_ptr_array_add(self->old_configs, self->config);
         self->config = config;
         self->wanted = TRUE;
-        take_node_state(self, config);
+        state = app_service_provider_get_property_value(self, "settings", "state");
+        if (state)
+                set_node_state(self, state);
         /* Before anything else runs in this context: a ConnectionOpened that followed the reply
          * finds us (as_provider_get_service_path() answers once registered). */
         set_registered(self, TRUE);
@@ -823,16 +818,6 @@ static void unregister_locally(AppServiceProvider *self) {
         set_registered(self, FALSE);
 }
 
-static void on_unregister_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
-        GError *error = NULL;
-
-        if (as_call_always_finish(result, &error))
-                g_task_return_boolean(task, TRUE);
-        else
-                g_task_return_error(task, error);
-}
-
 /**
  * app_service_provider_unregister:
  * @self: a provider
@@ -877,7 +862,7 @@ void app_service_provider_unregister(AppServiceProvider *self, GCancellable *can
         unregister_locally(self);
         as_call_always(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                        "UnregisterProvider", g_variant_new("(s)", self->app_service_name), cancellable,
-                       on_unregister_reply, g_steal_pointer(&task));
+                       as_call_always_return_to_task, g_steal_pointer(&task));
 }
 
 /**
@@ -1121,7 +1106,8 @@ gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const
 static const gchar *log_level_name(AppServiceLogLevel level) {
         static const gchar *const names[] = { "debug", "info", "warning", "error" };
 
-        return (guint) level < G_N_ELEMENTS(names) ? names[level] : "";
+        /* Both callers check that the level is one of these. */
+        return names[level];
 }
 
 /* The registered provider's service object, at its broker; before registering, the object the

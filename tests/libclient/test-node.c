@@ -393,6 +393,93 @@ out:
         events_clear(&witnessed);
 }
 
+/* Counts the MonitorEvent signals a bus connection receives, whoever on it subscribed. */
+static void on_raw_monitor_event(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                                 const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                                 gpointer user_data) {
+        guint *count = user_data;
+
+        (*count)++;
+}
+
+/* Notes (in GDBus's worker thread) each StopMonitoring the connection sends. */
+static GDBusMessage *count_stop_monitoring(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
+                                           gpointer user_data) {
+        gint *count = user_data;
+
+        if (!incoming && g_dbus_message_get_message_type(message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL &&
+            g_strcmp0(g_dbus_message_get_member(message), "StopMonitoring") == 0)
+                g_atomic_int_inc(count);
+        return message;
+}
+
+/* start_monitoring() cancelled while the call is on its way: the broker, which said yes, is told
+ * to stop, and sends the connection no event afterwards. */
+static void test_monitor_cancelled(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL, witness = NULL;
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) pong = NULL;
+        Events witnessed;
+        LtResult r = { 0 };
+        GDBusConnection *conn = NULL;
+        guint subscription = 0, filter = 0, raw_events = 0;
+        gint stops = 0;
+
+        if (!b)
+                return;
+        events_init(&witnessed);
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        conn = lt_bus_connect(b);
+        node = app_service_node_new_for_bus(conn);
+        witness = app_service_node_new_for_bus(lt_bus_connect(b));
+        g_signal_connect(witness, "monitor-event", G_CALLBACK(on_event), &witnessed);
+        g_assert_true(app_service_node_start_monitoring_sync(witness, NULL, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        subscription = g_dbus_connection_signal_subscribe(conn, NULL, "io.appservice1.Manager", "MonitorEvent",
+                                                          "/io/appservice1", NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                          on_raw_monitor_event, &raw_events, NULL);
+        filter = g_dbus_connection_add_filter(conn, count_stop_monitoring, &stops, NULL);
+
+        /* The cancellation is handled in the next iteration, long before the reply comes. */
+        app_service_node_start_monitoring(node, cancellable, lt_result_cb, &r);
+        g_cancellable_cancel(cancellable);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "start_monitoring() callback"), out);
+        g_assert_false(app_service_node_start_monitoring_finish(node, r.result, &error));
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        g_clear_error(&error);
+        g_assert_false(app_service_node_get_monitoring(node));
+
+        /* The broker's yes comes, and the library takes it back; a round trip on the same
+         * connection makes sure the broker handled that before the next event. */
+        LT_CHECK_OR_GOTO(LT_WAIT(g_atomic_int_get(&stops) > 0, LT_WAIT_MS, "StopMonitoring after the cancel"), out);
+        pong = g_dbus_connection_call_sync(conn, "io.appservice1", "/io/appservice1", "org.freedesktop.DBus.Peer",
+                                           "Ping", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, (int) LT_WAIT_MS, NULL,
+                                           &error);
+        g_assert_no_error(error);
+        g_clear_error(&error);
+
+        g_assert_true(lt_bus_set_service_enabled(b, ECHO, FALSE, &error));
+        g_assert_no_error(error);
+        g_clear_error(&error);
+        LT_WAIT(events_find(&witnessed, "service-state", ECHO), LT_WAIT_MS, "service-state event (witness)");
+        LT_RUN_FOR(FALSE, lt_ms(500));
+        g_assert_cmpuint(raw_events, ==, 0);
+        g_assert_cmpint(g_atomic_int_get(&stops), ==, 1);
+out:
+        lt_result_clear(&r);
+        if (filter)
+                g_dbus_connection_remove_filter(conn, filter);
+        if (subscription)
+                g_dbus_connection_signal_unsubscribe(conn, subscription);
+        if (witness)
+                g_signal_handlers_disconnect_by_data(witness, &witnessed);
+        events_clear(&witnessed);
+}
+
 /* ---- the provider's side ---------------------------------------------------------------------------- */
 
 /* log(): a fault reaches a monitoring node; bad arguments and an unregistered provider fail. */
@@ -590,15 +677,17 @@ static void test_submit_action(void) {
         g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+static void on_action_request(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
+        app_service_request_send_response(request, app_service_request_get_message(request), NULL, NULL, NULL);
+}
+
 static void on_action_connection(AppServiceProvider *p, AppServiceConnection *connection, GVariant *caller,
                                  gpointer user_data) {
         AppServiceConnection **received = user_data;
 
+        /* Here, not after the wait: the request may come in the same main-context iteration. */
+        g_signal_connect(connection, "request-received", G_CALLBACK(on_action_request), NULL);
         g_set_object(received, connection);
-}
-
-static void on_action_request(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
-        app_service_request_send_response(request, app_service_request_get_message(request), NULL, NULL, NULL);
 }
 
 /* The receiving side through the library: action and sender on the connection. */
@@ -608,7 +697,6 @@ static void test_submit_action_received(void) {
         g_autoptr(AppServiceConnection) received = NULL;
         g_autoptr(GError) error = NULL;
         g_autofree char *line = NULL;
-        gulong handler = 0;
 
         if (!b)
                 return;
@@ -623,7 +711,6 @@ static void test_submit_action_received(void) {
                 LtHelper *sender = lt_helper_spawn(b, args);
 
                 LT_CHECK_OR_GOTO(LT_WAIT(received != NULL, LT_WAIT_MS, "the SubmitAction connection"), out);
-                handler = g_signal_connect(received, "request-received", G_CALLBACK(on_action_request), NULL);
                 g_assert_cmpstr(app_service_connection_get_action(received), ==, "test-action");
                 g_assert_cmpstr(app_service_connection_get_caller_app_service_name(received), ==, SENDER);
                 line = lt_helper_wait_line(sender, "submit ", lt_ms(30000));
@@ -634,20 +721,17 @@ static void test_submit_action_received(void) {
                 const char *args[] = { "client", ECHO, NULL };
                 LtHelper *client;
 
-                if (handler)
-                        g_signal_handler_disconnect(received, handler);
-                handler = 0;
+                g_signal_handlers_disconnect_by_func(received, on_action_request, NULL);
                 g_clear_object(&received);
                 client = lt_helper_spawn(b, args);
                 LT_CHECK_OR_GOTO(LT_WAIT(received != NULL, LT_WAIT_MS, "the client's connection"), out);
-                handler = g_signal_connect(received, "request-received", G_CALLBACK(on_action_request), NULL);
                 g_assert_null(app_service_connection_get_action(received));
                 g_assert_null(app_service_connection_get_caller_app_service_name(received));
                 g_free(lt_helper_wait_line(client, "response 0", LT_WAIT_MS));
         }
 out:
-        if (received && handler)
-                g_signal_handler_disconnect(received, handler);
+        if (received)
+                g_signal_handlers_disconnect_by_func(received, on_action_request, NULL);
         if (p)
                 g_signal_handlers_disconnect_by_data(p, &received);
 }
@@ -662,6 +746,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/node/stop-requested", test_stop_requested);
         g_test_add_func("/node/reload", test_reload);
         g_test_add_func("/node/monitor-is-private", test_monitor_is_private);
+        g_test_add_func("/node/monitor-cancelled", test_monitor_cancelled);
         g_test_add_func("/provider/log", test_log);
         g_test_add_func("/provider/node-state", test_node_state_for_providers);
         g_test_add_func("/provider/submit-action", test_submit_action);

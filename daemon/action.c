@@ -253,7 +253,17 @@ static int sender_identity(Manager *m, sd_bus_message *call, const char *action,
         return 0;
 }
 
-static int check_arguments(sd_bus_message *call, const char *action, sd_bus_error *error) {
+/* The largest MaxMessageSize of any service: a ValueSet over it is too large for every receiver. */
+static uint64_t largest_message_size(Manager *m) {
+        uint64_t max = 0;
+
+        LIST_FOREACH(services, s, m->services)
+                if (s->definition->max_message_size > max)
+                        max = s->definition->max_message_size;
+        return max;
+}
+
+static int check_arguments(Manager *m, sd_bus_message *call, const char *action, sd_bus_error *error) {
         _cleanup_(freep) char *reason = NULL;
         size_t n = strlen(action);
         int r;
@@ -264,12 +274,16 @@ static int check_arguments(sd_bus_message *call, const char *action, sd_bus_erro
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE,
                                          "the action is %zu bytes long, more than %d", n, ACTION_MAX_LENGTH);
 
-        /* The rules hold for every receiver; the size limit is each receiver's own (at the open). */
-        r = valueset_check(call, UINT64_MAX, NULL, &reason);
+        /* The rules hold for every receiver; the size limit is each receiver's own (at the open).
+         * The walk still stops at the largest of them, so that a huge ValueSet costs no more. */
+        r = valueset_check(call, largest_message_size(m), NULL, &reason);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot read the ValueSet: %m");
         if (r == VALUESET_INVALID)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE, "%s", strempty(reason));
+        if (r == VALUESET_TOO_LARGE)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
+                                         "%s, the largest MaxMessageSize of any app service", strempty(reason));
         return 0;
 }
 
@@ -312,7 +326,7 @@ int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *err
         r = sd_bus_message_read(call, "ss", &destination, &action);
         if (r < 0)
                 return r;
-        r = check_arguments(call, action, error);
+        r = check_arguments(m, call, action, error);
         if (r < 0)
                 return r;
 

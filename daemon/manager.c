@@ -93,6 +93,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->idle_check);
         sd_event_source_disable_unref(m->idle_timer);
         sd_bus_slot_unref(m->release_name_slot);
+        sd_bus_slot_unref(m->name_owner_changed_slot);
+        sd_bus_slot_unref(m->disconnected_slot);
         sd_bus_slot_unref(m->manager_slot);
         sd_bus_slot_unref(m->object_manager_slot);
         sd_bus_slot_unref(m->service_slot);
@@ -291,12 +293,32 @@ static int on_signal(sd_event_source *source, const struct signalfd_siginfo *si,
         return 0;
 }
 
+/* Losing the bus leaves nothing to serve. It is a failure, not a clean exit, so that systemd's
+ * Restart=on-failure brings the broker back (sd_bus_set_exit_on_disconnect() would exit 0). */
+static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+
+        if (m->state == MANAGER_STOPPING)
+                return sd_event_exit(m->event, 0);
+        log_error("lost the connection to the %s bus, exiting", m->user_bus ? "session" : "system");
+        return sd_event_exit(m->event, -ECONNRESET);
+}
+
 int manager_connect_bus(Manager *m) {
         int r;
 
         r = m->user_bus ? sd_bus_open_user(&m->bus) : sd_bus_open_system(&m->bus);
         if (r < 0)
                 return log_error_errno(r, "failed to connect to the %s bus: %m", m->user_bus ? "session" : "system");
+
+        r = sd_bus_match_signal(m->bus, &m->disconnected_slot, NULL, "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, m);
+        if (r < 0)
+                return log_error_errno(r, "failed to watch the bus connection: %m");
+        /* Before the name: no peer can call before its departure is watched. */
+        r = peer_watch_bus(m);
+        if (r < 0)
+                return log_error_errno(r, "failed to watch for peers leaving the bus: %m");
 
         r = manager_publish_objects(m);
         if (r < 0)
@@ -309,8 +331,6 @@ int manager_connect_bus(Manager *m) {
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "failed to attach the bus to the event loop: %m");
-        /* Losing the bus leaves nothing to serve. */
-        (void) sd_bus_set_exit_on_disconnect(m->bus, true);
         return 0;
 }
 
@@ -342,6 +362,8 @@ int manager_run(Manager *m) {
         log_info("appserviced %s running on the %s bus", APPSERVICE_VERSION, m->user_bus ? "session" : "system");
 
         r = sd_event_loop(m->event);
+        if (r == -ECONNRESET)
+                return r;  /* the bus is gone; logged already */
         if (r < 0)
                 return log_error_errno(r, "event loop failed: %m");
         (void) sd_notify(false, "STOPPING=1");

@@ -53,6 +53,8 @@ typedef struct Manager {
         sd_event_source *idle_check; /* post source: re-evaluates idleness after every event */
         sd_event_source *idle_timer;
         sd_bus_slot *release_name_slot;
+        sd_bus_slot *name_owner_changed_slot; /* peers leaving the bus (peer.c) */
+        sd_bus_slot *disconnected_slot;       /* our own connection to the bus lost */
 
         Authorization *authorizations; /* administrative calls waiting for polkit (authorize.c) */
         sd_event_source *reload_timer;  /* debounces directory changes (reload.c) */

@@ -8,10 +8,10 @@
 #include "monitor.h"
 #include "peer.h"
 #include "service.h"
+#include "util.h"
 
 /* The peer left the bus: everything it held ends as the contract's lifetimes say. */
-static int peer_vanished(sd_bus_track *track, void *userdata) {
-        Peer *p = userdata;
+static void peer_vanished(Peer *p) {
         Manager *m = p->manager;
 
         log_debug("peer %s left the bus", p->name);
@@ -37,7 +37,40 @@ static int peer_vanished(sd_bus_track *track, void *userdata) {
         /* service_unregister_provider() closed the provider's connections; a peer that is both
          * provider and client of the same connection is gone by now too. */
         peer_free(p);
-        return 1;  /* handled; the track goes with the peer */
+}
+
+/* One match for every peer, not one per peer as sd_bus_track would add: dbus-daemon allows a
+ * connection 512 match rules by default, and a broker that tracked one rule per peer could be
+ * cut off the bus by 512 unprivileged connections. The bus sends NameOwnerChanged after every
+ * message the peer sent before leaving, so a peer created while handling its call always sees
+ * its own departure afterwards. */
+static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *name, *old_owner, *new_owner;
+        Peer *p;
+        int r;
+
+        r = sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner);
+        if (r < 0) {
+                log_debug_errno(r, "unreadable NameOwnerChanged, ignoring: %m");
+                return 0;
+        }
+        /* A unique name never changes hands: it only comes and goes. */
+        if (name[0] != ':' || new_owner[0] != '\0')
+                return 0;
+        p = hashmap_get(m->peers, name);
+        if (p && !p->vanishing)
+                peer_vanished(p);
+        return 0;
+}
+
+int peer_watch_bus(Manager *m) {
+        /* Only the sender and the empty new owner are matched by the bus; the rest is checked
+         * above. */
+        return sd_bus_add_match(m->bus, &m->name_owner_changed_slot,
+                                "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
+                                on_name_owner_changed, m);
 }
 
 int peer_acquire(Manager *m, const char *name, Peer **ret) {
@@ -58,13 +91,8 @@ int peer_acquire(Manager *m, const char *name, Peer **ret) {
         if (!p->name)
                 return -ENOMEM;
 
-        r = sd_bus_track_new(m->bus, &p->track, peer_vanished, p);
-        if (r >= 0)
-                r = sd_bus_track_add_name(p->track, name);
-        if (r >= 0)
-                r = hashmap_put(m->peers, p->name, p);
+        r = hashmap_put(m->peers, p->name, p);
         if (r < 0) {
-                sd_bus_track_unref(p->track);
                 free(p->name);
                 return r;
         }
@@ -85,7 +113,6 @@ Peer *peer_free(Peer *p) {
                 return NULL;
         monitor_stop(p);
         hashmap_remove(p->manager->peers, p->name);
-        sd_bus_track_unref(p->track);
         free(p->name);
         free(p);
         return NULL;

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A bus peer the daemon holds state for, as client, provider or waiting opener. Its lifetime is
- * watched with sd_bus_track: when the peer leaves the bus, everything it held is closed. */
+/* A bus peer the daemon holds state for, as client, provider or waiting opener. One match on
+ * NameOwnerChanged watches them all: when a peer leaves the bus, everything it held is closed. */
 
 #include <sys/types.h>
 
@@ -11,7 +11,6 @@
 struct Peer {
         Manager *manager;
         char *name;                      /* unique bus name */
-        sd_bus_track *track;
 
         Connection *client_connections;  /* connections it opened (list "client") */
         Connection *provider_connections;/* connections to services it provides (list "provider") */
@@ -23,7 +22,9 @@ struct Peer {
         LIST_FIELDS(Peer, monitors);
 };
 
-/* Finds or creates the peer for a unique name and starts tracking it. */
+/* Subscribes to the bus's NameOwnerChanged for peers that leave; before the name is taken. */
+int peer_watch_bus(Manager *m);
+/* Finds or creates the peer for a unique name (the sender of a call being handled). */
 int peer_acquire(Manager *m, const char *name, Peer **ret);
 /* Frees the peer if it no longer holds anything. */
 void peer_release_if_unused(Peer *p);

@@ -15,8 +15,13 @@
  * out the same as in the real message. */
 typedef struct Walk {
         uint64_t size;
-        char *reason;   /* the first broken rule; NULL while valid */
+        uint64_t max_size;  /* the walk stops once size passes it */
+        unsigned depth;     /* containers we are in, the ValueSet's own array and entry included */
+        char *reason;       /* the first broken rule; NULL while valid */
 } Walk;
+
+/* Returned up the walk once the size passes the limit: nothing after it is read. */
+#define WALK_OVER_LIMIT (-E2BIG)
 
 static uint64_t align_to(uint64_t offset, unsigned alignment) {
         return (offset + alignment - 1) & ~((uint64_t) alignment - 1);
@@ -66,6 +71,13 @@ static void walk_fail(Walk *w, const char *format, ...) {
                 w->reason = strdup("invalid ValueSet");
 }
 
+/* Called after every addition to the size: a 34 MiB array of variants must not be read to the end
+ * to learn that it is over a 1 MiB limit. */
+static int walk_check_size(const Walk *w) {
+        return w->size > w->max_size ? WALK_OVER_LIMIT : 0;
+}
+
+static bool walk_enter(Walk *w);
 static int walk_value(sd_bus_message *m, char type, const char *contents, Walk *w);
 static int walk_members(sd_bus_message *m, char type, const char *contents, Walk *w);
 
@@ -90,46 +102,77 @@ static void check_keys(const char **keys, size_t n, Walk *w) {
                         walk_fail(w, "key '%s' appears more than once", keys[i]);
 }
 
-static int walk_valueset_entries(sd_bus_message *m, Walk *w) {
-        _cleanup_(freep) const char **keys = NULL;
-        size_t n_keys = 0, n_allocated = 0;
+/* The keys of one ValueSet level, pointing into the message, which outlives the walk. */
+typedef struct KeyList {
+        const char **keys;
+        size_t n, n_allocated;
+} KeyList;
+
+static int key_list_add(KeyList *l, const char *key) {
+        if (l->n == l->n_allocated) {
+                size_t n = l->n_allocated ? l->n_allocated * 2 : 16;
+                const char **k = realloc(l->keys, n * sizeof(char *));
+
+                if (!k)
+                        return -ENOMEM;
+                l->keys = k;
+                l->n_allocated = n;
+        }
+        l->keys[l->n++] = key;
+        return 0;
+}
+
+static int walk_entry(sd_bus_message *m, KeyList *keys, Walk *w) {
+        const char *key;
         int r;
 
-        for (;;) {
-                const char *key;
+        w->size = align_to(w->size, 8);
+        r = sd_bus_message_read_basic(m, 's', &key);
+        if (r < 0)
+                return r;
+        w->size = align_to(w->size, 4) + 4 + strlen(key) + 1;
+        r = key_list_add(keys, key);
+        if (r < 0)
+                return r;
+        r = walk_check_size(w);
+        if (r < 0)
+                return r;
+        return walk_value(m, 'v', NULL, w);
+}
 
-                r = sd_bus_message_enter_container(m, 'e', "sv");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
+/* The entries of an a{sv} whose array was entered. */
+static int walk_valueset_entries(sd_bus_message *m, Walk *w) {
+        KeyList keys = {};
+        int r;
 
-                w->size = align_to(w->size, 8);
-                r = sd_bus_message_read_basic(m, 's', &key);
-                if (r < 0)
-                        return r;
-                w->size = align_to(w->size, 4) + 4 + strlen(key) + 1;
-
-                if (n_keys == n_allocated) {
-                        size_t n = n_allocated ? n_allocated * 2 : 16;
-                        const char **k = realloc(keys, n * sizeof(char *));
-                        if (!k)
-                                return -ENOMEM;
-                        keys = k;
-                        n_allocated = n;
+        if (!walk_enter(w)) {
+                /* Its entries would be one level too deep: refused, and skipped unread. */
+                while ((r = sd_bus_message_at_end(m, /* complete= */ false)) == 0) {
+                        r = sd_bus_message_skip(m, NULL);
+                        if (r < 0)
+                                return r;
                 }
-                keys[n_keys++] = key;  /* points into the message, which outlives this walk */
-
-                r = walk_value(m, 'v', NULL, w);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
+                return r;
         }
 
-        check_keys(keys, n_keys, w);
-        return 0;
+        for (;;) {
+                r = sd_bus_message_enter_container(m, 'e', "sv");
+                if (r <= 0)
+                        break;
+                r = walk_entry(m, &keys, w);
+                if (r < 0)
+                        break;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        break;
+        }
+        w->depth--;
+
+        /* Past the size limit too: a duplicate among the keys read before it is reported. */
+        if (r >= 0 || r == WALK_OVER_LIMIT)
+                check_keys(keys.keys, keys.n, w);
+        free(keys.keys);
+        return r < 0 ? r : 0;
 }
 
 static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
@@ -148,7 +191,7 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
                 if (r < 0)
                         return r;
                 w->size += n;
-                return 0;
+                return walk_check_size(w);
         }
 
         if (strcmp(contents, "{sv}") != 0)
@@ -204,7 +247,33 @@ static int walk_basic(sd_bus_message *m, char type, Walk *w) {
         default:
                 w->size = align_to(w->size, type_alignment(type)) + fixed_size(type);
         }
-        return 0;
+        return walk_check_size(w);
+}
+
+/* Enters one more container level, or refuses it: the broker puts a ValueSet into containers of
+ * its own (SubmitAction's responses, for one), and a reply nested deeper than D-Bus allows would
+ * make the bus drop the broker's connection. */
+static bool walk_enter(Walk *w) {
+        if (w->depth >= VALUESET_MAX_DEPTH) {
+                walk_fail(w, "the ValueSet is nested more than %d containers deep", VALUESET_MAX_DEPTH);
+                return false;
+        }
+        w->depth++;
+        return true;
+}
+
+/* Walks a container (array, variant, struct, dict entry) within the depth limit. */
+static int walk_container(sd_bus_message *m, char type, const char *contents, Walk *w) {
+        int r;
+
+        if (!walk_enter(w))
+                return sd_bus_message_skip(m, NULL);
+        if (type == 'a')
+                r = walk_array(m, contents, w);
+        else
+                r = walk_members(m, type, contents, w);
+        w->depth--;
+        return r;
 }
 
 /* Walks the next value. `type` 0 means: peek it. */
@@ -228,24 +297,27 @@ static int walk_value(sd_bus_message *m, char type, const char *contents, Walk *
 
         switch (type) {
         case 'a':
-                return walk_array(m, contents, w);
+                return walk_container(m, 'a', contents, w);
         case 'v':
                 w->size += 1 + strlen(contents) + 1;
-                return walk_members(m, 'v', contents, w);
+                return walk_container(m, 'v', contents, w);
         case 'r': case 'e':
                 w->size = align_to(w->size, 8);
-                return walk_members(m, type, contents, w);
+                return walk_container(m, type, contents, w);
         default:
                 return walk_basic(m, type, w);
         }
 }
 
 int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
-        Walk w = {};
+        Walk w = {
+                .max_size = max_size,
+                .depth = 1,  /* the ValueSet's own array */
+        };
         int r;
 
         r = walk_array(m, "{sv}", &w);
-        if (r < 0) {
+        if (r < 0 && r != WALK_OVER_LIMIT) {
                 free(w.reason);
                 return r;
         }
@@ -261,8 +333,9 @@ int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, cha
                 return VALUESET_INVALID;
         }
         if (w.size > max_size) {
-                if (ret_reason && asprintf(ret_reason, "the ValueSet takes %llu bytes, more than the limit of %llu",
-                                           (unsigned long long) w.size, (unsigned long long) max_size) < 0)
+                /* The walk stopped at the limit: the size is a lower bound. */
+                if (ret_reason && asprintf(ret_reason, "the ValueSet takes more than the limit of %llu bytes",
+                                           (unsigned long long) max_size) < 0)
                         *ret_reason = NULL;
                 return VALUESET_TOO_LARGE;
         }

@@ -9,6 +9,11 @@
 #include <systemd/sd-bus.h>
 
 #define VALUESET_MAX_KEY_LENGTH 255
+/* Containers a ValueSet may nest, counting its own array and dict entry (so a{sv} in a{sv} is 5
+ * deep: array, entry, variant, array, entry). D-Bus allows 64 in a whole message; the broker puts
+ * a ValueSet into at most three containers of its own, and the rest is the headroom peers need
+ * for theirs. */
+#define VALUESET_MAX_DEPTH 32
 
 typedef enum ValueSetVerdict {
         VALUESET_OK,
@@ -16,13 +21,15 @@ typedef enum ValueSetVerdict {
         VALUESET_TOO_LARGE,  /* over the size limit: MessageSizeTooLarge */
 } ValueSetVerdict;
 
-/* Reads the a{sv} at the current position of `m` (which stays positioned after it), checking keys
- * (non-empty, valid UTF-8, at most 255 bytes, unique; the same inside nested a{sv}) and values (no
- * unix fds anywhere), and measuring its D-Bus marshalled size: the array alone, as if it started
- * at an 8-aligned offset. The whole ValueSet is always read, because a broken rule must win over
- * the size (the contract's order of checks). Returns a verdict (>= 0) or a negative errno when the
- * message cannot be read. On INVALID or TOO_LARGE, *ret_reason (when given) gets a sentence to put
- * in the error; *ret_size gets the size in every case. */
+/* Reads the a{sv} at the current position of `m`, checking keys (non-empty, valid UTF-8, at most
+ * 255 bytes, unique; the same inside nested a{sv}) and values (no unix fds anywhere, nesting at most
+ * VALUESET_MAX_DEPTH deep), and measuring its D-Bus marshalled size: the array alone, as if it
+ * started at an 8-aligned offset. The walk stops where the size passes `max_size`, so that an
+ * oversized message costs no more than the limit: a rule broken before that point wins over the
+ * size (the contract's order of checks), anything after it is not read. On OK, `m` is left right
+ * after the ValueSet. Returns a verdict (>= 0) or a negative errno when the message cannot be
+ * read. On INVALID or TOO_LARGE, *ret_reason (when given) gets a sentence to put in the error;
+ * *ret_size gets the size (on TOO_LARGE: the size read when the walk stopped). */
 int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason);
 
 /* Appends the a{sv} at the current position of `source` to `destination`, value by value with the

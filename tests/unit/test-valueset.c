@@ -19,8 +19,8 @@ static sd_bus_message *new_message(void) {
         return bus_pair_new_message(&bus);
 }
 
-/* Seals m with a trailing "s" after the ValueSet and runs the check on it. For verdicts that
- * read the whole ValueSet, the message must be left right after it. */
+/* Seals m with a trailing "s" after the ValueSet and runs the check on it. A valid ValueSet is
+ * read whole, and the message must be left right after it. */
 static int check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
         const char *end = NULL;
         int r;
@@ -29,7 +29,7 @@ static int check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char 
         g_assert_cmpint(message_seal_for_reading(m), >=, 0);
 
         r = valueset_check(m, max_size, ret_size, ret_reason);
-        if (r == VALUESET_OK || r == VALUESET_TOO_LARGE) {
+        if (r == VALUESET_OK) {
                 g_assert_cmpint(sd_bus_message_read(m, "s", &end), >, 0);
                 g_assert_cmpstr(end, ==, "end");
         }
@@ -263,19 +263,121 @@ static void test_invalid_beats_size(void) {
         _cleanup_(closep) int fd = dev_null();
         sd_bus_message *m = new_message();
 
-        /* Broken rules come before the size in the contract's order of checks. */
+        /* A rule broken before the limit comes before the size, as the contract orders the
+         * checks: an fd, then a duplicate key among the keys read before the walk stopped. */
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", "f", "h", fd), >=, 0);
+        append_blob(m, "blob", 4096);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        assert_verdict(m, 100, VALUESET_INVALID, ANY_SIZE);
+
+        m = new_message();
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", "dup", "i", 1), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "{sv}", "dup", "i", 2), >=, 0);
+        append_blob(m, "blob", 4096);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        assert_verdict(m, 100, VALUESET_INVALID, ANY_SIZE);
+}
+
+static void test_walk_stops_at_limit(void) {
+        _cleanup_(closep) int fd = dev_null();
+        sd_bus_message *m = new_message();
+        uint64_t size = 0;
+
+        /* Nothing past the limit is read: an fd or a duplicate after it goes unseen. */
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
         append_blob(m, "blob", 4096);
         g_assert_cmpint(sd_bus_message_append(m, "{sv}", "f", "h", fd), >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
-        assert_verdict(m, 100, VALUESET_INVALID, ANY_SIZE);
+        assert_verdict(m, 100, VALUESET_TOO_LARGE, ANY_SIZE);
 
         m = new_message();
         g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
         append_blob(m, "blob", 4096);
         g_assert_cmpint(sd_bus_message_append(m, "{sv}", "blob", "i", 1), >=, 0);
         g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
-        assert_verdict(m, 100, VALUESET_INVALID, ANY_SIZE);
+        assert_verdict(m, 100, VALUESET_TOO_LARGE, ANY_SIZE);
+
+        /* 100,000 variants take 600 kB; a 1,000-byte limit stops the walk within one element of it
+         * instead of reading them all (what made a 34 MiB av cost the broker 0.7 s). */
+        m = new_message();
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", "many"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'v', "av"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "v"), >=, 0);
+        for (int i = 0; i < 100000; i++)
+                g_assert_cmpint(sd_bus_message_append(m, "v", "y", 1), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(check(m, 1000, &size, NULL), ==, VALUESET_TOO_LARGE);
+        g_assert_cmpuint(size, >, 1000);
+        g_assert_cmpuint(size, <=, 1000 + 8);
+        sd_bus_message_unref(m);
+}
+
+/* Appends {"d": v(v(...(v(i))...))} with `levels` variants. */
+static sd_bus_message *new_nested_variants(unsigned levels) {
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", "d"), >=, 0);
+        for (unsigned i = 1; i < levels; i++)
+                g_assert_cmpint(sd_bus_message_open_container(m, 'v', "v"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "v", "i", 1), >=, 0);
+        for (unsigned i = 1; i < levels; i++)
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        return m;
+}
+
+/* Appends `levels` a{sv} inside each other, {"n": <{"n": <... {}>}>}. */
+static sd_bus_message *new_nested_valuesets(unsigned levels) {
+        sd_bus_message *m = new_message();
+
+        for (unsigned i = 0; i < levels; i++) {
+                g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+                if (i + 1 == levels)
+                        break;
+                g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+                g_assert_cmpint(sd_bus_message_append(m, "s", "n"), >=, 0);
+                g_assert_cmpint(sd_bus_message_open_container(m, 'v', "a{sv}"), >=, 0);
+        }
+        for (unsigned i = 0; i < levels; i++) {
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+                if (i + 1 == levels)
+                        break;
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        }
+        return m;
+}
+
+static void test_depth(void) {
+        _cleanup_(freep) char *reason = NULL;
+        sd_bus_message *m;
+
+        /* Array, entry, then 30 variants: 32 containers, the most there may be. */
+        assert_verdict(new_nested_variants(30), NO_LIMIT, VALUESET_OK, ANY_SIZE);
+        assert_verdict(new_nested_variants(31), NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+        /* The reproducer of the broker's exit: 60 variants. */
+        assert_verdict(new_nested_variants(60), NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+
+        /* ValueSets in ValueSets, 3 containers a level (array, entry, variant): the innermost
+         * (empty) array of 11 levels is the 31st container... */
+        assert_verdict(new_nested_valuesets(11), NO_LIMIT, VALUESET_OK, ANY_SIZE);
+        /* ...while 12 levels need a 33rd, the 11th level's variant. */
+        assert_verdict(new_nested_valuesets(12), NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+
+        m = new_nested_variants(40);
+        g_assert_cmpint(check(m, NO_LIMIT, NULL, &reason), ==, VALUESET_INVALID);
+        g_assert_nonnull(strstr(reason, "nested more than 32 containers deep"));
+        sd_bus_message_unref(m);
 }
 
 static void test_keys(void) {
@@ -423,6 +525,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/valueset/big-byte-arrays", test_big_byte_arrays);
         g_test_add_func("/valueset/fds", test_fds);
         g_test_add_func("/valueset/invalid-beats-size", test_invalid_beats_size);
+        g_test_add_func("/valueset/walk-stops-at-limit", test_walk_stops_at_limit);
+        g_test_add_func("/valueset/depth", test_depth);
         g_test_add_func("/valueset/keys", test_keys);
         g_test_add_func("/valueset/nested", test_nested);
         g_test_add_func("/valueset/list-of-valuesets", test_list_of_valuesets);

@@ -343,9 +343,9 @@ int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *err
                 return sd_bus_error_set(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                         "only root and registered providers may send an action to every app service");
 
-        r = peer_acquire(m, sd_bus_message_get_sender(call), &sender);
+        r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &sender, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
+                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
 
         if (single) {
                 r = service_check_open(single, /* provider= */ NULL, sender, &caller, error);

@@ -85,7 +85,7 @@ static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is closed",
                                          sd_bus_message_get_path(m));
         /* Answered later: by SendResponse, the request's timeout, or the close. */
-        return handled(connection_send_message(c, sender_endpoint(c, m), m, /* valueset_checked= */ false,
+        return handled(connection_send_message(c, sender_endpoint(c, m), m, /* checked_size= */ NULL,
                                                /* target= */ NULL));
 }
 

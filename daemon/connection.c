@@ -9,6 +9,7 @@
 #include "action.h"
 #include "connection.h"
 #include "errors.h"
+#include "limits.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -46,6 +47,7 @@ static Request *request_free(Request *r) {
         c = r->connection;
         LIST_REMOVE(requests, c->requests, r);
         c->n_pending[r->from]--;
+        limits_release(c->manager, &r->charge);
         sd_event_source_disable_unref(r->timer);
         sd_bus_message_unref(r->call);
         free(r);
@@ -174,19 +176,22 @@ static int request_timed_out(sd_event_source *source, uint64_t usec, void *userd
         return 0;
 }
 
-static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
                                 ActionTarget **target,
                                 sd_bus_error *error) {
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
         _cleanup_(freep) Request *req = NULL;
+        uint64_t size;
         int r;
 
-        if (!valueset_checked) {
+        if (checked_size)
+                size = *checked_size;
+        else {
                 r = valueset_seek(call);
                 if (r < 0)
                         return r;
-                r = service_check_valueset(c->service, call, error);
+                r = service_check_valueset(c->service, call, &size, error);
                 if (r < 0)
                         return r;
         }
@@ -210,14 +215,22 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 .id = m->last_request_id + 1,
                 .from = from,
         };
-        r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,
-                                       TIMER_ACCURACY_USEC, request_timed_out, req);
+        /* Held until the answer: what the sender makes the broker keep. */
+        r = limits_charge(m, connection_peer(c, from)->uid, size + LIMITS_REQUEST_OVERHEAD, 1, d->name,
+                          &req->charge, error);
         if (r < 0)
                 return r;
+        r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,
+                                       TIMER_ACCURACY_USEC, request_timed_out, req);
+        if (r < 0) {
+                limits_release(m, &req->charge);
+                return r;
+        }
 
         r = connection_emit_request_received(c, req, call);
         if (r < 0) {
                 sd_event_source_disable_unref(req->timer);
+                limits_release(m, &req->charge);
                 return r;
         }
 
@@ -230,22 +243,19 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 req->target = TAKE_PTR(*target);
                 action_target_sent(req->target);
         }
-        if (monitor_is_active(m)) {
-                uint64_t size = 0;
-                (void) valueset_measure(call, &size);
+        if (monitor_is_active(m))
                 monitor_emit(m, "request", "sotsu", "service", d->name, "connection", c->path, "request", req->id,
                              "from", endpoint_to_string(from), "size", (uint32_t) size);
-        }
         TAKE_PTR(req);
         return 0;
 }
 
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
                             ActionTarget *target) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = send_message_checked(c, from, call, valueset_checked, &target, &error);
+        r = send_message_checked(c, from, call, checked_size, &target, &error);
         if (r >= 0)
                 return 0;
         if (!sd_bus_error_is_set(&error))
@@ -282,7 +292,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                                          d->name, id, c->id);
 
         /* A refused answer leaves the request pending: the responder may answer again. */
-        r = service_check_valueset(c->service, m, error);
+        r = service_check_valueset(c->service, m, NULL, error);
         if (r < 0)
                 return r;
 

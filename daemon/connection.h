@@ -28,6 +28,7 @@ struct Request {
         ActionTarget *target;     /* a SubmitAction receiver: the outcome goes there, not to call */
         uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
         sd_event_source *timer;
+        Charge charge;            /* its bytes and itself, counted for the sender's uid */
         LIST_FIELDS(Request, requests);
 };
 
@@ -58,11 +59,11 @@ Endpoint connection_endpoint_of(const Connection *c, const char *sender);
 Peer *connection_peer(const Connection *c, Endpoint e);
 
 /* Relays a message from endpoint `from`: checks it (the ValueSet rules only unless
- * `valueset_checked`, which a one-shot open has done already), creates the request, emits
+ * `checked_size` gives the size a one-shot open measured while checking it), creates the request, emits
  * RequestReceived. Replies to `call` only on refusal; otherwise when the answer, the timeout or
  * the close comes. A SubmitAction receiver's one-shot passes its `target` (taken in every case):
  * the outcome goes there instead of to `call`. */
-int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, bool valueset_checked,
+int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
                             ActionTarget *target);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "limits.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
@@ -21,6 +22,8 @@ static void help(void) {
                "     --user                  Serve on the session bus\n"
                "     --services-dir=DIR      Load definitions from DIR instead of the search path\n"
                "                             (may be given more than once)\n"
+               "     --config=FILE           Read the broker's limits from FILE instead of\n"
+               "                             " LIMITS_CONFIG_FILE "\n"
                "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
                "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n");
 }
@@ -59,6 +62,7 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 ARG_SERVICES_DIR,
                 ARG_EXIT_ON_IDLE,
                 ARG_LOG_LEVEL,
+                ARG_CONFIG,
         };
         static const struct option options[] = {
                 { "help",         no_argument,       NULL, 'h'              },
@@ -68,6 +72,7 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 { "services-dir", required_argument, NULL, ARG_SERVICES_DIR },
                 { "exit-on-idle", required_argument, NULL, ARG_EXIT_ON_IDLE },
                 { "log-level",    required_argument, NULL, ARG_LOG_LEVEL    },
+                { "config",       required_argument, NULL, ARG_CONFIG       },
                 {}
         };
         size_t n_dirs = 0;
@@ -103,6 +108,12 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                                 return log_error_errno(EINVAL, "invalid --log-level '%s'", optarg);
                         log_set_max_level(r);
                         break;
+                case ARG_CONFIG:
+                        free(m->config_path);
+                        m->config_path = strdup(optarg);
+                        if (!m->config_path)
+                                return log_error_errno(ENOMEM, "%m");
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -134,6 +145,11 @@ static int run(int argc, char *argv[]) {
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
+
+        /* The default file is optional; one named on the command line must be there. */
+        r = limits_load(&m->limits, m->config_path ?: LIMITS_CONFIG_FILE, /* must_exist= */ !!m->config_path);
+        if (r < 0)
+                return r;
 
         r = manager_load_services(m);
         if (r < 0)

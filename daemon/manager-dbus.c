@@ -144,9 +144,10 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_ALREADY_REGISTERED,
                                          "app service '%s' is already served by %s", name, s->provider->name);
 
-        r = peer_acquire(m, sd_bus_message_get_sender(message), &peer);
+        r = peer_acquire(m, sd_bus_message_get_sender(message), caller.uid, &peer, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the provider: %m", name);
+                return sd_bus_error_is_set(error) ? r :
+                        sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the provider: %m", name);
 
         /* The reply goes out before the first ConnectionOpened of waiting opens. */
         r = reply_registration(message, s);

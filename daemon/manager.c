@@ -46,8 +46,10 @@ int manager_new(Manager **ret) {
         m->services_by_name = hashmap_new(HASHMAP_KEY_STRING);
         m->connections = hashmap_new(HASHMAP_KEY_UINT64);
         m->peers = hashmap_new(HASHMAP_KEY_STRING);
-        if (!m->services_by_name || !m->connections || !m->peers)
+        m->usage = hashmap_new(HASHMAP_KEY_UINT64);
+        if (!m->services_by_name || !m->connections || !m->peers || !m->usage)
                 return -ENOMEM;
+        limits_set_defaults(&m->limits);
 
         if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
                 strcpy(hostname, "localhost");
@@ -106,6 +108,10 @@ Manager *manager_free(Manager *m) {
         hashmap_free(m->services_by_name);
         hashmap_free(m->connections);
         hashmap_free(m->peers);
+        while (hashmap_size(m->usage) > 0)
+                free(hashmap_remove(m->usage, &((UserUsage *) hashmap_first(m->usage))->uid));
+        hashmap_free(m->usage);
+        free(m->config_path);
         strv_free(m->services_dirs);
         free(m->node_name);
         free(m);

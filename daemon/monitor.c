@@ -5,6 +5,7 @@
 
 #include "authorize.h"
 #include "errors.h"
+#include "identity.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -133,10 +134,16 @@ void monitor_stop(Peer *p) {
 }
 
 static int start_monitoring(Manager *m, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(identity_done) Identity caller = {};
         Peer *p;
         int r;
 
-        r = peer_acquire(m, sd_bus_message_get_sender(call), &p);
+        r = identity_from_message(call, &caller);
+        if (r >= 0)
+                r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, &error);
+        if (r < 0 && sd_bus_error_is_set(&error))
+                return sd_bus_reply_method_error(call, &error);
         if (r < 0)
                 return sd_bus_reply_method_errnof(call, r, "cannot track the caller: %m");
         if (!p->monitoring) {

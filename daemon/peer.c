@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "connection.h"
+#include "limits.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -73,7 +74,7 @@ int peer_watch_bus(Manager *m) {
                                 on_name_owner_changed, m);
 }
 
-int peer_acquire(Manager *m, const char *name, Peer **ret) {
+int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_error *error) {
         _cleanup_(freep) Peer *p = NULL;
         int r;
 
@@ -87,12 +88,19 @@ int peer_acquire(Manager *m, const char *name, Peer **ret) {
         if (!p)
                 return -ENOMEM;
         p->manager = m;
+        p->uid = uid;
         p->name = strdup(name);
         if (!p->name)
                 return -ENOMEM;
 
+        r = limits_add_peer(m, uid, error);
+        if (r < 0) {
+                free(p->name);
+                return r;
+        }
         r = hashmap_put(m->peers, p->name, p);
         if (r < 0) {
+                limits_remove_peer(m, uid);
                 free(p->name);
                 return r;
         }
@@ -113,6 +121,7 @@ Peer *peer_free(Peer *p) {
                 return NULL;
         monitor_stop(p);
         hashmap_remove(p->manager->peers, p->name);
+        limits_remove_peer(p->manager, p->uid);
         free(p->name);
         free(p);
         return NULL;

@@ -11,6 +11,7 @@
 struct Peer {
         Manager *manager;
         char *name;                      /* unique bus name */
+        uid_t uid;                       /* counted in its user's MaxPeersPerUser */
 
         Connection *client_connections;  /* connections it opened (list "client") */
         Connection *provider_connections;/* connections to services it provides (list "provider") */
@@ -25,7 +26,7 @@ struct Peer {
 /* Subscribes to the bus's NameOwnerChanged for peers that leave; before the name is taken. */
 int peer_watch_bus(Manager *m);
 /* Finds or creates the peer for a unique name (the sender of a call being handled). */
-int peer_acquire(Manager *m, const char *name, Peer **ret);
+int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_error *error);
 /* Frees the peer if it no longer holds anything. */
 void peer_release_if_unused(Peer *p);
 Peer *peer_free(Peer *p);

@@ -10,6 +10,7 @@
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
+#include "limits.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -88,12 +89,12 @@ bool service_is_activatable(const Service *s) {
         return s->definition->exec_argv || s->definition->systemd_service;
 }
 
-int service_check_valueset(Service *s, sd_bus_message *m, sd_bus_error *error) {
+int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd_bus_error *error) {
         const Definition *d = s->definition;
         _cleanup_(freep) char *reason = NULL;
         int r;
 
-        r = valueset_check(m, d->max_message_size, NULL, &reason);
+        r = valueset_check(m, d->max_message_size, ret_size, &reason);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot read the ValueSet: %m", d->name);
         if (r == VALUESET_INVALID)
@@ -158,22 +159,13 @@ static int reply_error(sd_bus_message *call, ActionTarget *target, sd_bus_error 
         return oneshot_reply_errnof(call, target, r, "app service '%s': %m", name);
 }
 
-/* The provider is registered: make the connection and answer the caller. A one-shot for a
- * SubmitAction receiver (target) sends its outcome there instead. */
-static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
+/* The provider is registered: make the connection and answer the caller. A one-shot (whose
+ * ValueSet of `size` bytes passed its checks) for a SubmitAction receiver (target) sends its
+ * outcome there instead. */
+static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
                     ActionTarget *target) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Connection *c;
         int r;
-
-        if (one_shot) {
-                /* Opening checks are done; the sending checks come before anything is opened. */
-                r = valueset_seek(call);
-                if (r >= 0)
-                        r = service_check_valueset(s, call, &error);
-                if (r < 0)
-                        return reply_error(call, target, &error, r, s->definition->name);
-        }
 
         r = connection_new(s, peer, caller, one_shot, &c);
         if (r < 0)
@@ -184,7 +176,7 @@ static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *call
         if (!one_shot)
                 return sd_bus_reply_method_return(call, "o", c->path);
 
-        r = connection_send_message(c, ENDPOINT_CLIENT, call, /* valueset_checked= */ true, target);
+        r = connection_send_message(c, ENDPOINT_CLIENT, call, &size, target);
         if (!c->requests)  /* refused and already answered: the one-shot is over */
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return r;
@@ -206,6 +198,7 @@ void waiter_free(Waiter *w) {
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
+        limits_release(w->service->manager, &w->charge);
         sd_bus_message_unref(w->call);
         identity_done(&w->identity);
         free(w);
@@ -216,33 +209,60 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                             ActionTarget *target) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(freep) char *limit = NULL;
+        bool ready = s->provider && !service_is_stopping(s);
+        Charge charge = {};
+        uint64_t size = 0;
         Waiter *w;
-
-        if (s->provider && !service_is_stopping(s))
-                return open_now(s, call, peer, caller, one_shot, target);
+        int r;
 
         /* While a stop is under way, the open waits for it and starts the provider again. */
-        if (!service_is_activatable(s) && !service_is_stopping(s)) {
+        if (!ready && !service_is_activatable(s) && !service_is_stopping(s)) {
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                   "app service '%s': no provider is registered, and it cannot be "
                                   "started (no Exec= or SystemdService=)", s->definition->name);
                 return oneshot_reply_error(call, target, &error);
         }
-        limit = service_start_limit_message(s);
+        limit = ready ? NULL : service_start_limit_message(s);
         if (limit) {
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", limit);
                 return oneshot_reply_error(call, target, &error);
         }
 
+        if (one_shot) {
+                /* The sending checks of a one-shot follow the opening checks that answer at once,
+                 * and come before anything is opened or started: nothing is held, and no
+                 * provider started, for a message that cannot go out. */
+                r = valueset_seek(call);
+                if (r >= 0)
+                        r = service_check_valueset(s, call, &size, &error);
+                if (r < 0)
+                        return reply_error(call, target, &error, r, s->definition->name);
+        }
+
+        if (ready)
+                return open_now(s, call, peer, caller, one_shot, size, target);
+
+        /* A waiting one-shot holds its message until the provider is there. */
+        if (one_shot) {
+                r = limits_charge(s->manager, caller->uid, size + LIMITS_REQUEST_OVERHEAD, 0, s->definition->name,
+                                  &charge, &error);
+                if (r < 0)
+                        return reply_error(call, target, &error, r, s->definition->name);
+        }
+
         w = calloc(1, sizeof(Waiter));
-        if (!w)
+        if (!w) {
+                limits_release(s->manager, &charge);
                 return oneshot_reply_errnof(call, target, ENOMEM, "app service '%s': %m", s->definition->name);
+        }
         *w = (Waiter) {
                 .service = s,
                 .peer = peer,
                 .call = sd_bus_message_ref(call),
                 .identity = *caller,
                 .one_shot = one_shot,
+                .size = size,
+                .charge = charge,
                 .target = target,
         };
         *caller = (Identity) {};
@@ -300,7 +320,9 @@ int service_register_provider(Service *s, Peer *peer) {
                 Waiter *w = s->waiters;
                 while (w->service_next)
                         w = w->service_next;
-                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, TAKE_PTR(w->target));
+                /* Its request takes over what the wait held. */
+                limits_release(s->manager, &w->charge);
+                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, TAKE_PTR(w->target));
                 waiter_free(w);
         }
         return 0;
@@ -335,10 +357,11 @@ int service_handle_open(Service *s, sd_bus_message *call, const char *provider, 
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
                                                s->definition->name);
 
-        r = peer_acquire(s->manager, sd_bus_message_get_sender(call), &peer);
+        r = peer_acquire(s->manager, sd_bus_message_get_sender(call), caller.uid, &peer, error);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the caller: %m",
-                                               s->definition->name);
+                return sd_bus_error_is_set(error) ? r :
+                        sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the caller: %m",
+                                                s->definition->name);
 
         r = service_check_open(s, provider, peer, &caller, error);
         if (r < 0) {

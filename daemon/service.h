@@ -30,6 +30,8 @@ struct Waiter {
         sd_bus_message *call;
         Identity identity;
         bool one_shot;
+        uint64_t size;               /* a one-shot's ValueSet, checked before it waits */
+        Charge charge;               /* what it holds, counted for its caller's uid */
         ActionTarget *target;        /* a SubmitAction receiver: the outcome goes there */
         LIST_FIELDS(Waiter, service);
         LIST_FIELDS(Waiter, peer);
@@ -143,7 +145,7 @@ void waiter_free(Waiter *w);
 
 /* The contract's ValueSet checks (InvalidMessage, then MessageSizeTooLarge) on the a{sv} at the
  * current position of m, with this service's limits. */
-int service_check_valueset(Service *s, sd_bus_message *m, sd_bus_error *error);
+int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd_bus_error *error);
 
 /* activation.c */
 int service_start_activation(Service *s);

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What one local user, and everybody together, may make the broker hold: the bytes of messages
+ * waiting for an answer or for their provider to start, the requests in flight, and the bus peers
+ * the broker keeps state for. Set in appserviced.conf; every refusal is ResourceLimitsExceeded
+ * naming the limit. Root is held to the totals only. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+typedef struct Manager Manager;
+
+#define LIMITS_CONFIG_FILE "/etc/appservice/appserviced.conf"
+
+#define LIMITS_DEFAULT_MAX_BYTES_PER_USER (UINT64_C(64) << 20)
+#define LIMITS_DEFAULT_MAX_BYTES_TOTAL (UINT64_C(256) << 20)
+#define LIMITS_DEFAULT_MAX_REQUESTS_PER_USER 4096u
+#define LIMITS_DEFAULT_MAX_PEERS_PER_USER 1024u
+
+/* What a held request costs besides its ValueSet: the request and the message around it. */
+#define LIMITS_REQUEST_OVERHEAD 512u
+
+typedef struct Limits {
+        uint64_t max_bytes_per_user;
+        uint64_t max_bytes_total;
+        unsigned max_requests_per_user;
+        unsigned max_peers_per_user;
+} Limits;
+
+/* What one uid holds now; freed when it holds nothing. */
+typedef struct UserUsage {
+        uint64_t uid;  /* the key */
+        uint64_t bytes;
+        unsigned requests;
+        unsigned peers;
+} UserUsage;
+
+/* A charge taken by limits_charge(), to give back with limits_release(). */
+typedef struct Charge {
+        uid_t uid;
+        uint64_t bytes;
+        unsigned requests;
+        bool taken;
+} Charge;
+
+void limits_set_defaults(Limits *l);
+/* Reads the [Limits] section of `path`. A missing file is fine unless `must_exist`; a bad value
+ * is logged and leaves the default. Returns < 0 only for a file that cannot be read at all. */
+int limits_load(Limits *l, const char *path, bool must_exist);
+
+/* Takes `bytes` and `requests` for `uid`, or refuses with ResourceLimitsExceeded (< 0) and takes
+ * nothing. `what` names the service in the error. */
+int limits_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
+                  sd_bus_error *error);
+void limits_release(Manager *m, Charge *c);
+
+/* A peer of `uid` that the broker will keep state for. */
+int limits_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
+void limits_remove_peer(Manager *m, uid_t uid);
+
+/* For the benchmarks and tests: bytes held in all. */
+uint64_t limits_bytes_held(Manager *m);

@@ -9,7 +9,7 @@ import subprocess
 
 from client import (ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID,
                     NOBODY_UID, NOGROUP_GID, PYTHON, SERVICE_IFACE, TIME_SCALE, GLib,
-                    _world_readable_copy, valueset)
+                    _world_readable_copy, valueset, valueset_of_size)
 
 MANY_PEERS_PY = _world_readable_copy('many_peers.py')
 
@@ -104,4 +104,109 @@ def test_losing_the_bus_is_a_logged_failure(start_service, bus, daemon):
     code = daemon.wait_exit()
     assert code != 0, daemon.log_tail()
     assert any('<3>' in line and 'lost the connection to the system bus' in line
+               for line in daemon.log_lines()), daemon.log_tail()
+
+
+# ---- limits on what users make the broker hold --------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def write_config(workdir, **limits):
+    path = os.path.join(workdir, 'appserviced.conf')
+    with open(path, 'w') as f:
+        f.write('[Limits]\n' + ''.join('%s=%s\n' % kv for kv in limits.items()))
+    return path
+
+
+def start_with_limits(start_service, workdir, **limits):
+    """The echo service with a provider that never answers, on a broker with those limits."""
+    return start_service(ECHO, auto='ignore', MaxMessageSize=2 * MIB, MaxPendingRequests=1000,
+                         daemon_args=['--config=' + write_config(workdir, **limits)])
+
+
+def test_bytes_held_per_user_and_in_all(start_service, agents, workdir, daemon):
+    # Before the limit, 1 MiB messages to a provider that never answers pinned 131 MiB per bus
+    # connection until RequestTimeoutSec.
+    start_with_limits(start_service, workdir, MaxBytesPerUser='4M', MaxBytesTotal='6M')
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    path = attacker.open_ok(ECHO)
+    big = valueset_of_size(MIB)
+    held = [attacker.send_message(path, big) for _ in range(3)]
+    r = attacker.send_message(path, big).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxBytesPerUser' in r.message and 'uid %d' % NOBODY_UID in r.message, r
+    for call in held:
+        call.assert_pending(settle=0)
+
+    # Another user is not starved by it, up to the total.
+    other = agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID)
+    other_path = other.open_ok(ECHO)
+    other_held = [other.send_message(other_path, big) for _ in range(2)]
+    r = other.send_message(other_path, big).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxBytesTotal' in r.message, r
+    # Small messages still fit in what is left.
+    other_held.append(other.send_message(other_path, valueset(n=GLib.Variant('u', 1))))
+
+    # Closing gives it all back: the held requests fail Closed, and the attacker may send again.
+    attacker.close(path).ok()
+    for call in held:
+        call.wait().expect_error('Closed')
+    path = attacker.open_ok(ECHO)
+    attacker.send_message(path, big).assert_pending()
+    assert daemon.running()
+
+
+def test_requests_in_flight_per_user(start_service, agents, workdir):
+    start_with_limits(start_service, workdir, MaxRequestsPerUser=5)
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    # Spread over connections: MaxPendingRequests is per connection, this is per user.
+    paths = [attacker.open_ok(ECHO) for _ in range(3)]
+    held = [attacker.send_message(paths[i % 3], valueset(n=GLib.Variant('u', i))) for i in range(5)]
+    r = attacker.send_message(paths[0], valueset(n=GLib.Variant('u', 5))).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxRequestsPerUser' in r.message, r
+    for call in held:
+        call.assert_pending(settle=0)
+    # A one-shot counts too.
+    attacker.service_send(ECHO, valueset(n=GLib.Variant('u', 6))).wait().expect_error(
+        'ResourceLimitsExceeded')
+    # Another user still gets through.
+    other = agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID)
+    other.send_message(other.open_ok(ECHO), valueset(n=GLib.Variant('u', 1))).assert_pending()
+
+
+def test_peers_per_user(start_service, agents, workdir, bus):
+    start_with_limits(start_service, workdir, MaxPeersPerUser=3)
+    peers = [agents.spawn('attacker%d' % i, uid=NOBODY_UID, gid=NOGROUP_GID) for i in range(4)]
+    for p in peers[:3]:
+        p.open_ok(ECHO)
+    r = peers[3].open(ECHO).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxPeersPerUser' in r.message, r
+    # Other users are not affected; and a departed peer frees its place.
+    agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID).open_ok(ECHO)
+    peers[0].kill()
+    bus.wait_for(lambda: bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Connections') == 3,
+                 what='the departed peer\'s connection to close')
+    peers[3].open_ok(ECHO)
+
+
+def test_bad_limits_are_named_and_defaults_kept(services_dir, daemon, workdir, agents):
+    services_dir.write(ECHO)
+    config = write_config(workdir, MaxBytesPerUser='lots', MaxPeersPerUser='0', Unknown='1')
+    daemon.start(['--config=' + config])
+    log = '\n'.join(daemon.log_lines())
+    assert 'MaxBytesPerUser=lots is not a number' in log, log
+    assert 'MaxPeersPerUser=0 is not a number' in log, log
+    assert 'unknown key Unknown' in log, log
+    assert agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID).list_services()
+
+
+def test_a_missing_config_file_is_an_error(services_dir, daemon, workdir):
+    services_dir.write(ECHO)
+    daemon.start(['--config=' + os.path.join(workdir, 'nonexistent.conf')], wait=False)
+    assert daemon.wait_exit() != 0
+    assert any('nonexistent.conf: cannot read the configuration' in line
                for line in daemon.log_lines()), daemon.log_tail()

@@ -9,7 +9,7 @@
 #include "action.h"
 #include "connection.h"
 #include "errors.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -47,7 +47,7 @@ static Request *request_free(Request *r) {
         c = r->connection;
         LIST_REMOVE(requests, c->requests, r);
         c->n_pending[r->from]--;
-        limits_release(c->manager, &r->charge);
+        quota_release(c->manager, &r->charge);
         sd_event_source_disable_unref(r->timer);
         sd_bus_message_unref(r->call);
         free(r);
@@ -216,21 +216,21 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 .from = from,
         };
         /* Held until the answer: what the sender makes the broker keep. */
-        r = limits_charge(m, connection_peer(c, from)->uid, size + LIMITS_REQUEST_OVERHEAD, 1, d->name,
+        r = quota_charge(m, connection_peer(c, from)->uid, size + QUOTA_REQUEST_OVERHEAD, 1, d->name,
                           &req->charge, error);
         if (r < 0)
                 return r;
         r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,
                                        TIMER_ACCURACY_USEC, request_timed_out, req);
         if (r < 0) {
-                limits_release(m, &req->charge);
+                quota_release(m, &req->charge);
                 return r;
         }
 
         r = connection_emit_request_received(c, req, call);
         if (r < 0) {
                 sd_event_source_disable_unref(req->timer);
-                limits_release(m, &req->charge);
+                quota_release(m, &req->charge);
                 return r;
         }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
@@ -23,7 +23,7 @@ static void help(void) {
                "     --services-dir=DIR      Load definitions from DIR instead of the search path\n"
                "                             (may be given more than once)\n"
                "     --config=FILE           Read the broker's limits from FILE instead of\n"
-               "                             " LIMITS_CONFIG_FILE "\n"
+               "                             " QUOTA_CONFIG_FILE "\n"
                "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
                "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n");
 }
@@ -147,7 +147,7 @@ static int run(int argc, char *argv[]) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         /* The default file is optional; one named on the command line must be there. */
-        r = limits_load(&m->limits, m->config_path ?: LIMITS_CONFIG_FILE, /* must_exist= */ !!m->config_path);
+        r = quota_load(&m->limits, m->config_path ?: QUOTA_CONFIG_FILE, /* must_exist= */ !!m->config_path);
         if (r < 0)
                 return r;
 

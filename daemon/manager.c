@@ -49,7 +49,7 @@ int manager_new(Manager **ret) {
         m->usage = hashmap_new(HASHMAP_KEY_UINT64);
         if (!m->services_by_name || !m->connections || !m->peers || !m->usage)
                 return -ENOMEM;
-        limits_set_defaults(&m->limits);
+        quota_set_defaults(&m->limits);
 
         if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
                 strcpy(hostname, "localhost");

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "connection.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -93,14 +93,14 @@ int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_err
         if (!p->name)
                 return -ENOMEM;
 
-        r = limits_add_peer(m, uid, error);
+        r = quota_add_peer(m, uid, error);
         if (r < 0) {
                 free(p->name);
                 return r;
         }
         r = hashmap_put(m->peers, p->name, p);
         if (r < 0) {
-                limits_remove_peer(m, uid);
+                quota_remove_peer(m, uid);
                 free(p->name);
                 return r;
         }
@@ -121,7 +121,7 @@ Peer *peer_free(Peer *p) {
                 return NULL;
         monitor_stop(p);
         hashmap_remove(p->manager->peers, p->name);
-        limits_remove_peer(p->manager, p->uid);
+        quota_remove_peer(p->manager, p->uid);
         free(p->name);
         free(p);
         return NULL;

@@ -10,7 +10,7 @@
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -198,7 +198,7 @@ void waiter_free(Waiter *w) {
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
-        limits_release(w->service->manager, &w->charge);
+        quota_release(w->service->manager, &w->charge);
         sd_bus_message_unref(w->call);
         identity_done(&w->identity);
         free(w);
@@ -244,7 +244,7 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
 
         /* A waiting one-shot holds its message until the provider is there. */
         if (one_shot) {
-                r = limits_charge(s->manager, caller->uid, size + LIMITS_REQUEST_OVERHEAD, 0, s->definition->name,
+                r = quota_charge(s->manager, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, s->definition->name,
                                   &charge, &error);
                 if (r < 0)
                         return reply_error(call, target, &error, r, s->definition->name);
@@ -252,7 +252,7 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
 
         w = calloc(1, sizeof(Waiter));
         if (!w) {
-                limits_release(s->manager, &charge);
+                quota_release(s->manager, &charge);
                 return oneshot_reply_errnof(call, target, ENOMEM, "app service '%s': %m", s->definition->name);
         }
         *w = (Waiter) {
@@ -321,7 +321,7 @@ int service_register_provider(Service *s, Peer *peer) {
                 while (w->service_next)
                         w = w->service_next;
                 /* Its request takes over what the wait held. */
-                limits_release(s->manager, &w->charge);
+                quota_release(s->manager, &w->charge);
                 (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, TAKE_PTR(w->target));
                 waiter_free(w);
         }

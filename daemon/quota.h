@@ -13,15 +13,15 @@
 
 typedef struct Manager Manager;
 
-#define LIMITS_CONFIG_FILE "/etc/appservice/appserviced.conf"
+#define QUOTA_CONFIG_FILE "/etc/appservice/appserviced.conf"
 
-#define LIMITS_DEFAULT_MAX_BYTES_PER_USER (UINT64_C(64) << 20)
-#define LIMITS_DEFAULT_MAX_BYTES_TOTAL (UINT64_C(256) << 20)
-#define LIMITS_DEFAULT_MAX_REQUESTS_PER_USER 4096u
-#define LIMITS_DEFAULT_MAX_PEERS_PER_USER 1024u
+#define QUOTA_DEFAULT_MAX_BYTES_PER_USER (UINT64_C(64) << 20)
+#define QUOTA_DEFAULT_MAX_BYTES_TOTAL (UINT64_C(256) << 20)
+#define QUOTA_DEFAULT_MAX_REQUESTS_PER_USER 4096u
+#define QUOTA_DEFAULT_MAX_PEERS_PER_USER 1024u
 
 /* What a held request costs besides its ValueSet: the request and the message around it. */
-#define LIMITS_REQUEST_OVERHEAD 512u
+#define QUOTA_REQUEST_OVERHEAD 512u
 
 typedef struct Limits {
         uint64_t max_bytes_per_user;
@@ -38,7 +38,7 @@ typedef struct UserUsage {
         unsigned peers;
 } UserUsage;
 
-/* A charge taken by limits_charge(), to give back with limits_release(). */
+/* A charge taken by quota_charge(), to give back with quota_release(). */
 typedef struct Charge {
         uid_t uid;
         uint64_t bytes;
@@ -46,20 +46,20 @@ typedef struct Charge {
         bool taken;
 } Charge;
 
-void limits_set_defaults(Limits *l);
+void quota_set_defaults(Limits *l);
 /* Reads the [Limits] section of `path`. A missing file is fine unless `must_exist`; a bad value
  * is logged and leaves the default. Returns < 0 only for a file that cannot be read at all. */
-int limits_load(Limits *l, const char *path, bool must_exist);
+int quota_load(Limits *l, const char *path, bool must_exist);
 
 /* Takes `bytes` and `requests` for `uid`, or refuses with ResourceLimitsExceeded (< 0) and takes
  * nothing. `what` names the service in the error. */
-int limits_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
+int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
                   sd_bus_error *error);
-void limits_release(Manager *m, Charge *c);
+void quota_release(Manager *m, Charge *c);
 
 /* A peer of `uid` that the broker will keep state for. */
-int limits_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
-void limits_remove_peer(Manager *m, uid_t uid);
+int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
+void quota_remove_peer(Manager *m, uid_t uid);
 
 /* For the benchmarks and tests: bytes held in all. */
-uint64_t limits_bytes_held(Manager *m);
+uint64_t quota_bytes_held(Manager *m);

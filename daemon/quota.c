@@ -10,21 +10,21 @@
 
 #include "errors.h"
 #include "keyfile.h"
-#include "limits.h"
+#include "quota.h"
 #include "log.h"
 #include "manager.h"
 #include "util.h"
 
-#define LIMITS_GROUP "Limits"
+#define QUOTA_GROUP "Limits"
 /* A configuration file is a few lines; anything bigger is a mistake, not a config. */
-#define LIMITS_MAX_FILE_SIZE (64u * 1024u)
+#define QUOTA_MAX_FILE_SIZE (64u * 1024u)
 
-void limits_set_defaults(Limits *l) {
+void quota_set_defaults(Limits *l) {
         *l = (Limits) {
-                .max_bytes_per_user = LIMITS_DEFAULT_MAX_BYTES_PER_USER,
-                .max_bytes_total = LIMITS_DEFAULT_MAX_BYTES_TOTAL,
-                .max_requests_per_user = LIMITS_DEFAULT_MAX_REQUESTS_PER_USER,
-                .max_peers_per_user = LIMITS_DEFAULT_MAX_PEERS_PER_USER,
+                .max_bytes_per_user = QUOTA_DEFAULT_MAX_BYTES_PER_USER,
+                .max_bytes_total = QUOTA_DEFAULT_MAX_BYTES_TOTAL,
+                .max_requests_per_user = QUOTA_DEFAULT_MAX_REQUESTS_PER_USER,
+                .max_peers_per_user = QUOTA_DEFAULT_MAX_PEERS_PER_USER,
         };
 }
 
@@ -56,7 +56,7 @@ static int parse_size(const char *s, uint64_t max, uint64_t *ret) {
 }
 
 static void load_key(const KeyFile *kf, const char *path, const char *key, uint64_t max, uint64_t *value) {
-        const KeyFileEntry *e = keyfile_lookup(kf, LIMITS_GROUP, key);
+        const KeyFileEntry *e = keyfile_lookup(kf, QUOTA_GROUP, key);
         uint64_t v;
 
         if (!e)
@@ -78,7 +78,7 @@ static void warn_unknown_keys(const KeyFile *kf, const char *path) {
                 const KeyFileEntry *e = &kf->entries[i];
                 bool found = false;
 
-                if (!streq(e->group, LIMITS_GROUP)) {
+                if (!streq(e->group, QUOTA_GROUP)) {
                         log_warning("%s:%u: unknown section [%s], ignoring", path, e->line, e->group);
                         continue;
                 }
@@ -97,20 +97,20 @@ static int read_small_file(const char *path, char **ret, size_t *ret_size) {
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return -errno;
-        buf = malloc(LIMITS_MAX_FILE_SIZE + 1);
+        buf = malloc(QUOTA_MAX_FILE_SIZE + 1);
         if (!buf)
                 return -ENOMEM;
-        n = read(fd, buf, LIMITS_MAX_FILE_SIZE + 1);
+        n = read(fd, buf, QUOTA_MAX_FILE_SIZE + 1);
         if (n < 0)
                 return -errno;
-        if ((size_t) n > LIMITS_MAX_FILE_SIZE)
+        if ((size_t) n > QUOTA_MAX_FILE_SIZE)
                 return -EFBIG;
         *ret_size = (size_t) n;
         *ret = TAKE_PTR(buf);
         return 0;
 }
 
-int limits_load(Limits *l, const char *path, bool must_exist) {
+int quota_load(Limits *l, const char *path, bool must_exist) {
         _cleanup_(freep) char *text = NULL;
         KeyFileError kerr = {};
         KeyFile *kf = NULL;
@@ -186,7 +186,7 @@ static int refuse(sd_bus_error *error, const char *what, const char *format, ...
         return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED, "%s", reason);
 }
 
-int limits_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
+int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
                   sd_bus_error *error) {
         const Limits *l = &m->limits;
         UserUsage *u = usage_get(m, uid, /* create= */ false);
@@ -215,7 +215,7 @@ int limits_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, cons
         return 0;
 }
 
-void limits_release(Manager *m, Charge *c) {
+void quota_release(Manager *m, Charge *c) {
         UserUsage *u;
 
         if (!c || !c->taken)
@@ -230,7 +230,7 @@ void limits_release(Manager *m, Charge *c) {
         *c = (Charge) {};
 }
 
-int limits_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
+int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
         UserUsage *u = usage_get(m, uid, /* create= */ false);
 
         if (uid != 0 && u && u->peers >= m->limits.max_peers_per_user)
@@ -243,7 +243,7 @@ int limits_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
         return 0;
 }
 
-void limits_remove_peer(Manager *m, uid_t uid) {
+void quota_remove_peer(Manager *m, uid_t uid) {
         UserUsage *u = usage_get(m, uid, /* create= */ false);
 
         if (!u)
@@ -252,6 +252,6 @@ void limits_remove_peer(Manager *m, uid_t uid) {
         usage_release_if_unused(m, u);
 }
 
-uint64_t limits_bytes_held(Manager *m) {
+uint64_t quota_bytes_held(Manager *m) {
         return m->bytes_held;
 }

@@ -14,6 +14,12 @@
 #define POLKIT_IFACE "org.freedesktop.PolicyKit1.Authority"
 #define POLKIT_ALLOW_USER_INTERACTION 1u
 
+/* Checks waiting for polkit, per uid and in all. An interactive one may wait minutes for a
+ * password, and each holds one of the method calls the bus lets the broker have awaiting a reply
+ * (128 by default): without a bound, one user's flood would leave none for StartUnit. */
+#define AUTHORIZATIONS_MAX_PER_USER 4u
+#define AUTHORIZATIONS_MAX 32u
+
 /* An interactive check waits for a person to type a password; a plain one answers at once. */
 #define POLKIT_TIMEOUT_USEC (UINT64_C(25) * USEC_PER_SEC)
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (UINT64_C(300) * USEC_PER_SEC)
@@ -125,6 +131,24 @@ static int ask_polkit(Manager *m, sd_bus_message *call, Authorization *a) {
         return r;
 }
 
+static int check_waiting(Manager *m, uid_t uid, const char *what, sd_bus_error *error) {
+        unsigned n = 0, n_uid = 0;
+
+        LIST_FOREACH(authorizations, a, m->authorizations) {
+                n++;
+                n_uid += a->uid == uid;
+        }
+        if (n_uid >= AUTHORIZATIONS_MAX_PER_USER)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+                                         "uid " UID_FMT " may not %s now: %u of its administrative calls are "
+                                         "waiting for polkit already, the limit", uid, what, n_uid);
+        if (n >= AUTHORIZATIONS_MAX)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+                                         "uid " UID_FMT " may not %s now: %u administrative calls are waiting for "
+                                         "polkit already, the limit", uid, what, n);
+        return 0;
+}
+
 int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAction action, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Authorization *a;
@@ -140,6 +164,9 @@ int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAct
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "uid " UID_FMT " may not %s (no bus name to ask polkit about)",
                                          caller.uid, what);
+        r = check_waiting(m, caller.uid, what, error);
+        if (r < 0)
+                return r;
 
         a = calloc(1, sizeof(Authorization));
         if (!a)

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 
+import pytest
+
 from client import (ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID,
                     NOBODY_UID, NOGROUP_GID, PYTHON, SERVICE_IFACE, TIME_SCALE, GLib,
                     _world_readable_copy, valueset, valueset_of_size)
@@ -210,3 +212,28 @@ def test_a_missing_config_file_is_an_error(services_dir, daemon, workdir):
     assert daemon.wait_exit() != 0
     assert any('nonexistent.conf: cannot read the configuration' in line
                for line in daemon.log_lines()), daemon.log_tail()
+
+
+# ---- administrative calls waiting for polkit ----------------------------------------------------
+
+@pytest.mark.polkit_standin
+def test_calls_waiting_for_polkit_are_bounded(services_dir, daemon, agents):
+    # Each waiting check holds one of the calls the bus lets the broker have awaiting a reply:
+    # one user's flood of interactive administrative calls must not use them all up.
+    from test_reload import polkit, polkit_calls
+    services_dir.write(ECHO)
+    daemon.start()
+    standin = polkit(agents, hold=True)
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    waiting = [attacker.manager('Reload') for _ in range(4)]
+    standin.wait_event(lambda e: len(polkit_calls(standin)) >= 4, None, 'four polkit checks')
+    r = attacker.manager('Reload').wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'waiting for polkit already' in r.message, r
+    # Another user may still ask.
+    other = agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID)
+    other_call = other.manager('Reload')
+    standin.wait_event(lambda e: len(polkit_calls(standin)) >= 5, None, 'the other user\'s check')
+    for call in waiting + [other_call]:
+        call.assert_pending(settle=0)
+    assert len(polkit_calls(standin)) == 5

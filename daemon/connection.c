@@ -217,7 +217,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         };
         /* Held until the answer: what the sender makes the broker keep. */
         r = quota_charge(m, connection_peer(c, from)->uid, size + QUOTA_REQUEST_OVERHEAD, 1, d->name,
-                          &req->charge, error);
+                         &req->charge, error);
         if (r < 0)
                 return r;
         r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,

@@ -187,7 +187,7 @@ static int refuse(sd_bus_error *error, const char *what, const char *format, ...
 }
 
 int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
-                  sd_bus_error *error) {
+                 sd_bus_error *error) {
         const Limits *l = &m->limits;
         UserUsage *u = usage_get(m, uid, /* create= */ false);
         uint64_t user_bytes = u ? u->bytes : 0;
@@ -250,8 +250,4 @@ void quota_remove_peer(Manager *m, uid_t uid) {
                 return;
         u->peers--;
         usage_release_if_unused(m, u);
-}
-
-uint64_t quota_bytes_held(Manager *m) {
-        return m->bytes_held;
 }

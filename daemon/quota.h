@@ -54,12 +54,9 @@ int quota_load(Limits *l, const char *path, bool must_exist);
 /* Takes `bytes` and `requests` for `uid`, or refuses with ResourceLimitsExceeded (< 0) and takes
  * nothing. `what` names the service in the error. */
 int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
-                  sd_bus_error *error);
+                 sd_bus_error *error);
 void quota_release(Manager *m, Charge *c);
 
 /* A peer of `uid` that the broker will keep state for. */
 int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
 void quota_remove_peer(Manager *m, uid_t uid);
-
-/* For the benchmarks and tests: bytes held in all. */
-uint64_t quota_bytes_held(Manager *m);

@@ -242,13 +242,11 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
         if (ready)
                 return open_now(s, call, peer, caller, one_shot, size, target);
 
-        /* A waiting one-shot holds its message until the provider is there. */
-        if (one_shot) {
-                r = quota_charge(s->manager, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, s->definition->name,
-                                  &charge, &error);
-                if (r < 0)
-                        return reply_error(call, target, &error, r, s->definition->name);
-        }
+        /* A waiting open holds its call, and a one-shot its message, until the provider is there. */
+        r = quota_charge(s->manager, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, s->definition->name, &charge,
+                         &error);
+        if (r < 0)
+                return reply_error(call, target, &error, r, s->definition->name);
 
         w = calloc(1, sizeof(Waiter));
         if (!w) {

@@ -394,7 +394,8 @@ static int setup(Context *c) {
         if (r >= 0)
                 r = sd_event_add_signal(c->event, NULL, SIGINT, NULL, NULL);
         if (r >= 0)
-                r = sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, 0, 0, on_timer, c);
+                /* Accuracy 1 µs: the default (0) lets sd-event coalesce the wake-up by up to 250 ms. */
+                r = sd_event_add_time(c->event, &c->timer, CLOCK_MONOTONIC, 0, 1, on_timer, c);
         if (r >= 0)
                 r = sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
         if (r >= 0)

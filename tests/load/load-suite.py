@@ -105,6 +105,21 @@ def fd_count(pid):
         return None
 
 
+def trimmed_rss(pid):
+    """VmRSS after the broker's allocator gave back what it keeps free (malloc_trim(0) called
+    through gdb): what is left is in use, so a VmRSS that stays up only before the trim is the
+    allocator's, not a leak. None without gdb."""
+    gdb = shutil.which('gdb')
+    if not gdb or not alive(pid):
+        return None
+    try:
+        subprocess.run([gdb, '-p', str(pid), '-batch', '-nx', '-ex', 'call (int) malloc_trim(0)'],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    except subprocess.TimeoutExpired:
+        return None
+    return rss_kib(pid)
+
+
 def user_ids(name):
     try:
         pw = pwd.getpwnam(name)
@@ -426,10 +441,13 @@ def table(rows, header=None):
             say('  ' + '  '.join('-' * w for w in widths))
 
 
-def memory_rows(before, peak, after, fds):
+def memory_rows(before, peak, after, fds, trimmed=None):
     rows = [['broker VmRSS before / peak / after', '%s / %s / %s KiB' % (before, peak, after)]]
     if None not in (before, after):
         rows.append(['broker VmRSS after - before', '%+d KiB' % (after - before)])
+    if trimmed is not None:
+        rows.append(['broker VmRSS after malloc_trim(0)', '%s KiB (%+d KiB over before)' % (
+            trimmed, trimmed - before)])
     rows.append(['broker fds before / peak / after', '%s / %s / %s' % fds])
     return rows
 
@@ -461,7 +479,7 @@ def scenario_flood(build, args, summary):
         time.sleep(0.3)
         before, fds_before = rss_kib(system.broker.pid), fd_count(system.broker.pid)
         sampler = Sampler(system.broker.pid)
-        results, afters = [], []
+        results, afters, trims = [], [], []
         for _ in range(rounds):
             # The clients run as an unprivileged user: a flood from a local user, not from root.
             flood = system.spawn([system.tool('load-client'), 'flood', '--service=load.shuffle',
@@ -471,13 +489,14 @@ def scenario_flood(build, args, summary):
             line = flood.wait_line('flood ', 200)
             settle(system, 'load.shuffle')
             afters.append(rss_kib(system.broker.pid))
+            trims.append(trimmed_rss(system.broker.pid))
             if line is None:
                 fail(name, 'the flood client printed no figures (it hung or died; status %s)' % flood.proc.poll())
                 summary.append((name, 'FAIL', 'no figures'))
                 return
             results.append((parse_figures(line), line.split(' errors=')[1]))
         sampler.stop()
-        after, fds_after = afters[-1], fd_count(system.broker.pid)
+        after, fds_after, trimmed = afters[-1], fd_count(system.broker.pid), trims[-1]
         provider.stop()
         p = parse_figures(provider.wait_line('provider ', 5) or '')
         rows = []
@@ -490,10 +509,12 @@ def scenario_flood(build, args, summary):
                      ['  throughput', '%s responses/s over %s s' % (f['rate'], f['elapsed_s'])],
                      ['  latency p50 / p99 / max', '%.1f / %.1f / %.1f ms' % (
                          f['p50_us'] / 1e3, f['p99_us'] / 1e3, f['max_us'] / 1e3)],
-                     ['  broker VmRSS after the round', '%s KiB' % afters[n - 1]]]
+                     ['  broker VmRSS after the round / after malloc_trim(0)', '%s / %s KiB' % (
+                         afters[n - 1], trims[n - 1])]]
         rows.append(['provider: held at most / answers refused', '%s / %s' % (p.get('max_queued', '?'),
                                                                                 p.get('refused', '?'))])
-        table(rows + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
+        table(rows + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after),
+                                 trimmed))
         verdict = 'ok'
         for f, _ in results:
             for what in ('lost', 'misrouted', 'hung'):
@@ -506,10 +527,10 @@ def scenario_flood(build, args, summary):
         ok = sum(f['ok'] for f, _ in results)
         sent = sum(f['sent'] for f, _ in results)
         summary.append((name, verdict, '%d/%d ok, %d lost, %d misrouted, %d reordered, %s/s; RSS %s->%s KiB, '
-                        'after rounds %s KiB' % (
+                        'after each round %s KiB, trimmed %s KiB' % (
                             ok, sent, sum(f['lost'] for f, _ in results), sum(f['misrouted'] for f, _ in results),
                             sum(f['reordered'] for f, _ in results), results[-1][0]['rate'], before,
-                            sampler.peak_rss, ', '.join(str(a) for a in afters))))
+                            sampler.peak_rss, ', '.join(str(a) for a in afters), ', '.join(str(t) for t in trims))))
     finally:
         system.close()
 
@@ -527,7 +548,7 @@ def scenario_connections(build, args, summary):
         time.sleep(0.3)
         before, fds_before = rss_kib(system.broker.pid), fd_count(system.broker.pid)
         sampler = Sampler(system.broker.pid)
-        rows, verdict, afters, summaries = [], 'ok', [], []
+        rows, verdict, afters, trims, summaries = [], 'ok', [], [], []
         for n in range(1, rounds + 1):
             storm = system.spawn([system.tool('load-client'), 'connections', '--service=load.echo',
                                   '--clients=%d' % clients, '--count=%d' % count], uid='nobody')
@@ -538,6 +559,7 @@ def scenario_connections(build, args, summary):
             closed = storm.wait_line('closed ', 120)
             settle(system, 'load.echo')
             afters.append(rss_kib(system.broker.pid))
+            trims.append(trimmed_rss(system.broker.pid))
             if opened is None or closed is None:
                 fail(name, 'the client printed no figures (it hung or died)')
                 summary.append((name, 'FAIL', 'no figures'))
@@ -550,21 +572,24 @@ def scenario_connections(build, args, summary):
                      ['  broker VmRSS / fds while held', '%s KiB (%.0f bytes per connection over the start) / %s' % (
                          held_rss, per, held_fds)],
                      ['  closed / failed', '%s / %s in %s s' % (c['connections'], c['failed'], c['elapsed_s'])],
-                     ['  broker VmRSS after closing', '%s KiB' % afters[-1]]]
+                     ['  broker VmRSS after closing / after malloc_trim(0)', '%s / %s KiB' % (
+                         afters[-1], trims[-1])]]
             if o['connections'] != count or c['connections'] != count:
                 fail(name, 'round %d: opened %s and closed %s of %d' % (n, o['connections'], c['connections'],
                                                                         count))
                 verdict = 'FAIL'
             summaries.append('%s opened in %s s' % (o['connections'], o['elapsed_s']))
         sampler.stop()
-        after, fds_after = afters[-1], fd_count(system.broker.pid)
+        after, fds_after, trimmed = afters[-1], fd_count(system.broker.pid), trims[-1]
         provider.stop()
-        table(rows + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
+        table(rows + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after),
+                                 trimmed))
         if not system.broker_alive():
             fail(name, 'the broker died (status %s)' % system.broker.returncode)
             verdict = 'FAIL'
-        summary.append((name, verdict, '%s, all closed; RSS %s->%s KiB, after rounds %s KiB' % (
-            ', '.join(summaries), before, sampler.peak_rss, ', '.join(str(a) for a in afters))))
+        summary.append((name, verdict, '%s, all closed; RSS %s->%s KiB, after each round %s KiB, trimmed %s KiB' % (
+            ', '.join(summaries), before, sampler.peak_rss, ', '.join(str(a) for a in afters),
+            ', '.join(str(t) for t in trims))))
     finally:
         system.close()
 
@@ -742,6 +767,7 @@ def scenario_client_vanish(build, args, summary):
         settle(system, 'load.late')
         sampler.stop()
         after, fds_after = rss_kib(system.broker.pid), fd_count(system.broker.pid)
+        trimmed = trimmed_rss(system.broker.pid)
         provider.stop()
         p = parse_figures(provider.wait_line('provider ', 5) or '')
         table([['requests sent before the kill', sent.split()[1] if sent else 'NOT ALL'],
@@ -750,7 +776,8 @@ def scenario_client_vanish(build, args, summary):
                ['provider: received / answers refused (UnknownRequest) / accepted', '%s / %s / %s' % (
                    p.get('received'), p.get('refused'), p.get('answered'))],
                ['broker VmRSS with the requests held', '%s KiB' % held_rss]]
-              + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
+              + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after),
+                            trimmed))
         verdict = 'ok'
         if not closed:
             fail(name, 'the broker still counts connections of the vanished clients after 10 s')

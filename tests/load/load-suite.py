@@ -924,7 +924,7 @@ def scenario_bus_restart(build, args, summary):
         # load-libclient prints its totals only on SIGTERM or SIGINT, which the suite did not send:
         # the library's shared bus connection ended the process (GDBus exit-on-close).
         self_term = any(line.startswith('libclient ') for line in client.all)
-        table([['broker', ('exited with status %d %.2f s after the bus went' % (status, exit_s))
+        table([['broker', ('exited with status %d, %.2f s after the bus went' % (status, exit_s))
                 if status is not None else 'STILL RUNNING 10 s after the bus went (killed)'],
                ['broker log, last lines', ' | '.join(log) or '-'],
                ['library provider', proc_fate(provider_status) + (

@@ -255,8 +255,9 @@ class System:
     """A private bus, the broker and the definitions of one scenario; everything it started is
     stopped by close()."""
 
-    def __init__(self, build, name, definitions):
+    def __init__(self, build, name, definitions, log_level='notice'):
         self.build = build
+        self.log_level = log_level
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix='appservice-load-')
         os.chmod(self.tmp, 0o755)
@@ -302,7 +303,7 @@ class System:
     def start_broker(self):
         with open(self.broker_log, 'ab') as log:
             self.broker = subprocess.Popen([os.path.join(self.build, 'daemon', 'appserviced'), '--system',
-                                            '--services-dir=' + self.services, '--log-level=notice'],
+                                            '--services-dir=' + self.services, '--log-level=' + self.log_level],
                                            env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                            cwd='/')
         self.wait_for(lambda: self.broker.poll() is not None or self.name_owner(), 10, 'io.appservice1 on the bus')
@@ -532,6 +533,61 @@ def scenario_flood(build, args, summary):
                             ok, sent, sum(f['lost'] for f, _ in results), sum(f['misrouted'] for f, _ in results),
                             sum(f['reordered'] for f, _ in results), results[-1][0]['rate'], before,
                             sampler.peak_rss, ', '.join(str(a) for a in afters), ', '.join(str(t) for t in trims))))
+    finally:
+        system.close()
+
+
+def scenario_echo_flood(build, args, summary):
+    """The echo example, the project's sd-bus provider, under 100 clients with 4 requests in flight
+    each: every answer must arrive (dbus-daemon refuses a connection more than 128 calls awaiting
+    replies, so a provider that sends every SendResponse at once loses some)."""
+    name = 'echo-flood'
+    clients, requests, inflight = 100, (200 if args.quick else 1000), 4
+    say('\n== %s: %d clients x %d requests (%d in flight each) to examples/echo, started by the broker '
+        '(RequestTimeoutSec=5)' % (name, clients, requests, inflight))
+    # At info the broker logs what its providers print: the echo provider says when an answer
+    # failed.
+    system = System(build, name, {'com.example.echo': {
+        'Exec': os.path.join(build, 'examples', 'echo', 'echo-provider'), 'RequestTimeoutSec': 5}},
+        log_level='info')
+    try:
+        system.start()
+        before, fds_before = rss_kib(system.broker.pid), fd_count(system.broker.pid)
+        sampler = Sampler(system.broker.pid)
+        flood = system.spawn([system.tool('load-client'), 'flood', '--service=com.example.echo',
+                              '--clients=%d' % clients, '--requests=%d' % requests, '--inflight=%d' % inflight,
+                              '--deadline-sec=120', '--call-timeout-sec=60'], uid='nobody')
+        line = flood.wait_line('flood ', 150)
+        settle(system, 'com.example.echo')
+        sampler.stop()
+        after, fds_after = rss_kib(system.broker.pid), fd_count(system.broker.pid)
+        if line is None:
+            fail(name, 'the flood client printed no figures (it hung or died; status %s)' % flood.proc.poll())
+            summary.append((name, 'FAIL', 'no figures'))
+            return
+        f = parse_figures(line)
+        refused = system.broker_log_tail(10 ** 6, match='SendResponse failed')
+        table([['sent / answered with their own token', '%s / %s' % (f['sent'], f['ok'])],
+               ['lost (errors) / misrouted / hung', '%s / %s / %s (errors: %s)' % (
+                   f['lost'], f['misrouted'], f['hung'], line.split(' errors=')[1])],
+               ['throughput', '%s responses/s over %s s' % (f['rate'], f['elapsed_s'])],
+               ['latency p50 / p99 / max', '%.1f / %.1f / %.1f ms' % (
+                   f['p50_us'] / 1e3, f['p99_us'] / 1e3, f['max_us'] / 1e3)],
+               ['answers the provider logged as failed', len(refused)]]
+              + [['  first of them', refused[0].split(': ', 1)[-1]] for _ in refused[:1]]
+              + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
+        verdict = 'ok'
+        for what in ('lost', 'misrouted', 'hung'):
+            if f[what]:
+                fail(name, '%d requests %s (%s)%s' % (
+                    f[what], what, line.split(' errors=')[1],
+                    '; the provider logged %d failed SendResponse calls' % len(refused) if refused else ''))
+                verdict = 'FAIL'
+        if not system.broker_alive():
+            fail(name, 'the broker died (status %s)' % system.broker.returncode)
+            verdict = 'FAIL'
+        summary.append((name, verdict, '%d/%d ok, %d lost (%s), %s/s' % (
+            f['ok'], f['sent'], f['lost'], line.split(' errors=')[1], f['rate'])))
     finally:
         system.close()
 
@@ -1013,6 +1069,7 @@ def scenario_slow_provider(build, args, summary):
 
 SCENARIOS = [
     ('flood', scenario_flood),
+    ('echo-flood', scenario_echo_flood),
     ('connections', scenario_connections),
     ('peers', scenario_peers),
     ('provider-kill', scenario_provider_kill),

@@ -203,7 +203,7 @@ struct Client {
         sd_bus *bus;
         char *path;             /* the open app-service connection; NULL while (re)opening */
         uint32_t generation;
-        bool opening;
+        bool opening, finished;
         unsigned next, in_flight, completed;
         uint32_t highest_answered;      /* the highest sequence number answered so far, plus one */
         Slot *slots;
@@ -224,7 +224,10 @@ static Flood flood;
 static void client_pump(Client *cl);
 
 static void client_finish(Client *cl) {
-        if (cl->completed == arg_requests && ++flood.clients_done == arg_clients)
+        if (cl->finished || cl->completed < arg_requests)
+                return;
+        cl->finished = true;
+        if (++flood.clients_done == arg_clients)
                 (void) sd_event_exit(flood.event, 0);
 }
 

@@ -13,7 +13,7 @@ then a summary table.
 
 A benchmark, not a test: no figure is judged. What must never happen is reported on a line that
 starts with "FAIL": a response lost or carrying another request's token, a client left hanging,
-the broker dead. The exit status is 0 unless the suite itself could not run (2); with --strict it
+the broker dead, or exiting 0 when it loses its bus. The exit status is 0 unless the suite itself could not run (2); with --strict it
 is 1 when any FAIL line was printed. Every scenario has bounded counts and deadlines and kills
 whatever it started.
 
@@ -46,7 +46,7 @@ BUS_NAME = 'io.appservice1'
 MANAGER_PATH = '/io/appservice1'
 SERVICE_IFACE = 'io.appservice1.Service'
 DBUS_DAEMON = shutil.which('dbus-daemon') or '/usr/bin/dbus-daemon'
-# Unprivileged users the peers run as (scenario "peers" and the flood's clients).
+# Unprivileged users the peers of scenario "peers" run as, 250 bus connections each.
 PEER_USERS = ['games', 'man', 'lp', 'nobody', 'mail', 'news', 'uucp', 'proxy']
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"

@@ -11,10 +11,11 @@
  *       requests each, K in flight. Every request carries a token of its own ({"token": <t>},
  *       client index and sequence number); the response must carry the same token back, else
  *       it counts as misrouted. Errors are counted by name; what has no answer when the
- *       deadline passes counts as hung, and a response that comes after one to a later request of
- *       the same client as reordered. With --reopen a client whose connection closed (the
- *       provider crashed) opens a new one and goes on. Prints "all-sent" once every request
- *       was written to the bus, then "flood ..." with the counts and latency percentiles.
+ *       deadline passes counts as hung, what was never sent as unsent, and a response that comes
+ *       after one to a later request of the same client as reordered. With --reopen a client
+ *       whose connection closed (the provider crashed) opens a new one and goes on. Prints
+ *       "all-sent" once every request was written to the bus, then "flood ..." with the counts
+ *       and latency percentiles.
  *   load-client connections --service=NAME [--clients=N] [--count=M]
  *       Opens M app-service connections spread over N bus connections (32 opens in flight per
  *       bus connection), prints "opened ...", waits for a line on stdin (or its end), closes
@@ -359,7 +360,7 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static int run_flood(sd_event *event) {
-        uint64_t start, elapsed, hung = 0;
+        uint64_t start, elapsed, hung = 0, unsent = 0;
         int r;
 
         flood.event = event;
@@ -391,15 +392,20 @@ static int run_flood(sd_event *event) {
         r = sd_event_loop(event);
         elapsed = now_usec() - start;
 
-        for (unsigned i = 0; i < arg_clients; i++)
-                hung += arg_requests - flood.clients[i].completed;
+        /* At the deadline (or SIGTERM): what was sent and never answered, and what never left. */
+        for (unsigned i = 0; i < arg_clients; i++) {
+                hung += flood.clients[i].in_flight;
+                unsent += arg_requests - flood.clients[i].next;
+        }
         qsort(flood.latencies, flood.n_latencies, sizeof(uint32_t), cmp_u32);
         printf("flood service=%s clients=%u requests=%" PRIu64 " sent=%" PRIu64 " ok=%" PRIu64
-               " lost=%" PRIu64 " misrouted=%" PRIu64 " reordered=%" PRIu64 " hung=%" PRIu64 " open_failed=%" PRIu64
+               " lost=%" PRIu64 " misrouted=%" PRIu64 " reordered=%" PRIu64 " hung=%" PRIu64
+               " unsent=%" PRIu64 " open_failed=%" PRIu64
                " reopened=%" PRIu64 " ok_after_reopen=%" PRIu64 " elapsed_s=%.2f rate=%.0f"
                " p50_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32,
                arg_service, arg_clients, (uint64_t) arg_clients * arg_requests, flood.sent, flood.ok,
-               flood.lost, flood.misrouted, flood.reordered, hung, flood.open_failed, flood.reopened, flood.ok_after_reopen,
+               flood.lost, flood.misrouted, flood.reordered, hung, unsent, flood.open_failed, flood.reopened,
+               flood.ok_after_reopen,
                (double) elapsed / USEC_PER_SEC, (double) flood.ok * USEC_PER_SEC / (double) (elapsed ?: 1),
                percentile(flood.latencies, flood.n_latencies, 0.5),
                percentile(flood.latencies, flood.n_latencies, 0.99),

@@ -13,9 +13,9 @@ then a summary table.
 
 A benchmark, not a test: no figure is judged. What must never happen is reported on a line that
 starts with "FAIL": a response lost or carrying another request's token, a client left hanging,
-the broker dead, or exiting 0 when it loses its bus. The exit status is 0 unless the suite itself could not run (2); with --strict it
-is 1 when any FAIL line was printed. Every scenario has bounded counts and deadlines and kills
-whatever it started.
+the broker dead, or exiting 0 when it loses its bus. The exit status is 0 unless the suite itself
+could not run (2); with --strict it is 1 when any FAIL line was printed. Every scenario has
+bounded counts and deadlines and kills whatever it started.
 
     tests/load/load-suite.py BUILD_DIR [--quick] [--only NAME,...] [--strict]
 
@@ -504,8 +504,8 @@ def scenario_flood(build, args, summary):
         rows = []
         for n, (f, errors) in enumerate(results, 1):
             rows += [['round %d: sent / answered with their own token' % n, '%s / %s' % (f['sent'], f['ok'])],
-                     ['  lost (errors) / misrouted / hung', '%s / %s / %s (errors: %s)' % (
-                         f['lost'], f['misrouted'], f['hung'], errors)],
+                     ['  lost (errors) / misrouted / hung / unsent', '%s / %s / %s / %s (errors: %s)' % (
+                         f['lost'], f['misrouted'], f['hung'], f['unsent'], errors)],
                      ['  answered out of order', '%s (%.0f%%)' % (f['reordered'],
                                                                   100.0 * f['reordered'] / max(f['ok'], 1))],
                      ['  throughput', '%s responses/s over %s s' % (f['rate'], f['elapsed_s'])],
@@ -519,7 +519,7 @@ def scenario_flood(build, args, summary):
                                  trimmed))
         verdict = 'ok'
         for f, _ in results:
-            for what in ('lost', 'misrouted', 'hung'):
+            for what in ('lost', 'misrouted', 'hung', 'unsent'):
                 if f[what]:
                     fail(name, '%d requests %s' % (f[what], what))
                     verdict = 'FAIL'
@@ -568,8 +568,8 @@ def scenario_echo_flood(build, args, summary):
         f = parse_figures(line)
         refused = system.broker_log_tail(10 ** 6, match='SendResponse failed')
         table([['sent / answered with their own token', '%s / %s' % (f['sent'], f['ok'])],
-               ['lost (errors) / misrouted / hung', '%s / %s / %s (errors: %s)' % (
-                   f['lost'], f['misrouted'], f['hung'], line.split(' errors=')[1])],
+               ['lost (errors) / misrouted / hung / unsent', '%s / %s / %s / %s (errors: %s)' % (
+                   f['lost'], f['misrouted'], f['hung'], f['unsent'], line.split(' errors=')[1])],
                ['throughput', '%s responses/s over %s s' % (f['rate'], f['elapsed_s'])],
                ['latency p50 / p99 / max', '%.1f / %.1f / %.1f ms' % (
                    f['p50_us'] / 1e3, f['p99_us'] / 1e3, f['max_us'] / 1e3)],
@@ -577,7 +577,7 @@ def scenario_echo_flood(build, args, summary):
               + [['  first of them', refused[0].split(': ', 1)[-1]] for _ in refused[:1]]
               + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
         verdict = 'ok'
-        for what in ('lost', 'misrouted', 'hung'):
+        for what in ('lost', 'misrouted', 'hung', 'unsent'):
             if f[what]:
                 fail(name, '%d requests %s (%s)%s' % (
                     f[what], what, line.split(' errors=')[1],
@@ -780,8 +780,9 @@ def scenario_provider_kill(build, args, summary):
                ['flood took', '%s s' % f['elapsed_s']]]
               + memory_rows(before, sampler.peak_rss, after, (fds_before, sampler.peak_fds, fds_after)))
         verdict = 'ok'
-        if f['hung'] or f['misrouted']:
-            fail(name, '%d requests hung, %d misrouted' % (f['hung'], f['misrouted']))
+        if f['hung'] or f['misrouted'] or f['unsent']:
+            fail(name, '%d requests hung, %d misrouted, %d never sent by the deadline' % (
+                f['hung'], f['misrouted'], f['unsent']))
             verdict = 'FAIL'
         if second is None:
             fail(name, 'the provider was not running again within 20 s of its SIGKILL')

@@ -22,6 +22,7 @@ bounded counts and deadlines and kills whatever it started.
 Runs as root (clients and peers switch to unprivileged users with setpriv).
 """
 import argparse
+import functools
 import os
 import pwd
 import queue
@@ -251,6 +252,16 @@ class Sampler:
         self.thread.join()
 
 
+@functools.lru_cache(maxsize=None)
+def broker_takes_config(appserviced):
+    """Whether this appserviced reads its limits from --config=FILE (newer brokers do)."""
+    try:
+        return '--config=' in subprocess.run([appserviced, '--help'], capture_output=True, text=True,
+                                             timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 class System:
     """A private bus, the broker and the definitions of one scenario; everything it started is
     stopped by close()."""
@@ -301,10 +312,16 @@ class System:
         self.conn.set_exit_on_close(False)
 
     def start_broker(self):
+        argv = [os.path.join(self.build, 'daemon', 'appserviced'), '--system', '--services-dir=' + self.services,
+                '--log-level=' + self.log_level]
+        if broker_takes_config(argv[0]):
+            # The built-in limits, not whatever /etc/appservice/appserviced.conf says.
+            config = os.path.join(self.tmp, 'appserviced.conf')
+            with open(config, 'w') as f:
+                f.write('[Limits]\n')
+            argv.append('--config=' + config)
         with open(self.broker_log, 'ab') as log:
-            self.broker = subprocess.Popen([os.path.join(self.build, 'daemon', 'appserviced'), '--system',
-                                            '--services-dir=' + self.services, '--log-level=' + self.log_level],
-                                           env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            self.broker = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                            cwd='/')
         self.wait_for(lambda: self.broker.poll() is not None or self.name_owner(), 10, 'io.appservice1 on the bus')
         if self.broker.poll() is not None:

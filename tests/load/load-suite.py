@@ -1124,6 +1124,8 @@ def main():
     parser.add_argument('--quick', action='store_true', help='smaller floods (for tools/check)')
     parser.add_argument('--only', help='comma-separated scenario names (%s)' % ', '.join(n for n, _ in SCENARIOS))
     parser.add_argument('--strict', action='store_true', help='exit 1 when any FAIL line was printed')
+    parser.add_argument('--junit', metavar='FILE',
+                        help='write one JUnit test case per scenario to FILE (a FAIL line fails its scenario)')
     args = parser.parse_args()
     build = os.path.abspath(args.build_dir)
 
@@ -1162,7 +1164,25 @@ def main():
     say('\n== summary (%.0f s)' % (time.monotonic() - start))
     table([(n, v, what) for n, v, what in summary], header=('scenario', 'verdict', 'figures'))
     say('load-suite: %d FAIL line%s' % (len(failures), '' if len(failures) == 1 else 's'))
+    if args.junit:
+        write_junit(args.junit, summary)
     return 1 if args.strict and failures else 0
+
+
+def write_junit(path, summary):
+    """Lost or misrouted requests, hangs and a dead broker are failures, whatever the figures;
+    tools/check counts them with the other tests' results."""
+    import xml.etree.ElementTree as ET
+    suite = ET.Element('testsuite', name='appservice.load-suite', tests=str(len(summary)))
+    for name, verdict, what in summary:
+        case = ET.SubElement(suite, 'testcase', classname='load-suite', name=name)
+        mine = [f for f in failures if f.startswith('FAIL %s:' % name)]
+        if verdict == 'FAIL' or mine:
+            ET.SubElement(case, 'failure', message='; '.join(mine) or what)
+        ET.SubElement(case, 'system-out').text = what
+    root = ET.Element('testsuites')
+    root.append(suite)
+    ET.ElementTree(root).write(path, encoding='unicode')
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@
 #include "monitor.h"
 #include "peer.h"
 #include "service.h"
+#include "visibility.h"
 
 /* The peer left the bus: everything it held ends as the contract's lifetimes say. */
 static int peer_vanished(sd_bus_track *track, void *userdata) {
@@ -75,7 +76,7 @@ int peer_acquire(Manager *m, const char *name, Peer **ret) {
 
 void peer_release_if_unused(Peer *p) {
         if (!p || p->vanishing || p->n_pins > 0 || p->client_connections || p->provider_connections || p->waiters ||
-            p->n_services > 0 || p->monitoring)
+            p->n_services > 0 || p->monitoring || p->subscribed)
                 return;
         peer_free(p);
 }
@@ -84,6 +85,7 @@ Peer *peer_free(Peer *p) {
         if (!p)
                 return NULL;
         monitor_stop(p);
+        subscription_stop(p);
         hashmap_remove(p->manager->peers, p->name);
         sd_bus_track_unref(p->track);
         free(p->name);

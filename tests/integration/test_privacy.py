@@ -12,7 +12,7 @@ import subprocess
 import textwrap
 
 from client import (BUS_NAME, ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID,
-                    MAN_UID, MANAGER_IFACE, MANAGER_PATH, PYTHON,
+                    MAN_UID, MANAGER_IFACE, MANAGER_PATH, PROPERTIES_IFACE, PYTHON,
                     SERVICE_IFACE, err)
 
 OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager'
@@ -36,6 +36,24 @@ def start_monitor(agents):
     monitor.wait_event(lambda e: e['event'] == 'reply' and e['tag'] == tag and e['ok'], None,
                        'BecomeMonitor')
     return monitor
+
+
+def monitor_sync(monitor, peer, _n=[0]):
+    """Returns once the monitor has reported everything the daemon sent before it answered a
+    call of `peer` (the bus routes the daemon's messages in order; a monitor may not send, so
+    the call is made by another peer)."""
+    _n[0] += 1
+    marker = 'Sync%d' % _n[0]
+    peer.call(BUS_NAME, MANAGER_PATH, PROPERTIES_IFACE, 'Get', '(ss)',
+              "('%s', '%s')" % (MANAGER_IFACE, marker)).wait()
+    call = monitor.wait_event(lambda e: e['event'] == 'monitor' and e['type'] == 'method_call'
+                              and marker in (e['args'] or ''), None, 'the call ' + marker,
+                              consume=False)
+    monitor.wait_event(lambda e: e['event'] == 'monitor' and
+                       e['type'] in ('method_return', 'error') and
+                       e['reply_serial'] == call['serial'] and
+                       e['destination'] == call['sender'], None, 'the answer to ' + marker,
+                       consume=False)
 
 
 def monitored_changes(monitor, path=ECHO_PATH):
@@ -106,7 +124,7 @@ def test_private_state_is_never_broadcast(services_dir, daemon, agents, bus):
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'inactive'
 
     eavesdropper.barrier()
-    monitor.barrier()
+    monitor_sync(monitor, eavesdropper)
     assert state_changes(eavesdropper) == []
     broadcast = [c for c in monitored_changes(monitor) if c[0] is None and names_private(c[1])]
     assert broadcast == [], 'private State went out broadcast: %r' % broadcast
@@ -174,7 +192,7 @@ def test_subscriber_gets_unicast_changes_if_it_may_see_them(services_dir, daemon
     assert got.arg(1, 'a{sv}') == {'State': 'inactive'}
 
     games.assert_no_signal('PropertiesChanged', path=ECHO_PATH)
-    monitor.barrier()
+    monitor_sync(monitor, games)
     destinations = sorted(c[0] for c in monitored_changes(monitor))
     assert destinations == sorted([man.unique_name, provider.unique_name, man.unique_name])
 
@@ -255,7 +273,7 @@ def test_public_service_broadcasts_once(services_dir, daemon, agents):
         assert got['destination'] is None
         assert got.arg(1, 'a{sv}') == {'State': 'active'}
     games.assert_no_signal('PropertiesChanged', path=ECHO_PATH)  # no unicast copy on top
-    monitor.barrier()
+    monitor_sync(monitor, games)
     assert [c[0] for c in monitored_changes(monitor)] == [None]
     expect_view(private_view(games), 'active', 0)
 

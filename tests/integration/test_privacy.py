@@ -294,21 +294,34 @@ def test_reload_tells_everyone_what_they_see_now(services_dir, daemon, agents, b
         assert peer.wait_signal('PropertiesChanged', path=ECHO_PATH).arg(1, 'a{sv}') == {
             'State': 'active'}
 
+    def reload(**keys):
+        services_dir.write(ECHO, **keys)
+        root.manager('Reload').ok()
+
+    def next_change(peer):
+        s = peer.wait_signal('PropertiesChanged', path=ECHO_PATH)
+        return s['destination'], s.arg(1, 'a{sv}')
+
     # Now private: the public view goes to everyone, the real one to who may see it.
-    services_dir.write(ECHO, AllowUsers='man')
-    root.manager('Reload').ok()
-    hidden = games.wait_signal('PropertiesChanged', path=ECHO_PATH)
-    assert (hidden['destination'], hidden.arg(1, 'a{sv}')) == (None, {'State': 'unknown'})
-    assert man.wait_signal('PropertiesChanged', path=ECHO_PATH).arg(1, 'a{sv}') == {
-        'State': 'unknown'}
-    real = man.wait_signal('PropertiesChanged', path=ECHO_PATH)
-    assert (real['destination'], real.arg(1, 'a{sv}')) == (man.unique_name, {'State': 'active'})
+    reload(AllowUsers='man')
+    assert next_change(games) == (None, {'State': 'unknown'})
+    assert next_change(man) == (None, {'State': 'unknown'})
+    assert next_change(man) == (man.unique_name, {'State': 'active'})
     assert games.get_value(ECHO_PATH, SERVICE_IFACE, 'State') == 'unknown'
 
+    # Private to someone else: man no longer sees it, games (subscribed now) does.
+    subscribe(games).ok()
+    reload(AllowUsers='games')
+    assert next_change(games) == (None, {'State': 'unknown'})
+    assert next_change(games) == (games.unique_name, {'State': 'active'})
+    assert next_change(man) == (None, {'State': 'unknown'})
+    man.assert_no_signal('PropertiesChanged', path=ECHO_PATH)
+    assert man.get_value(ECHO_PATH, SERVICE_IFACE, 'State') == 'unknown'
+
     # Public again: everyone sees the state.
-    services_dir.write(ECHO)
-    root.manager('Reload').ok()
-    shown = games.wait_signal('PropertiesChanged', path=ECHO_PATH)
-    assert (shown['destination'], shown.arg(1, 'a{sv}')) == (None, {'State': 'active'})
-    assert games.get_value(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'
+    reload()
+    assert next_change(man) == (None, {'State': 'active'})
+    assert next_change(games) == (None, {'State': 'active'})
+    games.assert_no_signal('PropertiesChanged', path=ECHO_PATH)
+    assert man.get_value(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'

@@ -132,16 +132,20 @@ static int property_get_n_restarts(sd_bus *bus, const char *path, const char *in
         return sd_bus_message_append(reply, "u", service_current_caller_may_watch(s, bus) ? s->n_restarts : 0);
 }
 
-/* PropertiesChanged for State, addressed to one peer: what the broadcast would say. */
-static int send_state_changed(Service *s, const char *destination) {
+/* PropertiesChanged for State with this value, addressed to one peer, or broadcast when
+ * destination is NULL. */
+static int send_state_changed(Service *s, const char *destination, const char *state) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = manager_new_unicast_signal(s->manager, destination, s->path, "org.freedesktop.DBus.Properties",
-                                       "PropertiesChanged", &signal);
+        if (destination)
+                r = manager_new_unicast_signal(s->manager, destination, s->path, "org.freedesktop.DBus.Properties",
+                                               "PropertiesChanged", &signal);
+        else
+                r = sd_bus_message_new_signal(s->manager->bus, &signal, s->path, "org.freedesktop.DBus.Properties",
+                                              "PropertiesChanged");
         if (r >= 0)
-                r = sd_bus_message_append(signal, "sa{sv}as", APPSERVICE_SERVICE_IFACE, 1, "State", "s",
-                                          service_state_to_string(service_get_state(s)), 0);
+                r = sd_bus_message_append(signal, "sa{sv}as", APPSERVICE_SERVICE_IFACE, 1, "State", "s", state, 0);
         if (r >= 0)
                 r = sd_bus_send(s->manager->bus, signal, NULL);
         return r;
@@ -150,25 +154,25 @@ static int send_state_changed(Service *s, const char *destination) {
 /* A private service's State, unicast to the subscribers that may see it and to its provider:
  * never broadcast, not even as an invalidation. */
 static void send_private_state(Service *s) {
+        const char *state = service_state_to_string(service_get_state(s));
         int r;
 
         LIST_FOREACH(subscribers, p, s->manager->subscribers) {
                 if (!service_may_watch(s, p->name, &p->subscriber))
                         continue;
-                r = send_state_changed(s, p->name);
+                r = send_state_changed(s, p->name, state);
                 if (r < 0)
                         log_debug_errno(r, "app service '%s': failed to send PropertiesChanged to %s, ignoring: %m",
                                         s->definition->name, p->name);
         }
         if (s->provider && !s->provider->subscribed) {
-                r = send_state_changed(s, s->provider->name);
+                r = send_state_changed(s, s->provider->name, state);
                 if (r < 0)
                         log_debug_errno(r, "app service '%s': failed to send PropertiesChanged to %s, ignoring: %m",
                                         s->definition->name, s->provider->name);
         }
 }
 
-/* The broadcast: the getter gives "unknown" for a private service, as no caller is asking. */
 static void broadcast_state(Service *s) {
         int r;
 
@@ -191,14 +195,22 @@ void service_emit_state_changed(Service *s) {
 }
 
 void service_emit_watchers_changed(Service *s) {
+        int r;
+
         if (!s->manager->bus)
                 return;
-        /* Everyone's view may have changed: the public one goes to everyone ("unknown" when the
-         * service is private now, its State when it is public now), then the real one to those
-         * who may see a private service. */
-        broadcast_state(s);
-        if (service_state_is_private(s))
-                send_private_state(s);
+        /* Everyone's view may have changed: its State goes to everyone when the service is public
+         * now; when it is private now, "unknown" goes to everyone, then the real one to those who
+         * may see it. */
+        if (!service_state_is_private(s)) {
+                broadcast_state(s);
+                return;
+        }
+        r = send_state_changed(s, /* destination= */ NULL, SERVICE_HIDDEN_STATE);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
+                                s->definition->name);
+        send_private_state(s);
 }
 
 int service_emit_connection_opened(Service *s, Connection *c) {

@@ -10,7 +10,9 @@ static const char list_summary[] =
         "may open it (ALLOWED) and its description.";
 
 static const char list_description[] =
-        "STATE is inactive (no provider registered), activating, active, failed or disabled.\n"
+        "STATE is inactive (no provider registered), activating, active, failed or disabled;\n"
+        "unknown when the service restricts who may open it (AllowUsers=, AllowGroups=) and\n"
+        "you are not one of them.\n"
         "With --json: one array of objects with the members name, provider, description,\n"
         "state, may_open (true or false) and object_path.\n";
 

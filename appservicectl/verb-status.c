@@ -10,9 +10,10 @@ static const char status_summary[] =
 
 static const char status_description[] =
         "Name, Provider and Description come from its definition file. State is inactive\n"
-        "(no provider registered), activating, active, failed or disabled. Activatable: whether\n"
-        "the broker can start its provider. Connections: how many are open. Allowed: whether\n"
-        "you may open it.\n"
+        "(no provider registered), activating, active, failed or disabled; unknown (and\n"
+        "Connections 0) when the service restricts who may open it and you are not one of\n"
+        "them. Activatable: whether the broker can start its provider. Connections: how many\n"
+        "are open. Allowed: whether you may open it.\n"
         "With --json: one object with the members name, provider, description, state,\n"
         "activatable, connections, may_open and object_path.\n";
 

@@ -18,6 +18,7 @@
 #include "service-dbus.h"
 #include "service.h"
 #include "util.h"
+#include "visibility.h"
 
 static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
@@ -53,9 +54,11 @@ static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_
                 return r;
         LIST_FOREACH(services, s, m->services) {
                 const Definition *d = s->definition;
+                const char *state = service_may_watch(s, sd_bus_message_get_sender(message), &caller) ?
+                        service_state_to_string(service_get_state(s)) : SERVICE_HIDDEN_STATE;
+
                 r = sd_bus_message_append(reply, "(ssssbo)", d->name, d->provider, strempty(d->description),
-                                          service_state_to_string(service_get_state(s)),
-                                          service_may_open(s, &caller), s->path);
+                                          state, service_may_open(s, &caller), s->path);
                 if (r < 0)
                         return r;
         }
@@ -299,6 +302,14 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_NO_RESULT,
                                 method_stop_monitoring, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("MonitorEvent", SD_BUS_ARGS("s", type, "a{sv}", event), 0),
+        SD_BUS_METHOD_WITH_ARGS("Subscribe",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unsubscribe",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StartService",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,

@@ -50,6 +50,7 @@ typedef struct Manager {
         Hashmap *peers;              /* unique bus name → Peer */
         Process *processes;          /* providers spawned through Exec= (list "processes") */
         Peer *monitors;              /* peers that called StartMonitoring (list "monitors") */
+        Peer *subscribers;           /* peers that called Subscribe (list "subscribers", visibility.c) */
         uint64_t last_connection_id; /* ids are never reused while the daemon runs */
         uint64_t last_request_id;
 

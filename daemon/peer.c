@@ -10,6 +10,7 @@
 #include "peer.h"
 #include "service.h"
 #include "util.h"
+#include "visibility.h"
 
 /* The peer left the bus: everything it held ends as the contract's lifetimes say. */
 static void peer_vanished(Peer *p) {
@@ -111,7 +112,7 @@ int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_err
 
 void peer_release_if_unused(Peer *p) {
         if (!p || p->vanishing || p->n_pins > 0 || p->client_connections || p->provider_connections || p->waiters ||
-            p->n_services > 0 || p->monitoring)
+            p->n_services > 0 || p->monitoring || p->subscribed)
                 return;
         peer_free(p);
 }
@@ -120,6 +121,7 @@ Peer *peer_free(Peer *p) {
         if (!p)
                 return NULL;
         monitor_stop(p);
+        subscription_stop(p);
         hashmap_remove(p->manager->peers, p->name);
         quota_remove_peer(p->manager, p->uid);
         free(p->name);

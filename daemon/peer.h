@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include "identity.h"
 #include "manager.h"
 
 struct Peer {
@@ -21,6 +22,9 @@ struct Peer {
         unsigned n_pins;                 /* > 0 while a handler still uses it */
         bool monitoring;                 /* called StartMonitoring (in the list "monitors") */
         LIST_FIELDS(Peer, monitors);
+        bool subscribed;                 /* called Manager.Subscribe (in the list "subscribers") */
+        Identity subscriber;             /* ... and who it was then: decides what it is sent */
+        LIST_FIELDS(Peer, subscribers);
 };
 
 /* Subscribes to the bus's NameOwnerChanged for peers that leave; before the name is taken. */

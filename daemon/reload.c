@@ -13,6 +13,7 @@
 #include "service-dbus.h"
 #include "service.h"
 #include "util.h"
+#include "visibility.h"
 
 /* Editors and package managers write a file in several steps: reload once they are quiet. */
 #define RELOAD_DEBOUNCE_USEC (UINT64_C(200) * 1000)
@@ -67,7 +68,7 @@ static bool strv_contains(char *const *l, const char *s) {
 static int service_swap_definition(Service *s, Definition *d) {
         Manager *m = s->manager;
         Definition *old = s->definition;
-        bool was_activatable = service_is_activatable(s);
+        bool was_activatable = service_is_activatable(s), watchers_changed;
         const char *props[4];
         size_t n = 0;
         int r;
@@ -88,6 +89,7 @@ static int service_swap_definition(Service *s, Definition *d) {
         if (was_activatable != service_is_activatable(s))
                 props[n++] = "Activatable";
         props[n] = NULL;
+        watchers_changed = definition_watchers_differ(old, d);
         definition_free(old);
 
         if (n > 0 && m->bus) {
@@ -96,6 +98,8 @@ static int service_swap_definition(Service *s, Definition *d) {
                         log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
                                         d->name);
         }
+        if (watchers_changed)
+                service_emit_watchers_changed(s);
         return 0;
 }
 

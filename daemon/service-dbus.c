@@ -11,6 +11,7 @@
 #include "monitor.h"
 #include "service-dbus.h"
 #include "util.h"
+#include "visibility.h"
 
 int service_object_path(const char *name, char **ret) {
         return sd_bus_path_encode(APPSERVICE_SERVICE_PREFIX, name, ret);
@@ -107,6 +108,9 @@ static int property_get_description(sd_bus *bus, const char *path, const char *i
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
+
+        if (!service_current_caller_may_watch(s, bus))
+                return sd_bus_message_append(reply, "s", SERVICE_HIDDEN_STATE);
         return sd_bus_message_append(reply, "s", service_state_to_string(service_get_state(s)));
 }
 
@@ -119,27 +123,94 @@ static int property_get_activatable(sd_bus *bus, const char *path, const char *i
 static int property_get_connections(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
-        return sd_bus_message_append(reply, "u", s->n_connections);
+        return sd_bus_message_append(reply, "u", service_current_caller_may_watch(s, bus) ? s->n_connections : 0);
 }
 
 static int property_get_n_restarts(sd_bus *bus, const char *path, const char *interface, const char *property,
                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
-        return sd_bus_message_append(reply, "u", s->n_restarts);
+        return sd_bus_message_append(reply, "u", service_current_caller_may_watch(s, bus) ? s->n_restarts : 0);
+}
+
+/* PropertiesChanged for State with this value, addressed to one peer, or broadcast when
+ * destination is NULL. */
+static int send_state_changed(Service *s, const char *destination, const char *state) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        if (destination)
+                r = manager_new_unicast_signal(s->manager, destination, s->path, "org.freedesktop.DBus.Properties",
+                                               "PropertiesChanged", &signal);
+        else
+                r = sd_bus_message_new_signal(s->manager->bus, &signal, s->path, "org.freedesktop.DBus.Properties",
+                                              "PropertiesChanged");
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "sa{sv}as", APPSERVICE_SERVICE_IFACE, 1, "State", "s", state, 0);
+        if (r >= 0)
+                r = sd_bus_send(s->manager->bus, signal, NULL);
+        return r;
+}
+
+/* A private service's State, unicast to the subscribers that may see it and to its provider:
+ * never broadcast, not even as an invalidation. */
+static void send_private_state(Service *s) {
+        const char *state = service_state_to_string(service_get_state(s));
+        int r;
+
+        LIST_FOREACH(subscribers, p, s->manager->subscribers) {
+                if (!service_may_watch(s, p->name, &p->subscriber))
+                        continue;
+                r = send_state_changed(s, p->name, state);
+                if (r < 0)
+                        log_debug_errno(r, "app service '%s': failed to send PropertiesChanged to %s, ignoring: %m",
+                                        s->definition->name, p->name);
+        }
+        if (s->provider && !s->provider->subscribed) {
+                r = send_state_changed(s, s->provider->name, state);
+                if (r < 0)
+                        log_debug_errno(r, "app service '%s': failed to send PropertiesChanged to %s, ignoring: %m",
+                                        s->definition->name, s->provider->name);
+        }
+}
+
+static void broadcast_state(Service *s) {
+        int r;
+
+        r = sd_bus_emit_properties_changed(s->manager->bus, s->path, APPSERVICE_SERVICE_IFACE, "State", NULL);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
+                                s->definition->name);
 }
 
 void service_emit_state_changed(Service *s) {
-        int r;
-
         /* Here rather than in service_set_state(): enabling and disabling change State too. */
         monitor_emit(s->manager, "service-state", "ss", "service", s->definition->name,
                      "state", service_state_to_string(service_get_state(s)));
         if (!s->manager->bus)
                 return;
-        r = sd_bus_emit_properties_changed(s->manager->bus, s->path, APPSERVICE_SERVICE_IFACE, "State", NULL);
+        if (service_state_is_private(s))
+                send_private_state(s);
+        else
+                broadcast_state(s);
+}
+
+void service_emit_watchers_changed(Service *s) {
+        int r;
+
+        if (!s->manager->bus)
+                return;
+        /* Everyone's view may have changed: its State goes to everyone when the service is public
+         * now; when it is private now, "unknown" goes to everyone, then the real one to those who
+         * may see it. */
+        if (!service_state_is_private(s)) {
+                broadcast_state(s);
+                return;
+        }
+        r = send_state_changed(s, /* destination= */ NULL, SERVICE_HIDDEN_STATE);
         if (r < 0)
                 log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
                                 s->definition->name);
+        send_private_state(s);
 }
 
 int service_emit_connection_opened(Service *s, Connection *c) {

@@ -11,5 +11,9 @@ int service_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
                             sd_bus_error *error);
 /* "/io/appservice1/service/" + the name escaped as sd_bus_path_encode() does. */
 int service_object_path(const char *name, char **ret);
+/* PropertiesChanged for State: broadcast, or for a private service (visibility.h) unicast to
+ * those who may see it. */
 void service_emit_state_changed(Service *s);
+/* After a reload changed who may see the service's state: tells everyone what they see now. */
+void service_emit_watchers_changed(Service *s);
 int service_emit_connection_opened(Service *s, Connection *c);

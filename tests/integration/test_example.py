@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from client import ECHO, GAMES_GID, GAMES_UID, TIME_SCALE, GLib, valueset
+from client import (ECHO, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID, TIME_SCALE, GLib,
+                    valueset)
 from conftest import BUILD_ROOT
 
 DEFINITION_DIR = os.path.join(BUILD_ROOT, 'examples', 'echo')
@@ -46,3 +47,45 @@ def test_echo_provider_connection(echo_daemon, agents, bus):
     client.close(path).ok()
     assert bus.get_property('/io/appservice1/service/com_2eexample_2eecho',
                             'io.appservice1.Service', 'State') == 'active'
+
+
+# ---- many answers at once (issue 10, item 3) -----------------------------------------------------
+
+# The bus's pending replies per connection, lowered from the system bus's 128 so that the edge is
+# reached at once: a provider with more SendResponse calls awaiting their reply than this has the
+# rest refused by the bus (LimitsExceeded), and must send them again rather than drop them.
+MAX_REPLIES = 16
+CLIENT_UIDS = [(GAMES_UID, GAMES_GID), (MAN_UID, MAN_GID), (LP_UID, LP_GID)]
+
+
+@pytest.mark.bus_limits(max_replies_per_connection=MAX_REPLIES)
+def test_echo_provider_answers_every_request_under_load(services_dir, daemon, agents):
+    if not os.access(ECHO_PROVIDER, os.X_OK):
+        pytest.skip('the echo example is not built at %s' % ECHO_PROVIDER)
+    # A lost answer would end as Timeout after RequestTimeoutSec.
+    services_dir.write(ECHO, Exec=ECHO_PROVIDER, RequestTimeoutSec=10)
+    daemon.start()
+    clients = [agents.spawn('client%d' % i, uid=uid, gid=gid)
+               for i, (uid, gid) in enumerate(CLIENT_UIDS * 3)]
+    paths = [c.open_ok(ECHO, 'com.example.EchoApp', timeout=30) for c in clients]
+    # Each client connection keeps below the bus's limit for its own calls.
+    in_flight = MAX_REPLIES - 4
+    answered = 0
+    failures = []
+    for round_ in range(3):
+        calls = []
+        for client, path in zip(clients, paths):
+            for i in range(in_flight):
+                message = valueset(round=GLib.Variant('u', round_), i=GLib.Variant('u', i),
+                                   pad=GLib.Variant('s', 'x' * 200))
+                calls.append((client.send_message(path, message, timeout_ms=60000), message))
+        for call, message in calls:
+            result = call.wait(timeout=60 * TIME_SCALE)
+            if result.ok and result.values == [message.print_(True)]:
+                answered += 1
+            else:
+                failures.append(result)
+    print('%d clients x %d in flight x 3 rounds: %d answered, %d failed' %
+          (len(clients), in_flight, answered, len(failures)))
+    assert not failures, '%d of %d requests failed, e.g. %r' % (
+        len(failures), answered + len(failures), failures[:3])

@@ -168,11 +168,12 @@ static void retry_later(Context *c) {
         c->retry_usec = c->retry_usec ? c->retry_usec * 2 : RETRY_FIRST_USEC;
         if (c->retry_usec > RETRY_MAX_USEC)
                 c->retry_usec = RETRY_MAX_USEC;
-        r = sd_event_add_time_relative(c->event, &c->retry_timer, CLOCK_MONOTONIC, c->retry_usec, 0,
+        /* Accuracy 1 ms: 0 would mean sd-event's default of 250 ms. */
+        r = sd_event_add_time_relative(c->event, &c->retry_timer, CLOCK_MONOTONIC, c->retry_usec, 1000,
                                        on_retry_timer, c);
         if (r < 0)
-                log_msg("Failed to arm the retry timer: %s; %s answers wait for the next one",
-                        strerror(-r), c->queue_head ? "queued" : "no");
+                log_msg("Failed to arm the retry timer: %s; the queued answers go with the next reply or request",
+                        strerror(-r));
 }
 
 static int on_response_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {

@@ -990,8 +990,9 @@ static void apply_exec_trust(Definition *d, const char *path, const struct stat 
                 return;
         if (exec_as_owner) {
                 log_full(level, "%s is not owned by root or is writable by group/others "
-                         "(owner uid %u, mode %04o), ignoring SystemdService=; Exec= runs as its owner (User=)",
-                         path, (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777));
+                         "(owner uid %u, mode %04o), ignoring SystemdService=%s",
+                         path, (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777),
+                         d->exec_argv ? "; Exec= runs as its owner (User=)" : "");
         } else {
                 log_full(level, "%s is not owned by root or is writable by group/others "
                          "(owner uid %u, mode %04o), ignoring Exec= and SystemdService= (Exec= runs from such a "

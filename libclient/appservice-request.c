@@ -105,7 +105,8 @@ static void app_service_request_finalize(GObject *object) {
         AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
         if (!self->answered && !self->gone && self->bus)
-                /* Fire and forget: no callback means no reply is asked for. */
+                /* Fire and forget: no callback means NO_REPLY_EXPECTED, which holds none of the
+                 * bus's pending replies, so it needs no place in the gate (the contract allows it). */
                 g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                        "SendResponse", response_parameters(self->id, NULL), NULL,
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);

@@ -89,18 +89,40 @@ static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *
                                                /* target= */ NULL));
 }
 
+/* A SendResponse sent with NO_REPLY_EXPECTED (the contract allows it, so that a provider need not
+ * hold one of the bus's pending replies per answer) gets no error reply: sd-bus drops it. Say at
+ * debug what the sender would have been told. */
+static int send_response_refused(sd_bus_message *m, int r, sd_bus_error *error) {
+        uint64_t id = 0;
+
+        if (sd_bus_message_get_expect_reply(m) > 0)
+                return r;
+        if (sd_bus_message_rewind(m, /* complete= */ true) >= 0)
+                (void) sd_bus_message_read(m, "t", &id);
+        if (sd_bus_error_is_set(error))
+                log_debug("%s: SendResponse (no reply expected) of request %" PRIu64 " from %s refused: %s: %s",
+                          strempty(sd_bus_message_get_path(m)), id, strempty(sd_bus_message_get_sender(m)),
+                          error->name, strempty(error->message));
+        else
+                log_debug_errno(r, "%s: SendResponse (no reply expected) of request %" PRIu64 " from %s failed: %m",
+                                strempty(sd_bus_message_get_path(m)), id, strempty(sd_bus_message_get_sender(m)));
+        return r;
+}
+
 static int method_send_response(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
         int r;
 
         if (is_closed(c))
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
-                                         "connection %s is closed: its requests are no longer pending",
-                                         sd_bus_message_get_path(m));
+                return send_response_refused(m, sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                                                  "connection %s is closed: its requests are no "
+                                                                  "longer pending", sd_bus_message_get_path(m)),
+                                             error);
 
         r = connection_send_response(c, sender_endpoint(c, m), m, error);
         if (r < 0)
-                return r;
+                return send_response_refused(m, r, error);
+        /* Without NO_REPLY_EXPECTED only: sd-bus sends nothing otherwise. */
         return handled(sd_bus_reply_method_return(m, NULL));
 }
 

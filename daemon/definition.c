@@ -662,15 +662,46 @@ static int property_add(DefinitionProperty **props, size_t *n, Hashmap *index, c
         return 0;
 }
 
+/* At most this many "unknown section/key" lines per file and load, then one line that counts the
+ * rest: a file with 60,000 unknown keys must not write 60,000 lines on every reload. */
+#define UNKNOWN_LINES_MAX 5
+
 typedef struct ParseContext {
         const char *path;
         const KeyFile *kf;
         bool trusted;
+        int warn_level;           /* LOG_WARNING; LOG_DEBUG when the file said it all before */
         Definition *d;
         const KeyFileEntry *winners[ELEMENTSOF(app_service_keys)];
         bool has_app_service;
         bool has_secrets;
+        size_t n_unknown;         /* unknown sections and keys seen */
+        size_t n_localized;       /* localized keys seen */
 } ParseContext;
+
+static void note_unknown(ParseContext *c, const KeyFileEntry *e, bool section) {
+        if (++c->n_unknown > UNKNOWN_LINES_MAX)
+                return;
+        if (section)
+                log_full(c->warn_level, "%s:%u: unknown section '%s', ignoring", c->path, e->line, e->group);
+        else
+                log_full(c->warn_level, "%s:%u: unknown key '%s' in section '%s', ignoring",
+                         c->path, e->line, e->key, e->group);
+}
+
+static void note_localized(ParseContext *c, const KeyFileEntry *e) {
+        if (++c->n_localized <= UNKNOWN_LINES_MAX)
+                log_debug("%s:%u: localized key '%s' is not used, ignoring", c->path, e->line, e->key);
+}
+
+static void note_unknown_summary(const ParseContext *c) {
+        if (c->n_unknown > UNKNOWN_LINES_MAX)
+                log_full(c->warn_level, "%s: ... and %zu more unknown sections and keys, ignoring them",
+                         c->path, c->n_unknown - UNKNOWN_LINES_MAX);
+        if (c->n_localized > UNKNOWN_LINES_MAX)
+                log_debug("%s: ... and %zu more localized keys, ignoring them",
+                          c->path, c->n_localized - UNKNOWN_LINES_MAX);
+}
 
 /* First pass: find the entry that wins for each known key, and say once what will be ignored. */
 static int scan_entries(ParseContext *c) {
@@ -696,12 +727,12 @@ static int scan_entries(ParseContext *c) {
                         r = hashmap_put(unknown_groups, e->group, (void *) e);
                         if (r < 0)
                                 return r;
-                        log_warning("%s:%u: unknown section '%s', ignoring", c->path, e->line, e->group);
+                        note_unknown(c, e, /* section= */ true);
                         continue;
                 }
 
                 if (strchr(e->key, '[')) {
-                        log_debug("%s:%u: localized key '%s' is not used, ignoring", c->path, e->line, e->key);
+                        note_localized(c, e);
                         continue;
                 }
 
@@ -712,12 +743,12 @@ static int scan_entries(ParseContext *c) {
 
                 k = key_index(e->key);
                 if (k < 0) {
-                        log_warning("%s:%u: unknown key '%s' in section '%s', ignoring",
-                                    c->path, e->line, e->key, e->group);
+                        note_unknown(c, e, /* section= */ false);
                         continue;
                 }
                 c->winners[k] = e;
         }
+        note_unknown_summary(c);
         return 0;
 }
 
@@ -753,7 +784,7 @@ static int apply_entries(ParseContext *c, DefinitionError *ret_error) {
         return 0;
 }
 
-static void warn_name_mismatch(const char *path, const char *name) {
+static void warn_name_mismatch(const char *path, const char *name, int level) {
         const char *base = strrchr(path, '/');
         size_t n, suffix = strlen(DEFINITION_SUFFIX);
 
@@ -762,7 +793,7 @@ static void warn_name_mismatch(const char *path, const char *name) {
         if (n <= suffix || strcmp(base + n - suffix, DEFINITION_SUFFIX) != 0)
                 return;
         if (strlen(name) != n - suffix || strncmp(base, name, n - suffix) != 0)
-                log_warning("%s: Name=%s does not match the file name, ignoring", path, name);
+                log_full(level, "%s: Name=%s does not match the file name, ignoring", path, name);
 }
 
 static Definition *definition_new(const char *path) {
@@ -792,8 +823,8 @@ static Definition *definition_new(const char *path) {
         return TAKE_PTR(d);
 }
 
-int definition_parse(const char *path, const char *text, size_t size, bool trusted,
-                     Definition **ret, DefinitionError *ret_error) {
+static int definition_parse_full(const char *path, const char *text, size_t size, bool trusted, int warn_level,
+                                 Definition **ret, DefinitionError *ret_error) {
         _cleanup_(keyfile_freep) KeyFile *kf = NULL;
         _cleanup_(keyfile_error_done) KeyFileError kerror = {};
         _cleanup_(definition_freep) Definition *d = NULL;
@@ -814,7 +845,7 @@ int definition_parse(const char *path, const char *text, size_t size, bool trust
         if (!d)
                 return -ENOMEM;
 
-        c = (ParseContext) { .path = path, .kf = kf, .trusted = trusted, .d = d };
+        c = (ParseContext) { .path = path, .kf = kf, .trusted = trusted, .warn_level = warn_level, .d = d };
         r = scan_entries(&c);
         if (r < 0)
                 return r;
@@ -830,11 +861,16 @@ int definition_parse(const char *path, const char *text, size_t size, bool trust
         if (!d->provider)
                 return error_set(ret_error, -EBADMSG, path, 0, "Provider", "required key is missing");
 
-        warn_name_mismatch(path, d->name);
+        warn_name_mismatch(path, d->name, warn_level);
         d->secrets_ignored = c.has_secrets && !trusted;
 
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+int definition_parse(const char *path, const char *text, size_t size, bool trusted,
+                     Definition **ret, DefinitionError *ret_error) {
+        return definition_parse_full(path, text, size, trusted, LOG_WARNING, ret, ret_error);
 }
 
 /* Reads a whole file, refusing more than `max` bytes whatever st_size claims. */
@@ -878,14 +914,109 @@ static int read_full(int fd, size_t max, char **ret, size_t *ret_size) {
         return 0;
 }
 
-int definition_load(const char *path, Definition **ret, DefinitionError *ret_error) {
+/* What decided a file's warnings, as of its last load: its bytes, its owner and its mode. */
+typedef struct LoadRecord {
+        char *path;
+        uint64_t fingerprint;
+} LoadRecord;
+
+/* The files of the last definitions_load_dirs*() pass. The directory watch reloads every file on
+ * any change in the directory: a file that did not change must not repeat its warnings each time
+ * (they go to debug then). Replaced by each pass, so it holds the files that exist, no more. */
+static Hashmap *last_loads;
+
+static void load_records_free(Hashmap *h) {
+        LoadRecord *rec;
+
+        if (!h)
+                return;
+        while ((rec = hashmap_first(h))) {
+                hashmap_remove(h, rec->path);
+                free(rec->path);
+                free(rec);
+        }
+        hashmap_free(h);
+}
+
+static uint64_t fingerprint(const char *text, size_t size, const struct stat *st) {
+        /* FNV-1a: only "the same as last time?" is asked of it, by root's own files. */
+        uint64_t h = UINT64_C(14695981039346656037);
+        uint64_t extra[2] = { st->st_uid, st->st_mode };
+
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ (uint8_t) text[i]) * UINT64_C(1099511628211);
+        for (size_t i = 0; i < sizeof(extra); i++)
+                h = (h ^ ((const uint8_t *) extra)[i]) * UINT64_C(1099511628211);
+        return h;
+}
+
+/* Notes the file in `now`; returns whether `before` saw it exactly so. */
+static int load_record(Hashmap *before, Hashmap *now, const char *path, uint64_t fp) {
+        _cleanup_(freep) LoadRecord *rec = NULL;
+        const LoadRecord *old = before ? hashmap_get(before, path) : NULL;
+        int r;
+
+        if (!now || hashmap_get(now, path))
+                return old && old->fingerprint == fp;
+        rec = calloc(1, sizeof(LoadRecord));
+        if (!rec)
+                return -ENOMEM;
+        rec->fingerprint = fp;
+        rec->path = strdup(path);
+        if (!rec->path)
+                return -ENOMEM;
+        r = hashmap_put(now, rec->path, rec);
+        if (r < 0) {
+                free(rec->path);
+                return r;
+        }
+        TAKE_PTR(rec);
+        return old && old->fingerprint == fp;
+}
+
+/* Exec= and SystemdService= run code with the broker's privileges (root) unless User= says
+ * otherwise, so they are honoured only from a file that only root (or the broker's own user, who
+ * has those privileges already) can change; from another file, Exec= runs only as the file's
+ * owner (User= naming it, never root), and only if no one else may write the file. */
+static void apply_exec_trust(Definition *d, const char *path, const struct stat *st, int level) {
+        bool owner_only = (st->st_mode & 022) == 0;
+        bool root_only = owner_only && (st->st_uid == 0 || st->st_uid == geteuid());
+        bool exec_as_owner = owner_only && st->st_uid != 0 && d->has_user && d->uid == st->st_uid;
+
+        if (root_only || (!d->exec_argv && !d->systemd_service))
+                return;
+
+        if (exec_as_owner && !d->systemd_service)
+                return;
+        if (exec_as_owner) {
+                log_full(level, "%s is not owned by root or is writable by group/others "
+                         "(owner uid %u, mode %04o), ignoring SystemdService=%s",
+                         path, (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777),
+                         d->exec_argv ? "; Exec= runs as its owner (User=)" : "");
+        } else {
+                log_full(level, "%s is not owned by root or is writable by group/others "
+                         "(owner uid %u, mode %04o), ignoring Exec= and SystemdService= (Exec= runs from such a "
+                         "file only when User= names its owner, not root, and only its owner may write it); "
+                         "the provider is not started by the broker",
+                         path, (unsigned) st->st_uid, (unsigned) (st->st_mode & 07777));
+                strv_free(d->exec_argv);
+                d->exec_argv = NULL;
+        }
+        free(d->systemd_service);
+        d->systemd_service = NULL;
+}
+
+/* Loads one file; with `before`/`now` (a directory pass), notes it in `now` and keeps the warnings
+ * of a file that `before` saw unchanged at debug. */
+static int load_file(const char *path, Hashmap *before, Hashmap *now, Definition **ret,
+                     DefinitionError *ret_error) {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *text = NULL;
         _cleanup_(definition_freep) Definition *d = NULL;
         struct stat st;
         size_t size = 0;
         bool trusted;
-        int r;
+        int r, level;
 
         if (!path || !ret)
                 return -EINVAL;
@@ -910,18 +1041,28 @@ int definition_load(const char *path, Definition **ret, DefinitionError *ret_err
         if (r < 0)
                 return error_set(ret_error, r, path, 0, NULL, "cannot read file: %m");
 
+        r = load_record(before, now, path, fingerprint(text, size, &st));
+        if (r < 0)
+                return r;
+        level = r > 0 ? LOG_DEBUG : LOG_WARNING;
+
         trusted = st.st_uid == 0 && (st.st_mode & 077) == 0;
-        r = definition_parse(path, text, size, trusted, &d, ret_error);
+        r = definition_parse_full(path, text, size, trusted, level, &d, ret_error);
         if (r < 0)
                 return r;
 
         if (d->secrets_ignored)
-                log_warning("%s is not owned by root or is accessible by group/others "
-                            "(owner uid %u, mode %04o), ignoring [Secrets]",
-                            path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+                log_full(level, "%s is not owned by root or is accessible by group/others "
+                         "(owner uid %u, mode %04o), ignoring [Secrets]",
+                         path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
+        apply_exec_trust(d, path, &st, level);
 
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+int definition_load(const char *path, Definition **ret, DefinitionError *ret_error) {
+        return load_file(path, /* before= */ NULL, /* now= */ NULL, ret, ret_error);
 }
 
 bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t n_gids) {
@@ -1088,7 +1229,7 @@ static int add_string(char ***l, size_t *n, const char *s) {
         return 0;
 }
 
-static int load_files(const DirFile *files, size_t n_files, Definition ***defs, size_t *n_defs,
+static int load_files(const DirFile *files, size_t n_files, Hashmap *loads, Definition ***defs, size_t *n_defs,
                       char ***broken, size_t *n_broken) {
         _cleanup_(hashmap_freep) Hashmap *names = NULL;
         int r;
@@ -1103,7 +1244,7 @@ static int load_files(const DirFile *files, size_t n_files, Definition ***defs, 
                 const Definition *other;
                 Definition **l;
 
-                r = definition_load(files[i].path, &d, &error);
+                r = load_file(files[i].path, last_loads, loads, &d, &error);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
@@ -1142,6 +1283,7 @@ int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
 
 int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken) {
         _cleanup_(hashmap_freep) Hashmap *seen = NULL;
+        Hashmap *loads = NULL;
         DirFile *files = NULL;
         Definition **defs = NULL;
         char **broken = NULL;
@@ -1152,8 +1294,11 @@ int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret
                 return -EINVAL;
 
         seen = hashmap_new(HASHMAP_KEY_STRING);
-        if (!seen)
+        loads = hashmap_new(HASHMAP_KEY_STRING);
+        if (!seen || !loads) {
+                hashmap_free(loads);
                 return -ENOMEM;
+        }
 
         for (char *const *dir = dirs; dir && *dir && r >= 0; dir++)
                 r = collect_dir(*dir, seen, &files, &n_files);
@@ -1162,8 +1307,13 @@ int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret
         if (r >= 0) {
                 if (n_files > 1)
                         qsort(files, n_files, sizeof(DirFile), dir_file_compare);
-                r = load_files(files, n_files, &defs, &n_defs, ret_broken ? &broken : NULL, &n_broken);
+                r = load_files(files, n_files, loads, &defs, &n_defs, ret_broken ? &broken : NULL, &n_broken);
         }
+        if (r >= 0) {
+                load_records_free(last_loads);
+                last_loads = TAKE_PTR(loads);
+        }
+        load_records_free(loads);
         /* An empty list rather than NULL: the caller can tell "none" from "not asked". */
         if (r >= 0 && ret_broken && !broken)
                 broken = calloc(1, sizeof(char *));

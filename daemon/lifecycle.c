@@ -204,6 +204,15 @@ ServiceState service_state_without_provider(const Service *s) {
 static int on_restart_timer(sd_event_source *source, uint64_t usec, void *userdata) {
         Service *s = userdata;
 
+        if (s->provider && !s->stopping && s->manager->state != MANAGER_STOPPING) {
+                /* Its process was reaped before the bus said its connection closed (likely with
+                 * RestartSec=0): the run ended, the provider still counts as registered. The timer
+                 * (one-shot, off now) stays, so the service stays "activating", and the
+                 * unregistration fires it again; a provider that registers cancels it. */
+                log_debug("app service '%s': the provider's process ended but it has not left the bus yet, "
+                          "restarting it when it has", s->definition->name);
+                return 0;
+        }
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
         if (s->provider || s->stopping || s->manager->state == MANAGER_STOPPING)
                 return 0;
@@ -212,6 +221,14 @@ static int on_restart_timer(sd_event_source *source, uint64_t usec, void *userda
         if (service_start(s, START_RESTART) != -EAGAIN)
                 s->n_restarts++;
         return 0;
+}
+
+/* A restart timer that fired while the ended run's provider was still registered. */
+static bool restart_waits_for_bus(const Service *s) {
+        int enabled = SD_EVENT_OFF;
+
+        return s->restart_timer && sd_event_source_get_enabled(s->restart_timer, &enabled) >= 0 &&
+                enabled == SD_EVENT_OFF;
 }
 
 /* The current run of the provider ended by itself: decide once whether it comes back. */
@@ -490,6 +507,9 @@ void service_lifecycle_unregistered(Service *s, bool clean) {
                 stop_check_done(s);
                 return;
         }
+        if (restart_waits_for_bus(s) && arm_timer(s, &s->restart_timer, 0, on_restart_timer) < 0)
+                /* The restart decided when the process was reaped waited for this. */
+                log_warning("app service '%s': cannot arm the restart timer, not restarting", s->definition->name);
         /* The exit status of a process we started tells more: its reaping decides. */
         if (m->state == MANAGER_STOPPING || s->provider_spawned || !service_is_activatable(s))
                 return;

@@ -219,7 +219,8 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
         if (!ready && !service_is_activatable(s) && !service_is_stopping(s)) {
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                   "app service '%s': no provider is registered, and it cannot be "
-                                  "started (no Exec= or SystemdService=)", s->definition->name);
+                                  "started (no Exec= or SystemdService=, or none its definition file may use: "
+                                  "see the broker's log)", s->definition->name);
                 return oneshot_reply_error(call, target, &error);
         }
         limit = ready ? NULL : service_start_limit_message(s);

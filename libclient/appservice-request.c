@@ -41,6 +41,57 @@ static GParamSpec *properties[N_PROPS];
 
 G_DEFINE_FINAL_TYPE(AppServiceRequest, app_service_request, G_TYPE_OBJECT)
 
+/* The bus allows each connection a limited number of method calls awaiting their reply
+ * (dbus-daemon's max_replies_per_connection, 128 on a default system bus) and refuses the calls
+ * beyond it with LimitsExceeded before the broker sees them. A provider answering many requests at
+ * once would lose those answers: the gate keeps at most RESPONSES_IN_FLIGHT_MAX SendResponse calls
+ * in flight per bus connection, queues the rest, and sends a refused one again after a back-off. */
+#define RESPONSES_IN_FLIGHT_MAX 32
+#define RETRY_FIRST_MS          10
+#define RETRY_MAX_MS            1000
+#define RESPONSE_GATE_KEY       "appservice-response-gate"
+
+typedef struct {
+        GMutex lock;
+        guint in_flight;     /* SendResponse calls awaiting their reply */
+        GQueue waiting;      /* GTask *, oldest first, each holding a reference */
+        GSource *retry;      /* while set, nothing is sent: the bus refused a call */
+        guint retry_ms;      /* the next back-off */
+} ResponseGate;
+
+static void response_gate_free(gpointer data) {
+        ResponseGate *gate = data;
+
+        /* Queued tasks hold the request, which holds the bus: the queue is empty by now. */
+        if (gate->retry) {
+                g_source_destroy(gate->retry);
+                g_source_unref(gate->retry);
+        }
+        g_queue_clear_full(&gate->waiting, g_object_unref);
+        g_mutex_clear(&gate->lock);
+        g_free(gate);
+}
+
+static ResponseGate *response_gate_get(GDBusConnection *bus) {
+        static GMutex create_lock;
+        ResponseGate *gate;
+
+        g_mutex_lock(&create_lock);
+        gate = g_object_get_data(G_OBJECT(bus), RESPONSE_GATE_KEY);
+        if (!gate) {
+                gate = g_new0(ResponseGate, 1);
+                g_mutex_init(&gate->lock);
+                g_queue_init(&gate->waiting);
+                g_object_set_data_full(G_OBJECT(bus), RESPONSE_GATE_KEY, gate, response_gate_free);
+        }
+        g_mutex_unlock(&create_lock);
+        return gate;
+}
+
+static gboolean error_is_limits_exceeded(const GError *error) {
+        return g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED);
+}
+
 static GVariant *response_parameters(guint64 id, GVariant *response) {
         if (!response)
                 response = g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
@@ -54,7 +105,8 @@ static void app_service_request_finalize(GObject *object) {
         AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
         if (!self->answered && !self->gone && self->bus)
-                /* Fire and forget: no callback means no reply is asked for. */
+                /* Fire and forget: no callback means NO_REPLY_EXPECTED, which holds none of the
+                 * bus's pending replies, so it needs no place in the gate (the contract allows it). */
                 g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                        "SendResponse", response_parameters(self->id, NULL), NULL,
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
@@ -227,20 +279,116 @@ static AppServiceResponseStatus respond_done(AppServiceRequest *self, GVariant *
         return status;
 }
 
+static void respond_start(GTask *task);
+static void response_gate_pump(ResponseGate *gate);
+
+/* The call goes out from the task's context, so that its reply is handled there. */
+static gboolean respond_start_in_context(gpointer user_data) {
+        GTask *task = user_data;
+        GMainContext *context = g_task_get_context(task);
+
+        g_main_context_push_thread_default(context);
+        respond_start(task);
+        g_main_context_pop_thread_default(context);
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean on_response_gate_retry(gpointer user_data) {
+        ResponseGate *gate = user_data;
+
+        g_mutex_lock(&gate->lock);
+        g_clear_pointer(&gate->retry, g_source_unref);
+        g_mutex_unlock(&gate->lock);
+        response_gate_pump(gate);
+        return G_SOURCE_REMOVE;
+}
+
+/* Starts queued calls while the gate has room; each in its own task's context. */
+static void response_gate_pump(ResponseGate *gate) {
+        for (;;) {
+                GTask *next = NULL;
+
+                g_mutex_lock(&gate->lock);
+                if (!gate->retry && gate->in_flight < RESPONSES_IN_FLIGHT_MAX) {
+                        next = g_queue_pop_head(&gate->waiting);
+                        if (next)
+                                gate->in_flight++;
+                }
+                g_mutex_unlock(&gate->lock);
+                if (!next)
+                        return;
+                g_main_context_invoke(g_task_get_context(next), respond_start_in_context, next);
+        }
+}
+
+/* Queues the task (taking it) and starts what the gate has room for. */
+static void response_gate_submit(ResponseGate *gate, GTask *task, gboolean refused) {
+        g_mutex_lock(&gate->lock);
+        if (refused) {
+                /* First in line again, and a pause before anything is sent. */
+                gate->in_flight--;
+                g_queue_push_head(&gate->waiting, task);
+                if (!gate->retry) {
+                        gate->retry_ms = gate->retry_ms ? MIN(gate->retry_ms * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+                        gate->retry = g_timeout_source_new(gate->retry_ms);
+                        g_source_set_callback(gate->retry, on_response_gate_retry, gate, NULL);
+                        g_source_attach(gate->retry, g_task_get_context(task));
+                }
+        } else {
+                g_queue_push_tail(&gate->waiting, task);
+        }
+        g_mutex_unlock(&gate->lock);
+        response_gate_pump(gate);
+}
+
+static void response_gate_done(ResponseGate *gate) {
+        g_mutex_lock(&gate->lock);
+        gate->in_flight--;
+        gate->retry_ms = 0;
+        g_mutex_unlock(&gate->lock);
+        response_gate_pump(gate);
+}
+
 static void on_respond_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
+        GTask *task = user_data;
         AppServiceRequest *self = g_task_get_source_object(task);
+        ResponseGate *gate = response_gate_get(self->bus);
         GVariant *reply;
         GError *error = NULL;
         AppServiceResponseStatus status;
         GError *respond_error = NULL;
 
         reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        if (error_is_limits_exceeded(error) && !g_task_return_error_if_cancelled(task)) {
+                /* Refused by the bus, never seen by the broker: sent again later. */
+                g_error_free(error);
+                response_gate_submit(gate, task, /* refused= */ TRUE);
+                return;
+        }
+        response_gate_done(gate);
+        if (error_is_limits_exceeded(error)) {
+                /* Cancelled meanwhile: the task returned already. */
+                self->responding = FALSE;
+                g_error_free(error);
+                g_object_unref(task);
+                return;
+        }
+
         status = respond_done(self, reply, error, &respond_error);
         if (respond_error)
                 g_task_return_error(task, respond_error);
         else
                 g_task_return_int(task, status);
+        g_object_unref(task);
+}
+
+/* The task's data is the call's parameters; the task's reference passes to the call. */
+static void respond_start(GTask *task) {
+        AppServiceRequest *self = g_task_get_source_object(task);
+
+        g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendResponse",
+                               g_task_get_task_data(task), G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1,
+                               g_task_get_cancellable(task), on_respond_reply, task);
 }
 
 /**
@@ -255,6 +403,11 @@ static void on_respond_reply(GObject *source, GAsyncResult *result, gpointer use
  *
  * Answers the request: the Windows `SendResponseAsync`. A request is answered once; a response
  * the broker refuses (too large, invalid) leaves it pending, to be answered again.
+ *
+ * Many answers at once are safe: at most 32 responses per bus connection await the broker's
+ * reply at a time and the others wait in a queue, and a response the bus refuses for its limit of
+ * calls awaiting a reply (`org.freedesktop.DBus.Error.LimitsExceeded`) is sent again after a
+ * pause rather than lost; the callback runs once the broker took or refused it.
  *
  * Finish with [method@AppService.Request.send_response_finish], in the thread-default main
  * context of the caller.
@@ -278,10 +431,9 @@ void app_service_request_send_response(AppServiceRequest *self, GVariant *respon
         }
 
         self->responding = TRUE;
-        g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendResponse",
-                               response_parameters(self->id, response), G_VARIANT_TYPE("()"),
-                               G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable, on_respond_reply,
-                               g_steal_pointer(&task));
+        g_task_set_task_data(task, g_variant_ref_sink(response_parameters(self->id, response)),
+                             (GDestroyNotify) g_variant_unref);
+        response_gate_submit(response_gate_get(self->bus), g_steal_pointer(&task), /* refused= */ FALSE);
 }
 
 /**
@@ -328,7 +480,8 @@ AppServiceResponseStatus app_service_request_send_response_finish(AppServiceRequ
  *
  * Answers the request, blocking the calling thread: the synchronous twin of
  * [method@AppService.Request.send_response], with the results of
- * [method@AppService.Request.send_response_finish]. It needs no running main loop.
+ * [method@AppService.Request.send_response_finish]. It needs no running main loop. A response
+ * the bus refuses for its limit of calls awaiting a reply is sent again after a pause.
  *
  * Returns: %APP_SERVICE_RESPONSE_STATUS_SUCCESS if the broker took the response, else the reason
  *
@@ -337,6 +490,7 @@ AppServiceResponseStatus app_service_request_send_response_finish(AppServiceRequ
 AppServiceResponseStatus app_service_request_send_response_sync(AppServiceRequest *self, GVariant *response,
                                                                 GCancellable *cancellable, GError **error) {
         g_autoptr(GVariant) sunk = response ? g_variant_ref_sink(response) : NULL;
+        g_autoptr(GVariant) parameters = NULL;
         GVariant *reply;
         GError *e = NULL;
 
@@ -351,9 +505,17 @@ AppServiceResponseStatus app_service_request_send_response_sync(AppServiceReques
         }
 
         self->responding = TRUE;
-        reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
-                                            "SendResponse", response_parameters(self->id, response),
-                                            G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable,
-                                            &e);
+        parameters = g_variant_ref_sink(response_parameters(self->id, response));
+        for (guint delay_ms = RETRY_FIRST_MS;; delay_ms = MIN(delay_ms * 2, RETRY_MAX_MS)) {
+                reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
+                                                    "SendResponse", parameters, G_VARIANT_TYPE("()"),
+                                                    G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable, &e);
+                /* Refused by the bus (too many calls of this connection awaiting replies), never
+                 * seen by the broker: sent again after a pause, as the asynchronous path does. */
+                if (reply || !error_is_limits_exceeded(e) || g_cancellable_is_cancelled(cancellable))
+                        break;
+                g_clear_error(&e);
+                g_usleep(delay_ms * G_TIME_SPAN_MILLISECOND);
+        }
         return respond_done(self, reply, e, error);
 }

@@ -10,7 +10,11 @@
  *   - Manager.RegisterProvider() once at start-up, Manager.UnregisterProvider() on SIGTERM/SIGINT;
  *   - the unicast signals Service.ConnectionOpened, Connection.RequestReceived and
  *     Connection.ServiceClosed, whose object path is the connection;
- *   - Connection.SendResponse(), sent asynchronously so that slow answers never block others.
+ *   - Connection.SendResponse(), sent asynchronously so that slow answers never block others, with
+ *     at most RESPONSES_IN_FLIGHT_MAX of them awaiting their reply: the bus allows a connection a
+ *     limited number of pending replies (max_replies_per_connection, 128 on a default system bus)
+ *     and refuses calls beyond it with LimitsExceeded before the broker sees them. The others
+ *     wait in a queue, and a refused one is sent again a little later: no answer is dropped.
  */
 
 #include <errno.h>
@@ -35,9 +39,21 @@
 #define CONNECTION_IFACE   "io.appservice1.Connection"
 #define DEFAULT_NAME       "com.example.echo"
 #define UNREGISTER_TIMEOUT_USEC (5 * 1000 * 1000ULL)
+#define RESPONSES_IN_FLIGHT_MAX 32       /* well below the bus's 128, leaving room for other calls */
+#define RETRY_FIRST_USEC        (10 * 1000ULL)
+#define RETRY_MAX_USEC          (1000 * 1000ULL)
+#define BUS_LIMITS_EXCEEDED     "org.freedesktop.DBus.Error.LimitsExceeded"
 
 static const char *arg_name = DEFAULT_NAME;
 static bool arg_user = false;
+
+/* One answer to send: the RequestReceived signal it answers (its path is the connection, its body
+ * the request id and the message to echo), kept until the broker took or refused the answer. */
+typedef struct Response {
+        struct Response *next;
+        struct Context *context;
+        sd_bus_message *request;
+} Response;
 
 /* Everything the process owns, released by one NULL-tolerant function. */
 typedef struct Context {
@@ -46,11 +62,39 @@ typedef struct Context {
         sd_event_source *exit_source;
         char *broker;           /* the broker's unique name, from the RegisterProvider reply */
         bool registered;
+
+        Response *queue_head, *queue_tail;  /* answers waiting for a slot, oldest first */
+        unsigned n_in_flight;               /* SendResponse calls awaiting their reply */
+        sd_event_source *retry_timer;       /* after a LimitsExceeded: send again when it fires */
+        uint64_t retry_usec;                /* the next back-off */
 } Context;
+
+static Response *response_free(Response *r) {
+        if (r) {
+                sd_bus_message_unref(r->request);
+                free(r);
+        }
+        return NULL;
+}
+
+static Response *response_new(Context *c, sd_bus_message *request) {
+        Response *r = calloc(1, sizeof(Response));
+
+        if (r)
+                *r = (Response) { .context = c, .request = sd_bus_message_ref(request) };
+        return r;
+}
 
 static void context_done(Context *c) {
         /* flush_close_unref: pending SendResponse calls leave before the connection closes. */
         c->bus = sd_bus_flush_close_unref(c->bus);
+        while (c->queue_head) {
+                Response *r = c->queue_head;
+
+                c->queue_head = r->next;
+                response_free(r);
+        }
+        c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
         c->exit_source = sd_event_source_unref(c->exit_source);
         c->event = sd_event_unref(c->event);
         free(c->broker);
@@ -77,20 +121,146 @@ static bool message_is_from_broker(Context *c, sd_bus_message *m) {
         return c->broker && sender && strcmp(sender, c->broker) == 0;
 }
 
-static int on_response_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
-        const sd_bus_error *e = sd_bus_message_get_error(reply);
+static void queue_push(Context *c, Response *r, bool front) {
+        if (front) {
+                r->next = c->queue_head;
+                c->queue_head = r;
+                if (!c->queue_tail)
+                        c->queue_tail = r;
+                return;
+        }
+        r->next = NULL;
+        if (c->queue_tail)
+                c->queue_tail->next = r;
+        else
+                c->queue_head = r;
+        c->queue_tail = r;
+}
 
-        /* Typically io.appservice1.Error.UnknownRequest: the request timed out or the connection
-         * closed while the answer was under way. Nothing to do but say so. */
-        if (e)
-                log_msg("SendResponse failed: %s (%s), ignoring", e->message ?: "no message", e->name);
+static Response *queue_pop(Context *c) {
+        Response *r = c->queue_head;
+
+        if (r) {
+                c->queue_head = r->next;
+                if (!c->queue_head)
+                        c->queue_tail = NULL;
+                r->next = NULL;
+        }
+        return r;
+}
+
+static void send_queued(Context *c);
+
+static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Context *c = userdata;
+
+        c->retry_timer = sd_event_source_disable_unref(c->retry_timer);
+        send_queued(c);
         return 0;
 }
 
-static int on_request_received(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+/* Sending stops until the timer fires, with a back-off that doubles while the refusals last. */
+static void retry_later(Context *c) {
+        int r;
+
+        if (c->retry_timer)
+                return;
+        c->retry_usec = c->retry_usec ? c->retry_usec * 2 : RETRY_FIRST_USEC;
+        if (c->retry_usec > RETRY_MAX_USEC)
+                c->retry_usec = RETRY_MAX_USEC;
+        /* Accuracy 1 ms: 0 would mean sd-event's default of 250 ms. */
+        r = sd_event_add_time_relative(c->event, &c->retry_timer, CLOCK_MONOTONIC, c->retry_usec, 1000,
+                                       on_retry_timer, c);
+        if (r < 0)
+                log_msg("Failed to arm the retry timer: %s; the queued answers go with the next reply or request",
+                        strerror(-r));
+}
+
+static int on_response_sent(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        Response *r = userdata;
+        Context *c = r->context;
+
+        /* r itself goes with the call's slot (response_destroy). */
+        c->n_in_flight--;
+        if (e && strcmp(e->name, BUS_LIMITS_EXCEEDED) == 0) {
+                /* The bus refused the call: the broker never saw it. Again, first in line. */
+                Response *again = response_new(c, r->request);
+
+                if (again) {
+                        queue_push(c, again, /* front= */ true);
+                        retry_later(c);
+                        return 0;
+                }
+        }
+        if (!e)
+                c->retry_usec = 0;
+        else
+                /* Typically io.appservice1.Error.UnknownRequest: the request timed out or the
+                 * connection closed while the answer was under way. Nothing to do but say so. */
+                log_msg("SendResponse failed: %s (%s), ignoring", e->message ?: "no message", e->name);
+        send_queued(c);
+        return 0;
+}
+
+static void response_destroy(void *userdata) {
+        response_free(userdata);
+}
+
+static int send_response(Context *c, Response *resp) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        uint64_t request;
+        int r;
+
+        r = sd_bus_message_rewind(resp->request, /* complete= */ true);
+        if (r >= 0)
+                r = sd_bus_message_read(resp->request, "t", &request);
+        if (r >= 0)
+                r = sd_bus_message_new_method_call(c->bus, &call, c->broker, sd_bus_message_get_path(resp->request),
+                                                   CONNECTION_IFACE, "SendResponse");
+        if (r >= 0)
+                r = sd_bus_message_append(call, "t", request);
+        if (r >= 0)
+                /* The echo: the request's a{sv} copied as it is, so the reply is byte for byte
+                 * what the client sent. */
+                r = sd_bus_message_copy(call, resp->request, /* all= */ false);
+        if (r >= 0)
+                r = sd_bus_call_async(c->bus, &slot, call, on_response_sent, resp, /* usec= */ 0);
+        if (r < 0)
+                return r;
+        /* From here the slot owns resp: it lives as long as the bus connection or until the reply. */
+        (void) sd_bus_slot_set_destroy_callback(slot, response_destroy);
+        (void) sd_bus_slot_set_floating(slot, true);
+        return 0;
+}
+
+/* Sends queued answers while fewer than RESPONSES_IN_FLIGHT_MAX await their reply. */
+static void send_queued(Context *c) {
+        Response *resp;
+        int r;
+
+        while (!c->retry_timer && c->n_in_flight < RESPONSES_IN_FLIGHT_MAX && (resp = queue_pop(c))) {
+                r = send_response(c, resp);
+                if (r == -ENOMEM || r == -ENOBUFS) {
+                        /* Out of memory or a full write queue: try again later, not never. */
+                        queue_push(c, resp, /* front= */ true);
+                        retry_later(c);
+                        return;
+                }
+                if (r < 0) {
+                        log_msg("Failed to answer a request on '%s': %s, ignoring",
+                                sd_bus_message_get_path(resp->request), strerror(-r));
+                        response_free(resp);
+                        continue;
+                }
+                c->n_in_flight++;
+        }
+}
+
+static int on_request_received(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Context *c = userdata;
-        const char *connection = sd_bus_message_get_path(m);
+        Response *resp;
         uint64_t request;
         int r;
 
@@ -98,25 +268,20 @@ static int on_request_received(sd_bus_message *m, void *userdata, sd_bus_error *
                 return 0;
 
         r = sd_bus_message_read(m, "t", &request);
+        if (r >= 0)
+                r = sd_bus_message_skip(m, "a{sv}");
         if (r < 0) {
-                log_msg("Malformed RequestReceived on '%s': %s, ignoring", connection, strerror(-r));
+                log_msg("Malformed RequestReceived on '%s': %s, ignoring", sd_bus_message_get_path(m), strerror(-r));
                 return 0;
         }
 
-        r = sd_bus_message_new_method_call(c->bus, &call, c->broker, connection,
-                                           CONNECTION_IFACE, "SendResponse");
-        if (r >= 0)
-                r = sd_bus_message_append(call, "t", request);
-        if (r >= 0)
-                /* The echo: the request's a{sv} copied as it is, so the reply is byte for byte
-                 * what the client sent. */
-                r = sd_bus_message_copy(call, m, /* all= */ false);
-        if (r >= 0)
-                r = sd_bus_call_async(c->bus, /* slot= */ NULL, call, on_response_sent, c,
-                                      /* usec= */ 0);
-        if (r < 0)
-                log_msg("Failed to answer request %" PRIu64 " on '%s': %s, ignoring",
-                        request, connection, strerror(-r));
+        resp = response_new(c, m);
+        if (!resp) {
+                log_msg("Out of memory answering request %" PRIu64 ", ignoring", request);
+                return 0;
+        }
+        queue_push(c, resp, /* front= */ false);
+        send_queued(c);
         return 0;
 }
 

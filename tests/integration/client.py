@@ -446,13 +446,14 @@ class Peer:
     # ---- calls ------------------------------------------------------------------------------
 
     def call(self, dest, path, iface, member, sig='()', args='()', timeout_ms=120000, fds=0,
-             interactive=False):
+             interactive=False, no_reply=False):
         """An asynchronous call; `args` is GVariant text of type `sig`, or a GLib.Variant of
-        that type (sent exactly, as its serialisation)."""
+        that type (sent exactly, as its serialisation). With no_reply, sent with the
+        NO_REPLY_EXPECTED flag, and "answered" (empty) once sent."""
         tag = self.next_tag()
         cmd = {'cmd': 'call', 'tag': tag, 'dest': dest, 'path': path, 'iface': iface,
                'member': member, 'sig': sig, 'timeout_ms': timeout_ms, 'fds': fds,
-               'interactive': interactive}
+               'interactive': interactive, 'no_reply': no_reply}
         if isinstance(args, GLib.Variant):
             assert args.get_type_string() == sig, (args.get_type_string(), sig)
             cmd['args_blob'] = blob(args)

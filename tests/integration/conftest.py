@@ -38,6 +38,8 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'systemd_standin: the test bus also carries the policy '
                             'systemd has on a real system bus (root may own '
                             'org.freedesktop.systemd1), for the stand-in systemd peer')
+    config.addinivalue_line('markers', 'bus_limits(**limits): dbus-daemon <limit> values for the '
+                            'test bus, e.g. bus_limits(max_replies_per_connection=16)')
 
 
 def project_version():
@@ -83,7 +85,8 @@ SESSION_POLICY = '''
 
 
 class Bus:
-    def __init__(self, workdir, systemd_standin=False, bus_type='system', polkit_standin=False):
+    def __init__(self, workdir, systemd_standin=False, bus_type='system', polkit_standin=False,
+                 limits=None):
         self.workdir = workdir
         self.bus_type = bus_type
         self.socket_path = os.path.join(workdir, 'system_bus_socket')
@@ -110,6 +113,9 @@ class Bus:
                 parts.append(FALLBACK_SYSTEMD_POLICY)
         if polkit_standin:
             parts.append(POLKIT_POLICY)
+        # Test-only: lower limits (e.g. max_replies_per_connection) make their edges quick to reach.
+        for name, value in (limits or {}).items():
+            parts.append('  <limit name="%s">%d</limit>' % (name, value))
         parts.append('</busconfig>')
         with open(self.config_path, 'w') as f:
             f.write('\n'.join(parts) + '\n')
@@ -433,8 +439,10 @@ def bus(request, workdir):
         pytest.skip('the integration tests run as root (they switch to other uids with setpriv)')
     if not shutil.which('setpriv'):
         pytest.skip('setpriv (util-linux) is not installed')
+    limits = request.node.get_closest_marker('bus_limits')
     b = Bus(workdir, systemd_standin=request.node.get_closest_marker('systemd_standin') is not None,
-            polkit_standin=request.node.get_closest_marker('polkit_standin') is not None)
+            polkit_standin=request.node.get_closest_marker('polkit_standin') is not None,
+            limits=limits.kwargs if limits else None)
     yield b
     b.stop()
 

@@ -308,6 +308,8 @@ class Agent:
             self.emit({'event': 'agent_error', 'text': 'unknown auto mode %r' % mode})
             return False
 
+        retry_ms = [10]
+
         def send():
             def done(conn, res):
                 try:
@@ -316,6 +318,12 @@ class Agent:
                                'ok': True})
                 except GLib.Error as e:
                     name, text = split_error(e)
+                    if name == 'org.freedesktop.DBus.Error.LimitsExceeded':
+                        # The bus refused the call (too many of ours await a reply): the broker
+                        # never saw it. Again later, never dropped.
+                        GLib.timeout_add(retry_ms[0], send)
+                        retry_ms[0] = min(retry_ms[0] * 2, 1000)
+                        return
                     self.emit({'event': 'auto_response', 'request': request, 'path': path,
                                'ok': False, 'error': name, 'message': text})
             self.conn.call(BUS_NAME, path, CONNECTION_IFACE, 'SendResponse',
@@ -351,7 +359,8 @@ class Agent:
         if what == 'call':
             self.call(tag, cmd['dest'], cmd['path'], cmd['iface'], cmd['member'],
                       cmd.get('sig', '()'), cmd.get('args', '()'), cmd.get('timeout_ms', 60000),
-                      cmd.get('fds', 0), cmd.get('args_blob'), cmd.get('interactive', False))
+                      cmd.get('fds', 0), cmd.get('args_blob'), cmd.get('interactive', False),
+                      cmd.get('no_reply', False))
         elif what == 'auto':
             self.auto = (cmd['mode'], cmd.get('seconds', 0), cmd.get('value_blob'))
             self.emit({'event': 'auto_set', 'tag': tag})
@@ -373,7 +382,7 @@ class Agent:
             raise ValueError('unknown command %r' % what)
 
     def call(self, tag, dest, path, iface, member, sig, args, timeout_ms, n_fds, args_blob=None,
-             interactive=False):
+             interactive=False, no_reply=False):
         if args_blob is not None:
             params = from_blob(sig, args_blob)
         else:
@@ -381,6 +390,16 @@ class Agent:
         if params.get_type_string() == '()':
             params = None
         start = time.monotonic()
+
+        if no_reply:
+            # NO_REPLY_EXPECTED: "replied" as soon as it is sent, with nothing.
+            msg = Gio.DBusMessage.new_method_call(dest, path, iface, member)
+            msg.set_body(params)
+            msg.set_flags(Gio.DBusMessageFlags.NO_REPLY_EXPECTED)
+            self.conn.send_message(msg, Gio.DBusSendMessageFlags.NONE)
+            self.emit({'event': 'reply', 'tag': tag, 'ok': True, 'value': '()', 'values': [],
+                       'blobs': [], 'sig': '()', 'elapsed': time.monotonic() - start})
+            return
 
         def report_ok(value):
             text, values = variant_texts(value)

@@ -2,6 +2,8 @@
 """Activation: the daemon starts providers through Exec= (as User=) or asks systemd to start
 SystemdService=, and opens wait for the registration up to ActivationTimeoutSec."""
 
+import os
+
 import pytest
 
 from client import (ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID,
@@ -234,3 +236,87 @@ def test_systemd_started_provider_is_left_to_systemd(services_dir, daemon, agent
     provider.ping()
     assert provider.find_event(lambda e: e['event'] == 'sigterm', consume=False) is None
     assert provider.alive()
+
+
+# ---- who may make the broker run code (issue 10, item 7) ----------------------------------------
+
+@pytest.fixture
+def uid_recorder(workdir):
+    """A provider stand-in that only appends the uid it runs as to a file, and the file."""
+    record_dir = os.path.join(workdir, 'record')
+    os.mkdir(record_dir)
+    os.chmod(record_dir, 0o1777)
+    record = os.path.join(record_dir, 'uids')
+    script = os.path.join(workdir, 'record-uid')
+    with open(script, 'w') as f:
+        f.write('#!/bin/sh\nid -u >> %s\n' % record)
+    os.chmod(script, 0o755)
+    return script, record
+
+
+def recorded_uids(record):
+    try:
+        with open(record) as f:
+            return [int(line) for line in f.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+# owner, mode, User=: a file that someone other than root can change never makes the broker run
+# its Exec= as root, nor as anyone but the file's owner.
+UNTRUSTED_EXEC = [
+    pytest.param(GAMES_UID, 0o644, None, id='games-owned, no User= (root)'),
+    pytest.param(GAMES_UID, 0o644, 'root', id='games-owned, User=root'),
+    pytest.param(GAMES_UID, 0o644, 'lp', id='games-owned, User=lp'),
+    pytest.param(GAMES_UID, 0o664, 'games', id='games-owned, group-writable, User=games'),
+    pytest.param(0, 0o664, None, id='root-owned, group-writable'),
+    pytest.param(0, 0o646, 'lp', id='root-owned, writable by others, User=lp'),
+]
+
+
+@pytest.mark.parametrize('owner, mode, user', UNTRUSTED_EXEC)
+def test_exec_is_ignored_from_a_file_others_can_change(services_dir, daemon, agents, bus,
+                                                        uid_recorder, owner, mode, user):
+    script, record = uid_recorder
+    path = services_dir.write(ECHO, Exec=script, User=user, uid=owner, gid=owner, mode=mode)
+    daemon.start()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Activatable') is False
+    client = agents.spawn('client', uid=MAN_UID, gid=MAN_GID)
+    msg = client.open(ECHO).error('AppUnavailable')
+    assert ECHO in msg, msg
+    assert recorded_uids(record) == [], 'the definition of %s ran its Exec=' % path
+    # The broker says why at warning, naming the file, its owner and its mode.
+    why = [line for line in daemon.log_lines()
+           if line.startswith('<4>') and path in line and 'ignoring Exec=' in line]
+    assert why, daemon.log_tail()
+    assert 'owner uid %d' % owner in why[0] and 'mode %04o' % mode in why[0], why[0]
+
+
+def test_exec_from_a_file_owned_by_a_user_runs_as_that_user(services_dir, daemon, agents, bus,
+                                                           uid_recorder):
+    script, record = uid_recorder
+    services_dir.write(ECHO, Exec=script, User='games', uid=GAMES_UID, gid=GAMES_GID,
+                       mode=0o644)
+    daemon.start()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Activatable') is True
+    client = agents.spawn('client', uid=MAN_UID, gid=MAN_GID)
+    # The script exits without registering: the open fails, after it ran.
+    client.open(ECHO).error('AppUnavailable')
+    assert recorded_uids(record) == [GAMES_UID]
+
+
+@pytest.mark.systemd_standin
+def test_systemd_service_is_ignored_from_a_file_owned_by_a_user(services_dir, daemon, agents,
+                                                                bus):
+    listener = agents.listener()
+    sd = standin(agents, {'echo-provider.service': unit_argv(listener)})
+    path = services_dir.write(ECHO, SystemdService='echo-provider.service', User='games',
+                              uid=GAMES_UID, gid=GAMES_GID, mode=0o644)
+    daemon.start()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Activatable') is False
+    client = agents.spawn('client', uid=MAN_UID, gid=MAN_GID)
+    client.open(ECHO).error('AppUnavailable')
+    assert sd.find_event(lambda e: e['event'] == 'systemd_call' and e['member'] == 'StartUnit') \
+        is None, 'a user-owned file started a system unit'
+    assert any(line.startswith('<4>') and path in line and 'SystemdService=' in line
+               for line in daemon.log_lines()), daemon.log_tail()

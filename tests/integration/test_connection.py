@@ -115,6 +115,27 @@ def test_valueset_round_trip_byte_for_byte(connect, name):
     assert same_bytes(r.variant(0), message)
 
 
+def test_send_response_without_reply_expected(connect, daemon):
+    # The contract allows SendResponse with NO_REPLY_EXPECTED (so that a provider need not hold
+    # one of the bus's pending replies per answer): handled as any other, with no reply; what it
+    # refused is logged at debug with the request id (issue 10, item 3).
+    c = connect(User='games', provider_uid=GAMES_UID, provider_gid=GAMES_GID)
+    message = valueset(q=V('s', 'no reply expected'))
+    call = c.client.send_message(c.path, message)
+    req = c.provider.wait_signal('RequestReceived', path=c.path).arg(0, 't')
+    c.provider.respond(c.path, req, message, no_reply=True).ok()
+    assert call.ok() == [message.print_(True)]
+
+    # Answered already, and never sent: refused, silently for the provider, in the log.
+    c.provider.respond(c.path, req, message, no_reply=True).ok()
+    c.provider.respond(c.path, 987654321, message, no_reply=True).ok()
+    for request in (req, 987654321):
+        daemon.wait_log(r'^<7>%s: SendResponse \(no reply expected\) of request %d from :\S+ refused: '
+                        r'io\.appservice1\.Error\.UnknownRequest' % (re.escape(c.path), request))
+    # The broker is unharmed and still answers the provider.
+    c.provider.respond(c.path, req, message).error('UnknownRequest')
+
+
 def same_bytes(a, b):
     """The same type and the same serialised bytes (GVariant's serialisation of a value in normal
     form is unique, as D-Bus marshalling is)."""

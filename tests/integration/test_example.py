@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from client import ECHO, GAMES_GID, GAMES_UID, TIME_SCALE, GLib, valueset
+from client import (ECHO, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID, TIME_SCALE, GLib,
+                    valueset)
 from conftest import BUILD_ROOT
 
 DEFINITION_DIR = os.path.join(BUILD_ROOT, 'examples', 'echo')
@@ -46,3 +47,68 @@ def test_echo_provider_connection(echo_daemon, agents, bus):
     client.close(path).ok()
     assert bus.get_property('/io/appservice1/service/com_2eexample_2eecho',
                             'io.appservice1.Service', 'State') == 'active'
+
+
+# ---- many answers at once (issue 10, item 3) -----------------------------------------------------
+
+# The bus's pending replies per connection, lowered from the system bus's 128 so that the edge is
+# reached at once: a provider with more SendResponse calls awaiting their reply than this has the
+# rest refused by the bus (LimitsExceeded), and must send them again rather than drop them.
+MAX_REPLIES = 16
+CLIENT_UIDS = [(GAMES_UID, GAMES_GID), (MAN_UID, MAN_GID), (LP_UID, LP_GID)]
+
+
+HELLO_PROVIDER = os.environ.get('APPSERVICE_HELLO_PROVIDER') or os.path.join(
+    BUILD_ROOT, 'examples', 'hello', 'hello-provider')
+
+
+def hello_answer(text):
+    return valueset(result=GLib.Variant('s', 'Hello, %s!' % text))
+
+
+# name, provider id, program, the answer to a message: the echo example on sd-bus, the Hello
+# example on libappservice (whose send_response path every library provider shares), and the
+# tests' own peer agent (program None), which the other tests use as their provider.
+LOAD_PROVIDERS = {
+    'echo': (ECHO, 'com.example.EchoApp', ECHO_PROVIDER, None),
+    'hello': ('com.example.hello', 'com.example.Hello', HELLO_PROVIDER, hello_answer),
+    'agent': (ECHO, 'com.example.EchoApp', None, None),
+}
+
+
+@pytest.mark.bus_limits(max_replies_per_connection=MAX_REPLIES)
+@pytest.mark.parametrize('example', sorted(LOAD_PROVIDERS))
+def test_provider_answers_every_request_under_load(services_dir, daemon, agents, example):
+    name, provider_id, program, answer = LOAD_PROVIDERS[example]
+    if program and not os.access(program, os.X_OK):
+        pytest.skip('the %s example is not built at %s' % (example, program))
+    # A lost answer would end as Timeout after RequestTimeoutSec.
+    services_dir.write(name, Provider=provider_id, Exec=program, RequestTimeoutSec=10)
+    daemon.start()
+    if not program:
+        agents.spawn('provider', register=name, auto='echo').wait_registered()
+    clients = [agents.spawn('client%d' % i, uid=uid, gid=gid)
+               for i, (uid, gid) in enumerate(CLIENT_UIDS * 3)]
+    paths = [c.open_ok(name, provider_id, timeout=30) for c in clients]
+    # Each client connection keeps below the bus's limit for its own calls.
+    in_flight = MAX_REPLIES - 4
+    answered = 0
+    failures = []
+    for round_ in range(3):
+        calls = []
+        for n, (client, path) in enumerate(zip(clients, paths)):
+            for i in range(in_flight):
+                text = 'client %d, round %d, request %d %s' % (n, round_, i, 'x' * 200)
+                message = valueset(text=GLib.Variant('s', text))
+                calls.append((client.send_message(path, message, timeout_ms=60000),
+                              answer(text) if answer else message))
+        for call, expected in calls:
+            result = call.wait(timeout=60 * TIME_SCALE)
+            if result.ok and result.values == [expected.print_(True)]:
+                answered += 1
+            else:
+                failures.append(result)
+    print('%s: %d clients x %d in flight x 3 rounds: %d answered, %d failed' %
+          (example, len(clients), in_flight, answered, len(failures)))
+    assert not failures, '%d of %d requests failed, e.g. %r' % (
+        len(failures), answered + len(failures), failures[:3])

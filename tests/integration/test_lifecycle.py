@@ -5,6 +5,7 @@ StartLimitIntervalSec=, RetestSec=), idle stops (IdleTimeoutSec=), the stop sequ
 StopService and RestartService."""
 
 import os
+import re
 import shlex
 import signal
 import time
@@ -86,6 +87,27 @@ def test_restart_after_a_signal(services_dir, daemon, agents, bus):
     crashed_logged(daemon, 'SIGSEGV')
     listener.accept().wait_registered()
     bus.wait_for(lambda: n_restarts(bus) == 1, what='NRestarts 1')
+
+
+def test_restart_sec_0_restarts_after_every_crash(services_dir, daemon, agents, bus):
+    # With RestartSec=0 the broker often reaps the crashed process before the bus tells it that the
+    # provider left; the restart must wait for both rather than be lost (issue 10, item 13).
+    listener = agents.listener()
+    services_dir.write(ECHO, Exec=agents.provider_command(ECHO, listener), Restart='on-failure',
+                       RestartSec=0, StartLimitIntervalSec=0)
+    daemon.start()
+    agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID).open_ok(ECHO)
+    provider = listener.accept()
+    provider.wait_registered()
+    for crash in range(1, 11):
+        provider.crash()  # exit status 1, without unregistering
+        provider = listener.accept()
+        provider.wait_registered()
+        bus.wait_for(lambda: n_restarts(bus) == crash and state(bus) == 'active',
+                     what='restart %d registered and counted' % crash)
+    assert listener.count() == 11
+    assert n_restarts(bus) == 10
+    assert len(re.findall(r'provider failed, restarting it in 0 s', daemon.log_text())) == 10
 
 
 def test_no_restart_after_clean_exit_with_on_failure(services_dir, daemon, agents, bus):

@@ -460,3 +460,41 @@ def test_removed_provider_that_ignores_the_request_is_stopped_by_force(services_
     # It ignores the request: SIGTERM after StopTimeoutSec=, and the daemon reaps it.
     provider.wait_gone()
     daemon.wait_log(r"app service 'com\.example\.echo': sending SIGTERM to provider process %d" % provider.pid)
+
+
+# ---- a noisy file (issue 10, item 9) ------------------------------------------------------------
+
+def test_unknown_keys_are_logged_a_few_times_once(services_dir, daemon, agents, bus):
+    # 60,000 unknown keys: five lines and one that counts the rest, per load of the file, and a
+    # reload of the file unchanged (the watch reloads every file on any change) repeats none of
+    # them at warning level.
+    unknown = ''.join('Unknown%d=1\n' % i for i in range(60000))
+    noisy = services_dir.write('com.example.noisy', Provider='com.example.NoisyApp',
+                               extra_text=unknown)
+    daemon.start()
+    root = agents.spawn('root')
+
+    def about_unknown(level=''):
+        return [line for line in daemon.log_lines()
+                if line.startswith(level) and noisy in line and 'unknown' in line]
+
+    first = about_unknown('<4>')
+    assert len(first) == 6, '\n'.join(first[:20])
+    assert '... and 59995 more unknown sections and keys' in first[-1], first[-1]
+
+    for i in range(2):
+        apply(daemon, root, 'watch', lambda: services_dir.write(
+            'com.example.other%d' % i, Provider='com.example.OtherApp'))
+    apply(daemon, root, 'Reload', lambda: None)
+    assert about_unknown('<4>') == first
+    assert len(about_unknown()) <= 6 * 4  # at debug, as bounded as the first time
+
+    # Changed, it is said again (written aside and renamed: the watch never sees half a file).
+    tmp = os.path.join(services_dir.path, '.noisy.tmp')
+    with open(tmp, 'w') as f:
+        f.write(open(noisy).read() + 'OneMore=1\n')
+    before = reload_count(daemon)
+    os.rename(tmp, noisy)
+    bus.wait_for(lambda: len(about_unknown('<4>')) == 12 and reload_count(daemon) > before,
+                 what='the changed file warned about once more')
+    assert '... and 59996 more unknown sections and keys' in about_unknown('<4>')[-1]

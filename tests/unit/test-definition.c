@@ -456,6 +456,28 @@ static void test_unknown_keys_and_sections(void) {
         g_assert_cmpstr(d->properties[0].key, ==, "k");
 }
 
+/* 60,000 unknown keys make five lines and one that counts the rest, not 60,000 lines. */
+static void test_unknown_keys_are_capped(void) {
+        _cleanup_(definition_freep) Definition *d = NULL;
+        g_autoptr(GString) text = g_string_new(HEAD);
+        g_autofree char *out = NULL;
+        StderrCapture c;
+
+        for (unsigned i = 0; i < 60000; i++)
+                g_string_append_printf(text, "Unknown%u=1\n", i);
+        g_string_append(text, "[Extra1]\n[Extra2]\nx=1\n");
+
+        stderr_capture_begin(&c);
+        d = parse_ok(text->str, true);
+        out = stderr_capture_end(&c);
+        ASSERT_OR_RETURN(d);
+
+        g_assert_cmpuint(count_occurrences(out, "unknown key"), ==, 5);
+        g_assert_cmpuint(count_occurrences(out, "unknown section '"), ==, 0);
+        g_assert_nonnull(strstr(out, PATH ": ... and 59996 more unknown sections and keys, ignoring them"));
+        g_assert_cmpuint(count_occurrences(out, "\n"), ==, 6);
+}
+
 static void test_locale_keys(void) {
         _cleanup_(definition_freep) Definition *d = NULL;
         g_autofree char *out = NULL;
@@ -678,6 +700,59 @@ static void test_secrets_load(void) {
         assert_load_trust(dir, "com.example.echo.appservice", 0610, 0, false);
         assert_load_trust(dir, "com.example.echo.appservice", 0600, 65534, false);
         assert_load_trust(dir, "com.example.echo.appservice", 0400, 1000, false);
+        remove_tree(dir);
+}
+
+/* Loads a file with Exec= and SystemdService= written with mode, owner and User=; checks what of
+ * them is kept, and the warning. */
+static void assert_exec_trust(const char *dir, mode_t mode, uid_t owner, const char *user, bool expect_exec,
+                              bool expect_unit) {
+        _cleanup_(definition_freep) Definition *d = NULL;
+        g_autofree char *text = g_strdup_printf(HEAD "Exec=/bin/true\nSystemdService=echo.service\nUser=%s\n", user);
+        g_autofree char *path = write_file(dir, "com.example.echo.appservice", text, mode);
+        g_autofree char *out = NULL, *expected = NULL;
+        DefinitionError error = {};
+        StderrCapture c;
+
+        g_assert_cmpint(chown(path, owner, (gid_t) -1), ==, 0);
+        stderr_capture_begin(&c);
+        g_assert_cmpint(definition_load(path, &d, &error), ==, 0);
+        out = stderr_capture_end(&c);
+        definition_error_done(&error);
+        ASSERT_OR_RETURN(d);
+
+        g_test_message("mode %04o owner %u User=%s: Exec= %s, SystemdService= %s", (unsigned) mode,
+                       (unsigned) owner, user, d->exec_argv ? "kept" : "ignored",
+                       d->systemd_service ? "kept" : "ignored");
+        g_assert_true(!!d->exec_argv == expect_exec);
+        g_assert_true(!!d->systemd_service == expect_unit);
+        expected = g_strdup_printf("<4>%s is not owned by root or is writable by group/others (owner uid %u, mode %04o)",
+                                   path, (unsigned) owner, (unsigned) mode);
+        if (expect_exec && expect_unit)
+                g_assert_null(strstr(out, "is writable by group/others"));
+        else
+                g_assert_nonnull(strstr(out, expected));
+}
+
+static void test_exec_trust(void) {
+        g_autofree char *dir = NULL;
+
+        if (geteuid() != 0) {
+                g_test_skip("needs root to create files owned by root and by others");
+                return;
+        }
+
+        dir = make_temp_dir();
+        assert_exec_trust(dir, 0644, 0, "", true, true);
+        assert_exec_trust(dir, 0600, 0, "lp", true, true);
+        assert_exec_trust(dir, 0664, 0, "", false, false);
+        assert_exec_trust(dir, 0646, 0, "lp", false, false);
+        assert_exec_trust(dir, 0644, 5, "", false, false);      /* games, no User=: would be root */
+        assert_exec_trust(dir, 0644, 5, "root", false, false);
+        assert_exec_trust(dir, 0644, 5, "lp", false, false);
+        assert_exec_trust(dir, 0664, 5, "games", false, false); /* the group could make games run anything */
+        assert_exec_trust(dir, 0644, 5, "games", true, false);  /* the owner's own code, as the owner */
+        assert_exec_trust(dir, 0600, 5, "5", true, false);
         remove_tree(dir);
 }
 
@@ -1045,6 +1120,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/errors/syntax", test_syntax_errors);
         g_test_add_func("/definition/limits", test_limits);
         g_test_add_func("/definition/unknown-keys-and-sections", test_unknown_keys_and_sections);
+        g_test_add_func("/definition/unknown-keys-are-capped", test_unknown_keys_are_capped);
         g_test_add_func("/definition/locale-keys", test_locale_keys);
         g_test_add_func("/definition/repeated-keys", test_repeated_keys);
         g_test_add_func("/definition/trailing-blanks", test_trailing_blanks);
@@ -1053,6 +1129,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/allow-lists", test_allow_lists);
         g_test_add_func("/definition/secrets/parse", test_secrets_parse);
         g_test_add_func("/definition/secrets/load", test_secrets_load);
+        g_test_add_func("/definition/exec-trust", test_exec_trust);
         g_test_add_func("/definition/load", test_load_files);
         g_test_add_func("/definition/dirs/precedence-and-skipping", test_dirs);
         g_test_add_func("/definition/dirs/empty", test_dirs_empty);

@@ -853,6 +853,15 @@ static GVariant *send_parameters(GVariant *message) {
         return g_variant_new("(@a{sv})", message);
 }
 
+/* A ValueSet the library would not put on the bus gets the response the broker gives one it
+ * refuses: a failure status and the error (taken). */
+static AppServiceResponse *refused_response(GError *error) {
+        AppServiceResponse *response = as_response_new(NULL, error);
+
+        g_error_free(error);
+        return response;
+}
+
 /* Everything the broker answers becomes a response; only what kept the call from being made
  * (cancelled, the bus closed) is an error. */
 static AppServiceResponse *send_done(GVariant *reply, GError *error, GError **ret_error) {
@@ -924,6 +933,10 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
                 g_task_return_error(task, error);
                 return;
         }
+        if (!as_value_set_check_sendable(message, &error)) {
+                g_task_return_pointer(task, refused_response(error), g_object_unref);
+                return;
+        }
 
         g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
                                send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
@@ -987,6 +1000,8 @@ AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnectio
 
         if (!check_can_send(self, message, error))
                 return NULL;
+        if (!as_value_set_check_sendable(message, &e))
+                return refused_response(e);
 
         reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                             "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
@@ -1184,7 +1199,7 @@ static void on_once_bus(GObject *source, GAsyncResult *result, gpointer user_dat
         OnceData *data = g_task_get_task_data(task);
         GError *error = NULL;
 
-        data->bus = g_bus_get_finish(result, &error);
+        data->bus = as_bus_get_default_finish(result, &error);
         if (!data->bus) {
                 g_task_return_error(task, error);
                 g_object_unref(task);
@@ -1219,6 +1234,7 @@ void app_service_send_message_once(GDBusConnection *bus, const gchar *app_servic
         g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
         GTask *task;
         OnceData *data;
+        GError *error = NULL;
 
         g_return_if_fail(!bus || G_IS_DBUS_CONNECTION(bus));
         g_return_if_fail(app_service_name != NULL);
@@ -1240,12 +1256,17 @@ void app_service_send_message_once(GDBusConnection *bus, const gchar *app_servic
                 g_object_unref(task);
                 return;
         }
+        if (!as_value_set_check_sendable(message, &error)) {
+                g_task_return_pointer(task, refused_response(error), g_object_unref);
+                g_object_unref(task);
+                return;
+        }
 
         if (bus) {
                 data->bus = g_object_ref(bus);
                 once_call(task);
         } else {
-                g_bus_get(as_bus_default_type(), cancellable, on_once_bus, task);
+                as_bus_get_default(cancellable, on_once_bus, task);
         }
 }
 
@@ -1312,6 +1333,8 @@ AppServiceResponse *app_service_send_message_once_sync(GDBusConnection *bus, con
                             "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
                 return NULL;
         }
+        if (!as_value_set_check_sendable(message, &e))
+                return refused_response(e);
         if (!bus) {
                 default_bus = as_bus_get_default_sync(cancellable, error);
                 if (!default_bus)

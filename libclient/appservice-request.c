@@ -204,7 +204,7 @@ static gboolean check_can_respond(AppServiceRequest *self, GVariant *response, G
                             "a response to request %" G_GUINT64_FORMAT " is being sent already", self->id);
                 return FALSE;
         }
-        return TRUE;
+        return as_value_set_check_sendable(response, error);
 }
 
 static AppServiceResponseStatus respond_done(AppServiceRequest *self, GVariant *reply, GError *error,

@@ -853,6 +853,22 @@ static GVariant *send_parameters(GVariant *message) {
         return g_variant_new("(@a{sv})", message);
 }
 
+/* A send failed with Closed while the connection still looks open: the broker sent ServiceClosed
+ * first, but it waits in the hub's context while this send returns in the caller's thread (a
+ * _sync() call, a callback in another context). Close with its status now, so that the caller
+ * sees service-closed before the failed send, and is-open FALSE. Only in the connection's own
+ * context, where its signals belong. */
+static void closed_before_send_failed(AppServiceConnection *self, const GError *error) {
+        g_autoptr(GMainContext) current = g_main_context_ref_thread_default();
+        AppServiceClosedStatus status;
+
+        if (!self->is_open || current != self->context ||
+            !g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED))
+                return;
+        if (as_hub_take_closed(self->hub, self->object_path, self->owner, &status))
+                as_connection_handle_closed(self, status);
+}
+
 /* A ValueSet the library would not put on the bus gets the response the broker gives one it
  * refuses: a failure status and the error (taken). */
 static AppServiceResponse *refused_response(GError *error) {
@@ -892,6 +908,8 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
 
         reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
         response = send_done(reply, error, &send_error);
+        if (response && app_service_response_get_error(response))
+                closed_before_send_failed(g_task_get_source_object(task), app_service_response_get_error(response));
         if (response)
                 g_task_return_pointer(task, response, g_object_unref);
         else
@@ -992,6 +1010,7 @@ AppServiceResponse *app_service_connection_send_message_finish(AppServiceConnect
 AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnection *self, GVariant *message,
                                                              GCancellable *cancellable, GError **error) {
         g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        AppServiceResponse *response;
         GVariant *reply;
         GError *e = NULL;
 
@@ -1006,7 +1025,10 @@ AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnectio
         reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                             "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                             G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, &e);
-        return send_done(reply, e, error);
+        response = send_done(reply, e, error);
+        if (response && app_service_response_get_error(response))
+                closed_before_send_failed(self, app_service_response_get_error(response));
+        return response;
 }
 
 /* ---- close ---- */

@@ -84,6 +84,8 @@ void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider);
 void as_hub_add_node(AsHub *hub, AppServiceNode *node);
 void as_hub_remove_node(AsHub *hub, AppServiceNode *node);
 const gchar *as_hub_get_owner(AsHub *hub);
+gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner,
+                            AppServiceClosedStatus *ret_status);
 
 /* ---- what the hub calls ---- */
 

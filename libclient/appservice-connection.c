@@ -217,8 +217,10 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * The bus the broker is reached on. When none is given at construction, the system bus
          * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
-         * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
-         * opening then fails with the reason.
+         * variable `APPSERVICE_BUS` is `session`, on a connection of the library's own (shared by
+         * the objects of the process, never `g_bus_get()`'s) whose
+         * [property@Gio.DBusConnection:exit-on-close] is %FALSE. %NULL only if that bus could
+         * not be reached; opening then fails with the reason.
          *
          * Since: 0.1
          */
@@ -319,9 +321,11 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * The connection closed for a reason other than our own
          * [method@AppService.Connection.close]: the other side closed it
-         * (%APP_SERVICE_CLOSED_STATUS_COMPLETED), left the bus or the broker went away
-         * (%APP_SERVICE_CLOSED_STATUS_CANCELED), or a limit was exceeded. When it is
-         * emitted, [property@AppService.Connection:is-open] is already %FALSE.
+         * (%APP_SERVICE_CLOSED_STATUS_COMPLETED), left the bus or crashed, or the broker went
+         * away (%APP_SERVICE_CLOSED_STATUS_CANCELED), or a limit was exceeded. When it is
+         * emitted, [property@AppService.Connection:is-open] is already %FALSE. It comes
+         * before the sends still pending on the connection complete (with
+         * %APP_SERVICE_ERROR_CLOSED, whose message says why), also for the `_sync()` calls.
          *
          * Since: 0.1
          */
@@ -339,6 +343,8 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
  * Makes a connection, not yet open, to an app service on the default bus: the system bus (the
  * one in `DBUS_SYSTEM_BUS_ADDRESS` if that is set), or the session bus when the environment
  * variable `APPSERVICE_BUS` is `session`. If that bus cannot be reached, opening reports why.
+ * The library reaches it on a bus connection of its own, whose loss never ends the process
+ * (see [property@AppService.Connection:bus]).
  *
  * The connection belongs to the thread-default main context of the caller: its signals are
  * emitted there.
@@ -929,7 +935,11 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
  * [signal@AppService.Connection::request-received], and waits for its response: the Windows
  * `SendMessageAsync`. The broker relays the message unchanged, checks it (see
  * [func@AppService.value_set_is_valid]) and limits the wait to the service's
- * `RequestTimeoutSec`; the library sets no time limit of its own.
+ * `RequestTimeoutSec`; the library sets no time limit of its own. The library first refuses,
+ * at once, a message too large for a message bus (over 33488896 bytes marshalled:
+ * %APP_SERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE) or nested deeper than the broker allows (32
+ * containers: %APP_SERVICE_ERROR_INVALID_MESSAGE), as the broker would (see the overview,
+ * "Sizes and depth").
  *
  * Finish with [method@AppService.Connection.send_message_finish], in the thread-default main
  * context of the caller.
@@ -972,8 +982,9 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
  *
  * Every outcome the broker reports is a response: %APP_SERVICE_RESPONSE_STATUS_SUCCESS with the
  * other side's message, or a failure status with [method@AppService.Response.get_error] saying
- * why (the message was too large or invalid, too many requests are pending, no response came in
- * time, the connection closed first). Only when the message could not be sent at all is the
+ * why (the message was too large or invalid, said by the broker or by the library before
+ * sending, too many requests are pending, no response came in time, the connection closed
+ * first: then [signal@AppService.Connection::service-closed] was emitted before). Only when the message could not be sent at all is the
  * result %NULL with @error set: %APP_SERVICE_ERROR_NOT_OPEN, %G_IO_ERROR_CANCELLED, the bus
  * closed (%G_IO_ERROR_CLOSED), or @message was not an `a{sv}` (%G_IO_ERROR_INVALID_ARGUMENT).
  *

@@ -254,7 +254,9 @@ static void on_respond_reply(GObject *source, GAsyncResult *result, gpointer use
  * @user_data: data for @callback
  *
  * Answers the request: the Windows `SendResponseAsync`. A request is answered once; a response
- * the broker refuses (too large, invalid) leaves it pending, to be answered again.
+ * the broker refuses (too large, invalid) leaves it pending, to be answered again, and so does
+ * one the library refuses before sending (too large for a message bus, or nested too deep: see
+ * the overview, "Sizes and depth").
  *
  * Finish with [method@AppService.Request.send_response_finish], in the thread-default main
  * context of the caller.

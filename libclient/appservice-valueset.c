@@ -549,8 +549,15 @@ static guint64 align_to(guint64 position, guint64 alignment) {
 }
 
 /* Where @value ends when marshalled for D-Bus from @position on; @depth is the number of
- * containers around it, and *max_depth grows to the deepest container seen. */
-static guint64 wire_measure(GVariant *value, guint64 position, guint depth, guint *max_depth) {
+ * containers around it, and @m->max_depth grows to the deepest container seen. Past
+ * AS_VALUE_SET_MAX_SIZE it stops walking (the result is then a lower bound): a ValueSet of
+ * millions of small values costs about what GDBus's own marshalling of it would. */
+typedef struct {
+        guint max_depth; /* the deepest container seen */
+        gboolean partial; /* the walk stopped past the size limit: the size is a lower bound */
+} Measure;
+
+static guint64 wire_measure(GVariant *value, guint64 position, guint depth, Measure *m) {
         const gchar *type = g_variant_get_type_string(value);
         guint64 fixed = wire_fixed_size(type);
         GVariantIter iter;
@@ -577,15 +584,15 @@ static guint64 wire_measure(GVariant *value, guint64 position, guint depth, guin
         case 'v': {
                 g_autoptr(GVariant) inner = g_variant_get_variant(value);
 
-                *max_depth = MAX(*max_depth, depth + 1);
+                m->max_depth = MAX(m->max_depth, depth + 1);
                 position += 1 + strlen(g_variant_get_type_string(inner)) + 1;
-                return wire_measure(inner, position, depth + 1, max_depth);
+                return wire_measure(inner, position, depth + 1, m);
         }
         case 'a': {
                 const gchar *element = type + 1;
                 guint64 element_size = wire_fixed_size(element);
 
-                *max_depth = MAX(*max_depth, depth + 1);
+                m->max_depth = MAX(m->max_depth, depth + 1);
                 /* The length, then padding to the element's alignment even when empty. */
                 position = align_to(position + 4, wire_alignment(element));
                 if (element_size)
@@ -596,7 +603,7 @@ static guint64 wire_measure(GVariant *value, guint64 position, guint depth, guin
         }
         case '(':
         case '{':
-                *max_depth = MAX(*max_depth, depth + 1);
+                m->max_depth = MAX(m->max_depth, depth + 1);
                 break;
         default:
                 return position; /* maybe types: not D-Bus; GDBus refuses them when it sends */
@@ -604,8 +611,12 @@ static guint64 wire_measure(GVariant *value, guint64 position, guint depth, guin
 
         g_variant_iter_init(&iter, value);
         while ((child = g_variant_iter_next_value(&iter))) {
-                position = wire_measure(child, position, depth + 1, max_depth);
+                position = wire_measure(child, position, depth + 1, m);
                 g_variant_unref(child);
+                if (position > AS_VALUE_SET_MAX_SIZE) {
+                        m->partial = TRUE;
+                        break;
+                }
         }
         return position;
 }
@@ -614,25 +625,26 @@ static guint64 wire_measure(GVariant *value, guint64 position, guint depth, guin
  * ValueSet too large for the bus would make the bus drop our whole connection, and one nested
  * deeper than the broker's limit is refused by the broker anyway. */
 gboolean as_value_set_check_sendable(GVariant *value_set, GError **error) {
-        guint depth = 0;
+        Measure m = { 0 };
         guint64 size;
 
         if (!value_set)
                 return TRUE;
-        size = wire_measure(value_set, 0, 0, &depth);
-        if (depth > AS_VALUE_SET_MAX_DEPTH) {
+        size = wire_measure(value_set, 0, 0, &m);
+        if (m.max_depth > AS_VALUE_SET_MAX_DEPTH) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
                             "the ValueSet is nested %u containers deep, more than the limit of %u (arrays, dict "
                             "entries, structs and variants, its own a{sv} and entries included)",
-                            depth, AS_VALUE_SET_MAX_DEPTH);
+                            m.max_depth, AS_VALUE_SET_MAX_DEPTH);
                 return FALSE;
         }
         if (size > AS_VALUE_SET_MAX_SIZE) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
-                            "the ValueSet is %" G_GUINT64_FORMAT " bytes when marshalled, more than the %" G_GUINT64_FORMAT
+                            "the ValueSet is %s%" G_GUINT64_FORMAT " bytes when marshalled, more than the %" G_GUINT64_FORMAT
                             " bytes a message bus carries in one message (dbus-daemon's max_message_size of %u "
                             "bytes, less room for the header)",
-                            size, (guint64) AS_VALUE_SET_MAX_SIZE, AS_BUS_MAX_MESSAGE_SIZE);
+                            m.partial ? "at least " : "", size, (guint64) AS_VALUE_SET_MAX_SIZE,
+                            AS_BUS_MAX_MESSAGE_SIZE);
                 return FALSE;
         }
         return TRUE;

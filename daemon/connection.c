@@ -126,22 +126,36 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
         return 0;
 }
 
+/* Why a request from `waiting` ends unanswered: the other endpoint left the bus (for a provider
+ * whose process we saw die first, crashed), or the connection closed. */
+static const char *close_reason(const Connection *c, Endpoint waiting) {
+        const Service *s = c->service;
+
+        if (waiting == ENDPOINT_CLIENT && c->provider->vanishing)
+                return s->run_ended && s->run_failed ? "the provider crashed" : "the provider left the bus";
+        if (waiting == ENDPOINT_PROVIDER && c->client->vanishing)
+                return "the client left the bus";
+        return "the connection closed";
+}
+
 void connection_close(Connection *c, unsigned notify, uint32_t status) {
         Manager *m = c->manager;
         Service *s = c->service;
         Peer *client = c->client, *provider = c->provider;
 
-        while (c->requests)
-                request_fail(c->requests, APPSERVICE_ERROR_CLOSED,
-                             "app service '%s': connection %" PRIu64 " closed before the response came",
-                             s->definition->name, c->id);
-
+        /* ServiceClosed first, then the failed requests: a client that gets Closed for a request
+         * has been told already that the connection is gone, and why (status). */
         for (Endpoint e = 0; e < _ENDPOINT_MAX; e++) {
                 /* The caller of a one-shot SendMessage sees nothing but its reply. */
                 if (!(notify & (1u << e)) || (c->one_shot && e == ENDPOINT_CLIENT))
                         continue;
                 (void) connection_emit_service_closed(c, e, status);
         }
+
+        while (c->requests)
+                request_fail(c->requests, APPSERVICE_ERROR_CLOSED,
+                             "app service '%s': connection %" PRIu64 " closed before the response came: %s",
+                             s->definition->name, c->id, close_reason(c, c->requests->from));
 
         log_debug("app service '%s': connection %" PRIu64 " closed (status %" PRIu32 ")",
                   s->definition->name, c->id, status);

@@ -217,8 +217,10 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * The bus the broker is reached on. When none is given at construction, the system bus
          * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
-         * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
-         * opening then fails with the reason.
+         * variable `APPSERVICE_BUS` is `session`, on a connection of the library's own (shared by
+         * the objects of the process, never `g_bus_get()`'s) whose
+         * [property@Gio.DBusConnection:exit-on-close] is %FALSE. %NULL only if that bus could
+         * not be reached; opening then fails with the reason.
          *
          * Since: 0.1
          */
@@ -319,9 +321,11 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * The connection closed for a reason other than our own
          * [method@AppService.Connection.close]: the other side closed it
-         * (%APP_SERVICE_CLOSED_STATUS_COMPLETED), left the bus or the broker went away
-         * (%APP_SERVICE_CLOSED_STATUS_CANCELED), or a limit was exceeded. When it is
-         * emitted, [property@AppService.Connection:is-open] is already %FALSE.
+         * (%APP_SERVICE_CLOSED_STATUS_COMPLETED), left the bus or crashed, or the broker went
+         * away (%APP_SERVICE_CLOSED_STATUS_CANCELED), or a limit was exceeded. When it is
+         * emitted, [property@AppService.Connection:is-open] is already %FALSE. It comes
+         * before the sends still pending on the connection complete (with
+         * %APP_SERVICE_ERROR_CLOSED, whose message says why), also for the `_sync()` calls.
          *
          * Since: 0.1
          */
@@ -339,6 +343,8 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
  * Makes a connection, not yet open, to an app service on the default bus: the system bus (the
  * one in `DBUS_SYSTEM_BUS_ADDRESS` if that is set), or the session bus when the environment
  * variable `APPSERVICE_BUS` is `session`. If that bus cannot be reached, opening reports why.
+ * The library reaches it on a bus connection of its own, whose loss never ends the process
+ * (see [property@AppService.Connection:bus]).
  *
  * The connection belongs to the thread-default main context of the caller: its signals are
  * emitted there.
@@ -853,6 +859,31 @@ static GVariant *send_parameters(GVariant *message) {
         return g_variant_new("(@a{sv})", message);
 }
 
+/* A send failed with Closed while the connection still looks open: the broker sent ServiceClosed
+ * first, but it waits in the hub's context while this send returns in the caller's thread (a
+ * _sync() call, a callback in another context). Close with its status now, so that the caller
+ * sees service-closed before the failed send, and is-open FALSE. Only in the connection's own
+ * context, where its signals belong. */
+static void closed_before_send_failed(AppServiceConnection *self, const GError *error) {
+        g_autoptr(GMainContext) current = g_main_context_ref_thread_default();
+        AppServiceClosedStatus status;
+
+        if (!self->is_open || current != self->context ||
+            !g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED))
+                return;
+        if (as_hub_take_closed(self->hub, self->object_path, self->owner, &status))
+                as_connection_handle_closed(self, status);
+}
+
+/* A ValueSet the library would not put on the bus gets the response the broker gives one it
+ * refuses: a failure status and the error (taken). */
+static AppServiceResponse *refused_response(GError *error) {
+        AppServiceResponse *response = as_response_new(NULL, error);
+
+        g_error_free(error);
+        return response;
+}
+
 /* Everything the broker answers becomes a response; only what kept the call from being made
  * (cancelled, the bus closed) is an error. */
 static AppServiceResponse *send_done(GVariant *reply, GError *error, GError **ret_error) {
@@ -883,6 +914,8 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
 
         reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
         response = send_done(reply, error, &send_error);
+        if (response && app_service_response_get_error(response))
+                closed_before_send_failed(g_task_get_source_object(task), app_service_response_get_error(response));
         if (response)
                 g_task_return_pointer(task, response, g_object_unref);
         else
@@ -902,7 +935,11 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
  * [signal@AppService.Connection::request-received], and waits for its response: the Windows
  * `SendMessageAsync`. The broker relays the message unchanged, checks it (see
  * [func@AppService.value_set_is_valid]) and limits the wait to the service's
- * `RequestTimeoutSec`; the library sets no time limit of its own.
+ * `RequestTimeoutSec`; the library sets no time limit of its own. The library first refuses,
+ * at once, a message too large for a message bus (over 33488896 bytes marshalled:
+ * %APP_SERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE) or nested deeper than the broker allows (32
+ * containers: %APP_SERVICE_ERROR_INVALID_MESSAGE), as the broker would (see the overview,
+ * "Sizes and depth").
  *
  * Finish with [method@AppService.Connection.send_message_finish], in the thread-default main
  * context of the caller.
@@ -924,6 +961,10 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
                 g_task_return_error(task, error);
                 return;
         }
+        if (!as_value_set_check_sendable(message, &error)) {
+                g_task_return_pointer(task, refused_response(error), g_object_unref);
+                return;
+        }
 
         g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
                                send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
@@ -941,8 +982,9 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
  *
  * Every outcome the broker reports is a response: %APP_SERVICE_RESPONSE_STATUS_SUCCESS with the
  * other side's message, or a failure status with [method@AppService.Response.get_error] saying
- * why (the message was too large or invalid, too many requests are pending, no response came in
- * time, the connection closed first). Only when the message could not be sent at all is the
+ * why (the message was too large or invalid, said by the broker or by the library before
+ * sending, too many requests are pending, no response came in time, the connection closed
+ * first: then [signal@AppService.Connection::service-closed] was emitted before). Only when the message could not be sent at all is the
  * result %NULL with @error set: %APP_SERVICE_ERROR_NOT_OPEN, %G_IO_ERROR_CANCELLED, the bus
  * closed (%G_IO_ERROR_CLOSED), or @message was not an `a{sv}` (%G_IO_ERROR_INVALID_ARGUMENT).
  *
@@ -979,6 +1021,7 @@ AppServiceResponse *app_service_connection_send_message_finish(AppServiceConnect
 AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnection *self, GVariant *message,
                                                              GCancellable *cancellable, GError **error) {
         g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        AppServiceResponse *response;
         GVariant *reply;
         GError *e = NULL;
 
@@ -987,11 +1030,16 @@ AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnectio
 
         if (!check_can_send(self, message, error))
                 return NULL;
+        if (!as_value_set_check_sendable(message, &e))
+                return refused_response(e);
 
         reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                             "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                             G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, &e);
-        return send_done(reply, e, error);
+        response = send_done(reply, e, error);
+        if (response && app_service_response_get_error(response))
+                closed_before_send_failed(self, app_service_response_get_error(response));
+        return response;
 }
 
 /* ---- close ---- */
@@ -1184,7 +1232,7 @@ static void on_once_bus(GObject *source, GAsyncResult *result, gpointer user_dat
         OnceData *data = g_task_get_task_data(task);
         GError *error = NULL;
 
-        data->bus = g_bus_get_finish(result, &error);
+        data->bus = as_bus_get_default_finish(result, &error);
         if (!data->bus) {
                 g_task_return_error(task, error);
                 g_object_unref(task);
@@ -1219,6 +1267,7 @@ void app_service_send_message_once(GDBusConnection *bus, const gchar *app_servic
         g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
         GTask *task;
         OnceData *data;
+        GError *error = NULL;
 
         g_return_if_fail(!bus || G_IS_DBUS_CONNECTION(bus));
         g_return_if_fail(app_service_name != NULL);
@@ -1240,12 +1289,17 @@ void app_service_send_message_once(GDBusConnection *bus, const gchar *app_servic
                 g_object_unref(task);
                 return;
         }
+        if (!as_value_set_check_sendable(message, &error)) {
+                g_task_return_pointer(task, refused_response(error), g_object_unref);
+                g_object_unref(task);
+                return;
+        }
 
         if (bus) {
                 data->bus = g_object_ref(bus);
                 once_call(task);
         } else {
-                g_bus_get(as_bus_default_type(), cancellable, on_once_bus, task);
+                as_bus_get_default(cancellable, on_once_bus, task);
         }
 }
 
@@ -1312,6 +1366,8 @@ AppServiceResponse *app_service_send_message_once_sync(GDBusConnection *bus, con
                             "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
                 return NULL;
         }
+        if (!as_value_set_check_sendable(message, &e))
+                return refused_response(e);
         if (!bus) {
                 default_bus = as_bus_get_default_sync(cancellable, error);
                 if (!default_bus)

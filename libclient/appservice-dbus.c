@@ -17,8 +17,76 @@ GBusType as_bus_default_type(void) {
         return G_BUS_TYPE_SYSTEM;
 }
 
+/* The library's own connection to the default bus, one per bus type, shared by every object made
+ * without a bus while any of them lives. Not g_bus_get()'s: that one belongs to the whole process
+ * and has exit-on-close set, so a bus that drops it (as dbus-daemon does with a peer that sends a
+ * message over its max_message_size, or that it cannot parse) raises SIGTERM in the process; and
+ * clearing the property on it would change it for every other user of that connection, which may
+ * rely on it. A private connection costs one more bus connection per process, and has
+ * exit-on-close unset: losing the bus closes our objects (service-closed, unregistered) and
+ * nothing else. */
+G_LOCK_DEFINE_STATIC(default_bus);
+static GWeakRef default_buses[2]; /* system, session; static storage needs no g_weak_ref_init() */
+
+static GDBusConnection *default_bus_peek(GWeakRef *slot) {
+        GDBusConnection *bus = g_weak_ref_get(slot);
+
+        if (bus && g_dbus_connection_is_closed(bus))
+                g_clear_object(&bus); /* a new one replaces it: the bus may be back */
+        return bus;
+}
+
 GDBusConnection *as_bus_get_default_sync(GCancellable *cancellable, GError **error) {
-        return g_bus_get_sync(as_bus_default_type(), cancellable, error);
+        GBusType type = as_bus_default_type();
+        GWeakRef *slot = &default_buses[type == G_BUS_TYPE_SESSION ? 1 : 0];
+        g_autoptr(GDBusConnection) bus = NULL;
+        g_autofree gchar *address = NULL;
+        GDBusConnection *other;
+
+        G_LOCK(default_bus);
+        bus = default_bus_peek(slot);
+        G_UNLOCK(default_bus);
+        if (bus)
+                return g_steal_pointer(&bus);
+
+        address = g_dbus_address_get_for_bus_sync(type, cancellable, error);
+        if (!address)
+                return NULL;
+        bus = g_dbus_connection_new_for_address_sync(
+                address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                /* observer= */ NULL, cancellable, error);
+        if (!bus)
+                return NULL;
+        g_dbus_connection_set_exit_on_close(bus, FALSE);
+
+        /* Another thread may have made one meanwhile: the first one stays. */
+        G_LOCK(default_bus);
+        other = default_bus_peek(slot);
+        if (!other)
+                g_weak_ref_set(slot, bus);
+        G_UNLOCK(default_bus);
+        return other ? other : g_steal_pointer(&bus);
+}
+
+static void default_bus_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable) {
+        GError *error = NULL;
+        GDBusConnection *bus = as_bus_get_default_sync(cancellable, &error);
+
+        if (bus)
+                g_task_return_pointer(task, bus, g_object_unref);
+        else
+                g_task_return_error(task, error);
+}
+
+void as_bus_get_default(GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data) {
+        g_autoptr(GTask) task = g_task_new(NULL, cancellable, callback, user_data);
+
+        g_task_set_source_tag(task, as_bus_get_default);
+        g_task_run_in_thread(task, default_bus_thread);
+}
+
+GDBusConnection *as_bus_get_default_finish(GAsyncResult *result, GError **error) {
+        return g_task_propagate_pointer(G_TASK(result), error);
 }
 
 /* "/io/appservice1/service/" + the name escaped as sd_bus_path_encode() does: every byte but

@@ -18,7 +18,29 @@
  *   their subscription costs no traffic. The Manager's PropertiesChanged is broadcast: it is
  *   subscribed only once a node (the one object that shows the State) uses the hub.
  *
- * All fields but the user count are used only in the hub's context. */
+ * - ServiceClosed is also noted, path and status, by a filter in GDBus's worker thread, as it
+ *   arrives: the broker sends it before it fails the connection's pending requests with Closed,
+ *   and a send that returns in the caller's thread (a _sync() call, or a callback in another
+ *   context) would otherwise see Closed while the connection still looks open, its
+ *   ServiceClosed still queued in the hub's context. Such a send closes the connection with the
+ *   noted status first (as_hub_take_closed()).
+ *
+ * All fields but the user count and the closed notes are used only in the hub's context. */
+
+/* More notes than this are stale (spoofed, or for connections of no object here): drop them. */
+#define CLOSED_NOTES_MAX 1024
+
+typedef struct {
+        gchar *sender;
+        guint32 status;
+} ClosedNote;
+
+static void closed_note_free(gpointer p) {
+        ClosedNote *note = p;
+
+        g_free(note->sender);
+        g_free(note);
+}
 
 struct _AsHub {
         gint ref_count;    /* memory: the hubs table's user reference, and one per subscription */
@@ -34,6 +56,9 @@ struct _AsHub {
         GHashTable *connections; /* object path → AppServiceConnection (not owned) */
         GPtrArray *providers;    /* AppServiceProvider (not owned) */
         GPtrArray *nodes;        /* AppServiceNode (not owned) */
+        guint closed_filter;
+        GMutex closed_lock;
+        GHashTable *closed; /* object path → ClosedNote: ServiceClosed seen, not dispatched yet */
 };
 
 G_LOCK_DEFINE_STATIC(hubs);
@@ -50,6 +75,8 @@ static void hub_unref(gpointer p) {
         if (!g_atomic_int_dec_and_test(&hub->ref_count))
                 return;
         g_hash_table_unref(hub->connections);
+        g_hash_table_unref(hub->closed);
+        g_mutex_clear(&hub->closed_lock);
         g_ptr_array_unref(hub->providers);
         g_ptr_array_unref(hub->nodes);
         g_free(hub->owner);
@@ -62,12 +89,64 @@ const gchar *as_hub_get_owner(AsHub *hub) {
         return hub->owner;
 }
 
+/* In GDBus's worker thread, for every incoming message, in the bus's order. */
+static GDBusMessage *closed_filter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
+                                   gpointer user_data) {
+        AsHub *hub = user_data;
+        GVariant *body = g_dbus_message_get_body(message);
+        const gchar *path = g_dbus_message_get_path(message);
+        const gchar *sender = g_dbus_message_get_sender(message);
+        ClosedNote *note;
+
+        if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
+            g_strcmp0(g_dbus_message_get_member(message), "ServiceClosed") != 0 ||
+            g_strcmp0(g_dbus_message_get_interface(message), AS_CONNECTION_IFACE) != 0 || !path || !sender ||
+            !body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(u)")))
+                return message;
+
+        note = g_new0(ClosedNote, 1);
+        note->sender = g_strdup(sender);
+        g_variant_get(body, "(u)", &note->status);
+        g_mutex_lock(&hub->closed_lock);
+        if (g_hash_table_size(hub->closed) >= CLOSED_NOTES_MAX)
+                g_hash_table_remove_all(hub->closed);
+        g_hash_table_replace(hub->closed, g_strdup(path), note);
+        g_mutex_unlock(&hub->closed_lock);
+        return message;
+}
+
+static void closed_forget(AsHub *hub, const gchar *object_path) {
+        g_mutex_lock(&hub->closed_lock);
+        g_hash_table_remove(hub->closed, object_path);
+        g_mutex_unlock(&hub->closed_lock);
+}
+
+/* Whether ServiceClosed from @owner for @object_path arrived and was not dispatched yet; if so,
+ * its status, and the note is taken. */
+gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner,
+                            AppServiceClosedStatus *ret_status) {
+        ClosedNote *note;
+        gboolean found = FALSE;
+
+        g_mutex_lock(&hub->closed_lock);
+        note = g_hash_table_lookup(hub->closed, object_path);
+        if (note && g_strcmp0(note->sender, owner) == 0) {
+                *ret_status = MIN(note->status, (guint32) APP_SERVICE_CLOSED_STATUS_UNKNOWN);
+                g_hash_table_remove(hub->closed, object_path);
+                found = TRUE;
+        }
+        g_mutex_unlock(&hub->closed_lock);
+        return found;
+}
+
 static void on_connection_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
                                  const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
                                  gpointer user_data) {
         AsHub *hub = user_data;
         AppServiceConnection *connection;
 
+        if (g_str_equal(signal_name, "ServiceClosed"))
+                closed_forget(hub, object_path); /* dispatched now: the note has served */
         connection = g_hash_table_lookup(hub->connections, object_path);
         if (!connection)
                 return;
@@ -246,6 +325,9 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         hub->connections = g_hash_table_new(g_str_hash, g_str_equal);
         hub->providers = g_ptr_array_new();
         hub->nodes = g_ptr_array_new();
+        g_mutex_init(&hub->closed_lock);
+        hub->closed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, closed_note_free);
+        hub->closed_filter = g_dbus_connection_add_filter(bus, closed_filter, hub_ref(hub), hub_unref);
 
         /* Subscriptions and the watch deliver to the thread-default context at the time of the
          * call: make sure it is the hub's. */
@@ -311,6 +393,7 @@ void as_hub_release(AsHub *hub) {
         if (hub->properties_subscription)
                 g_dbus_connection_signal_unsubscribe(hub->bus, hub->properties_subscription);
         g_bus_unwatch_name(hub->watch);
+        g_dbus_connection_remove_filter(hub->bus, hub->closed_filter);
         hub_unref(hub);
 }
 

@@ -19,10 +19,30 @@ G_BEGIN_DECLS
 /* No D-Bus timeout of our own: the broker's RequestTimeoutSec and ActivationTimeoutSec decide. */
 #define AS_CALL_TIMEOUT G_MAXINT
 
+/* The largest message dbus-daemon carries by default (max_message_size in its configuration, the
+ * same on the system and the session bus of Debian): a bigger one makes the bus drop the sender's
+ * whole connection. The library cannot ask the bus for its value, so it assumes this one. */
+#define AS_BUS_MAX_MESSAGE_SIZE 33554432u
+/* The largest ValueSet (its own D-Bus marshalled size, as MaxMessageSize counts it) the library
+ * sends: 64 KiB less than the bus carries, room for the header and for the broker's own
+ * arguments when it relays the ValueSet (request id, path). */
+#define AS_VALUE_SET_MAX_SIZE (AS_BUS_MAX_MESSAGE_SIZE - 65536u)
+/* The deepest nesting the broker accepts in a ValueSet: arrays, dict entries, structs and
+ * variants, its own a{sv} and entry included. */
+#define AS_VALUE_SET_MAX_DEPTH 32u
+
+/* ---- appservice-valueset.c ---- */
+
+/* %FALSE with an APP_SERVICE_ERROR (INVALID_MESSAGE: too deep; MESSAGE_SIZE_TOO_LARGE: too
+ * large) when @value_set (may be %NULL) is not one to put on the bus. */
+gboolean as_value_set_check_sendable(GVariant *value_set, GError **error);
+
 /* ---- appservice-dbus.c: calls, errors, the default bus ---- */
 
 GBusType as_bus_default_type(void);
 GDBusConnection *as_bus_get_default_sync(GCancellable *cancellable, GError **error);
+void as_bus_get_default(GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+GDBusConnection *as_bus_get_default_finish(GAsyncResult *result, GError **error);
 gchar *as_service_path_for_name(const gchar *name);
 void as_error_prettify(GError *error);
 gboolean as_signal_parameters_valid(const gchar *interface_name, const gchar *signal_name,
@@ -64,6 +84,8 @@ void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider);
 void as_hub_add_node(AsHub *hub, AppServiceNode *node);
 void as_hub_remove_node(AsHub *hub, AppServiceNode *node);
 const gchar *as_hub_get_owner(AsHub *hub);
+gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner,
+                            AppServiceClosedStatus *ret_status);
 
 /* ---- what the hub calls ---- */
 

@@ -929,7 +929,7 @@ static gboolean check_can_submit(AppServiceProvider *self, GVariant *message, GE
                             "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
                 return FALSE;
         }
-        return TRUE;
+        return as_value_set_check_sendable(message, error);
 }
 
 static GVariant *submit_parameters(const gchar *destination, const gchar *action, GVariant *message) {

@@ -256,7 +256,7 @@ static gboolean check_can_respond(AppServiceRequest *self, GVariant *response, G
                             "a response to request %" G_GUINT64_FORMAT " is being sent already", self->id);
                 return FALSE;
         }
-        return TRUE;
+        return as_value_set_check_sendable(response, error);
 }
 
 static AppServiceResponseStatus respond_done(AppServiceRequest *self, GVariant *reply, GError *error,
@@ -402,7 +402,9 @@ static void respond_start(GTask *task) {
  * @user_data: data for @callback
  *
  * Answers the request: the Windows `SendResponseAsync`. A request is answered once; a response
- * the broker refuses (too large, invalid) leaves it pending, to be answered again.
+ * the broker refuses (too large, invalid) leaves it pending, to be answered again, and so does
+ * one the library refuses before sending (too large for a message bus, or nested too deep: see
+ * the overview, "Sizes and depth").
  *
  * Many answers at once are safe: at most 32 responses per bus connection await the broker's
  * reply at a time and the others wait in a queue, and a response the bus refuses for its limit of

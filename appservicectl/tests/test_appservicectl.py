@@ -721,6 +721,26 @@ def test_open_bad_lines_are_reported_and_the_session_goes_on(start_service, bus,
     provider.wait_signal('ServiceClosed')
 
 
+def test_open_line_over_the_bus_limit_is_refused_and_the_session_goes_on(start_service, bus, sessions):
+    """A line whose ValueSet is over what the bus carries (34 MiB; dbus-daemon's max_message_size is
+    32 MiB) is refused by the library with MessageSizeTooLarge, and the session goes on. Before,
+    the bus dropped appservicectl's connection and it blamed the broker (exit 6). As an
+    unprivileged user, with the service's own limit as high as it goes."""
+    start_service(ECHO, MaxMessageSize=134217728)
+    s = sessions(['open', '--json', ECHO], bus.address, uid=GAMES_UID, gid=GAMES_GID)
+    assert s.read_json()['type'] == 'opened'
+    s.send('blob=' + 'x' * (34 * 1024 * 1024))
+    refused = s.read_json(timeout=DEFAULT_WAIT * 6)
+    assert refused['type'] == 'error' and refused['error'] == 'MessageSizeTooLarge', refused
+    assert '33488896 bytes' in refused['text'], refused
+    s.send("Text='still here'")
+    assert s.read_json() == {'type': 'response', 'message': {'Text': 'still here'}}
+    s.end_input()
+    # The last failure decides the status: a message refused as too large, not a lost broker.
+    assert s.wait() == EXIT_FAILURE, s.describe()
+    assert 'MessageSizeTooLarge' in s.stderr_text()
+
+
 def test_open_errors(start_service, services_dir, bus, sessions):
     start_service(ECHO, AllowUsers='man')
     r = expect(ctl(bus, 'open', 'com.example.nope', stdin=''), EXIT_NOT_FOUND)

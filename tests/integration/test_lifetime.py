@@ -98,3 +98,35 @@ def test_no_leaks_after_many_cycles(start_service, agents, bus):
     assert left == [], 'connection objects left behind: %r' % left
     # The provider is still registered and works.
     assert client.service_send(ECHO, valueset(last=GLib.Variant('b', True))).ok()
+
+
+def test_provider_killed_client_told_closed_before_its_request_fails(start_service, agents, bus):
+    """A provider killed with SIGKILL while an unprivileged client's request is pending: on the
+    wire, the client gets ServiceClosed (Canceled) first, then the error reply Closed, whose
+    message says the provider left the bus. A monitor sees the bus's order."""
+    monitor = agents.spawn('monitor')
+    tag = monitor.next_tag()
+    monitor.send({'cmd': 'become_monitor', 'tag': tag, 'rules': []})
+    monitor.wait_event(lambda e: e['event'] == 'reply' and e['tag'] == tag and e['ok'], None,
+                       'BecomeMonitor')
+    provider = start_service(ECHO, auto='ignore')
+    client = agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID)
+    path = client.open_ok(ECHO)
+    pending = client.send_message(path, valueset(n=GLib.Variant('u', 1)))
+    provider.wait_signal('RequestReceived', path=path)
+    provider.kill(9)
+
+    result = pending.wait()
+    assert client.wait_signal('ServiceClosed', path=path).arg(0, 'u') == 1
+    client.barrier()
+
+    def to_client():
+        with monitor.cond:
+            return [e for e in monitor.events
+                    if e['event'] == 'monitor' and e['destination'] == client.unique_name and
+                    (e['member'] == 'ServiceClosed' or e['error_name'] == 'io.appservice1.Error.Closed')]
+    bus.wait_for(lambda: len(to_client()) == 2, what='the monitor saw both messages to the client')
+    seen = [e['member'] or e['error_name'] for e in sorted(to_client(), key=lambda e: e['seq'])]
+    assert seen == ['ServiceClosed', 'io.appservice1.Error.Closed']
+    result.expect_error('Closed')
+    assert 'the provider left the bus' in result.message, result.message

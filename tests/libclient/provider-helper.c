@@ -28,6 +28,9 @@
  * answers requests from the provider as echo does:
  *   client             "open STATUS DOMAIN CODE", then "response STATUS MESSAGE"; then it closes
  *                      and exits, or with --stay stays open (until "close"/"quit"/end of stdin)
+ * The limits mode opens NAME on the default bus and sends what the library must refuse itself:
+ *   limits             "open ...", "exit-on-close 0|1", then "oversize", "deep33", "deep32" and
+ *                      "ping" lines, each "WHAT STATUS DOMAIN CODE MESSAGE", then "is-open 0|1"
  *
  * --uid/--gid switch to that user and group (setgroups, setresgid, setresuid) before anything
  * touches the bus.
@@ -354,6 +357,69 @@ static int run_client(Helper *h, const char *package_family_name) {
         return 0;
 }
 
+/* ---- limits mode ------------------------------------------------------------------------------ */
+
+/* "WHAT STATUS DOMAIN CODE MESSAGE" for a send's outcome. */
+static void emit_outcome(const char *what, AppServiceResponse *response, const GError *error) {
+        const GError *e = response ? app_service_response_get_error(response) : error;
+
+        emit("%s %d %s %d %s", what,
+             response ? (int) app_service_response_get_status(response) : (int) app_service_response_status_from_error(error),
+             e ? g_quark_to_string(e->domain) : "none", e ? e->code : 0, e ? e->message : "-");
+}
+
+/* {'d': <<...<int32 1>...>>}: a ValueSet `depth` containers deep (its a{sv} and entry count). */
+static GVariant *nested_value_set(guint depth) {
+        GVariant *value = g_variant_new_int32(1);
+        GVariantBuilder builder;
+
+        for (guint i = 3; i < depth; i++)
+                value = g_variant_new_variant(value);
+        g_variant_builder_init(&builder, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&builder, "{sv}", "d", value);
+        return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+static void send_and_emit(AppServiceConnection *connection, const char *what, GVariant *message) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+
+        response = app_service_connection_send_message_sync(connection, message, NULL, &error);
+        emit_outcome(what, response, error);
+}
+
+/* Opens NAME on the default bus and sends what the library must refuse before the bus sees it:
+ * a ValueSet of 34 MiB ("oversize ..."), one 33 containers deep ("deep33 ..."); then one 32 deep
+ * ("deep32 ...") and a ping ("ping ..."), which must pass; "exit-on-close 0|1" tells how the
+ * library's bus connection is set. A bus that dropped us would end the process (SIGTERM from
+ * GDBus) before the last line. */
+static int run_limits(Helper *h) {
+        g_autoptr(AppServiceConnection) connection = app_service_connection_new(h->name, NULL);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) deep33 = nested_value_set(33);
+        g_autoptr(GVariant) deep32 = nested_value_set(32);
+        g_autoptr(GVariant) ping = g_variant_ref_sink(g_variant_new_parsed("{'ping': <int32 1>}"));
+        g_autoptr(GVariant) big = NULL;
+        gsize big_size = 34 * 1024 * 1024;
+        gpointer big_data = g_malloc0(big_size);
+        AppServiceConnectionStatus status;
+
+        big = g_variant_ref_sink(g_variant_new_parsed(
+                "{'blob': <%@ay>}",
+                g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, big_data, big_size, TRUE, g_free, big_data)));
+        status = app_service_connection_open_sync(connection, NULL, &error);
+        emit("open %d %s %d", (int) status, error ? g_quark_to_string(error->domain) : "none", error ? error->code : 0);
+        if (status != APP_SERVICE_CONNECTION_STATUS_SUCCESS)
+                return 0;
+        emit("exit-on-close %d", (int) g_dbus_connection_get_exit_on_close(app_service_connection_get_bus(connection)));
+        send_and_emit(connection, "oversize", big);
+        send_and_emit(connection, "deep33", deep33);
+        send_and_emit(connection, "deep32", deep32);
+        send_and_emit(connection, "ping", ping);
+        emit("is-open %d", (int) app_service_connection_get_is_open(connection));
+        return 0;
+}
+
 /* ---- submit and node modes ------------------------------------------------------------------- */
 
 static void submitted_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -436,8 +502,8 @@ static gboolean switch_user(gint uid, gint gid) {
 
 int main(int argc, char **argv) {
         static const char *const modes[] = { "echo", "ignore", "hold", "defer", "greet-on-connect",
-                                             "close-on-request", "crash", "client", "submit", "admin", "watch",
-                                             NULL };
+                                             "close-on-request", "crash", "client", "limits", "submit", "admin",
+                                             "watch", NULL };
         gint uid = -1, gid = -1;
         gboolean stay = FALSE;
         GOptionEntry entries[] = {
@@ -485,6 +551,8 @@ int main(int argc, char **argv) {
 
         if (g_str_equal(h.mode, "admin") || g_str_equal(h.mode, "watch")) {
                 h.exit_code = run_node(&h, g_str_equal(h.mode, "admin") ? (argc > 3 ? argv[3] : "") : NULL);
+        } else if (g_str_equal(h.mode, "limits")) {
+                h.exit_code = run_limits(&h);
         } else if (g_str_equal(h.mode, "client")) {
                 /* A client answers requests as echo does. */
                 h.mode = (char *) "echo";

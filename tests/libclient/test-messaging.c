@@ -607,6 +607,83 @@ out:
         setup_clear(&s);
 }
 
+/* What the send's callback found when it ran: service-closed already emitted, is-open FALSE. */
+typedef struct SendSeen {
+        Setup *setup;
+        AppServiceResponse *response;
+        guint closed_count;
+        gboolean is_open;
+        gboolean done;
+} SendSeen;
+
+static void send_seen_cb(GObject *source, GAsyncResult *result, gpointer user_data) {
+        SendSeen *seen = user_data;
+        g_autoptr(GError) error = NULL;
+
+        seen->closed_count = seen->setup->closed.count;
+        seen->is_open = app_service_connection_get_is_open(APP_SERVICE_CONNECTION(source));
+        seen->response = app_service_connection_send_message_finish(APP_SERVICE_CONNECTION(source), result, &error);
+        g_assert_no_error(error);
+        seen->done = TRUE;
+}
+
+static void check_failed_by_crash(AppServiceResponse *response) {
+        const GError *e;
+
+        LT_CHECK_OR_RETURN(response);
+        g_assert_cmpint(app_service_response_get_status(response), ==, APP_SERVICE_RESPONSE_STATUS_FAILURE);
+        e = app_service_response_get_error(response);
+        g_assert_error(e, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED);
+        if (e)
+                g_assert_nonnull(strstr(e->message, "the provider left the bus"));
+}
+
+/* The provider dies (SIGKILL) with a request pending: when the send completes, the application
+ * has had service-closed (Canceled) and is-open is FALSE, and the error says the provider left
+ * the bus. Asynchronously, the callback runs after the signal. */
+static void test_provider_crash_closed_before_send_fails_async(void) {
+        Setup s;
+        g_autoptr(GVariant) message = lt_value_set("{'crash': <true>}");
+        SendSeen seen = { .setup = &s };
+
+        if (!setup_open(&s, "RequestTimeoutSec=60\n", "crash", NULL))
+                goto out;
+        app_service_connection_send_message(s.connection, message, NULL, send_seen_cb, &seen);
+        LT_CHECK_OR_GOTO(LT_WAIT(seen.done, LT_WAIT_MS, "the send's callback"), out);
+        g_assert_cmpuint(seen.closed_count, ==, 1);
+        g_assert_false(seen.is_open);
+        g_assert_cmpint(s.closed.status, ==, APP_SERVICE_CLOSED_STATUS_CANCELED);
+        check_failed_by_crash(seen.response);
+        lt_helper_wait_exit(s.provider, LT_WAIT_MS); /* killed, as it should be */
+out:
+        g_clear_object(&seen.response);
+        setup_clear(&s);
+}
+
+/* The same with the _sync() call, which returns without the main context running: the library
+ * emits service-closed itself before it returns. */
+static void test_provider_crash_closed_before_send_fails_sync(void) {
+        Setup s;
+        g_autoptr(GVariant) message = lt_value_set("{'crash': <true>}");
+        g_autoptr(GError) error = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+
+        if (!setup_open(&s, "RequestTimeoutSec=60\n", "crash", NULL))
+                goto out;
+        response = app_service_connection_send_message_sync(s.connection, message, NULL, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(s.closed.count, ==, 1);
+        g_assert_cmpint(s.closed.status, ==, APP_SERVICE_CLOSED_STATUS_CANCELED);
+        g_assert_false(app_service_connection_get_is_open(s.connection));
+        check_failed_by_crash(response);
+        /* The signal still queued in the context is not emitted a second time. */
+        LT_RUN_FOR(FALSE, lt_ms(200));
+        g_assert_cmpuint(s.closed.count, ==, 1);
+        lt_helper_wait_exit(s.provider, LT_WAIT_MS); /* killed, as it should be */
+out:
+        setup_clear(&s);
+}
+
 /* The client closes: the provider gets Completed; the client does not hear of its own close,
  * and can send no more. */
 static void test_close_async(void) {
@@ -861,6 +938,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/service-closed/completed/provider-unregisters", test_closed_completed_by_unregister);
         g_test_add_func("/service-closed/canceled/provider-killed", test_closed_canceled_provider_killed);
         g_test_add_func("/service-closed/canceled/provider-crashes", test_closed_canceled_provider_crash);
+        g_test_add_func("/service-closed/before-send-fails/async", test_provider_crash_closed_before_send_fails_async);
+        g_test_add_func("/service-closed/before-send-fails/sync", test_provider_crash_closed_before_send_fails_sync);
         g_test_add_func("/close/async", test_close_async);
         g_test_add_func("/close/sync", test_close_sync);
         g_test_add_func("/close/cancelled", test_close_cancelled);

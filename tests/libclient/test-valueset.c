@@ -492,10 +492,90 @@ static void test_object_properties(void) {
         g_type_class_unref(provider_class);
 }
 
+/* ---- GDBus's misreading of some arrays (libclient/overview.md, "Values GDBus reads wrongly") ---- */
+
+/* The newest GLib whose GDBus is known to misread these shapes: its parser
+ * (gio/gdbusmessage.c, parse_value_from_blob(), the array branch) takes the array's start before
+ * the padding to its first element, so it stops up to 4 bytes short of the array's end. That
+ * code is unchanged from GDBus's first version (2010) to GLib main of August 2026 (2.89.3). */
+#define GDBUS_MISREAD_KNOWN_UP_TO_MAJOR 2
+#define GDBUS_MISREAD_KNOWN_UP_TO_MINOR 89
+
+/* @text marshalled by GDBus as a signal's body and read back by GDBus: what comes out, or NULL
+ * with @error set when GDBus refuses its own message. */
+static GVariant *gdbus_round_trip(const char *text, GError **error) {
+        g_autoptr(GDBusMessage) message = g_dbus_message_new_signal("/a", "a.b", "c");
+        g_autoptr(GDBusMessage) parsed = NULL;
+        g_autofree guchar *blob = NULL;
+        gsize size;
+
+        g_dbus_message_set_body(message, g_variant_new_tuple((GVariant *[]) { g_variant_new_parsed(text) }, 1));
+        blob = g_dbus_message_to_blob(message, &size, G_DBUS_CAPABILITY_FLAGS_NONE, error);
+        if (!blob)
+                return NULL;
+        parsed = g_dbus_message_new_from_blob(blob, size, G_DBUS_CAPABILITY_FLAGS_NONE, error);
+        if (!parsed)
+                return NULL;
+        return g_variant_get_child_value(g_dbus_message_get_body(parsed), 0);
+}
+
+/* On the GLib versions known to have the bug, asserts the bug: the shapes the documentation names
+ * come back wrong, and their neighbours right. On a newer GLib, asserts that all come back right:
+ * if that fails, GLib still has the bug and the documentation's version bound wants raising. */
+static void test_gdbus_misread(void) {
+        static const struct {
+                const char *text;
+                const char *misread; /* what the buggy parser gives, or NULL for "refused" */
+        } affected[] = {
+                { "{'x': <[([1],), (@ai [],)]>}", "{'x': <[([1],)]>}" },
+                { "{'xxxxx': <[(<int64 1>,), (<byte 2>,)]>}", "{'xxxxx': <[(<int64 1>,)]>}" },
+                { "{'x': <[([1],), (@ai [],)]>, 'y': <'z'>}", NULL },
+        };
+        static const char *const unaffected[] = {
+                "{'x': <[(@ai [],), ([1],)]>}",          /* the short element is not the last */
+                "{'xxxxx': <[([1],), (@ai [],)]>}",      /* the length field ends on 8 bytes */
+                "{'x': <[([1],), (@ai [],), ([3],)]>}",
+                "{'x': <[(@ay [],), (@ay [],)]>}",      /* padding before the last element */
+        };
+        /* The GLib this runs with, not the headers it was built with. */
+        gboolean known_buggy = glib_check_version(GDBUS_MISREAD_KNOWN_UP_TO_MAJOR,
+                                                  GDBUS_MISREAD_KNOWN_UP_TO_MINOR + 1, 0) != NULL;
+
+        g_test_message("GLib %u.%u.%u: GDBus %s misread the documented shapes", glib_major_version,
+                       glib_minor_version, glib_micro_version, known_buggy ? "is known to" : "should no longer");
+        for (guint i = 0; i < G_N_ELEMENTS(affected); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) sent = g_variant_ref_sink(g_variant_new_parsed(affected[i].text));
+                g_autoptr(GVariant) got = gdbus_round_trip(affected[i].text, &error);
+
+                if (!known_buggy) {
+                        g_assert_no_error(error);
+                        g_assert_true(got && g_variant_equal(got, sent));
+                } else if (affected[i].misread) {
+                        g_autoptr(GVariant) misread = g_variant_ref_sink(g_variant_new_parsed(affected[i].misread));
+
+                        g_assert_no_error(error);
+                        g_assert_true(got && g_variant_equal(got, misread));
+                } else {
+                        g_assert_null(got);
+                        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+                }
+        }
+        for (guint i = 0; i < G_N_ELEMENTS(unaffected); i++) {
+                g_autoptr(GError) error = NULL;
+                g_autoptr(GVariant) sent = g_variant_ref_sink(g_variant_new_parsed(unaffected[i]));
+                g_autoptr(GVariant) got = gdbus_round_trip(unaffected[i], &error);
+
+                g_assert_no_error(error);
+                g_assert_true(got && g_variant_equal(got, sent));
+        }
+}
+
 int main(int argc, char **argv) {
         lt_init(&argc, &argv);
 
         g_test_add_func("/valueset/null", test_null);
+        g_test_add_func("/valueset/gdbus-misreads-some-arrays", test_gdbus_misread);
         g_test_add_func("/valueset/contains-null", test_contains_null);
         g_test_add_func("/valueset/is-valid", test_is_valid);
         g_test_add_func("/valueset/lookup", test_lookup);

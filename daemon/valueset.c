@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -207,7 +208,24 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
 }
 
 /* Walks every element of an array, struct, dict entry or variant. */
+/* Whether values of this signature have one size (no strings, variants or arrays in them). */
+static bool signature_is_fixed(const char *signature) {
+        return !strpbrk(signature, "sogva");
+}
+
+/* GDBus (GLib's D-Bus message reader, every version to date) misreads an array of structs or dict
+ * entries of no fixed size whose last element takes 4 bytes or fewer, such as [([1],), (@ai [],)]:
+ * it loses that element, or refuses the message and closes its bus connection when more follows.
+ * Relayed as it is, one unprivileged caller could take any GLib-based provider off the bus. The
+ * alignment that decides it differs with where the broker puts the ValueSet, so every such array
+ * is refused. */
+static bool array_misread_by_gdbus(const char *contents, uint64_t n_elements, uint64_t last_size) {
+        return n_elements > 0 && (contents[0] == '(' || contents[0] == '{') && !signature_is_fixed(contents) &&
+                last_size <= 4;
+}
+
 static int walk_members(sd_bus_message *m, char type, const char *contents, Walk *w) {
+        uint64_t n = 0, last_start = 0;
         int r;
 
         r = sd_bus_message_enter_container(m, type, contents);
@@ -219,10 +237,16 @@ static int walk_members(sd_bus_message *m, char type, const char *contents, Walk
                         return r;
                 if (r > 0)
                         break;
+                last_start = align_to(w->size, type_alignment(contents[0]));
+                n++;
                 r = walk_value(m, 0, NULL, w);
                 if (r < 0)
                         return r;
         }
+        if (type == 'a' && array_misread_by_gdbus(contents, n, w->size - last_start))
+                walk_fail(w, "an array of '%s' whose last element takes %" PRIu64 " bytes: GLib's D-Bus "
+                          "reader misreads arrays of structs or dict entries whose last element takes 4 "
+                          "bytes or fewer, so the broker relays none", contents, w->size - last_start);
         return sd_bus_message_exit_container(m);
 }
 

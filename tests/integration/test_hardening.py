@@ -237,3 +237,22 @@ def test_calls_waiting_for_polkit_are_bounded(services_dir, daemon, agents):
     for call in waiting + [other_call]:
         call.assert_pending(settle=0)
     assert len(polkit_calls(standin)) == 5
+
+
+# ---- values GLib's D-Bus reader misreads ----------------------------------------------------------
+
+def test_gdbus_provider_cannot_be_taken_off_the_bus(start_service, bus, daemon, services_dir):
+    # GDBus closes a bus connection that receives {'x': <[([1],), (@ai [],)]>, 'y': <'z'>}; the
+    # provider agent is GDBus-based, as libappservice and PyGObject providers are. Sent with
+    # busctl (sd-bus serializes it right) as an unprivileged user, it must never reach it.
+    provider = start_service(ECHO)
+    argv = ['setpriv', '--reuid=%d' % NOBODY_UID, '--regid=%d' % NOGROUP_GID, '--clear-groups',
+            'busctl', '--address=%s' % bus.address, 'call', 'io.appservice1',
+            '/io/appservice1/service/com_2eexample_2eecho', 'io.appservice1.Service',
+            'SendMessage', 'a{sv}', '2', 'x', 'a(ai)', '2', '1', '1', '0', 'y', 's', 'z']
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30 * TIME_SCALE)
+    # busctl prints the error's message alone.
+    assert out.returncode != 0 and "GLib's D-Bus reader misreads arrays" in out.stderr, out.stderr
+    provider.assert_no_signal('RequestReceived')
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'
+    assert provider.alive()

@@ -380,6 +380,47 @@ static void test_depth(void) {
         sd_bus_message_unref(m);
 }
 
+/* {"x": <[([1],), (@ai [],)]>} and its kin: arrays GDBus misreads. */
+static sd_bus_message *new_array_of_ai_structs(unsigned n_full, bool last_empty) {
+        sd_bus_message *m = new_message();
+
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "{sv}"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'e', "sv"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "s", "x"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'v', "a(ai)"), >=, 0);
+        g_assert_cmpint(sd_bus_message_open_container(m, 'a', "(ai)"), >=, 0);
+        for (unsigned i = 0; i < n_full; i++)
+                g_assert_cmpint(sd_bus_message_append(m, "(ai)", 1, 7), >=, 0);
+        if (last_empty)
+                g_assert_cmpint(sd_bus_message_append(m, "(ai)", 0), >=, 0);
+        for (int i = 0; i < 4; i++)
+                g_assert_cmpint(sd_bus_message_close_container(m), >=, 0);
+        return m;
+}
+
+static void test_arrays_gdbus_misreads(void) {
+        _cleanup_(freep) char *reason = NULL;
+        sd_bus_message *m;
+
+        /* A last element of 4 bytes (an empty ai in a struct) is refused, alone or after others... */
+        assert_verdict(new_array_of_ai_structs(1, true), NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+        assert_verdict(new_array_of_ai_structs(0, true), NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+        m = new_array_of_ai_structs(2, true);
+        g_assert_cmpint(check(m, NO_LIMIT, NULL, &reason), ==, VALUESET_INVALID);
+        g_assert_nonnull(strstr(reason, "misreads arrays of structs or dict entries"));
+        sd_bus_message_unref(m);
+        /* ...one of 8 bytes is not, nor an empty array, nor structs of a fixed size. */
+        assert_verdict(new_array_of_ai_structs(2, false), NO_LIMIT, VALUESET_OK, ANY_SIZE);
+        assert_verdict(new_array_of_ai_structs(0, false), NO_LIMIT, VALUESET_OK, ANY_SIZE);
+        m = new_message();
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 1, "y", "a(y)", 2, 1, 2), >=, 0);
+        assert_verdict(m, NO_LIMIT, VALUESET_OK, ANY_SIZE);
+        /* A variant holding a byte takes 4 bytes too. */
+        m = new_message();
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 1, "v", "a(v)", 2, "x", (int64_t) 1, "y", 2), >=, 0);
+        assert_verdict(m, NO_LIMIT, VALUESET_INVALID, ANY_SIZE);
+}
+
 static void test_keys(void) {
         char key255[256], key256[257];
         sd_bus_message *m;
@@ -527,6 +568,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/valueset/invalid-beats-size", test_invalid_beats_size);
         g_test_add_func("/valueset/walk-stops-at-limit", test_walk_stops_at_limit);
         g_test_add_func("/valueset/depth", test_depth);
+        g_test_add_func("/valueset/arrays-gdbus-misreads", test_arrays_gdbus_misreads);
         g_test_add_func("/valueset/keys", test_keys);
         g_test_add_func("/valueset/nested", test_nested);
         g_test_add_func("/valueset/list-of-valuesets", test_list_of_valuesets);

@@ -106,7 +106,7 @@ int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd
         return 0;
 }
 
-static bool caller_allowed(const Definition *d, const Identity *id) {
+bool definition_allows_identity(const Definition *d, const Identity *id) {
         _cleanup_(freep) gid_t *gids = NULL;
 
         gids = calloc(id->n_groups + 1, sizeof(gid_t));
@@ -119,7 +119,7 @@ static bool caller_allowed(const Definition *d, const Identity *id) {
 }
 
 bool service_may_open(const Service *s, const Identity *caller) {
-        return !s->disabled && caller_allowed(s->definition, caller);
+        return !s->disabled && definition_allows_identity(s->definition, caller);
 }
 
 static unsigned peer_connections_to(const Peer *p, const Service *s) {
@@ -142,7 +142,7 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
         if (s->disabled)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY,
                                          "app service '%s' is disabled", d->name);
-        if (!caller_allowed(d, caller))
+        if (!definition_allows_identity(d, caller))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' may not be opened by uid " UID_FMT
                                          " (AllowUsers=, AllowGroups=)", d->name, caller->uid);

@@ -145,6 +145,9 @@ void waiter_free(Waiter *w);
 
 /* The contract's ValueSet checks (InvalidMessage, then MessageSizeTooLarge) on the a{sv} at the
  * current position of m, with this service's limits. */
+/* Whether AllowUsers=/AllowGroups= let this caller (uid, primary and supplementary groups) open
+ * the service; fails closed. */
+bool definition_allows_identity(const Definition *d, const Identity *id);
 int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd_bus_error *error);
 
 /* activation.c */

@@ -17,7 +17,6 @@ bool service_state_is_private(const Service *s) {
 
 bool service_may_watch(const Service *s, const char *sender, const Identity *id) {
         const Definition *d = s->definition;
-        _cleanup_(freep) gid_t *gids = NULL;
 
         if (!service_state_is_private(s) || id->uid == 0)
                 return true;
@@ -26,14 +25,7 @@ bool service_may_watch(const Service *s, const char *sender, const Identity *id)
         /* Whoever may register the service (RegisterProvider's rule) sees what it would see then. */
         if (id->uid == (d->has_user ? d->uid : geteuid()))
                 return true;
-
-        gids = calloc(id->n_groups + 1, sizeof(gid_t));
-        if (!gids)
-                return false;  /* fail closed */
-        gids[0] = id->gid;
-        for (size_t i = 0; i < id->n_groups; i++)
-                gids[i + 1] = id->groups[i];
-        return definition_allows(d, id->uid, gids, id->n_groups + 1);
+        return definition_allows_identity(d, id);
 }
 
 bool definition_watchers_differ(const Definition *a, const Definition *b) {

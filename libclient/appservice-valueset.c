@@ -84,7 +84,7 @@ static gboolean check_value_set(GVariant *value_set, GError **error) {
 
         g_variant_iter_init(&iter, value_set);
         while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-                g_autoptr(GVariant) owned = value;
+                g_autoptr(GVariant) owned G_GNUC_UNUSED = value;  /* frees it */
                 gsize length = strlen(key);
 
                 if (length == 0) {

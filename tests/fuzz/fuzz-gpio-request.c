@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "args.h"
+#include "fuzz-glib.h"
 #include "protocol.h"
 #include "settings.h"
 
@@ -28,7 +29,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         Limits limits = LIMITS_DEFAULT;
         g_autoptr(GError) error = NULL;
 
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_LEVEL_ERROR);
+        fuzz_glib_init();
         dev_dir = g_dir_make_tmp("fuzz-gpio-XXXXXX", &error);
         if (!dev_dir)
                 abort();

@@ -14,12 +14,13 @@
 #include <string.h>
 
 #include "appservicectl.h"
+#include "fuzz-glib.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-        g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_LEVEL_ERROR);
+        fuzz_glib_init();
         return 0;
 }
 

@@ -387,6 +387,13 @@ GVariant *app_service_value_set_parse(const gchar *text, GError **error) {
 
         g_return_val_if_fail(text != NULL, NULL);
 
+        /* g_variant_parse() copies string literals as they are, and GVariant strings must be
+         * UTF-8: it would fail a critical and return garbage. */
+        if (!g_utf8_validate(text, -1, NULL)) {
+                g_set_error_literal(error, G_VARIANT_PARSE_ERROR, G_VARIANT_PARSE_ERROR_INVALID_CHARACTER,
+                                    "the text is not valid UTF-8");
+                return NULL;
+        }
         value_set = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, error);
         if (!value_set || !app_service_value_set_is_valid(value_set, error))
                 return NULL;
@@ -443,6 +450,14 @@ GVariant *app_service_value_set_new_from_assignments(const gchar *const *assignm
                 if (!equals) {
                         g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
                                     "'%s' is not of the form KEY=VALUE", *a);
+                        g_variant_builder_clear(&builder);
+                        return NULL;
+                }
+                /* Keys and string values become GVariant strings, which must be UTF-8. Not
+                 * quoted: the message must be UTF-8 too. */
+                if (!g_utf8_validate(*a, -1, NULL)) {
+                        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
+                                    "assignment %td is not valid UTF-8", a - assignments + 1);
                         g_variant_builder_clear(&builder);
                         return NULL;
                 }

@@ -198,6 +198,29 @@ static void test_parse(void) {
         g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
 }
 
+/* Found by tests/fuzz (fuzz-value-parse): text that is not UTF-8, as a command line or stdin may
+ * give it, reached g_variant_parse() and g_variant_new_string(), which failed a critical (fatal
+ * here, a garbage result elsewhere). It is an error now. */
+static void test_not_utf8(void) {
+        const gchar *bad_value[] = { "d=\xcfnan", NULL };
+        const gchar *bad_key[] = { "k\xff=1", NULL };
+        const gchar *bad_typed[] = { "ok=1", "s=\"\xc3\"", NULL };
+        g_autoptr(GError) error = NULL;
+
+        g_assert_null(app_service_value_set_new_from_assignments(bad_value, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_new_from_assignments(bad_key, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_new_from_assignments(bad_typed, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_assert_true(error && g_utf8_validate(error->message, -1, NULL));
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_parse("{'a': <'\xcf'>}", &error));
+        g_assert_true(error && error->domain == G_VARIANT_PARSE_ERROR);
+}
+
 static void assert_assignment(const gchar *assignment, const gchar *expected) {
         const gchar *assignments[] = { assignment, NULL };
         g_autoptr(GError) error = NULL;
@@ -491,6 +514,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/valueset/get-double", test_get_double);
         g_test_add_func("/valueset/parse", test_parse);
         g_test_add_func("/valueset/assignments", test_assignments);
+        g_test_add_func("/valueset/not-utf8", test_not_utf8);
         g_test_add_func("/valueset/print", test_print);
         g_test_add_func("/errors/domain", test_error_domain);
         g_test_add_func("/errors/connection-status", test_connection_status);

@@ -92,6 +92,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (data[0] & 1) {
                 g_autofree gchar *text = g_strndup((const gchar *) data + 1, size - 1);
 
+                /* GDBus hands the service UTF-8 strings only (and g_variant_parse() wants it). */
+                if (!g_utf8_validate(text, -1, NULL))
+                        return 0;
                 message = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);
         } else {
                 /* Serialized GVariant, untrusted: GLib brings it to normal form. */

@@ -9,6 +9,8 @@
 
 #define MAX_SIGNATURE 255
 
+unsigned recipe_n_fds;
+
 static const char *const fixed_strings[] = {
         "",
         "a",
@@ -178,6 +180,7 @@ static int append_basic(sd_bus_message *m, FuzzInput *in, char type) {
                 if (null_fd < 0)
                         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 v.i = null_fd;
+                recipe_n_fds++;
                 break;
         default:
                 return -EINVAL;

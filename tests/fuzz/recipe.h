@@ -21,6 +21,9 @@ int recipe_append_value_set(sd_bus_message *m, FuzzInput *in, unsigned depth);
 /* Appends one value of a type the input chooses. */
 int recipe_append_value(sd_bus_message *m, FuzzInput *in, unsigned depth);
 
+/* How many unix fds the recipes appended since the program started (they do not travel as bytes). */
+extern unsigned recipe_n_fds;
+
 /* A string the input chooses, valid UTF-8 (sd-bus refuses anything else on sending): from a few
  * fixed ones that matter to the broker ("", 255 and 256 bytes, the names of the harness's
  * services) or made of the input's bytes. Free it. */

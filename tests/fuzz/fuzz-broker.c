@@ -189,7 +189,7 @@ typedef struct Run {
         Manager *manager;
         const char *broker;           /* the broker's unique name */
         sd_bus *peers[N_PEERS];
-        unsigned pings_pending;
+        bool ping_pending[N_PEERS];
         char *paths[MAX_KNOWN];       /* object paths the broker handed out */
         size_t n_paths;
         uint64_t ids[MAX_KNOWN];      /* request ids it delivered */
@@ -234,9 +234,9 @@ static int on_peer_message(sd_bus_message *m, void *userdata, sd_bus_error *erro
 }
 
 static int on_ping_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Run *run = userdata;
+        bool *pending = userdata;
 
-        run->pings_pending--;
+        *pending = false;
         return 0;
 }
 
@@ -279,15 +279,34 @@ static void barrier(Run *run) {
         int r;
 
         for (unsigned i = 0; i < N_PEERS; i++) {
+                run->ping_pending[i] = false;
                 if (!run->peers[i])
                         continue;
+                /* A peer that sent what the bus does not take (a message nested deeper than 64)
+                 * is thrown off the bus by dbus-daemon: its own doing, it connects anew later. */
                 r = sd_bus_call_method_async(run->peers[i], NULL, run->broker, "/io/appservice1",
-                                             "org.freedesktop.DBus.Peer", "Ping", on_ping_reply, run, "");
+                                             "org.freedesktop.DBus.Peer", "Ping", on_ping_reply,
+                                             &run->ping_pending[i], "");
+                if (r < 0 && !sd_bus_is_open(run->peers[i])) {
+                        run->peers[i] = sd_bus_flush_close_unref(run->peers[i]);
+                        continue;
+                }
                 if (r < 0)
                         FAIL("ping: %s", strerror(-r));
-                run->pings_pending++;
+                run->ping_pending[i] = true;
         }
-        while (run->pings_pending > 0) {
+        for (;;) {
+                bool pending = false;
+
+                for (unsigned i = 0; i < N_PEERS; i++) {
+                        if (run->peers[i] && !sd_bus_is_open(run->peers[i])) {
+                                run->peers[i] = sd_bus_flush_close_unref(run->peers[i]);
+                                run->ping_pending[i] = false;
+                        }
+                        pending = pending || run->ping_pending[i];
+                }
+                if (!pending)
+                        break;
                 r = sd_event_run(run->manager->event, 100000);
                 if (r < 0)
                         FAIL("event loop: %s", strerror(-r));
@@ -466,9 +485,35 @@ static int step(Run *run, FuzzInput *in) {
                 return 0;  /* sd-bus refused to build it: nothing a peer could send */
 
         r = sd_bus_call_async(peer, NULL, call, on_peer_message, run, 0);
-        if (r < 0)
+        if (r < 0 && !sd_bus_is_open(peer))
+                run->peers[p] = sd_bus_flush_close_unref(peer);
+        else if (r < 0)
                 FAIL("cannot send: %s", strerror(-r));
         return 1;
+}
+
+/* As appserviced's main() does, but on the bus of the harness and without signals or the
+ * directory watch. */
+static int start_broker(Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        r = manager_new(&m);
+        if (r < 0)
+                return r;
+        m->user_bus = true;
+        m->services_dirs = calloc(2, sizeof(char *));
+        if (!m->services_dirs || !(m->services_dirs[0] = strdup(services_dir)))
+                return -ENOMEM;
+        r = manager_load_services(m);
+        if (r >= 0)
+                r = manager_connect_bus(m);
+        if (r >= 0)
+                r = manager_lifecycle_start(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
 }
 
 static void run_free(Run *run) {
@@ -483,18 +528,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint64_t deadline;
         int r;
 
-        r = manager_new(&run.manager);
-        if (r < 0)
-                FAIL("manager_new: %s", strerror(-r));
-        run.manager->user_bus = true;
-        run.manager->services_dirs = calloc(2, sizeof(char *));
-        if (!run.manager->services_dirs || !(run.manager->services_dirs[0] = strdup(services_dir)))
-                FAIL("out of memory");
-        r = manager_load_services(run.manager);
-        if (r >= 0)
-                r = manager_connect_bus(run.manager);
-        if (r >= 0)
-                r = manager_lifecycle_start(run.manager);
+        /* libFuzzer's SIGALRM (its -timeout watch) can interrupt the synchronous calls of the
+         * start-up: that is the harness's doing, so start again. */
+        for (int attempt = 0;; attempt++) {
+                r = start_broker(&run.manager);
+                if (r != -EINTR || attempt >= 5)
+                        break;
+        }
         if (r < 0)
                 FAIL("cannot start the broker: %s", strerror(-r));
         r = sd_bus_get_unique_name(run.manager->bus, &run.broker);

@@ -332,8 +332,9 @@ static const char *pick_path(Run *run, FuzzInput *in) {
         uint8_t choice = fuzz_input_byte(in);
         Service *s;
 
+        /* The most recent first: usually the connection just opened. */
         if (choice < 64 && run->n_paths > 0)
-                return run->paths[choice % run->n_paths];
+                return run->paths[run->n_paths - 1 - choice % run->n_paths];
         if (choice < 128) {
                 s = manager_find_service(run->manager, services[choice % 3]);
                 if (s)
@@ -346,7 +347,7 @@ static uint64_t pick_id(Run *run, FuzzInput *in) {
         uint8_t choice = fuzz_input_byte(in);
 
         if (choice < 192 && run->n_ids > 0)
-                return run->ids[choice % run->n_ids];
+                return run->ids[run->n_ids - 1 - choice % run->n_ids];
         return fuzz_input_u64(in);
 }
 

@@ -152,8 +152,14 @@ static void run_recipe(FuzzInput *in) {
         if (r < 0)
                 FAIL("rewind: %s", strerror(-r));
         verdict = valueset_check(m, UINT64_MAX, &size, &reason);
-        if (verdict < 0)
+        /* sd-bus builds some messages it cannot read back itself (a variant signature of 255
+         * bytes has been seen): those are not the walker's business. */
+        if (verdict < 0 && (sd_bus_message_rewind(m, true) < 0 || sd_bus_message_skip(m, NULL) < 0))
+                return;
+        if (verdict < 0) {
+                (void) sd_bus_message_dump(m, stderr, SD_BUS_MESSAGE_DUMP_WITH_HEADER);
                 FAIL("a message sd-bus built does not read: %s", strerror(-verdict));
+        }
         /* An invalid ValueSet's size is not used (the rule wins), and a unix fd is skipped unmeasured. */
         if (verdict == VALUESET_OK && size != wire_body_length(wire))
                 FAIL("measured %llu bytes, the body has %u", (unsigned long long) size, wire_body_length(wire));

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -116,6 +117,31 @@ static int gen_type(FuzzInput *in, char **p, char *end, unsigned depth) {
                 memcpy(*p, "a{sv}", 5);
                 *p += 5;
                 return 0;
+        }
+}
+
+/* Whether a complete type keeps D-Bus's limits of 32 nested arrays and 32 nested structs (dict
+ * entries count as structs). sd-bus builds signatures past them but cannot read them back, and
+ * dbus-daemon refuses them: nothing the broker could ever receive. */
+static bool type_within_limits(const char **t, unsigned arrays, unsigned structs) {
+        switch (**t) {
+        case 'a':
+                if (arrays >= 32)
+                        return false;
+                (*t)++;
+                return type_within_limits(t, arrays + 1, structs);
+        case '(':
+        case '{':
+                if (structs >= 32)
+                        return false;
+                for ((*t)++; **t != ')' && **t != '}'; )
+                        if (!type_within_limits(t, arrays, structs + 1))
+                                return false;
+                (*t)++;
+                return true;
+        default:
+                (*t)++;
+                return true;
         }
 }
 
@@ -285,6 +311,9 @@ int recipe_append_value(sd_bus_message *m, FuzzInput *in, unsigned depth) {
         if (r < 0)
                 return r;
         *p = '\0';
+        p = signature;
+        if (!type_within_limits((const char **) &p, 0, 0))
+                return -E2BIG;
         r = sd_bus_message_open_container(m, 'v', signature);
         if (r < 0)
                 return r;

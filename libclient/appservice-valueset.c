@@ -64,8 +64,10 @@ static guint type_depth(const gchar *type, const gchar **end) {
         case '(':
         case '{':
                 type++;
-                while (*type != ')' && *type != '}')
-                        depth = MAX(depth, type_depth(type, &type));
+                while (*type != ')' && *type != '}') {
+                        guint member = type_depth(type, &type);  /* not inside MAX(): it advances type */
+                        depth = MAX(depth, member);
+                }
                 *end = type + 1;
                 return depth + 1;
         case 'v':

@@ -252,6 +252,12 @@ static void test_depth_and_maybe(void) {
                 g_assert_true(again && g_variant_equal(deepest, again));
         }
 
+        /* Structs and dict entries of arrays are measured member by member. */
+        g_clear_pointer(&again, g_variant_unref);
+        again = app_service_value_set_parse("{'s': <([1], 'a', [[2]], {'k': <@a(ai) []>})>, 'd': <{1: [[2]]}>}", &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(again);
+
         /* One more: 33. */
         g_string_insert_c(text, strlen("{'x': <@"), 'a');
         g_assert_null(app_service_value_set_parse(text->str, &error));

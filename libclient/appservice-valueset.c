@@ -59,8 +59,7 @@ static guint type_depth(const gchar *type, const gchar **end) {
         switch (type[0]) {
         case 'a':
         case 'm':
-                depth = 1 + type_depth(type + 1, end);
-                return depth;
+                return 1 + type_depth(type + 1, end);
         case '(':
         case '{':
                 type++;
@@ -85,9 +84,10 @@ static gboolean fail_depth(const gchar *key, GError **error) {
         return FALSE;
 }
 
-/* Checks a value of a ValueSet, inside @depth containers (its variant the innermost): no unix fd and no maybe
- * type (D-Bus has none) in it, no deeper nesting than DEPTH_MAX, and the rules for every ValueSet
- * nested in it (an a{sv} anywhere, inside arrays, structs and variants). @key names it in errors. */
+/* Checks a value of a ValueSet, inside @depth containers (its variant the innermost): no unix fd
+ * and no maybe type (D-Bus has none) in it, no deeper nesting than DEPTH_MAX, and the rules for
+ * every ValueSet nested in it (an a{sv} anywhere, inside arrays, structs and variants). @key names
+ * it in errors. */
 static gboolean check_value(GVariant *value, const gchar *key, guint depth, GError **error) {
         const gchar *type = g_variant_get_type_string(value), *end;
         GVariantIter iter;

@@ -76,8 +76,11 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r == VALUESET_OK) {
                 /* What passed the check must copy, whatever sd-bus let in. */
                 r = copy_and_read(m, &wire, &wire_size);
-                if (r < 0)
+                if (r < 0) {
+                        (void) sd_bus_message_rewind(m, true);
+                        (void) sd_bus_message_dump(m, stderr, SD_BUS_MESSAGE_DUMP_WITH_HEADER);
                         FAIL("a ValueSet that passed the check does not copy: %s", strerror(-r));
+                }
                 if (wire_body_length(wire) != received.size)
                         FAIL("copy of %llu bytes measured as %llu", (unsigned long long) wire_body_length(wire),
                              (unsigned long long) received.size);

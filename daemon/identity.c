@@ -153,6 +153,9 @@ static bool app_id_span(const char *unit, size_t n, const char **ret_id, size_t 
         if (has_prefix(unit, n, "snap.")) {
                 /* snap.<name>.<app>… : the snap name is all a snap app is known by. */
                 body = unit + strlen("snap.");
+                /* "snap.scope": the prefix and the suffix share the dot, nothing lies between. */
+                if (end <= body)
+                        return false;
                 dash = memchr(body, '.', end - body);
                 if (!dash || dash == body || dash + 1 >= end)
                         return false;

@@ -191,6 +191,10 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
                 r = sd_bus_message_read_array(m, element, &p, &n);
                 if (r < 0)
                         return r;
+                /* sd-bus hands over the bytes as the peer framed them: a length that is no whole
+                 * number of elements could not be relayed (found by tests/fuzz fuzz-valueset). */
+                if (n % fixed_size(element) != 0)
+                        return -EBADMSG;
                 w->size += n;
                 return walk_check_size(w);
         }

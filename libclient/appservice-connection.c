@@ -949,7 +949,7 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
 void app_service_connection_send_message(AppServiceConnection *self, GVariant *message, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data) {
         g_autoptr(GTask) task = NULL;
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         GError *error = NULL;
 
         g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
@@ -1020,7 +1020,7 @@ AppServiceResponse *app_service_connection_send_message_finish(AppServiceConnect
  */
 AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnection *self, GVariant *message,
                                                              GCancellable *cancellable, GError **error) {
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         AppServiceResponse *response;
         GVariant *reply;
         GError *e = NULL;
@@ -1264,7 +1264,7 @@ static void on_once_bus(GObject *source, GAsyncResult *result, gpointer user_dat
  */
 void app_service_send_message_once(GDBusConnection *bus, const gchar *app_service_name, GVariant *message,
                                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         GTask *task;
         OnceData *data;
         GError *error = NULL;
@@ -1350,7 +1350,7 @@ AppServiceResponse *app_service_send_message_once_finish(GAsyncResult *result, G
 AppServiceResponse *app_service_send_message_once_sync(GDBusConnection *bus, const gchar *app_service_name,
                                                        GVariant *message, GCancellable *cancellable,
                                                        GError **error) {
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         g_autoptr(GDBusConnection) default_bus = NULL;
         g_autofree gchar *path = NULL;
         GVariant *reply;

@@ -997,7 +997,7 @@ static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user
 void app_service_provider_submit_action(AppServiceProvider *self, const gchar *destination, const gchar *action,
                                         GVariant *message, GCancellable *cancellable, GAsyncReadyCallback callback,
                                         gpointer user_data) {
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         g_autoptr(GTask) task = NULL;
         GError *error = NULL;
 
@@ -1077,7 +1077,7 @@ gboolean app_service_provider_submit_action_finish(AppServiceProvider *self, GAs
 gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const gchar *destination,
                                                  const gchar *action, GVariant *message, GVariant **responses,
                                                  GVariant **failures, GCancellable *cancellable, GError **error) {
-        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
         g_autoptr(GVariant) reply = NULL;
         GError *e = NULL;
 

@@ -418,7 +418,7 @@ static void respond_start(GTask *task) {
  */
 void app_service_request_send_response(AppServiceRequest *self, GVariant *response, GCancellable *cancellable,
                                        GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GVariant) sunk = response ? g_variant_ref_sink(response) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = response ? g_variant_ref_sink(response) : NULL;
         g_autoptr(GTask) task = NULL;
         GError *error = NULL;
 
@@ -491,7 +491,7 @@ AppServiceResponseStatus app_service_request_send_response_finish(AppServiceRequ
  */
 AppServiceResponseStatus app_service_request_send_response_sync(AppServiceRequest *self, GVariant *response,
                                                                 GCancellable *cancellable, GError **error) {
-        g_autoptr(GVariant) sunk = response ? g_variant_ref_sink(response) : NULL;
+        g_autoptr(GVariant) sunk G_GNUC_UNUSED = response ? g_variant_ref_sink(response) : NULL;
         g_autoptr(GVariant) parameters = NULL;
         GVariant *reply;
         GError *e = NULL;

@@ -7,6 +7,10 @@
  * from any thread. */
 
 #define KEY_MAX 255
+/* Containers a ValueSet may nest, counting its own array and dict entries and every variant: the
+ * broker's limit (a{sv} in a{sv} is 5 deep), well within what D-Bus carries (64) and what
+ * g_variant_parse() reads back (128). */
+#define DEPTH_MAX 32
 
 /**
  * app_service_value_new_null:
@@ -45,12 +49,47 @@ gboolean app_service_value_is_null(GVariant *value) {
         return g_variant_is_of_type(value, G_VARIANT_TYPE("av")) && g_variant_n_children(value) == 0;
 }
 
-static gboolean check_value_set(GVariant *value_set, GError **error);
+static gboolean check_value_set(GVariant *value_set, guint outside, GError **error);
 
-/* Checks a value of a ValueSet: no unix fd in it, and the rules for every ValueSet nested in it
- * (an a{sv} anywhere, inside arrays, structs and variants). @key names it in errors. */
-static gboolean check_value(GVariant *value, const gchar *key, GError **error) {
-        const gchar *type = g_variant_get_type_string(value);
+/* How deep the containers of a type nest (a basic type: 0, a variant: 1, its content unknown);
+ * *end is set past the type. */
+static guint type_depth(const gchar *type, const gchar **end) {
+        guint depth = 0;
+
+        switch (type[0]) {
+        case 'a':
+        case 'm':
+                return 1 + type_depth(type + 1, end);
+        case '(':
+        case '{':
+                type++;
+                while (*type != ')' && *type != '}') {
+                        guint member = type_depth(type, &type);  /* not inside MAX(): it advances type */
+                        depth = MAX(depth, member);
+                }
+                *end = type + 1;
+                return depth + 1;
+        case 'v':
+                *end = type + 1;
+                return 1;
+        default:
+                *end = type + 1;
+                return 0;
+        }
+}
+
+static gboolean fail_depth(const gchar *key, GError **error) {
+        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
+                    "the value of key '%s' nests more than %d containers deep", key, DEPTH_MAX);
+        return FALSE;
+}
+
+/* Checks a value of a ValueSet, inside @depth containers (its variant the innermost): no unix fd
+ * and no maybe type (D-Bus has none) in it, no deeper nesting than DEPTH_MAX, and the rules for
+ * every ValueSet nested in it (an a{sv} anywhere, inside arrays, structs and variants). @key names
+ * it in errors. */
+static gboolean check_value(GVariant *value, const gchar *key, guint depth, GError **error) {
+        const gchar *type = g_variant_get_type_string(value), *end;
         GVariantIter iter;
         GVariant *child;
 
@@ -59,14 +98,22 @@ static gboolean check_value(GVariant *value, const gchar *key, GError **error) {
                             "the value of key '%s' holds a unix fd (type %s), which a ValueSet may not", key, type);
                 return FALSE;
         }
+        if (strchr(type, 'm')) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
+                            "the value of key '%s' has a maybe type (%.32s), which D-Bus cannot carry", key, type);
+                return FALSE;
+        }
+        if (depth + type_depth(type, &end) > DEPTH_MAX)
+                return fail_depth(key, error);
         if (!strchr(type, 'v'))
                 return TRUE; /* no variant inside, so no a{sv} and no hidden fd either */
         if (g_str_equal(type, "a{sv}"))
-                return check_value_set(value, error);
+                return check_value_set(value, depth, error);
 
+        /* The children of a container sit one deeper; a variant's content too. */
         g_variant_iter_init(&iter, value);
         while ((child = g_variant_iter_next_value(&iter))) {
-                gboolean valid = check_value(child, key, error);
+                gboolean valid = check_value(child, key, depth + 1, error);
 
                 g_variant_unref(child);
                 if (!valid)
@@ -75,8 +122,9 @@ static gboolean check_value(GVariant *value, const gchar *key, GError **error) {
         return TRUE;
 }
 
-/* The key rules of one ValueSet, then its values. The messages are the broker's. */
-static gboolean check_value_set(GVariant *value_set, GError **error) {
+/* The key rules of one ValueSet inside @outside containers, then its values. The messages are
+ * the broker's. */
+static gboolean check_value_set(GVariant *value_set, guint outside, GError **error) {
         g_autoptr(GHashTable) keys = g_hash_table_new(g_str_hash, g_str_equal);
         GVariantIter iter;
         const gchar *key;
@@ -84,7 +132,7 @@ static gboolean check_value_set(GVariant *value_set, GError **error) {
 
         g_variant_iter_init(&iter, value_set);
         while (g_variant_iter_next(&iter, "{&sv}", &key, &value)) {
-                g_autoptr(GVariant) owned = value;
+                g_autoptr(GVariant) owned G_GNUC_UNUSED = value;  /* frees it */
                 gsize length = strlen(key);
 
                 if (length == 0) {
@@ -104,7 +152,10 @@ static gboolean check_value_set(GVariant *value_set, GError **error) {
                                     "key '%s' appears more than once", key);
                         return FALSE;
                 }
-                if (!check_value(value, key, error))
+                /* Inside the array, its dict entry and the variant. */
+                if (outside + 3 > DEPTH_MAX)
+                        return fail_depth(key, error);
+                if (!check_value(value, key, outside + 3, error))
                         return FALSE;
         }
         return TRUE;
@@ -118,7 +169,10 @@ static gboolean check_value_set(GVariant *value_set, GError **error) {
  * Checks the ValueSet rules of the io.appservice1 contract, which the broker enforces: the
  * type is `a{sv}`; in it and in every ValueSet nested in it (an `a{sv}` inside a value, an
  * `aa{sv}`...), every key is non-empty, at most 255 bytes long and unique; no value holds a
- * unix fd (`h`), however deeply nested. Sizes are the broker's business (`MaxMessageSize`).
+ * unix fd (`h`) or a maybe type (`m`, which D-Bus does not have), however deeply nested; and the
+ * whole nests at most 32 containers deep, counting its own array and dict entries and every
+ * variant (an `a{sv}` in an `a{sv}` is 5 deep). Sizes are the broker's business
+ * (`MaxMessageSize`).
  *
  * Returns: %TRUE if @value_set is a valid ValueSet; %FALSE with @error set to
  *   %APP_SERVICE_ERROR_INVALID_MESSAGE, naming the problem, otherwise
@@ -133,7 +187,7 @@ gboolean app_service_value_set_is_valid(GVariant *value_set, GError **error) {
                             "a ValueSet is of type a{sv}, not %s", g_variant_get_type_string(value_set));
                 return FALSE;
         }
-        return check_value_set(value_set, error);
+        return check_value_set(value_set, 0, error);
 }
 
 /**
@@ -387,6 +441,13 @@ GVariant *app_service_value_set_parse(const gchar *text, GError **error) {
 
         g_return_val_if_fail(text != NULL, NULL);
 
+        /* g_variant_parse() copies string literals as they are, and GVariant strings must be
+         * UTF-8: it would fail a critical and return garbage. */
+        if (!g_utf8_validate(text, -1, NULL)) {
+                g_set_error_literal(error, G_VARIANT_PARSE_ERROR, G_VARIANT_PARSE_ERROR_INVALID_CHARACTER,
+                                    "the text is not valid UTF-8");
+                return NULL;
+        }
         value_set = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, error);
         if (!value_set || !app_service_value_set_is_valid(value_set, error))
                 return NULL;
@@ -443,6 +504,14 @@ GVariant *app_service_value_set_new_from_assignments(const gchar *const *assignm
                 if (!equals) {
                         g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
                                     "'%s' is not of the form KEY=VALUE", *a);
+                        g_variant_builder_clear(&builder);
+                        return NULL;
+                }
+                /* Keys and string values become GVariant strings, which must be UTF-8. Not
+                 * quoted: the message must be UTF-8 too. */
+                if (!g_utf8_validate(*a, -1, NULL)) {
+                        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
+                                    "assignment %td is not valid UTF-8", a - assignments + 1);
                         g_variant_builder_clear(&builder);
                         return NULL;
                 }

@@ -198,6 +198,84 @@ static void test_parse(void) {
         g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
 }
 
+/* Found by tests/fuzz (fuzz-value-parse): text that is not UTF-8, as a command line or stdin may
+ * give it, reached g_variant_parse() and g_variant_new_string(), which failed a critical (fatal
+ * here, a garbage result elsewhere). It is an error now. */
+static void test_not_utf8(void) {
+        const gchar *bad_value[] = { "d=\xcfnan", NULL };
+        const gchar *bad_key[] = { "k\xff=1", NULL };
+        const gchar *bad_typed[] = { "ok=1", "s=\"\xc3\"", NULL };
+        g_autoptr(GError) error = NULL;
+
+        g_assert_null(app_service_value_set_new_from_assignments(bad_value, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_new_from_assignments(bad_key, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_new_from_assignments(bad_typed, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_assert_true(error && g_utf8_validate(error->message, -1, NULL));
+        g_clear_error(&error);
+        g_assert_null(app_service_value_set_parse("{'a': <'\xcf'>}", &error));
+        g_assert_true(error && error->domain == G_VARIANT_PARSE_ERROR);
+}
+
+/* Found by tests/fuzz (fuzz-value-parse): `x=@mmm…mav []` (130 maybe levels) made a ValueSet
+ * that app_service_value_set_print() wrote and app_service_value_set_parse() could not read back
+ * ("type declaration recurses too deeply"), and that D-Bus cannot carry at all (it has no maybe
+ * type, and nests at most 64 deep). Maybe types and nesting past the broker's 32 are invalid. */
+static void test_depth_and_maybe(void) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) deepest = NULL;
+        g_autoptr(GVariant) again = NULL;
+        g_autoptr(GString) text = g_string_new("{'x': <");
+        g_autofree gchar *printed = NULL;
+        const gchar *maybe[] = { "m=@ms 'a'", NULL };
+
+        g_assert_null(app_service_value_set_new_from_assignments(maybe, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+
+        /* 3 (array, entry, variant) + 29 arrays: 32 deep, the limit. */
+        g_string_append(text, "@");
+        for (int i = 0; i < 29; i++)
+                g_string_append_c(text, 'a');
+        g_string_append(text, "i []>}");
+        deepest = app_service_value_set_parse(text->str, &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(deepest);
+        if (deepest) {
+                printed = app_service_value_set_print(deepest);
+                again = app_service_value_set_parse(printed, &error);
+                g_assert_no_error(error);
+                g_assert_true(again && g_variant_equal(deepest, again));
+        }
+
+        /* Structs and dict entries of arrays are measured member by member. */
+        g_clear_pointer(&again, g_variant_unref);
+        again = app_service_value_set_parse("{'s': <([1], 'a', [[2]], {'k': <@a(ai) []>})>, 'd': <{1: [[2]]}>}", &error);
+        g_assert_no_error(error);
+        g_assert_nonnull(again);
+
+        /* One more: 33. */
+        g_string_insert_c(text, strlen("{'x': <@"), 'a');
+        g_assert_null(app_service_value_set_parse(text->str, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+        g_clear_error(&error);
+
+        /* Variants count: 3 + 29 nested variants around an int is 32 + the innermost variant. */
+        g_string_assign(text, "{'x': <");
+        for (int i = 0; i < 30; i++)
+                g_string_append_c(text, '<');
+        g_string_append(text, "1");
+        for (int i = 0; i < 30; i++)
+                g_string_append_c(text, '>');
+        g_string_append(text, ">}");
+        g_assert_null(app_service_value_set_parse(text->str, &error));
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE);
+}
+
 static void assert_assignment(const gchar *assignment, const gchar *expected) {
         const gchar *assignments[] = { assignment, NULL };
         g_autoptr(GError) error = NULL;
@@ -491,6 +569,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/valueset/get-double", test_get_double);
         g_test_add_func("/valueset/parse", test_parse);
         g_test_add_func("/valueset/assignments", test_assignments);
+        g_test_add_func("/valueset/not-utf8", test_not_utf8);
+        g_test_add_func("/valueset/depth-and-maybe", test_depth_and_maybe);
         g_test_add_func("/valueset/print", test_print);
         g_test_add_func("/errors/domain", test_error_domain);
         g_test_add_func("/errors/connection-status", test_connection_status);

@@ -329,7 +329,7 @@ int main(int argc, char *argv[]) {
         static const GOptionEntry options[] = {
                 { "timeout", 't', 0, G_OPTION_ARG_INT, &arg_timeout,
                   "Seconds to wait at each step (default 20)", "SECONDS" },
-                { NULL }
+                {}
         };
         g_autoptr(GOptionContext) context = NULL;
         g_autoptr(GError) error = NULL;

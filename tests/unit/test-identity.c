@@ -41,6 +41,18 @@ static void test_cgroup_snap(void) {
         assert_cgroup("/system.slice/snap..x.service", "snap..x.service", NULL);
 }
 
+/* Found by tests/fuzz (fuzz-cgroup): a unit named by a prefix and a suffix that overlap, such as
+ * "snap.scope" (a user can name a scope so: systemd-run --user --scope --unit=snap), made the app
+ * id's span negative and memchr() read past the name. */
+static void test_cgroup_prefix_only(void) {
+        assert_cgroup("/system.slice/snap.scope", "snap.scope", NULL);
+        assert_cgroup("/system.slice/snap.service", "snap.service", NULL);
+        assert_cgroup(USER_PREFIX "/snap.scope", "snap.scope", NULL);
+        assert_cgroup("/system.slice/app-.scope", "app-.scope", NULL);
+        assert_cgroup("/system.slice/app-.service", "app-.service", NULL);
+        assert_cgroup("/system.slice/snap.x.scope", "snap.x.scope", NULL);
+}
+
 static void test_cgroup_desktop(void) {
         assert_cgroup(USER_PREFIX "/app.slice/app-gnome-org.gnome.Terminal-12345.scope",
                       "app-gnome-org.gnome.Terminal-12345.scope", "org.gnome.Terminal");
@@ -592,6 +604,7 @@ int main(int argc, char *argv[]) {
 
         g_test_add_func("/identity/cgroup/flatpak", test_cgroup_flatpak);
         g_test_add_func("/identity/cgroup/snap", test_cgroup_snap);
+        g_test_add_func("/identity/cgroup/prefix-only", test_cgroup_prefix_only);
         g_test_add_func("/identity/cgroup/desktop", test_cgroup_desktop);
         g_test_add_func("/identity/cgroup/escaped", test_cgroup_escaped);
         g_test_add_func("/identity/cgroup/system-service", test_cgroup_system_service);

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "config.h"
-#include "quota.h"
 #include "log.h"
 #include "manager.h"
+#include "quota.h"
 #include "util.h"
 
 static void help(void) {

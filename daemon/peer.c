@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "connection.h"
-#include "quota.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
+#include "quota.h"
 #include "service.h"
 #include "util.h"
 #include "visibility.h"

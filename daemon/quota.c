@@ -10,9 +10,9 @@
 
 #include "errors.h"
 #include "keyfile.h"
-#include "quota.h"
 #include "log.h"
 #include "manager.h"
+#include "quota.h"
 #include "util.h"
 
 #define QUOTA_GROUP "Limits"

@@ -104,8 +104,14 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
         };
         if (asprintf(&c->path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
+        r = service_peer_joining(s, client);
+        if (r < 0) {
+                free(c->path);
+                return r;
+        }
         r = hashmap_put(m->connections, &c->id, c);
         if (r < 0) {
+                service_peer_left(s, client);
                 free(c->path);
                 return r;
         }
@@ -167,6 +173,7 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
         s->n_connections--;
         LIST_REMOVE(client, client->client_connections, c);
         LIST_REMOVE(provider, provider->provider_connections, c);
+        service_peer_left(s, client);
         identity_done(&c->caller);
         free(c->path);
         free(c);
@@ -230,8 +237,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 .from = from,
         };
         /* Held until the answer: what the sender makes the broker keep. */
-        r = quota_charge(m, connection_peer(c, from)->uid, size + QUOTA_REQUEST_OVERHEAD, 1, d->name,
-                         &req->charge, error);
+        r = quota_charge(m, d, connection_peer(c, from)->uid, size + QUOTA_REQUEST_OVERHEAD, 1, &req->charge, error);
         if (r < 0)
                 return r;
         r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,

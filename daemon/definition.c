@@ -19,6 +19,7 @@
 #include "hashmap.h"
 #include "keyfile.h"
 #include "log.h"
+#include "parse.h"
 
 #define GROUP_APP_SERVICE "App Service"
 #define GROUP_PROPERTIES  "Properties"
@@ -27,6 +28,8 @@
 #define DEFINITION_FILE_MAX          (UINT64_C(1024) * 1024)
 #define MAX_MESSAGE_SIZE_LIMIT       (UINT64_C(128) * 1024 * 1024)
 #define MAX_COUNT_LIMIT              UINT64_C(65536)
+#define MAX_BYTES_LIMIT              (UINT64_C(1) << 50)
+#define MAX_USER_COUNT_LIMIT         ((uint64_t) UINT32_MAX - 1)
 #define USEC_PER_SEC                 UINT64_C(1000000)
 #define TIMEOUT_LIMIT_USEC           (UINT64_C(24) * 60 * 60 * USEC_PER_SEC)
 
@@ -167,23 +170,6 @@ static bool id_is_valid(const char *s, size_t min_len) {
 
 bool definition_name_is_valid(const char *name) {
         return name && id_is_valid(name, 2);
-}
-
-/* Decimal digits only: no sign, no blanks, no hex, so that "0x10" or "-1" cannot slip through. */
-static int parse_decimal(const char *s, uint64_t max, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (!*s)
-                return -EINVAL;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9')
-                        return -EINVAL;
-                v = v * 10 + (uint64_t) (*s - '0');
-                if (v > max)
-                        return -ERANGE;
-        }
-        *ret = v;
-        return 0;
 }
 
 /* A numeric uid or gid; (uid_t) -1 and the 16-bit -1 are never real ids. */
@@ -448,6 +434,42 @@ static int parse_max_connections_per_peer(Definition *d, const char *value, char
         return 0;
 }
 
+/* The limits on what the broker holds for this service. "infinity" (the default) leaves only the
+ * broker's own limit of the same name (appserviced.conf). */
+static int parse_limit(const char *value, bool size, uint64_t max, uint64_t *ret, char **ret_message) {
+        int r;
+
+        if (strcmp(value, "infinity") == 0) {
+                *ret = DEFINITION_LIMIT_UNSET;
+                return 0;
+        }
+        r = size ? parse_size(value, max, ret) : parse_decimal(value, max, ret);
+        if (r == -ERANGE)
+                return bad_value(ret_message, "'%s' is too large (at most %" PRIu64 ")", loggable(value), max);
+        if (r < 0)
+                return bad_value(ret_message, size ? "'%s' is not a size (a decimal number of bytes, or with K, M or G)"
+                                                   : "'%s' is not a decimal number", loggable(value));
+        if (*ret == 0)
+                return bad_value(ret_message, "must be greater than 0 (\"infinity\" for no limit of its own)");
+        return 0;
+}
+
+static int parse_max_bytes_per_user(Definition *d, const char *value, char **ret_message) {
+        return parse_limit(value, /* size= */ true, MAX_BYTES_LIMIT, &d->max_bytes_per_user, ret_message);
+}
+
+static int parse_max_bytes_total(Definition *d, const char *value, char **ret_message) {
+        return parse_limit(value, /* size= */ true, MAX_BYTES_LIMIT, &d->max_bytes_total, ret_message);
+}
+
+static int parse_max_requests_per_user(Definition *d, const char *value, char **ret_message) {
+        return parse_limit(value, /* size= */ false, MAX_USER_COUNT_LIMIT, &d->max_requests_per_user, ret_message);
+}
+
+static int parse_max_peers_per_user(Definition *d, const char *value, char **ret_message) {
+        return parse_limit(value, /* size= */ false, MAX_USER_COUNT_LIMIT, &d->max_peers_per_user, ret_message);
+}
+
 /* "10", "1.5", "0.25": seconds with an optional fraction, kept to the microsecond. 0 only where
  * `allow_zero` says so. */
 static int parse_seconds_full(const char *value, bool allow_zero, uint64_t *ret_usec, char **ret_message) {
@@ -585,6 +607,10 @@ static const KeyParser app_service_keys[] = {
         { "MaxMessageSize", parse_max_message_size, /* raw= */ false },
         { "MaxPendingRequests", parse_max_pending_requests, /* raw= */ false },
         { "MaxConnectionsPerPeer", parse_max_connections_per_peer, /* raw= */ false },
+        { "MaxBytesPerUser", parse_max_bytes_per_user, /* raw= */ false },
+        { "MaxBytesTotal", parse_max_bytes_total, /* raw= */ false },
+        { "MaxRequestsPerUser", parse_max_requests_per_user, /* raw= */ false },
+        { "MaxPeersPerUser", parse_max_peers_per_user, /* raw= */ false },
         { "RequestTimeoutSec", parse_request_timeout, /* raw= */ false },
         { "ActivationTimeoutSec", parse_activation_timeout, /* raw= */ false },
         { "AutoStart", parse_auto_start, /* raw= */ false },
@@ -808,6 +834,10 @@ static Definition *definition_new(const char *path) {
                 .max_message_size = DEFINITION_DEFAULT_MAX_MESSAGE_SIZE,
                 .max_pending_requests = DEFINITION_DEFAULT_MAX_PENDING_REQUESTS,
                 .max_connections_per_peer = DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER,
+                .max_bytes_per_user = DEFINITION_LIMIT_UNSET,
+                .max_bytes_total = DEFINITION_LIMIT_UNSET,
+                .max_requests_per_user = DEFINITION_LIMIT_UNSET,
+                .max_peers_per_user = DEFINITION_LIMIT_UNSET,
                 .request_timeout_usec = DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC,
                 .activation_timeout_usec = DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC,
                 .restart = RESTART_NO,
@@ -1122,6 +1152,10 @@ bool definition_equal(const Definition *a, const Definition *b) {
                 a->max_message_size == b->max_message_size &&
                 a->max_pending_requests == b->max_pending_requests &&
                 a->max_connections_per_peer == b->max_connections_per_peer &&
+                a->max_bytes_per_user == b->max_bytes_per_user &&
+                a->max_bytes_total == b->max_bytes_total &&
+                a->max_requests_per_user == b->max_requests_per_user &&
+                a->max_peers_per_user == b->max_peers_per_user &&
                 a->request_timeout_usec == b->request_timeout_usec &&
                 a->activation_timeout_usec == b->activation_timeout_usec &&
                 a->auto_start == b->auto_start &&

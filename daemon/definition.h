@@ -15,6 +15,9 @@
 #define DEFINITION_DEFAULT_MAX_MESSAGE_SIZE        (UINT64_C(1024) * 1024)
 #define DEFINITION_DEFAULT_MAX_PENDING_REQUESTS    64u
 #define DEFINITION_DEFAULT_MAX_CONNECTIONS_PER_PEER 64u
+/* MaxBytesPerUser=, MaxBytesTotal=, MaxRequestsPerUser=, MaxPeersPerUser= not set ("infinity"):
+ * the service has no limit of its own, the broker's (appserviced.conf) still hold. */
+#define DEFINITION_LIMIT_UNSET                     UINT64_MAX
 #define DEFINITION_DEFAULT_REQUEST_TIMEOUT_USEC    (UINT64_C(30) * 1000000)
 #define DEFINITION_DEFAULT_ACTIVATION_TIMEOUT_USEC (UINT64_C(25) * 1000000)
 #define DEFINITION_DEFAULT_RESTART_USEC            (UINT64_C(1) * 1000000)
@@ -57,6 +60,13 @@ typedef struct Definition {
         uint64_t max_message_size;        /* bytes */
         unsigned max_pending_requests;
         unsigned max_connections_per_peer;
+        /* What the broker may hold for this service (quota.h), DEFINITION_LIMIT_UNSET when not
+         * set: bytes of held messages per uid and for all users, requests in flight per uid, bus
+         * peers of one uid with connections to it. */
+        uint64_t max_bytes_per_user;
+        uint64_t max_bytes_total;
+        uint64_t max_requests_per_user;
+        uint64_t max_peers_per_user;
         uint64_t request_timeout_usec;
         uint64_t activation_timeout_usec;
 

@@ -47,7 +47,8 @@ int manager_new(Manager **ret) {
         m->connections = hashmap_new(HASHMAP_KEY_UINT64);
         m->peers = hashmap_new(HASHMAP_KEY_STRING);
         m->usage = hashmap_new(HASHMAP_KEY_UINT64);
-        if (!m->services_by_name || !m->connections || !m->peers || !m->usage)
+        m->service_usage = hashmap_new(HASHMAP_KEY_STRING);
+        if (!m->services_by_name || !m->connections || !m->peers || !m->usage || !m->service_usage)
                 return -ENOMEM;
         quota_set_defaults(&m->limits);
 
@@ -108,9 +109,7 @@ Manager *manager_free(Manager *m) {
         hashmap_free(m->services_by_name);
         hashmap_free(m->connections);
         hashmap_free(m->peers);
-        while (hashmap_size(m->usage) > 0)
-                free(hashmap_remove(m->usage, &((UserUsage *) hashmap_first(m->usage))->uid));
-        hashmap_free(m->usage);
+        quota_free_all(m);
         free(m->config_path);
         strv_free(m->services_dirs);
         free(m->node_name);

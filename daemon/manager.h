@@ -38,6 +38,7 @@ typedef struct Manager {
 
         Limits limits;               /* appserviced.conf [Limits] */
         Hashmap *usage;              /* uid → UserUsage: what each user makes the broker hold */
+        Hashmap *service_usage;      /* service name → ServiceUsage: the same at each app service */
         uint64_t bytes_held;         /* message bytes held for everybody */
 
         ManagerState state;

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "definition.h"
 #include "errors.h"
 #include "keyfile.h"
 #include "log.h"
 #include "manager.h"
+#include "parse.h"
 #include "quota.h"
 #include "util.h"
 
@@ -28,40 +30,13 @@ void quota_set_defaults(Limits *l) {
         };
 }
 
-/* A count, optionally with K, M or G (powers of 1024), as in systemd's sizes. */
-static int parse_size(const char *s, uint64_t max, uint64_t *ret) {
-        unsigned long long v;
-        uint64_t factor = 1;
-        char *end;
-
-        if (!s[0] || s[0] == '-' || s[0] == '+')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || end == s)
-                return -EINVAL;
-        if (end[0] && !end[1]) {
-                switch (end[0]) {
-                case 'K': factor = UINT64_C(1) << 10; break;
-                case 'M': factor = UINT64_C(1) << 20; break;
-                case 'G': factor = UINT64_C(1) << 30; break;
-                default: return -EINVAL;
-                }
-        } else if (end[0])
-                return -EINVAL;
-        if (v == 0 || v > max / factor)
-                return -ERANGE;
-        *ret = v * factor;
-        return 0;
-}
-
 static void load_key(const KeyFile *kf, const char *path, const char *key, uint64_t max, uint64_t *value) {
         const KeyFileEntry *e = keyfile_lookup(kf, QUOTA_GROUP, key);
         uint64_t v;
 
         if (!e)
                 return;
-        if (parse_size(e->value, max, &v) < 0) {
+        if (parse_size(e->value, max, &v) < 0 || v == 0) {
                 log_warning("%s:%u: %s=%s is not a number from 1 to %" PRIu64 " (K, M, G allowed), "
                             "keeping %" PRIu64, path, e->line, key, e->value, max, *value);
                 return;
@@ -145,27 +120,73 @@ int quota_load(Limits *l, const char *path, bool must_exist) {
         return 0;
 }
 
-static UserUsage *usage_get(Manager *m, uid_t uid, bool create) {
+static UserUsage *usage_get(Hashmap *users, uid_t uid, bool create) {
         uint64_t key = uid;
         UserUsage *u;
 
-        u = hashmap_get(m->usage, &key);
+        u = hashmap_get(users, &key);
         if (u || !create)
                 return u;
         u = calloc(1, sizeof(UserUsage));
         if (!u)
                 return NULL;
         u->uid = uid;
-        if (hashmap_put(m->usage, &u->uid, u) < 0)
+        if (hashmap_put(users, &u->uid, u) < 0)
                 return mfree(u);
         return u;
 }
 
-static void usage_release_if_unused(Manager *m, UserUsage *u) {
+static void usage_release_if_unused(Hashmap *users, UserUsage *u) {
         if (!u || u->bytes > 0 || u->requests > 0 || u->peers > 0)
                 return;
-        hashmap_remove(m->usage, &u->uid);
+        hashmap_remove(users, &u->uid);
         free(u);
+}
+
+static void users_free(Hashmap *users) {
+        while (hashmap_size(users) > 0)
+                free(hashmap_remove(users, &((UserUsage *) hashmap_first(users))->uid));
+        hashmap_free(users);
+}
+
+static ServiceUsage *service_usage_get(Manager *m, const char *name, bool create) {
+        ServiceUsage *su;
+
+        su = hashmap_get(m->service_usage, name);
+        if (su || !create)
+                return su;
+        su = calloc(1, sizeof(ServiceUsage));
+        if (!su)
+                return NULL;
+        su->name = strdup(name);
+        su->users = hashmap_new(HASHMAP_KEY_UINT64);
+        if (!su->name || !su->users || hashmap_put(m->service_usage, su->name, su) < 0) {
+                hashmap_free(su->users);
+                free(su->name);
+                return mfree(su);
+        }
+        return su;
+}
+
+static void service_usage_release_if_unused(Manager *m, ServiceUsage *su) {
+        if (!su || su->bytes > 0 || hashmap_size(su->users) > 0)
+                return;
+        hashmap_remove(m->service_usage, su->name);
+        hashmap_free(su->users);
+        free(su->name);
+        free(su);
+}
+
+void quota_free_all(Manager *m) {
+        while (hashmap_size(m->service_usage) > 0) {
+                ServiceUsage *su = hashmap_remove(m->service_usage,
+                                                  ((ServiceUsage *) hashmap_first(m->service_usage))->name);
+                users_free(su->users);
+                free(su->name);
+                free(su);
+        }
+        hashmap_free(m->service_usage);
+        users_free(m->usage);
 }
 
 static int refuse(sd_bus_error *error, const char *what, const char *format, ...)
@@ -186,57 +207,113 @@ static int refuse(sd_bus_error *error, const char *what, const char *format, ...
         return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED, "%s", reason);
 }
 
-int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
-                 sd_bus_error *error) {
+/* Whether `bytes` more fit under `limit` next to the `held` ones. */
+static bool fits(uint64_t held, uint64_t bytes, uint64_t limit) {
+        return bytes <= limit && held <= limit - bytes;
+}
+
+static int check_broker(Manager *m, const Definition *d, uid_t uid, uint64_t bytes, unsigned requests,
+                        sd_bus_error *error) {
         const Limits *l = &m->limits;
-        UserUsage *u = usage_get(m, uid, /* create= */ false);
+        const UserUsage *u = usage_get(m->usage, uid, /* create= */ false);
         uint64_t user_bytes = u ? u->bytes : 0;
         unsigned user_requests = u ? u->requests : 0;
 
-        if (bytes > l->max_bytes_total || m->bytes_held > l->max_bytes_total - bytes)
-                return refuse(error, what, "the broker holds %" PRIu64 " bytes of messages for all users, and %" PRIu64
-                              " more would pass the limit of %" PRIu64 " (MaxBytesTotal)",
+        if (!fits(m->bytes_held, bytes, l->max_bytes_total))
+                return refuse(error, d->name, "the broker holds %" PRIu64 " bytes of messages for all users, and %"
+                              PRIu64 " more would pass the limit of %" PRIu64 " (MaxBytesTotal)",
                               m->bytes_held, bytes, l->max_bytes_total);
-        if (uid != 0 && (bytes > l->max_bytes_per_user || user_bytes > l->max_bytes_per_user - bytes))
-                return refuse(error, what, "uid " UID_FMT " has %" PRIu64 " bytes of messages held, and %" PRIu64
+        if (uid != 0 && !fits(user_bytes, bytes, l->max_bytes_per_user))
+                return refuse(error, d->name, "uid " UID_FMT " has %" PRIu64 " bytes of messages held, and %" PRIu64
                               " more would pass the limit of %" PRIu64 " (MaxBytesPerUser)",
                               uid, user_bytes, bytes, l->max_bytes_per_user);
         if (uid != 0 && requests > 0 && user_requests + requests > l->max_requests_per_user)
-                return refuse(error, what, "uid " UID_FMT " has %u requests in flight, the limit (MaxRequestsPerUser)",
+                return refuse(error, d->name, "uid " UID_FMT " has %u requests in flight, the limit (MaxRequestsPerUser)",
                               uid, user_requests);
-
-        u = usage_get(m, uid, /* create= */ true);
-        if (!u)
-                return -ENOMEM;
-        u->bytes += bytes;
-        u->requests += requests;
-        m->bytes_held += bytes;
-        *ret = (Charge) { .uid = uid, .bytes = bytes, .requests = requests, .taken = true };
         return 0;
 }
 
-void quota_release(Manager *m, Charge *c) {
-        UserUsage *u;
+/* The service's own limits, from its definition; DEFINITION_LIMIT_UNSET passes everything. */
+static int check_service(Manager *m, const Definition *d, uid_t uid, uint64_t bytes, unsigned requests,
+                         sd_bus_error *error) {
+        const ServiceUsage *su = service_usage_get(m, d->name, /* create= */ false);
+        const UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
+        uint64_t service_bytes = su ? su->bytes : 0, user_bytes = u ? u->bytes : 0;
+        unsigned user_requests = u ? u->requests : 0;
 
+        if (!fits(service_bytes, bytes, d->max_bytes_total))
+                return refuse(error, d->name, "it holds %" PRIu64 " bytes of messages for all users, and %" PRIu64
+                              " more would pass its limit of %" PRIu64 " (MaxBytesTotal= in %s)",
+                              service_bytes, bytes, d->max_bytes_total, d->path);
+        if (uid != 0 && !fits(user_bytes, bytes, d->max_bytes_per_user))
+                return refuse(error, d->name, "uid " UID_FMT " has %" PRIu64 " bytes of messages held at it, and %"
+                              PRIu64 " more would pass its limit of %" PRIu64 " (MaxBytesPerUser= in %s)",
+                              uid, user_bytes, bytes, d->max_bytes_per_user, d->path);
+        if (uid != 0 && requests > 0 && user_requests + (uint64_t) requests > d->max_requests_per_user)
+                return refuse(error, d->name, "uid " UID_FMT " has %u requests in flight to it, its limit "
+                              "(MaxRequestsPerUser= in %s)", uid, user_requests, d->path);
+        return 0;
+}
+
+int quota_charge(Manager *m, const Definition *d, uid_t uid, uint64_t bytes, unsigned requests, Charge *ret,
+                 sd_bus_error *error) {
+        ServiceUsage *su;
+        UserUsage *u, *su_user;
+        int r;
+
+        r = check_broker(m, d, uid, bytes, requests, error);
+        if (r < 0)
+                return r;
+        r = check_service(m, d, uid, bytes, requests, error);
+        if (r < 0)
+                return r;
+
+        u = usage_get(m->usage, uid, /* create= */ true);
+        su = service_usage_get(m, d->name, /* create= */ true);
+        su_user = su ? usage_get(su->users, uid, /* create= */ true) : NULL;
+        if (!u || !su_user) {
+                usage_release_if_unused(m->usage, u);
+                service_usage_release_if_unused(m, su);
+                return -ENOMEM;
+        }
+        u->bytes += bytes;
+        u->requests += requests;
+        m->bytes_held += bytes;
+        su_user->bytes += bytes;
+        su_user->requests += requests;
+        su->bytes += bytes;
+        *ret = (Charge) { .uid = uid, .bytes = bytes, .requests = requests, .service = su, .taken = true };
+        return 0;
+}
+
+static void usage_give_back(Hashmap *users, uid_t uid, uint64_t bytes, unsigned requests) {
+        UserUsage *u = usage_get(users, uid, /* create= */ false);
+
+        if (!u)
+                return;
+        u->bytes -= bytes;
+        u->requests -= requests;
+        usage_release_if_unused(users, u);
+}
+
+void quota_release(Manager *m, Charge *c) {
         if (!c || !c->taken)
                 return;
-        u = usage_get(m, c->uid, /* create= */ false);
-        if (u) {
-                u->bytes -= c->bytes;
-                u->requests -= c->requests;
-                usage_release_if_unused(m, u);
-        }
+        usage_give_back(m->usage, c->uid, c->bytes, c->requests);
         m->bytes_held -= c->bytes;
+        usage_give_back(c->service->users, c->uid, c->bytes, c->requests);
+        c->service->bytes -= c->bytes;
+        service_usage_release_if_unused(m, c->service);
         *c = (Charge) {};
 }
 
 int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
-        UserUsage *u = usage_get(m, uid, /* create= */ false);
+        UserUsage *u = usage_get(m->usage, uid, /* create= */ false);
 
         if (uid != 0 && u && u->peers >= m->limits.max_peers_per_user)
                 return refuse(error, NULL, "uid " UID_FMT " already has %u bus connections that the broker "
                               "keeps state for, the limit (MaxPeersPerUser)", uid, u->peers);
-        u = usage_get(m, uid, /* create= */ true);
+        u = usage_get(m->usage, uid, /* create= */ true);
         if (!u)
                 return -ENOMEM;
         u->peers++;
@@ -244,10 +321,43 @@ int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
 }
 
 void quota_remove_peer(Manager *m, uid_t uid) {
-        UserUsage *u = usage_get(m, uid, /* create= */ false);
+        UserUsage *u = usage_get(m->usage, uid, /* create= */ false);
 
         if (!u)
                 return;
         u->peers--;
-        usage_release_if_unused(m, u);
+        usage_release_if_unused(m->usage, u);
+}
+
+int quota_check_service_peer(Manager *m, const Definition *d, uid_t uid, sd_bus_error *error) {
+        const ServiceUsage *su = service_usage_get(m, d->name, /* create= */ false);
+        const UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
+
+        if (uid != 0 && u && u->peers >= d->max_peers_per_user)
+                return refuse(error, d->name, "uid " UID_FMT " already has %u bus connections with connections "
+                              "to it, its limit (MaxPeersPerUser= in %s)", uid, u->peers, d->path);
+        return 0;
+}
+
+int quota_add_service_peer(Manager *m, const char *service, uid_t uid) {
+        ServiceUsage *su = service_usage_get(m, service, /* create= */ true);
+        UserUsage *u = su ? usage_get(su->users, uid, /* create= */ true) : NULL;
+
+        if (!u) {
+                service_usage_release_if_unused(m, su);
+                return -ENOMEM;
+        }
+        u->peers++;
+        return 0;
+}
+
+void quota_remove_service_peer(Manager *m, const char *service, uid_t uid) {
+        ServiceUsage *su = service_usage_get(m, service, /* create= */ false);
+        UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
+
+        if (!u)
+                return;
+        u->peers--;
+        usage_release_if_unused(su->users, u);
+        service_usage_release_if_unused(m, su);
 }

@@ -3,14 +3,17 @@
 
 /* What one local user, and everybody together, may make the broker hold: the bytes of messages
  * waiting for an answer or for their provider to start, the requests in flight, and the bus peers
- * the broker keeps state for. Set in appserviced.conf; every refusal is ResourceLimitsExceeded
- * naming the limit. Root is held to the totals only. */
+ * the broker keeps state for. Set for the whole broker in appserviced.conf, and for one app
+ * service by the keys of the same names in its definition file; a charge must fit both. Every
+ * refusal is ResourceLimitsExceeded naming the limit. Root is held to the totals only. */
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+typedef struct Definition Definition;
+typedef struct Hashmap Hashmap;
 typedef struct Manager Manager;
 
 #define QUOTA_CONFIG_FILE "/etc/appservice/appserviced.conf"
@@ -38,11 +41,20 @@ typedef struct UserUsage {
         unsigned peers;
 } UserUsage;
 
+/* What everybody holds at one app service; freed when it holds nothing. Kept by name, not in the
+ * Service, so that a charge never outlives what it is counted in. */
+typedef struct ServiceUsage {
+        char *name;         /* the key */
+        uint64_t bytes;
+        Hashmap *users;     /* uid → UserUsage at this service; peers are those with connections to it */
+} ServiceUsage;
+
 /* A charge taken by quota_charge(), to give back with quota_release(). */
 typedef struct Charge {
         uid_t uid;
         uint64_t bytes;
         unsigned requests;
+        ServiceUsage *service;
         bool taken;
 } Charge;
 
@@ -51,12 +63,20 @@ void quota_set_defaults(Limits *l);
  * is logged and leaves the default. Returns < 0 only for a file that cannot be read at all. */
 int quota_load(Limits *l, const char *path, bool must_exist);
 
-/* Takes `bytes` and `requests` for `uid`, or refuses with ResourceLimitsExceeded (< 0) and takes
- * nothing. `what` names the service in the error. */
-int quota_charge(Manager *m, uid_t uid, uint64_t bytes, unsigned requests, const char *what, Charge *ret,
+/* Takes `bytes` and `requests` for `uid` at the app service `d` declares, or refuses with
+ * ResourceLimitsExceeded (< 0) and takes nothing. */
+int quota_charge(Manager *m, const Definition *d, uid_t uid, uint64_t bytes, unsigned requests, Charge *ret,
                  sd_bus_error *error);
 void quota_release(Manager *m, Charge *c);
 
 /* A peer of `uid` that the broker will keep state for. */
 int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
 void quota_remove_peer(Manager *m, uid_t uid);
+
+/* A peer of `uid` that opens its first connection to the app service `d` declares: whether its
+ * MaxPeersPerUser= leaves room (check), then counting it (add) until its last one closes. */
+int quota_check_service_peer(Manager *m, const Definition *d, uid_t uid, sd_bus_error *error);
+int quota_add_service_peer(Manager *m, const char *service, uid_t uid);
+void quota_remove_service_peer(Manager *m, const char *service, uid_t uid);
+
+void quota_free_all(Manager *m);

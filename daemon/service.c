@@ -132,9 +132,21 @@ static unsigned peer_connections_to(const Peer *p, const Service *s) {
         return n;
 }
 
+int service_peer_joining(Service *s, Peer *p) {
+        if (peer_connections_to(p, s) > 0)
+                return 0;
+        return quota_add_service_peer(s->manager, s->definition->name, p->uid);
+}
+
+void service_peer_left(Service *s, Peer *p) {
+        if (peer_connections_to(p, s) == 0)
+                quota_remove_service_peer(s->manager, s->definition->name, p->uid);
+}
+
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error) {
         const Definition *d = s->definition;
+        unsigned n = peer_connections_to(peer, s);
 
         if (provider && *provider && !streq(provider, d->provider))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_NOT_INSTALLED,
@@ -146,10 +158,12 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' may not be opened by uid " UID_FMT
                                          " (AllowUsers=, AllowGroups=)", d->name, caller->uid);
-        if (peer_connections_to(peer, s) >= d->max_connections_per_peer)
+        if (n >= d->max_connections_per_peer)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
                                          "app service '%s': %s already holds %u connections (MaxConnectionsPerPeer)",
                                          d->name, peer->name, d->max_connections_per_peer);
+        if (n == 0)
+                return quota_check_service_peer(s->manager, d, peer->uid, error);
         return 0;
 }
 
@@ -198,6 +212,7 @@ void waiter_free(Waiter *w) {
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
+        service_peer_left(w->service, peer);
         quota_release(w->service->manager, &w->charge);
         sd_bus_message_unref(w->call);
         identity_done(&w->identity);
@@ -244,15 +259,16 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                 return open_now(s, call, peer, caller, one_shot, size, target);
 
         /* A waiting open holds its call, and a one-shot its message, until the provider is there. */
-        r = quota_charge(s->manager, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, s->definition->name, &charge,
-                         &error);
+        r = quota_charge(s->manager, s->definition, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, &charge, &error);
         if (r < 0)
                 return reply_error(call, target, &error, r, s->definition->name);
 
         w = calloc(1, sizeof(Waiter));
-        if (!w) {
+        r = w ? service_peer_joining(s, peer) : -ENOMEM;
+        if (r < 0) {
+                free(w);
                 quota_release(s->manager, &charge);
-                return oneshot_reply_errnof(call, target, ENOMEM, "app service '%s': %m", s->definition->name);
+                return oneshot_reply_errnof(call, target, -r, "app service '%s': %m", s->definition->name);
         }
         *w = (Waiter) {
                 .service = s,

@@ -12,7 +12,8 @@
  * of everything they held.
  *
  * A crash, a sanitizer finding, the broker losing its bus, a step it does not finish within 10 s,
- * or state left behind by peers that are gone, is a finding. */
+ * or state left behind by peers that are gone (peers, connections, what the limits count), is a
+ * finding. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +57,10 @@ static const char *const definitions[][2] = {
           "MaxMessageSize=4096\n"
           "MaxPendingRequests=4\n"
           "MaxConnectionsPerPeer=3\n"
+          "MaxBytesPerUser=8K\n"
+          "MaxBytesTotal=12K\n"
+          "MaxRequestsPerUser=5\n"
+          "MaxPeersPerUser=1\n"
           "ActivationTimeoutSec=1\n"
           "[Properties]\n"
           "Color=blue\n"
@@ -564,6 +569,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         FAIL("%zu peers and %zu connections are left after every peer left the bus",
                              hashmap_size(run.manager->peers), hashmap_size(run.manager->connections));
         }
+        if (run.manager->bytes_held > 0 || hashmap_size(run.manager->usage) > 0 ||
+            hashmap_size(run.manager->service_usage) > 0)
+                FAIL("%llu bytes are still counted as held, for %zu users and %zu services, after every peer "
+                     "left the bus", (unsigned long long) run.manager->bytes_held, hashmap_size(run.manager->usage),
+                     hashmap_size(run.manager->service_usage));
 
         run_free(&run);
         return 0;

@@ -214,6 +214,107 @@ def test_a_missing_config_file_is_an_error(services_dir, daemon, workdir):
                for line in daemon.log_lines()), daemon.log_tail()
 
 
+# ---- the same limits for one app service, in its definition file ---------------------------------
+
+OTHER = 'com.example.other'
+
+
+def start_with_service_limits(start_service, services_dir, agents, **limits):
+    """The echo service with `limits` in its definition, and a second service without them; both
+    with providers that never answer, on a broker with its default limits."""
+    services_dir.write(OTHER, MaxMessageSize=2 * MIB, MaxPendingRequests=1000)
+    start_service(ECHO, auto='ignore', MaxMessageSize=2 * MIB, MaxPendingRequests=1000, **limits)
+    agents.spawn('other-provider', register=OTHER, auto='ignore').wait_registered()
+    return os.path.join(services_dir.path, ECHO + '.appservice')
+
+
+def test_service_bytes_held_per_user_and_in_all(start_service, services_dir, agents, daemon):
+    definition = start_with_service_limits(start_service, services_dir, agents,
+                                           MaxBytesPerUser='2M', MaxBytesTotal='2500K')
+    chunk = valueset_of_size(700 * 1024)
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    path = attacker.open_ok(ECHO)
+    held = [attacker.send_message(path, chunk) for _ in range(2)]
+    r = attacker.send_message(path, chunk).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxBytesPerUser= in %s' % definition in r.message, r
+    assert 'uid %d' % NOBODY_UID in r.message, r
+    for call in held:
+        call.assert_pending(settle=0)
+
+    # The service's limit is its own: the same user's messages to another service go on.
+    other_service = attacker.open_ok(OTHER)
+    held += [attacker.send_message(other_service, chunk) for _ in range(3)]
+    held[-1].assert_pending()
+
+    # Another user fits in what is left of the service's total, and no further; root too.
+    other = agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID)
+    other_path = other.open_ok(ECHO)
+    held.append(other.send_message(other_path, chunk))
+    r = other.send_message(other_path, chunk).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxBytesTotal= in %s' % definition in r.message, r
+    root = agents.spawn('root')
+    root.send_message(root.open_ok(ECHO), chunk).wait().expect_error('ResourceLimitsExceeded')
+
+    # Closing gives the attacker's share back.
+    attacker.close(path).ok()
+    held[0].wait().expect_error('Closed')
+    held[1].wait().expect_error('Closed')
+    other.send_message(other_path, chunk).assert_pending()
+    assert daemon.running()
+
+
+def test_service_requests_in_flight_per_user(start_service, services_dir, agents):
+    definition = start_with_service_limits(start_service, services_dir, agents, MaxRequestsPerUser=3)
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    paths = [attacker.open_ok(ECHO) for _ in range(2)]
+    held = [attacker.send_message(paths[i % 2], valueset(n=GLib.Variant('u', i))) for i in range(3)]
+    r = attacker.send_message(paths[1], valueset(n=GLib.Variant('u', 3))).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxRequestsPerUser= in %s' % definition in r.message, r
+    attacker.service_send(ECHO, valueset(n=GLib.Variant('u', 4))).wait().expect_error(
+        'ResourceLimitsExceeded')
+    for call in held:
+        call.assert_pending(settle=0)
+    # Not counted against its requests to another service, nor against another user.
+    attacker.send_message(attacker.open_ok(OTHER), valueset(n=GLib.Variant('u', 5))).assert_pending()
+    other = agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID)
+    other.send_message(other.open_ok(ECHO), valueset(n=GLib.Variant('u', 1))).assert_pending()
+
+
+def test_service_peers_per_user(start_service, services_dir, agents, bus):
+    definition = start_with_service_limits(start_service, services_dir, agents, MaxPeersPerUser=2)
+    peers = [agents.spawn('attacker%d' % i, uid=NOBODY_UID, gid=NOGROUP_GID) for i in range(3)]
+    first = [peers[0].open_ok(ECHO), peers[1].open_ok(ECHO)]
+    r = peers[2].open(ECHO).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxPeersPerUser= in %s' % definition in r.message, r
+    r = peers[2].service_send(ECHO, valueset(n=GLib.Variant('u', 1))).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    # A peer already counted may open more; other services and other users are not affected.
+    second = peers[0].open_ok(ECHO)
+    peers[2].open_ok(OTHER)
+    agents.spawn('other', uid=GAMES_UID, gid=GAMES_GID).open_ok(ECHO)
+    # A peer counts until its last connection to the service closes.
+    peers[0].close(first[0]).ok()
+    peers[2].open(ECHO).wait().expect_error('ResourceLimitsExceeded')
+    peers[0].close(second).ok()
+    peers[2].open_ok(ECHO)
+
+
+def test_bad_service_limits_name_the_key(services_dir, daemon, agents):
+    services_dir.write(ECHO, MaxBytesPerUser='lots')
+    services_dir.write(OTHER, MaxPeersPerUser='0')
+    services_dir.write('com.example.third', MaxRequestsPerUser='infinity', MaxBytesTotal='1G')
+    daemon.start()
+    log = '\n'.join(daemon.log_lines())
+    assert "MaxBytesPerUser: 'lots' is not a size" in log, log
+    assert 'MaxPeersPerUser: must be greater than 0' in log, log
+    names = [s[0] for s in agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID).list_services()]
+    assert 'com.example.third' in names and ECHO not in names and OTHER not in names, names
+
+
 # ---- administrative calls waiting for polkit ----------------------------------------------------
 
 @pytest.mark.polkit_standin

@@ -158,6 +158,10 @@ static void test_defaults(void) {
         g_assert_cmpuint(d->max_message_size, ==, 1048576);
         g_assert_cmpuint(d->max_pending_requests, ==, 64);
         g_assert_cmpuint(d->max_connections_per_peer, ==, 64);
+        g_assert_cmpuint(d->max_bytes_per_user, ==, DEFINITION_LIMIT_UNSET);
+        g_assert_cmpuint(d->max_bytes_total, ==, DEFINITION_LIMIT_UNSET);
+        g_assert_cmpuint(d->max_requests_per_user, ==, DEFINITION_LIMIT_UNSET);
+        g_assert_cmpuint(d->max_peers_per_user, ==, DEFINITION_LIMIT_UNSET);
         g_assert_cmpuint(d->request_timeout_usec, ==, 30 * 1000000ULL);
         g_assert_cmpuint(d->activation_timeout_usec, ==, 25 * 1000000ULL);
         g_assert_false(d->auto_start);
@@ -320,6 +324,55 @@ static void test_lifecycle_keys(void) {
         g_assert_cmpuint(d->retest_usec, ==, 7000000);
         g_assert_cmpuint(d->idle_timeout_usec, ==, 750000);
         g_assert_cmpuint(d->stop_timeout_usec, ==, 1500000);
+}
+
+static uint64_t user_limit(const Definition *d, const char *key) {
+        if (strcmp(key, "MaxBytesPerUser") == 0)
+                return d->max_bytes_per_user;
+        if (strcmp(key, "MaxBytesTotal") == 0)
+                return d->max_bytes_total;
+        if (strcmp(key, "MaxRequestsPerUser") == 0)
+                return d->max_requests_per_user;
+        return d->max_peers_per_user;
+}
+
+static void test_user_limits(void) {
+        static const struct {
+                const char *key, *value;
+                uint64_t expected;
+        } cases[] = {
+                { "MaxBytesPerUser", "1", 1 },
+                { "MaxBytesPerUser", "64M", UINT64_C(64) << 20 },
+                { "MaxBytesPerUser", "2500K", UINT64_C(2500) << 10 },
+                { "MaxBytesPerUser", "1G", UINT64_C(1) << 30 },
+                { "MaxBytesTotal", "1048576", 1048576 },
+                { "MaxBytesTotal", "1048576G", UINT64_C(1) << 50 },
+                { "MaxBytesTotal", "infinity", DEFINITION_LIMIT_UNSET },
+                { "MaxRequestsPerUser", "3", 3 },
+                { "MaxRequestsPerUser", "4294967294", 4294967294 },
+                { "MaxRequestsPerUser", "infinity ", DEFINITION_LIMIT_UNSET },
+                { "MaxPeersPerUser", "2", 2 },
+                { "MaxPeersPerUser", "infinity", DEFINITION_LIMIT_UNSET },
+        };
+        static const char *const keys[] = { "MaxBytesPerUser", "MaxBytesTotal", "MaxRequestsPerUser",
+                                            "MaxPeersPerUser" };
+        static const char *const bad[] = { "0", "0K", "-1", "+5", "abc", "1.5", "0x10", "", "1 2", "K", "Infinity",
+                                           "99999999999999999999999" };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                _cleanup_(definition_freep) Definition *d = parse_value(cases[i].key, cases[i].value);
+
+                ASSERT_OR_RETURN(d);
+                g_assert_cmpuint(user_limit(d, cases[i].key), ==, cases[i].expected);
+        }
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+                for (size_t j = 0; j < G_N_ELEMENTS(bad); j++)
+                        assert_bad_value(keys[i], bad[j]);
+        /* Sizes for bytes, plain counts for the others; nothing past 2^50 bytes or 2^32 - 2. */
+        assert_bad_value("MaxBytesTotal", "1048577G");
+        assert_bad_value("MaxBytesPerUser", "1T");
+        assert_bad_value("MaxRequestsPerUser", "4K");
+        assert_bad_value("MaxPeersPerUser", "4294967295");
 }
 
 static void test_lifecycle_values(void) {
@@ -1062,6 +1115,10 @@ static void test_equal(void) {
                 HEAD "MaxMessageSize=1024\n",
                 HEAD "MaxPendingRequests=3\n",
                 HEAD "MaxConnectionsPerPeer=3\n",
+                HEAD "MaxBytesPerUser=3\n",
+                HEAD "MaxBytesTotal=3\n",
+                HEAD "MaxRequestsPerUser=3\n",
+                HEAD "MaxPeersPerUser=3\n",
                 HEAD "RequestTimeoutSec=3\n",
                 HEAD "ActivationTimeoutSec=3\n",
                 HEAD "AutoStart=yes\n",
@@ -1119,6 +1176,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/errors/missing-required", test_missing_required);
         g_test_add_func("/definition/errors/syntax", test_syntax_errors);
         g_test_add_func("/definition/limits", test_limits);
+        g_test_add_func("/definition/user-limits", test_user_limits);
         g_test_add_func("/definition/unknown-keys-and-sections", test_unknown_keys_and_sections);
         g_test_add_func("/definition/unknown-keys-are-capped", test_unknown_keys_are_capped);
         g_test_add_func("/definition/locale-keys", test_locale_keys);

@@ -303,6 +303,24 @@ def test_service_peers_per_user(start_service, services_dir, agents, bus):
     peers[2].open_ok(ECHO)
 
 
+def test_service_limits_follow_a_reload(start_service, services_dir, agents):
+    start_with_service_limits(start_service, services_dir, agents, MaxRequestsPerUser=2)
+    attacker = agents.spawn('attacker', uid=NOBODY_UID, gid=NOGROUP_GID)
+    path = attacker.open_ok(ECHO)
+    held = [attacker.send_message(path, valueset(n=GLib.Variant('u', i))) for i in range(2)]
+    attacker.send_message(path, valueset(n=GLib.Variant('u', 2))).wait().expect_error(
+        'ResourceLimitsExceeded')
+    services_dir.write(ECHO, MaxMessageSize=2 * MIB, MaxPendingRequests=1000, MaxRequestsPerUser=4)
+    agents.spawn('admin').manager('Reload').wait().expect_ok()
+    # What is held stays held; the new value counts it.
+    held += [attacker.send_message(path, valueset(n=GLib.Variant('u', i))) for i in range(3, 5)]
+    r = attacker.send_message(path, valueset(n=GLib.Variant('u', 5))).wait()
+    r.expect_error('ResourceLimitsExceeded')
+    assert 'MaxRequestsPerUser=' in r.message, r
+    for call in held:
+        call.assert_pending(settle=0)
+
+
 def test_bad_service_limits_name_the_key(services_dir, daemon, agents):
     services_dir.write(ECHO, MaxBytesPerUser='lots')
     services_dir.write(OTHER, MaxPeersPerUser='0')

@@ -59,10 +59,10 @@ int connection_object_find(sd_bus *bus, const char *path, const char *interface,
         current = sd_bus_get_current_message(bus);
         c = manager_find_connection(m, id);
         if (!c) {
-                /* The object is gone; only the methods of a former endpoint still get the
-                 * contract's answers (UnknownRequest, Closed) instead of UnknownObject. */
-                if (id > m->last_connection_id || !current ||
-                    sd_bus_message_is_method_call(current, APPSERVICE_CONNECTION_IFACE, NULL) <= 0)
+                /* The object is gone, or never was (ids are random: nobody can tell); the
+                 * Connection methods of a former endpoint still get the contract's answers
+                 * (UnknownRequest, Closed) instead of UnknownObject. */
+                if (!current || sd_bus_message_is_method_call(current, APPSERVICE_CONNECTION_IFACE, NULL) <= 0)
                         return 0;
                 *ret_found = &closed_connection;
                 return 1;

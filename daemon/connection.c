@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "action.h"
 #include "connection.h"
@@ -86,6 +87,30 @@ static int append_caller(sd_bus_message *m, const void *userdata) {
         return identity_append(m, userdata);
 }
 
+/* Connection ids are drawn at random, not counted, so that a peer guessing at object paths learns
+ * nothing about other users' connections: neither which are open (AccessDenied) nor how many
+ * were ever made. 53 bits, so that JavaScript's numbers hold them exactly. The insecure pool is
+ * enough for that and never blocks a broker started early in boot. */
+#define CONNECTION_ID_MASK ((UINT64_C(1) << 53) - 1)
+
+static uint64_t new_connection_id(Manager *m) {
+        for (unsigned attempt = 0; attempt < 16; attempt++) {
+                uint64_t id = 0;
+
+                if (getrandom(&id, sizeof id, GRND_INSECURE) != (ssize_t) sizeof id &&
+                    getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t) sizeof id)
+                        break;
+                id &= CONNECTION_ID_MASK;
+                if (id != 0 && !hashmap_get(m->connections, &id))
+                        return id;
+        }
+        /* No randomness at all: counted ids still work, only guessable. */
+        do
+                m->fallback_connection_id = (m->fallback_connection_id + 1) & CONNECTION_ID_MASK;
+        while (m->fallback_connection_id == 0 || hashmap_get(m->connections, &m->fallback_connection_id));
+        return m->fallback_connection_id;
+}
+
 int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret) {
         Manager *m = s->manager;
         _cleanup_(freep) Connection *c = NULL;
@@ -96,7 +121,7 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
                 return -ENOMEM;
         *c = (Connection) {
                 .manager = m,
-                .id = m->last_connection_id + 1,
+                .id = new_connection_id(m),
                 .service = s,
                 .client = client,
                 .provider = s->provider,
@@ -116,7 +141,6 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
                 return r;
         }
 
-        m->last_connection_id = c->id;
         c->caller = *caller;  /* takes the identity */
         *caller = (Identity) {};
         LIST_PREPEND(service, s->connections, c);

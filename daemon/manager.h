@@ -52,7 +52,7 @@ typedef struct Manager {
         Process *processes;          /* providers spawned through Exec= (list "processes") */
         Peer *monitors;              /* peers that called StartMonitoring (list "monitors") */
         Peer *subscribers;           /* peers that called Subscribe (list "subscribers", visibility.c) */
-        uint64_t last_connection_id; /* ids are never reused while the daemon runs */
+        uint64_t fallback_connection_id; /* connection.c: the last id counted when no random one was had */
         uint64_t last_request_id;
 
         sd_event_source *lifecycle_check; /* post source: idle providers, "starting" → "running" */

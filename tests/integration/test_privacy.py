@@ -13,7 +13,7 @@ import textwrap
 
 from client import (BUS_NAME, ECHO, ECHO_PATH, GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID,
                     MAN_UID, MANAGER_IFACE, MANAGER_PATH, PROPERTIES_IFACE, PYTHON,
-                    SERVICE_IFACE, err)
+                    SERVICE_IFACE, GLib, err, valueset)
 
 OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager'
 PRIVATE = ('State', 'Connections', 'NRestarts')
@@ -325,3 +325,29 @@ def test_reload_tells_everyone_what_they_see_now(services_dir, daemon, agents, b
     games.assert_no_signal('PropertiesChanged', path=ECHO_PATH)
     assert man.get_value(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'active'
+
+
+def test_connection_paths_cannot_be_guessed(start_service, agents):
+    # With counted ids, a stranger calling /io/appservice1/connection/N learnt which of other
+    # users' connections were open (AccessDenied) and how many had ever been made. Ids are now
+    # random: guessing finds only what a path that never existed answers.
+    start_service(ECHO)
+    victim = agents.spawn('victim', uid=LP_UID, gid=LP_GID)
+    victims = [victim.open_ok(ECHO) for _ in range(3)]
+    attacker = agents.spawn('attacker', uid=GAMES_UID, gid=GAMES_GID)
+    own = attacker.open_ok(ECHO)
+    ids = [int(p.rsplit('/', 1)[1]) for p in victims + [own]]
+    assert len(set(ids)) == 4 and all(0 < i < 2 ** 53 for i in ids), ids
+    # Four random 53-bit ids are all below 2^40 once in 2^52 runs.
+    assert max(ids) >= 2 ** 40, ids
+
+    own_id = ids[-1]
+    guesses = list(range(1, 33)) + [own_id + d for d in range(-16, 17) if d and own_id + d > 0]
+    guesses.append(2 ** 53 + 5)
+    message = valueset(n=GLib.Variant('u', 1))
+    answers = {attacker.send_message('/io/appservice1/connection/%d' % g, message).wait().error
+               for g in guesses}
+    assert answers == {err('Closed')}, answers
+    # The victim's connections still work, and the attacker's own.
+    victim.send_message(victims[0], message).wait().expect_ok()
+    attacker.send_message(own, message).wait().expect_ok()

@@ -95,15 +95,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 /* GDBus hands the service UTF-8 strings only (and g_variant_parse() wants it). */
                 if (!g_utf8_validate(text, -1, NULL))
                         return 0;
-                message = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);
+                message = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, NULL);  /* not floating */
         } else {
                 /* Serialized GVariant, untrusted: GLib brings it to normal form. */
                 g_autoptr(GBytes) bytes = g_bytes_new(data + 1, size - 1);
-                message = g_variant_new_from_bytes(G_VARIANT_TYPE_VARDICT, bytes, /* trusted= */ FALSE);
+                message = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE_VARDICT, bytes,
+                                                                      /* trusted= */ FALSE));
         }
         if (!message)
                 return 0;
-        g_variant_ref_sink(message);
 
         response = protocol_handle(chips, client, message);
         check_response(response);

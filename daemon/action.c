@@ -136,16 +136,21 @@ static void target_done(ActionTarget *t) {
         action_maybe_finish(a);
 }
 
-void action_target_sent(ActionTarget *t) {
+static void target_sent(void *userdata) {
+        ActionTarget *t = userdata;
+
         t->sent = true;
 }
 
-void action_target_answered(ActionTarget *t, sd_bus_message *response) {
+static void target_answered(void *userdata, sd_bus_message *response) {
+        ActionTarget *t = userdata;
+
         t->response = sd_bus_message_ref(response);
         target_done(t);
 }
 
-void action_target_failed(ActionTarget *t, const sd_bus_error *error) {
+static void target_failed(void *userdata, const sd_bus_error *error) {
+        ActionTarget *t = userdata;
         Action *a = t->action;
 
         if (!t->sent && !a->broadcast) {
@@ -158,22 +163,15 @@ void action_target_failed(ActionTarget *t, const sd_bus_error *error) {
         target_done(t);
 }
 
-int oneshot_reply_error(sd_bus_message *call, ActionTarget *t, const sd_bus_error *error) {
-        if (t) {
-                action_target_failed(t, error);
-                return 0;
-        }
-        return sd_bus_reply_method_error(call, error);
-}
+/* What the model calls back with each receiver's outcome. */
+static const CompletionOps target_ops = {
+        .sent = target_sent,
+        .answered = target_answered,
+        .failed = target_failed,
+};
 
-int oneshot_reply_errnof(sd_bus_message *call, ActionTarget *t, int error, const char *format, ...) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        va_list ap;
-
-        va_start(ap, format);
-        sd_bus_error_set_errnofv(&e, error, format, ap);
-        va_end(ap);
-        return oneshot_reply_error(call, t, &e);
+static Completion target_completion(ActionTarget *t) {
+        return (Completion) { .ops = &target_ops, .userdata = t };
 }
 
 static ActionTarget *action_add_target(Action *a, Service *s) {
@@ -203,6 +201,7 @@ static ActionTarget *action_add_target(Action *a, Service *s) {
 static void action_open(Action *a, Service *s, Peer *sender, const Identity *caller) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(identity_done) Identity id = {};
+        Completion completion;
         ActionTarget *t;
         int r;
 
@@ -216,15 +215,16 @@ static void action_open(Action *a, Service *s, Peer *sender, const Identity *cal
         }
         /* For one destination these checks were made before the action existed. */
         if (a->broadcast && service_check_open(s, /* provider= */ NULL, sender, caller, &error) < 0) {
-                action_target_failed(t, &error);
+                target_failed(t, &error);
                 return;
         }
+        completion = target_completion(t);
         r = identity_copy(caller, &id);
         if (r < 0) {
-                (void) oneshot_reply_errnof(a->call, t, r, "app service '%s': %m", s->definition->name);
+                (void) completion_fail_errnof(&completion, a->call, -r, "app service '%s': %m", s->definition->name);
                 return;
         }
-        (void) service_open_for_action(s, a->call, sender, &id, t);
+        (void) service_open_for_action(s, a->call, sender, &id, &completion);
 }
 
 /* Who the receivers are told the sender is: its identity, the action, and its own app service when

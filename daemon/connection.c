@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "action.h"
 #include "connection.h"
 #include "errors.h"
 #include "log.h"
@@ -76,7 +75,7 @@ static void request_fail(Request *req, const char *error_name, const char *forma
         va_end(ap);
 
         monitor_response_error(req->connection, req->id, req->sent_usec, error_name);
-        r = oneshot_reply_error(req->call, TAKE_PTR(req->target), &error);
+        r = completion_fail(&req->completion, req->call, &error);
         if (r < 0)
                 log_debug_errno(r, "connection %" PRIu64 ": failed to answer request %" PRIu64 ", ignoring: %m",
                                 req->connection->id, req->id);
@@ -222,7 +221,7 @@ static int request_timed_out(sd_event_source *source, uint64_t usec, void *userd
 }
 
 static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
-                                ActionTarget **target,
+                                Completion *completion,
                                 sd_bus_error *error) {
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
@@ -283,10 +282,8 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         req->sent_usec = manager_now_usec(m);
         c->n_pending[from]++;
         LIST_PREPEND(requests, c->requests, req);
-        if (*target) {
-                req->target = TAKE_PTR(*target);
-                action_target_sent(req->target);
-        }
+        completion_move(&req->completion, completion);
+        completion_sent(&req->completion);
         if (monitor_is_active(m))
                 monitor_emit(m, "request", "sotsu", "service", d->name, "connection", c->path, "request", req->id,
                              "from", endpoint_to_string(from), "size", (uint32_t) size);
@@ -295,11 +292,11 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
 }
 
 int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
-                            ActionTarget *target) {
+                            Completion *completion) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
-        r = send_message_checked(c, from, call, checked_size, &target, &error);
+        r = send_message_checked(c, from, call, checked_size, completion, &error);
         if (r >= 0)
                 return 0;
         if (!sd_bus_error_is_set(&error))
@@ -307,7 +304,7 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
                                         c->service->definition->name);
         /* A refusal is the end of a would-be request too (request id 0: none was made). */
         monitor_response_error(c, 0, 0, error.name);
-        return oneshot_reply_error(call, target, &error);
+        return completion_fail(completion, call, &error);
 }
 
 static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {
@@ -348,8 +345,8 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                              "size", (uint32_t) size);
         }
 
-        if (req->target) {
-                action_target_answered(TAKE_PTR(req->target), m);
+        if (completion_is_set(&req->completion)) {
+                completion_answered(&req->completion, m);
                 request_free(req);
                 if (c->one_shot)
                         connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);

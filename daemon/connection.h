@@ -3,7 +3,7 @@
 
 /* A connection between a client and a provider, and the requests in flight on it: the routing. */
 
-#include "action.h"
+#include "completion.h"
 #include "identity.h"
 #include "manager.h"
 
@@ -25,7 +25,7 @@ struct Request {
         uint64_t id;
         Endpoint from;            /* who sent it and waits for the reply */
         sd_bus_message *call;     /* the SendMessage call to answer */
-        ActionTarget *target;     /* a SubmitAction receiver: the outcome goes there, not to call */
+        Completion completion;    /* where the outcome goes, when not to call (completion.h) */
         uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
         sd_event_source *timer;
         Charge charge;            /* its bytes and itself, counted for the sender's uid */
@@ -61,10 +61,10 @@ Peer *connection_peer(const Connection *c, Endpoint e);
 /* Relays a message from endpoint `from`: checks it (the ValueSet rules only unless
  * `checked_size` gives the size a one-shot open measured while checking it), creates the request, emits
  * RequestReceived. Replies to `call` only on refusal; otherwise when the answer, the timeout or
- * the close comes. A SubmitAction receiver's one-shot passes its `target` (taken in every case):
- * the outcome goes there instead of to `call`. */
+ * the close comes. A one-shot may pass a `completion` (taken in every case): the outcome goes
+ * there instead of to `call`. */
 int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
-                            ActionTarget *target);
+                            Completion *completion);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
 

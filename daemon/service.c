@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "action.h"
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
@@ -167,30 +166,30 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
         return 0;
 }
 
-static int reply_error(sd_bus_message *call, ActionTarget *target, sd_bus_error *error, int r, const char *name) {
+static int reply_error(sd_bus_message *call, Completion *completion, sd_bus_error *error, int r, const char *name) {
         if (sd_bus_error_is_set(error))
-                return oneshot_reply_error(call, target, error);
-        return oneshot_reply_errnof(call, target, r, "app service '%s': %m", name);
+                return completion_fail(completion, call, error);
+        return completion_fail_errnof(completion, call, r, "app service '%s': %m", name);
 }
 
 /* The provider is registered: make the connection and answer the caller. A one-shot (whose
- * ValueSet of `size` bytes passed its checks) for a SubmitAction receiver (target) sends its
- * outcome there instead. */
+ * ValueSet of `size` bytes passed its checks) with a completion sends its outcome there
+ * instead. */
 static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
-                    ActionTarget *target) {
+                    Completion *completion) {
         Connection *c;
         int r;
 
         r = connection_new(s, peer, caller, one_shot, &c);
         if (r < 0)
-                return oneshot_reply_errnof(call, target, r, "app service '%s': cannot open a connection: %m",
+                return completion_fail_errnof(completion, call, r, "app service '%s': cannot open a connection: %m",
                                             s->definition->name);
         (void) service_emit_connection_opened(s, c);
 
         if (!one_shot)
                 return sd_bus_reply_method_return(call, "o", c->path);
 
-        r = connection_send_message(c, ENDPOINT_CLIENT, call, &size, target);
+        r = connection_send_message(c, ENDPOINT_CLIENT, call, &size, completion);
         if (!c->requests)  /* refused and already answered: the one-shot is over */
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return r;
@@ -202,13 +201,13 @@ void waiter_free(Waiter *w) {
         if (!w)
                 return;
         peer = w->peer;
-        if (w->target) {
+        if (completion_is_set(&w->completion)) {
                 /* Nobody answered it (its sender left the bus, or the daemon exits): the
                  * SubmitAction still must end. */
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_CLOSED, "app service '%s': the open was abandoned",
                                   w->service->definition->name);
-                action_target_failed(TAKE_PTR(w->target), &error);
+                (void) completion_fail(&w->completion, w->call, &error);
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
@@ -221,7 +220,7 @@ void waiter_free(Waiter *w) {
 }
 
 static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
-                            ActionTarget *target) {
+                            Completion *completion) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(freep) char *limit = NULL;
         bool ready = s->provider && !service_is_stopping(s);
@@ -236,12 +235,12 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                                   "app service '%s': no provider is registered, and it cannot be "
                                   "started (no Exec= or SystemdService=, or none its definition file may use: "
                                   "see the broker's log)", s->definition->name);
-                return oneshot_reply_error(call, target, &error);
+                return completion_fail(completion, call, &error);
         }
         limit = ready ? NULL : service_start_limit_message(s);
         if (limit) {
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", limit);
-                return oneshot_reply_error(call, target, &error);
+                return completion_fail(completion, call, &error);
         }
 
         if (one_shot) {
@@ -252,23 +251,23 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                 if (r >= 0)
                         r = service_check_valueset(s, call, &size, &error);
                 if (r < 0)
-                        return reply_error(call, target, &error, r, s->definition->name);
+                        return reply_error(call, completion, &error, r, s->definition->name);
         }
 
         if (ready)
-                return open_now(s, call, peer, caller, one_shot, size, target);
+                return open_now(s, call, peer, caller, one_shot, size, completion);
 
         /* A waiting open holds its call, and a one-shot its message, until the provider is there. */
         r = quota_charge(s->manager, s->definition, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, &charge, &error);
         if (r < 0)
-                return reply_error(call, target, &error, r, s->definition->name);
+                return reply_error(call, completion, &error, r, s->definition->name);
 
         w = calloc(1, sizeof(Waiter));
         r = w ? service_peer_joining(s, peer) : -ENOMEM;
         if (r < 0) {
                 free(w);
                 quota_release(s->manager, &charge);
-                return oneshot_reply_errnof(call, target, -r, "app service '%s': %m", s->definition->name);
+                return completion_fail_errnof(completion, call, -r, "app service '%s': %m", s->definition->name);
         }
         *w = (Waiter) {
                 .service = s,
@@ -278,8 +277,8 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                 .one_shot = one_shot,
                 .size = size,
                 .charge = charge,
-                .target = target,
         };
+        completion_move(&w->completion, completion);
         *caller = (Identity) {};
         LIST_PREPEND(service, s->waiters, w);
         LIST_PREPEND(peer, peer->waiters, w);
@@ -294,12 +293,12 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
 }
 
 int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
-        return open_or_activate(s, call, peer, caller, one_shot, /* target= */ NULL);
+        return open_or_activate(s, call, peer, caller, one_shot, /* completion= */ NULL);
 }
 
 int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
-                            ActionTarget *target) {
-        return open_or_activate(s, call, peer, caller, /* one_shot= */ true, target);
+                            Completion *completion) {
+        return open_or_activate(s, call, peer, caller, /* one_shot= */ true, completion);
 }
 
 void service_fail_waiters(Service *s, const char *error_name, const char *format, ...) {
@@ -312,7 +311,7 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
 
         while (s->waiters) {
                 Waiter *w = s->waiters;
-                int r = oneshot_reply_error(w->call, TAKE_PTR(w->target), &error);
+                int r = completion_fail(&w->completion, w->call, &error);
                 if (r < 0)
                         log_debug_errno(r, "app service '%s': failed to answer a waiting open, ignoring: %m",
                                         s->definition->name);
@@ -337,7 +336,7 @@ int service_register_provider(Service *s, Peer *peer) {
                         w = w->service_next;
                 /* Its request takes over what the wait held. */
                 quota_release(s->manager, &w->charge);
-                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, TAKE_PTR(w->target));
+                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, &w->completion);
                 waiter_free(w);
         }
         return 0;

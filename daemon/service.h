@@ -6,7 +6,7 @@
 #include <signal.h>
 #include <sys/types.h>
 
-#include "action.h"
+#include "completion.h"
 #include "definition.h"
 #include "identity.h"
 #include "manager.h"
@@ -32,7 +32,7 @@ struct Waiter {
         bool one_shot;
         uint64_t size;               /* a one-shot's ValueSet, checked before it waits */
         Charge charge;               /* what it holds, counted for its caller's uid */
-        ActionTarget *target;        /* a SubmitAction receiver: the outcome goes there */
+        Completion completion;       /* a one-shot's outcome goes there, when set (completion.h) */
         LIST_FIELDS(Waiter, service);
         LIST_FIELDS(Waiter, peer);
 };
@@ -134,10 +134,10 @@ int service_handle_open(Service *s, sd_bus_message *call, const char *provider, 
 /* Opens now if a provider is registered, or queues a waiter and activates. Replies to `call`
  * when done (now or later). */
 int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot);
-/* The same for one receiver of a SubmitAction (`call`): a one-shot whose outcome goes to `target`,
- * which ends (answered or failed) now or later. */
+/* A one-shot whose outcome goes to `completion` (taken), which ends (answered or failed) now or
+ * later: one receiver of a SubmitAction (`call`). */
 int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
-                            ActionTarget *target);
+                            Completion *completion);
 
 int service_register_provider(Service *s, Peer *peer);
 /* status: what the clients are told (0 Completed for UnregisterProvider, 1 Canceled when the

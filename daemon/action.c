@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "action.h"
+#include "bus-util.h"
 #include "errors.h"
 #include "log.h"
 #include "peer.h"
@@ -333,7 +334,7 @@ int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *err
         if (!streq(destination, "*")) {
                 single = manager_find_service(m, destination);
                 if (!single)
-                        return manager_error_no_such_service(destination, error);
+                        return bus_error_no_such_service(destination, error);
         }
 
         r = sender_identity(m, call, action, &caller, &own, error);

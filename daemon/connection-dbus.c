@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-util.h"
 #include "connection-dbus.h"
 #include "errors.h"
 #include "log.h"
@@ -163,7 +164,7 @@ static int property_get_caller(sd_bus *bus, const char *path, const char *interf
 }
 
 static int send_unicast(Connection *c, Endpoint to, const char *member, sd_bus_message **ret) {
-        return manager_new_unicast_signal(c->manager, connection_peer(c, to)->name, c->path,
+        return bus_new_unicast_signal(c->manager->bus, connection_peer(c, to)->name, c->path,
                                           APPSERVICE_CONNECTION_IFACE, member, ret);
 }
 

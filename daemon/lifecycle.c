@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "authorize.h"
+#include "bus-util.h"
 #include "config.h"
 #include "connection.h"
 #include "errors.h"
@@ -412,7 +413,7 @@ static int send_stop_requested(Service *s) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = manager_new_unicast_signal(s->manager, s->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
+        r = bus_new_unicast_signal(s->manager->bus, s->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
                                        "StopRequested", &signal);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "a{sv}", 1, "reason", "s", s->stop_reason);
@@ -651,7 +652,7 @@ static int send_state_update(Manager *m, Peer *p) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = manager_new_unicast_signal(m, p->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "StateUpdate",
+        r = bus_new_unicast_signal(m->bus, p->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "StateUpdate",
                                        &signal);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "a{sv}", 3, "state", "s", manager_state_to_string(m->state),
@@ -695,7 +696,7 @@ static int admin_service(Manager *m, sd_bus_message *call, Service **ret) {
         *ret = manager_find_service(m, name);
         if (*ret)
                 return 1;
-        (void) manager_error_no_such_service(name, &error);
+        (void) bus_error_no_such_service(name, &error);
         return sd_bus_reply_method_error(call, &error);
 }
 
@@ -789,7 +790,7 @@ static int admin_method(sd_bus_message *message, Manager *m, const char *what, A
         if (r < 0)
                 return r;
         if (!manager_find_service(m, name))
-                return manager_error_no_such_service(name, error);
+                return bus_error_no_such_service(name, error);
         return authorize_admin(m, message, what, action, error);
 }
 

@@ -6,6 +6,7 @@
 
 #include "action.h"
 #include "authorize.h"
+#include "bus-util.h"
 #include "config.h"
 #include "connection-dbus.h"
 #include "connection.h"
@@ -32,7 +33,7 @@ static int method_open_connection(sd_bus_message *message, void *userdata, sd_bu
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return manager_error_no_such_service(name, error);
+                return bus_error_no_such_service(name, error);
         return service_handle_open(s, message, provider, /* one_shot= */ false, error);
 }
 
@@ -133,7 +134,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return manager_error_no_such_service(name, error);
+                return bus_error_no_such_service(name, error);
 
         r = identity_from_message(message, &caller);
         if (r < 0)
@@ -173,7 +174,7 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
                 return r;
         s = manager_find_service(m, name);
         if (!s)
-                return manager_error_no_such_service(name, error);
+                return bus_error_no_such_service(name, error);
         if (!s->provider || !streq(s->provider->name, sd_bus_message_get_sender(message)))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' is not served by you", name);
@@ -195,7 +196,7 @@ static int set_service_enabled(Manager *m, sd_bus_message *message) {
         s = manager_find_service(m, name);
         if (!s) {
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                (void) manager_error_no_such_service(name, &e);
+                (void) bus_error_no_such_service(name, &e);
                 return sd_bus_reply_method_error(message, &e);
         }
 
@@ -218,7 +219,7 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
         if (r < 0)
                 return r;
         if (!manager_find_service(m, name))
-                return manager_error_no_such_service(name, error);
+                return bus_error_no_such_service(name, error);
         if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
                 return -ENOMEM;
         return authorize_admin(m, message, what, set_service_enabled, error);

@@ -154,11 +154,6 @@ Service *manager_find_service(Manager *m, const char *name) {
         return hashmap_get(m->services_by_name, name);
 }
 
-int manager_error_no_such_service(const char *name, sd_bus_error *error) {
-        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                 "no app service named '%s' is declared", name);
-}
-
 uint64_t manager_now_usec(Manager *m) {
         uint64_t t = 0;
 
@@ -168,23 +163,6 @@ uint64_t manager_now_usec(Manager *m) {
 
 Connection *manager_find_connection(Manager *m, uint64_t id) {
         return hashmap_get(m->connections, &id);
-}
-
-int manager_new_unicast_signal(Manager *m, const char *destination, const char *path,
-                               const char *interface, const char *member, sd_bus_message **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
-        int r;
-
-        /* libsystemd 252 has no sd_bus_emit_signal_to(): a destination on the message makes
-         * dbus-daemon deliver it to that peer alone. */
-        r = sd_bus_message_new_signal(m->bus, &signal, path, interface, member);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_set_destination(signal, destination);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(signal);
-        return 0;
 }
 
 void manager_set_state(Manager *m, ManagerState state) {

@@ -89,12 +89,7 @@ void manager_set_state(Manager *m, ManagerState state);
 const char *manager_state_to_string(ManagerState s);
 
 Service *manager_find_service(Manager *m, const char *name);
-/* The AppServiceUnavailable error for a name no definition declares. Returns < 0. */
-int manager_error_no_such_service(const char *name, sd_bus_error *error);
 /* The event loop's CLOCK_MONOTONIC time of the current iteration. */
 uint64_t manager_now_usec(Manager *m);
 Connection *manager_find_connection(Manager *m, uint64_t id);
 
-/* Builds a signal addressed to one peer only. The caller appends the arguments and sends it. */
-int manager_new_unicast_signal(Manager *m, const char *destination, const char *path,
-                               const char *interface, const char *member, sd_bus_message **ret);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "authorize.h"
+#include "bus-util.h"
 #include "errors.h"
 #include "identity.h"
 #include "log.h"
@@ -80,7 +81,7 @@ static int send_event(Manager *m, Peer *to, const char *type, uint64_t timestamp
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = manager_new_unicast_signal(m, to->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE,
+        r = bus_new_unicast_signal(m->bus, to->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE,
                                        "MonitorEvent", &signal);
         if (r < 0)
                 return r;

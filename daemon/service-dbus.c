@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-util.h"
 #include "connection.h"
-#include "peer.h"
 #include "errors.h"
 #include "fault.h"
 #include "log.h"
 #include "monitor.h"
+#include "peer.h"
 #include "service-dbus.h"
 #include "util.h"
 #include "visibility.h"
@@ -139,7 +140,7 @@ static int send_state_changed(Service *s, const char *destination, const char *s
         int r;
 
         if (destination)
-                r = manager_new_unicast_signal(s->manager, destination, s->path, "org.freedesktop.DBus.Properties",
+                r = bus_new_unicast_signal(s->manager->bus, destination, s->path, "org.freedesktop.DBus.Properties",
                                                "PropertiesChanged", &signal);
         else
                 r = sd_bus_message_new_signal(s->manager->bus, &signal, s->path, "org.freedesktop.DBus.Properties",
@@ -217,7 +218,7 @@ int service_emit_connection_opened(Service *s, Connection *c) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = manager_new_unicast_signal(s->manager, c->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
+        r = bus_new_unicast_signal(s->manager->bus, c->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
                                        "ConnectionOpened", &signal);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "o", c->path);

@@ -18,6 +18,7 @@
 #include "reload.h"
 #include "service.h"
 #include "util.h"
+#include "visibility.h"
 
 static const char *const manager_state_names[] = {
         [MANAGER_STARTING] = "starting",
@@ -27,6 +28,76 @@ static const char *const manager_state_names[] = {
 
 const char *manager_state_to_string(ManagerState s) {
         return manager_state_names[s];
+}
+
+/* What a peer held that is not a connection: its monitoring and its subscription. */
+static void peer_forget(Peer *p) {
+        monitor_stop(p);
+        subscription_stop(p);
+        peer_free(p);
+}
+
+/* The peer left the bus: everything it held ends as the contract's lifetimes say. */
+static void peer_vanished(Peer *p) {
+        Manager *m = p->manager;
+
+        log_debug("peer %s left the bus", p->name);
+        p->vanishing = true;
+        monitor_stop(p);
+
+        while (p->waiters)
+                waiter_free(p->waiters);  /* nobody is left to answer */
+
+        while (p->client_connections)
+                connection_close(p->client_connections, 1u << ENDPOINT_PROVIDER, CLOSED_CANCELED);
+
+        LIST_FOREACH(services, s, m->services)
+                if (s->provider == p) {
+                        log_info("app service '%s': provider %s left the bus", s->definition->name, p->name);
+                        service_unregister_provider(s, CLOSED_CANCELED);
+                }
+        /* A removed service whose provider leaves: that ends its stop. */
+        LIST_FOREACH(services, s, m->removed_services)
+                if (s->provider == p)
+                        service_unregister_provider(s, CLOSED_CANCELED);
+
+        /* service_unregister_provider() closed the provider's connections; a peer that is both
+         * provider and client of the same connection is gone by now too. */
+        peer_forget(p);
+}
+
+/* One match for every peer, not one per peer as sd_bus_track would add: dbus-daemon allows a
+ * connection 512 match rules by default, and a broker that tracked one rule per peer could be
+ * cut off the bus by 512 unprivileged connections. The bus sends NameOwnerChanged after every
+ * message the peer sent before leaving, so a peer created while handling its call always sees
+ * its own departure afterwards. */
+static int on_name_owner_changed(sd_bus_message *message, void *userdata, sd_bus_error *ret_error) {
+        Manager *m = userdata;
+        const char *name, *old_owner, *new_owner;
+        Peer *p;
+        int r;
+
+        r = sd_bus_message_read(message, "sss", &name, &old_owner, &new_owner);
+        if (r < 0) {
+                log_debug_errno(r, "unreadable NameOwnerChanged, ignoring: %m");
+                return 0;
+        }
+        /* A unique name never changes hands: it only comes and goes. */
+        if (name[0] != ':' || new_owner[0] != '\0')
+                return 0;
+        p = hashmap_get(m->peers, name);
+        if (p && !p->vanishing)
+                peer_vanished(p);
+        return 0;
+}
+
+static int watch_peers(Manager *m) {
+        /* Only the sender and the empty new owner are matched by the bus; the rest is checked
+         * above. */
+        return sd_bus_add_match(m->bus, &m->name_owner_changed_slot,
+                                "type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+                                "interface='org.freedesktop.DBus',member='NameOwnerChanged',arg2=''",
+                                on_name_owner_changed, m);
 }
 
 int manager_new(Manager **ret) {
@@ -90,7 +161,7 @@ Manager *manager_free(Manager *m) {
                 service_free(s);
         }
         while (hashmap_size(m->peers) > 0)
-                peer_free(hashmap_first(m->peers));
+                peer_forget(hashmap_first(m->peers));
 
         sd_event_source_disable_unref(m->lifecycle_check);
         sd_event_source_disable_unref(m->idle_check);
@@ -299,7 +370,7 @@ int manager_connect_bus(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "failed to watch the bus connection: %m");
         /* Before the name: no peer can call before its departure is watched. */
-        r = peer_watch_bus(m);
+        r = watch_peers(m);
         if (r < 0)
                 return log_error_errno(r, "failed to watch for peers leaving the bus: %m");
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A bus peer the daemon holds state for, as client, provider or waiting opener. One match on
- * NameOwnerChanged watches them all: when a peer leaves the bus, everything it held is closed. */
+/* A bus peer the daemon holds state for, as client, provider or waiting opener. manager.c watches
+ * them all with one NameOwnerChanged match: when a peer leaves the bus, it closes everything the
+ * peer held (the peer-vanished cascade), then frees it. */
 
 #include <sys/types.h>
 
@@ -27,10 +28,9 @@ struct Peer {
         LIST_FIELDS(Peer, subscribers);
 };
 
-/* Subscribes to the bus's NameOwnerChanged for peers that leave; before the name is taken. */
-int peer_watch_bus(Manager *m);
 /* Finds or creates the peer for a unique name (the sender of a call being handled). */
 int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_error *error);
 /* Frees the peer if it no longer holds anything. */
 void peer_release_if_unused(Peer *p);
+/* Frees a peer that neither monitors nor is subscribed (monitor_stop(), subscription_stop()). */
 Peer *peer_free(Peer *p);

@@ -128,14 +128,14 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
         };
         if (asprintf(&c->path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
-        r = service_peer_joining(s, client);
+        r = quota_ref_service_peer(m, s->definition->name, client->name, client->uid);
         if (r < 0) {
                 free(c->path);
                 return r;
         }
         r = hashmap_put(m->connections, &c->id, c);
         if (r < 0) {
-                service_peer_left(s, client);
+                quota_unref_service_peer(m, s->definition->name, client->name);
                 free(c->path);
                 return r;
         }
@@ -196,7 +196,7 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
         s->n_connections--;
         LIST_REMOVE(client, client->client_connections, c);
         LIST_REMOVE(provider, provider->provider_connections, c);
-        service_peer_left(s, client);
+        quota_unref_service_peer(m, s->definition->name, client->name);
         identity_done(&c->caller);
         free(c->path);
         free(c);
@@ -235,7 +235,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 r = valueset_seek(call);
                 if (r < 0)
                         return r;
-                r = service_check_valueset(c->service, call, &size, error);
+                r = valueset_check_for(call, d->name, d->max_message_size, &size, error);
                 if (r < 0)
                         return r;
         }
@@ -333,7 +333,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                                          d->name, id, c->id);
 
         /* A refused answer leaves the request pending: the responder may answer again. */
-        r = service_check_valueset(c->service, m, NULL, error);
+        r = valueset_check_for(m, d->name, d->max_message_size, NULL, error);
         if (r < 0)
                 return r;
 

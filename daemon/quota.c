@@ -120,6 +120,14 @@ int quota_load(Limits *l, const char *path, bool must_exist) {
         return 0;
 }
 
+/* One peer with connections or waiting opens at one service: it counts once among its uid's
+ * peers there, however many it has. */
+typedef struct ServicePeer {
+        char *name;  /* the key: its unique bus name */
+        uid_t uid;
+        unsigned refs;
+} ServicePeer;
+
 static UserUsage *usage_get(Hashmap *users, uid_t uid, bool create) {
         uint64_t key = uid;
         UserUsage *u;
@@ -160,7 +168,9 @@ static ServiceUsage *service_usage_get(Manager *m, const char *name, bool create
                 return NULL;
         su->name = strdup(name);
         su->users = hashmap_new(HASHMAP_KEY_UINT64);
-        if (!su->name || !su->users || hashmap_put(m->service_usage, su->name, su) < 0) {
+        su->peers = hashmap_new(HASHMAP_KEY_STRING);
+        if (!su->name || !su->users || !su->peers || hashmap_put(m->service_usage, su->name, su) < 0) {
+                hashmap_free(su->peers);
                 hashmap_free(su->users);
                 free(su->name);
                 return mfree(su);
@@ -169,9 +179,10 @@ static ServiceUsage *service_usage_get(Manager *m, const char *name, bool create
 }
 
 static void service_usage_release_if_unused(Manager *m, ServiceUsage *su) {
-        if (!su || su->bytes > 0 || hashmap_size(su->users) > 0)
+        if (!su || su->bytes > 0 || hashmap_size(su->users) > 0 || hashmap_size(su->peers) > 0)
                 return;
         hashmap_remove(m->service_usage, su->name);
+        hashmap_free(su->peers);
         hashmap_free(su->users);
         free(su->name);
         free(su);
@@ -182,6 +193,12 @@ void quota_free_all(Manager *m) {
                 ServiceUsage *su = hashmap_remove(m->service_usage,
                                                   ((ServiceUsage *) hashmap_first(m->service_usage))->name);
                 users_free(su->users);
+                while (hashmap_size(su->peers) > 0) {
+                        ServicePeer *sp = hashmap_remove(su->peers, ((ServicePeer *) hashmap_first(su->peers))->name);
+                        free(sp->name);
+                        free(sp);
+                }
+                hashmap_free(su->peers);
                 free(su->name);
                 free(su);
         }
@@ -329,21 +346,40 @@ void quota_remove_peer(Manager *m, uid_t uid) {
         usage_release_if_unused(m->usage, u);
 }
 
-int quota_check_service_peer(Manager *m, const Definition *d, uid_t uid, sd_bus_error *error) {
+int quota_check_service_peer(Manager *m, const Definition *d, const char *peer, uid_t uid, sd_bus_error *error) {
         const ServiceUsage *su = service_usage_get(m, d->name, /* create= */ false);
         const UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
 
+        if (su && hashmap_get(su->peers, peer))
+                return 0;  /* counted already */
         if (uid != 0 && u && u->peers >= d->max_peers_per_user)
                 return refuse(error, d->name, "uid " UID_FMT " already has %u bus connections with connections "
                               "to it, its limit (MaxPeersPerUser= in %s)", uid, u->peers, d->path);
         return 0;
 }
 
-int quota_add_service_peer(Manager *m, const char *service, uid_t uid) {
+int quota_ref_service_peer(Manager *m, const char *service, const char *peer, uid_t uid) {
         ServiceUsage *su = service_usage_get(m, service, /* create= */ true);
-        UserUsage *u = su ? usage_get(su->users, uid, /* create= */ true) : NULL;
+        ServicePeer *sp = su ? hashmap_get(su->peers, peer) : NULL;
+        UserUsage *u;
 
-        if (!u) {
+        if (sp) {
+                sp->refs++;
+                return 0;
+        }
+        u = su ? usage_get(su->users, uid, /* create= */ true) : NULL;
+        sp = u ? calloc(1, sizeof(ServicePeer)) : NULL;
+        if (sp) {
+                sp->name = strdup(peer);
+                sp->uid = uid;
+                sp->refs = 1;
+        }
+        if (!sp || !sp->name || hashmap_put(su->peers, sp->name, sp) < 0) {
+                if (sp)
+                        free(sp->name);
+                free(sp);
+                if (u)
+                        usage_release_if_unused(su->users, u);
                 service_usage_release_if_unused(m, su);
                 return -ENOMEM;
         }
@@ -351,13 +387,20 @@ int quota_add_service_peer(Manager *m, const char *service, uid_t uid) {
         return 0;
 }
 
-void quota_remove_service_peer(Manager *m, const char *service, uid_t uid) {
+void quota_unref_service_peer(Manager *m, const char *service, const char *peer) {
         ServiceUsage *su = service_usage_get(m, service, /* create= */ false);
-        UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
+        ServicePeer *sp = su ? hashmap_get(su->peers, peer) : NULL;
+        UserUsage *u;
 
-        if (!u)
+        if (!sp || --sp->refs > 0)
                 return;
-        u->peers--;
-        usage_release_if_unused(su->users, u);
+        hashmap_remove(su->peers, sp->name);
+        u = usage_get(su->users, sp->uid, /* create= */ false);
+        if (u) {
+                u->peers--;
+                usage_release_if_unused(su->users, u);
+        }
+        free(sp->name);
+        free(sp);
         service_usage_release_if_unused(m, su);
 }

@@ -47,6 +47,7 @@ typedef struct ServiceUsage {
         char *name;         /* the key */
         uint64_t bytes;
         Hashmap *users;     /* uid → UserUsage at this service; peers are those with connections to it */
+        Hashmap *peers;     /* unique name → its connections and waiting opens here (quota.c) */
 } ServiceUsage;
 
 /* A charge taken by quota_charge(), to give back with quota_release(). */
@@ -73,10 +74,11 @@ void quota_release(Manager *m, Charge *c);
 int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error);
 void quota_remove_peer(Manager *m, uid_t uid);
 
-/* A peer of `uid` that opens its first connection to the app service `d` declares: whether its
- * MaxPeersPerUser= leaves room (check), then counting it (add) until its last one closes. */
-int quota_check_service_peer(Manager *m, const Definition *d, uid_t uid, sd_bus_error *error);
-int quota_add_service_peer(Manager *m, const char *service, uid_t uid);
-void quota_remove_service_peer(Manager *m, const char *service, uid_t uid);
+/* A peer of `uid` with connections or waiting opens at an app service counts once in its
+ * MaxPeersPerUser=: check whether a new one fits (one counted already always does), then take a
+ * reference for each connection and waiting open, given back when it ends. */
+int quota_check_service_peer(Manager *m, const Definition *d, const char *peer, uid_t uid, sd_bus_error *error);
+int quota_ref_service_peer(Manager *m, const char *service, const char *peer, uid_t uid);
+void quota_unref_service_peer(Manager *m, const char *service, const char *peer);
 
 void quota_free_all(Manager *m);

@@ -88,23 +88,6 @@ bool service_is_activatable(const Service *s) {
         return s->definition->exec_argv || s->definition->systemd_service;
 }
 
-int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd_bus_error *error) {
-        const Definition *d = s->definition;
-        _cleanup_(freep) char *reason = NULL;
-        int r;
-
-        r = valueset_check(m, d->max_message_size, ret_size, &reason);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot read the ValueSet: %m", d->name);
-        if (r == VALUESET_INVALID)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE, "app service '%s': %s",
-                                         d->name, strempty(reason));
-        if (r == VALUESET_TOO_LARGE)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
-                                         "app service '%s': %s (MaxMessageSize)", d->name, strempty(reason));
-        return 0;
-}
-
 bool definition_allows_identity(const Definition *d, const Identity *id) {
         _cleanup_(freep) gid_t *gids = NULL;
 
@@ -131,21 +114,9 @@ static unsigned peer_connections_to(const Peer *p, const Service *s) {
         return n;
 }
 
-int service_peer_joining(Service *s, Peer *p) {
-        if (peer_connections_to(p, s) > 0)
-                return 0;
-        return quota_add_service_peer(s->manager, s->definition->name, p->uid);
-}
-
-void service_peer_left(Service *s, Peer *p) {
-        if (peer_connections_to(p, s) == 0)
-                quota_remove_service_peer(s->manager, s->definition->name, p->uid);
-}
-
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error) {
         const Definition *d = s->definition;
-        unsigned n = peer_connections_to(peer, s);
 
         if (provider && *provider && !streq(provider, d->provider))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_NOT_INSTALLED,
@@ -157,13 +128,11 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' may not be opened by uid " UID_FMT
                                          " (AllowUsers=, AllowGroups=)", d->name, caller->uid);
-        if (n >= d->max_connections_per_peer)
+        if (peer_connections_to(peer, s) >= d->max_connections_per_peer)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
                                          "app service '%s': %s already holds %u connections (MaxConnectionsPerPeer)",
                                          d->name, peer->name, d->max_connections_per_peer);
-        if (n == 0)
-                return quota_check_service_peer(s->manager, d, peer->uid, error);
-        return 0;
+        return quota_check_service_peer(s->manager, d, peer->name, peer->uid, error);
 }
 
 static int reply_error(sd_bus_message *call, Completion *completion, sd_bus_error *error, int r, const char *name) {
@@ -211,7 +180,7 @@ void waiter_free(Waiter *w) {
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
-        service_peer_left(w->service, peer);
+        quota_unref_service_peer(w->service->manager, w->service->definition->name, peer->name);
         quota_release(w->service->manager, &w->charge);
         sd_bus_message_unref(w->call);
         identity_done(&w->identity);
@@ -249,7 +218,8 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                  * provider started, for a message that cannot go out. */
                 r = valueset_seek(call);
                 if (r >= 0)
-                        r = service_check_valueset(s, call, &size, &error);
+                        r = valueset_check_for(call, s->definition->name, s->definition->max_message_size, &size,
+                                               &error);
                 if (r < 0)
                         return reply_error(call, completion, &error, r, s->definition->name);
         }
@@ -263,7 +233,7 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
                 return reply_error(call, completion, &error, r, s->definition->name);
 
         w = calloc(1, sizeof(Waiter));
-        r = w ? service_peer_joining(s, peer) : -ENOMEM;
+        r = w ? quota_ref_service_peer(s->manager, s->definition->name, peer->name, peer->uid) : -ENOMEM;
         if (r < 0) {
                 free(w);
                 quota_release(s->manager, &charge);

@@ -118,12 +118,6 @@ bool service_is_activatable(const Service *s);
 /* Whether the caller passes AllowUsers=/AllowGroups= and the service is enabled (ListServices). */
 bool service_may_open(const Service *s, const Identity *caller);
 /* The contract's opening checks, in order, for a caller; on refusal fills error and returns < 0. */
-/* A peer's first connection or waiting open at `s` counts it among the service's peers of its
- * uid (MaxPeersPerUser=): called before either is added to the peer's lists, and after it is
- * removed, until its last one ends. */
-int service_peer_joining(Service *s, Peer *p);
-void service_peer_left(Service *s, Peer *p);
-
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error);
 /* The whole open of OpenConnection and Service.SendMessage: who calls, the checks, then open now
@@ -154,7 +148,6 @@ void waiter_free(Waiter *w);
 /* Whether AllowUsers=/AllowGroups= let this caller (uid, primary and supplementary groups) open
  * the service; fails closed. */
 bool definition_allows_identity(const Definition *d, const Identity *id);
-int service_check_valueset(Service *s, sd_bus_message *m, uint64_t *ret_size, sd_bus_error *error);
 
 /* activation.c */
 int service_start_activation(Service *s);

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "errors.h"
+#include "util.h"
 #include "valueset.h"
 
 /* Walks a ValueSet with the sd-bus reader, adding up the bytes it takes on the wire. Offsets are
@@ -462,4 +464,21 @@ int valueset_measure(sd_bus_message *m, uint64_t *ret_size) {
                 return r;
         r = valueset_check(m, UINT64_MAX, ret_size, NULL);
         return r < 0 ? r : 0;
+}
+
+int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size, uint64_t *ret_size,
+                       sd_bus_error *error) {
+        _cleanup_(freep) char *reason = NULL;
+        int r;
+
+        r = valueset_check(m, max_size, ret_size, &reason);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot read the ValueSet: %m", service);
+        if (r == VALUESET_INVALID)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_INVALID_MESSAGE, "app service '%s': %s",
+                                         service, strempty(reason));
+        if (r == VALUESET_TOO_LARGE)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
+                                         "app service '%s': %s (MaxMessageSize)", service, strempty(reason));
+        return 0;
 }

@@ -31,6 +31,10 @@ typedef enum ValueSetVerdict {
  * read. On INVALID or TOO_LARGE, *ret_reason (when given) gets a sentence to put in the error;
  * *ret_size gets the size (on TOO_LARGE: the size read when the walk stopped). */
 int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason);
+/* The same as the contract's errors for app service `service` (InvalidMessage,
+ * MessageSizeTooLarge naming MaxMessageSize), in `error`. Returns < 0 when refused. */
+int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size, uint64_t *ret_size,
+                       sd_bus_error *error);
 
 /* Appends the a{sv} at the current position of `source` to `destination`, value by value with the
  * same types, so that the receiver gets it byte for byte. Arrays of fixed-size types move in one

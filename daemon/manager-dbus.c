@@ -238,6 +238,76 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return authorize_admin(userdata, message, "reload the definitions", reload, error);
 }
 
+/* Manager.StartMonitoring, once authorized. Options: none are defined yet, and unknown keys are
+ * ignored, so they are not read. */
+static int start_monitoring(Manager *m, sd_bus_message *call) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(identity_done) Identity caller = {};
+        Peer *p;
+        int r;
+
+        r = identity_from_message(call, &caller);
+        if (r >= 0)
+                r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, &error);
+        if (r < 0 && sd_bus_error_is_set(&error))
+                return sd_bus_reply_method_error(call, &error);
+        if (r < 0)
+                return sd_bus_reply_method_errnof(call, r, "cannot track the caller: %m");
+        monitor_start(p);
+        return sd_bus_reply_method_return(call, NULL);
+}
+
+static int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return authorize_admin(userdata, call, "monitor the broker", start_monitoring, error);
+}
+
+static int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Peer *p;
+
+        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
+        if (p) {
+                monitor_stop(p);
+                peer_release_if_unused(p);
+        }
+        return handled(sd_bus_reply_method_return(call, NULL));
+}
+
+static int method_subscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        Manager *m = userdata;
+        Peer *p;
+        int r;
+
+        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
+        if (p && p->subscribed)
+                return handled(sd_bus_reply_method_return(call, NULL));
+
+        r = identity_from_message(call, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
+        r = subscription_check(m, caller.uid, error);
+        if (r < 0)
+                return r;
+        r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, error);
+        if (r < 0)
+                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
+        subscription_start(p, &caller);
+        return handled(sd_bus_reply_method_return(call, NULL));
+}
+
+static int method_unsubscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        Peer *p;
+
+        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
+        if (p) {
+                subscription_stop(p);
+                peer_release_if_unused(p);
+        }
+        return handled(sd_bus_reply_method_return(call, NULL));
+}
+
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "s", APPSERVICE_VERSION);

@@ -134,40 +134,10 @@ void monitor_stop(Peer *p) {
         log_debug("peer %s stopped monitoring", p->name);
 }
 
-static int start_monitoring(Manager *m, sd_bus_message *call) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(identity_done) Identity caller = {};
-        Peer *p;
-        int r;
-
-        r = identity_from_message(call, &caller);
-        if (r >= 0)
-                r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, &error);
-        if (r < 0 && sd_bus_error_is_set(&error))
-                return sd_bus_reply_method_error(call, &error);
-        if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "cannot track the caller: %m");
-        if (!p->monitoring) {
-                p->monitoring = true;
-                LIST_PREPEND(monitors, m->monitors, p);
-                log_debug("peer %s started monitoring", p->name);
-        }
-        return sd_bus_reply_method_return(call, NULL);
-}
-
-int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        /* Options: none are defined yet, and unknown keys are ignored, so they are not read. */
-        return authorize_admin(userdata, call, "monitor the broker", start_monitoring, error);
-}
-
-int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        Peer *p;
-
-        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
-        if (p) {
-                monitor_stop(p);
-                peer_release_if_unused(p);
-        }
-        return handled(sd_bus_reply_method_return(call, NULL));
+void monitor_start(Peer *p) {
+        if (p->monitoring)
+                return;
+        p->monitoring = true;
+        LIST_PREPEND(monitors, p->manager->monitors, p);
+        log_debug("peer %s started monitoring", p->name);
 }

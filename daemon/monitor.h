@@ -19,10 +19,8 @@ typedef int (*MonitorAppend)(sd_bus_message *m, const void *userdata);
 
 bool monitor_is_active(Manager *m);
 
-/* Manager.StartMonitoring (through authorize_admin()) and StopMonitoring. */
-int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error);
-int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error);
-
-/* Ends the peer's monitoring, if any (it stopped, or it leaves the bus). */
+/* The peer gets every MonitorEvent from now on (Manager.StartMonitoring, once authorized). */
 typedef struct Peer Peer;
+void monitor_start(Peer *p);
+/* Ends the peer's monitoring, if any (it stopped, or it leaves the bus). */
 void monitor_stop(Peer *p);

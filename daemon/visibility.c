@@ -120,46 +120,23 @@ static unsigned subscribers_of_uid(Manager *m, uid_t uid) {
         return n;
 }
 
-int method_subscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        _cleanup_(identity_done) Identity caller = {};
-        Manager *m = userdata;
-        Peer *p;
-        int r;
-
-        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
-        if (p && p->subscribed)
-                return handled(sd_bus_reply_method_return(call, NULL));
-
-        r = identity_from_message(call, &caller);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
+int subscription_check(Manager *m, uid_t uid, sd_bus_error *error) {
         /* Every state change of a private service costs one signal per subscriber: one user
          * must not make that thousands. */
-        if (caller.uid != 0 && subscribers_of_uid(m, caller.uid) >= SUBSCRIBERS_PER_UID_MAX)
+        if (uid != 0 && subscribers_of_uid(m, uid) >= SUBSCRIBERS_PER_UID_MAX)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
                                          "uid " UID_FMT " already has %u subscribed bus connections "
                                          "(the broker's limit of subscribers per uid)",
-                                         caller.uid, SUBSCRIBERS_PER_UID_MAX);
-
-        r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, error);
-        if (r < 0)
-                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
-        p->subscriber = caller;
-        caller = (Identity) {};
-        p->subscribed = true;
-        LIST_PREPEND(subscribers, m->subscribers, p);
-        log_debug("peer %s subscribed", p->name);
-        return handled(sd_bus_reply_method_return(call, NULL));
+                                         uid, SUBSCRIBERS_PER_UID_MAX);
+        return 0;
 }
 
-int method_unsubscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        Peer *p;
-
-        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
-        if (p) {
-                subscription_stop(p);
-                peer_release_if_unused(p);
-        }
-        return handled(sd_bus_reply_method_return(call, NULL));
+void subscription_start(Peer *p, Identity *who) {
+        if (p->subscribed)
+                return;
+        p->subscriber = *who;
+        *who = (Identity) {};
+        p->subscribed = true;
+        LIST_PREPEND(subscribers, p->manager->subscribers, p);
+        log_debug("peer %s subscribed", p->name);
 }

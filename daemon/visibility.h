@@ -33,10 +33,10 @@ bool definition_watchers_differ(const Definition *a, const Definition *b);
  * that sd-bus builds, InterfacesAdded) gets the hidden values of a private service. */
 bool service_current_caller_may_watch(const Service *s, sd_bus *bus);
 
-/* Manager.Subscribe and Unsubscribe. */
-int method_subscribe(sd_bus_message *call, void *userdata, sd_bus_error *error);
-int method_unsubscribe(sd_bus_message *call, void *userdata, sd_bus_error *error);
-
-/* Ends the peer's subscription, if any (it unsubscribed, or it leaves the bus). */
+/* Manager.Subscribe: whether `uid` may have one more subscribed bus connection (at most
+ * SUBSCRIBERS_PER_UID_MAX, root aside), then the subscription, which takes `who`. */
 typedef struct Peer Peer;
+int subscription_check(Manager *m, uid_t uid, sd_bus_error *error);
+void subscription_start(Peer *p, Identity *who);
+/* Ends the peer's subscription, if any (it unsubscribed, or it leaves the bus). */
 void subscription_stop(Peer *p);

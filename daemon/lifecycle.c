@@ -34,19 +34,20 @@ static int arm_timer(Service *s, sd_event_source **source, uint64_t usec, sd_eve
 
 /* Administrative calls waiting for the work */
 
-static int admin_call_add(Service *s, AdminCallKind kind, sd_bus_message *call) {
+/* Takes `done` on success only. */
+static int admin_call_add(Service *s, AdminCallKind kind, Completion *done) {
         AdminCall *a = calloc(1, sizeof(AdminCall));
 
         if (!a)
                 return -ENOMEM;
-        *a = (AdminCall) { .service = s, .kind = kind, .call = sd_bus_message_ref(call) };
+        *a = (AdminCall) { .service = s, .kind = kind };
+        completion_move(&a->done, done);
         LIST_PREPEND(service, s->admin_calls, a);
         return 0;
 }
 
 static void admin_call_free(AdminCall *a) {
         LIST_REMOVE(service, a->service->admin_calls, a);
-        sd_bus_message_unref(a->call);
         free(a);
 }
 
@@ -60,18 +61,19 @@ static bool admin_calls_have(const Service *s, AdminCallKind kind) {
 /* Answers the waiting calls of one kind: success when error_name is NULL. */
 static void admin_calls_answer(Service *s, AdminCallKind kind, const char *error_name, const char *message) {
         LIST_FOREACH_SAFE(service, a, next, s->admin_calls) {
-                int r;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                Completion done;
 
                 if (a->kind != kind)
                         continue;
-                if (a->call) {
-                        r = error_name ? sd_bus_reply_method_errorf(a->call, error_name, "%s", message)
-                                       : sd_bus_reply_method_return(a->call, NULL);
-                        if (r < 0)
-                                log_debug_errno(r, "app service '%s': failed to answer an administrative call, "
-                                                "ignoring: %m", s->definition->name);
-                }
+                completion_move(&done, &a->done);
                 admin_call_free(a);
+                if (!error_name)
+                        completion_answered(&done, NULL);
+                else if (completion_is_set(&done)) {
+                        (void) sd_bus_error_set(&error, error_name, message);
+                        (void) completion_fail(&done, NULL, &error);
+                }
         }
 }
 
@@ -425,12 +427,12 @@ static int send_stop_requested(Service *s) {
         return r;
 }
 
-int service_stop(Service *s, const char *reason, sd_bus_message *reply_to) {
+int service_stop(Service *s, const char *reason, Completion *done) {
         const Definition *d = s->definition;
         int r;
 
-        if (reply_to) {
-                r = admin_call_add(s, ADMIN_STOP, reply_to);
+        if (completion_is_set(done)) {
+                r = admin_call_add(s, ADMIN_STOP, done);
                 if (r < 0)
                         return r;
         }
@@ -648,63 +650,13 @@ void manager_lifecycle_shutdown(Manager *m) {
         }
 }
 
-static int send_state_update(Manager *m, Peer *p) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
-        int r;
-
-        r = bus_new_unicast_signal(m->bus, p->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "StateUpdate",
-                                       &signal);
-        if (r >= 0)
-                r = sd_bus_message_append(signal, "a{sv}", 3, "state", "s", manager_state_to_string(m->state),
-                                          "node-name", "s", m->node_name, "version", "s", APPSERVICE_VERSION);
-        if (r >= 0)
-                r = sd_bus_send(m->bus, signal, NULL);
-        return r;
-}
-
-void manager_send_state_update(Manager *m) {
-        size_t i = 0;
-        void *v;
-
-        if (!m->bus)
-                return;
-        /* A peer is registered for n_services services: one signal each, however many. */
-        while (hashmap_iterate(m->peers, &i, &v)) {
-                Peer *p = v;
-                int r;
-
-                if (p->n_services == 0 || p->vanishing)
-                        continue;
-                r = send_state_update(m, p);
-                if (r < 0)
-                        log_warning_errno(r, "failed to send StateUpdate to %s, ignoring: %m", p->name);
-        }
-}
-
-/* Manager.StartService, StopService, RestartService */
-
-/* The action's own look-up: polkit may have taken a while, and a reload may have removed it. */
-static int admin_service(Manager *m, sd_bus_message *call, Service **ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *name;
-        int r;
-
-        *ret = NULL;
-        r = sd_bus_message_read(call, "s", &name);
-        if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "cannot read the arguments: %m");
-        *ret = manager_find_service(m, name);
-        if (*ret)
-                return 1;
-        (void) bus_error_no_such_service(name, &error);
-        return sd_bus_reply_method_error(call, &error);
-}
+/* Manager.StartService, StopService, RestartService, once authorized (manager-dbus.c) */
 
 /* The checks StartService and RestartService share; fills error when refused. */
-static int admin_check_start(Manager *m, Service *s, sd_bus_error *error) {
+static int admin_check_start(Service *s, sd_bus_error *error) {
         const char *name = s->definition->name;
 
-        if (m->state == MANAGER_STOPPING)
+        if (s->manager->state == MANAGER_STOPPING)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
                                          "app service '%s': appserviced is shutting down", name);
         if (s->disabled)
@@ -716,92 +668,56 @@ static int admin_check_start(Manager *m, Service *s, sd_bus_error *error) {
         return 0;
 }
 
-static int do_start_service(Manager *m, sd_bus_message *call) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Service *s;
+int service_admin_start(Service *s, Completion *done, sd_bus_error *error) {
         int r;
 
-        r = admin_service(m, call, &s);
-        if (r <= 0 || !s)
+        r = admin_check_start(s, error);
+        if (r < 0)
                 return r;
-        if (admin_check_start(m, s, &error) < 0)
-                return sd_bus_reply_method_error(call, &error);
         if (s->provider && !s->stopping) {
                 s->idle_stoppable = false;
-                return sd_bus_reply_method_return(call, NULL);
+                completion_answered(done, NULL);
+                return 0;
         }
 
         log_info("app service '%s': start requested by an administrator", s->definition->name);
         start_limit_reset(s);  /* the administrator's start always tries */
-        r = admin_call_add(s, ADMIN_START, call);
+        r = admin_call_add(s, ADMIN_START, done);
         if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", s->definition->name);
+                return sd_bus_error_set_errnof(error, r, "app service '%s': %m", s->definition->name);
         s->idle_stoppable = false;
         if (s->stopping || s->activation_timer)
-                return 1;  /* after the stop, or with the activation under way */
+                return 0;  /* after the stop, or with the activation under way */
         (void) service_start(s, START_ADMIN);
-        return 1;
+        return 0;
 }
 
-static int do_stop_service(Manager *m, sd_bus_message *call) {
-        Service *s;
+int service_admin_stop(Service *s, Completion *done, sd_bus_error *error) {
         int r;
 
-        r = admin_service(m, call, &s);
-        if (r <= 0 || !s)
-                return r;
         log_info("app service '%s': stop requested by an administrator", s->definition->name);
-        r = service_stop(s, "stop", call);
+        r = service_stop(s, "stop", done);
         if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "app service '%s': cannot stop: %m", s->definition->name);
-        return 1;
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot stop: %m", s->definition->name);
+        return 0;
 }
 
-static int do_restart_service(Manager *m, sd_bus_message *call) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Service *s;
+int service_admin_restart(Service *s, Completion *done, sd_bus_error *error) {
         int r;
 
-        r = admin_service(m, call, &s);
-        if (r <= 0 || !s)
+        r = admin_check_start(s, error);
+        if (r < 0)
                 return r;
-        if (admin_check_start(m, s, &error) < 0)
-                return sd_bus_reply_method_error(call, &error);
         if (!service_is_activatable(s))
-                return sd_bus_reply_method_errorf(call, APPSERVICE_ERROR_APP_UNAVAILABLE,
-                                                  "app service '%s' cannot be started again (no Exec= or "
-                                                  "SystemdService=)", s->definition->name);
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_UNAVAILABLE,
+                                         "app service '%s' cannot be started again (no Exec= or SystemdService=)",
+                                         s->definition->name);
 
         log_info("app service '%s': restart requested by an administrator", s->definition->name);
-        r = admin_call_add(s, ADMIN_RESTART, call);
+        r = admin_call_add(s, ADMIN_RESTART, done);
         if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "app service '%s': %m", s->definition->name);
+                return sd_bus_error_set_errnof(error, r, "app service '%s': %m", s->definition->name);
         s->idle_stoppable = false;
         (void) service_stop(s, "stop", NULL);  /* when done, the restart turns into a start */
-        return 1;
-}
-
-static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminAction action,
-                        sd_bus_error *error) {
-        const char *name;
-        int r;
-
-        r = sd_bus_message_read(message, "s", &name);
-        if (r < 0)
-                return r;
-        if (!manager_find_service(m, name))
-                return bus_error_no_such_service(name, error);
-        return authorize_admin(m, message, what, action, error);
-}
-
-int manager_method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "start app services", do_start_service, error);
-}
-
-int manager_method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "stop app services", do_stop_service, error);
-}
-
-int manager_method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "restart app services", do_restart_service, error);
+        return 0;
 }

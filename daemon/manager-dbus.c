@@ -238,6 +238,92 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return authorize_admin(userdata, message, "reload the definitions", reload, error);
 }
 
+/* The D-Bus call as a completion: answered with an empty return, or with the error. */
+static void call_answered(void *userdata, sd_bus_message *response) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        int r;
+
+        r = sd_bus_reply_method_return(call, NULL);
+        if (r < 0)
+                log_debug_errno(r, "failed to answer %s, ignoring: %m", strempty(sd_bus_message_get_member(call)));
+}
+
+static void call_failed(void *userdata, const sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        int r;
+
+        r = sd_bus_reply_method_error(call, error);
+        if (r < 0)
+                log_debug_errno(r, "failed to answer %s, ignoring: %m", strempty(sd_bus_message_get_member(call)));
+}
+
+static const CompletionOps call_ops = {
+        .answered = call_answered,
+        .failed = call_failed,
+};
+
+typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
+
+/* StartService, StopService, RestartService once polkit said yes: the service is looked up again
+ * (polkit may have taken a while, and a reload may have removed it), and the call waits as the
+ * work's completion. */
+static int admin_run(Manager *m, sd_bus_message *call, AdminWork work) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Completion done = { .ops = &call_ops, .userdata = sd_bus_message_ref(call) };
+        const char *name;
+        Service *s;
+        int r;
+
+        r = sd_bus_message_read(call, "s", &name);
+        if (r < 0)
+                sd_bus_error_set_errnof(&error, r, "cannot read the arguments: %m");
+        else if (!(s = manager_find_service(m, name)))
+                (void) bus_error_no_such_service(name, &error);
+        else
+                (void) work(s, &done, &error);
+        if (completion_is_set(&done))  /* refused: not taken */
+                (void) completion_fail(&done, call, sd_bus_error_is_set(&error) ? &error :
+                                       &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, "the call failed"));
+        return 1;
+}
+
+static int do_start_service(Manager *m, sd_bus_message *call) {
+        return admin_run(m, call, service_admin_start);
+}
+
+static int do_stop_service(Manager *m, sd_bus_message *call) {
+        return admin_run(m, call, service_admin_stop);
+}
+
+static int do_restart_service(Manager *m, sd_bus_message *call) {
+        return admin_run(m, call, service_admin_restart);
+}
+
+static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminAction action,
+                        sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (!manager_find_service(m, name))
+                return bus_error_no_such_service(name, error);
+        return authorize_admin(m, message, what, action, error);
+}
+
+static int method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "start app services", do_start_service, error);
+}
+
+static int method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "stop app services", do_stop_service, error);
+}
+
+static int method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        return admin_method(message, userdata, "restart app services", do_restart_service, error);
+}
+
 /* Manager.StartMonitoring, once authorized. Options: none are defined yet, and unknown keys are
  * ignored, so they are not read. */
 static int start_monitoring(Manager *m, sd_bus_message *call) {
@@ -335,6 +421,40 @@ void manager_emit_state_changed(Manager *m) {
                 log_debug_errno(r, "failed to emit PropertiesChanged for State, ignoring: %m");
 }
 
+static int send_state_update(Manager *m, Peer *p) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        r = bus_new_unicast_signal(m->bus, p->name, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "StateUpdate",
+                                       &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "a{sv}", 3, "state", "s", manager_state_to_string(m->state),
+                                          "node-name", "s", m->node_name, "version", "s", APPSERVICE_VERSION);
+        if (r >= 0)
+                r = sd_bus_send(m->bus, signal, NULL);
+        return r;
+}
+
+/* StateUpdate, unicast to each registered provider. */
+void manager_send_state_update(Manager *m) {
+        size_t i = 0;
+        void *v;
+
+        if (!m->bus)
+                return;
+        /* A peer is registered for n_services services: one signal each, however many. */
+        while (hashmap_iterate(m->peers, &i, &v)) {
+                Peer *p = v;
+                int r;
+
+                if (p->n_services == 0 || p->vanishing)
+                        continue;
+                r = send_state_update(m, p);
+                if (r < 0)
+                        log_warning_errno(r, "failed to send StateUpdate to %s, ignoring: %m", p->name);
+        }
+}
+
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
@@ -384,15 +504,15 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("StartService",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,
-                                manager_method_start_service, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_start_service, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StopService",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,
-                                manager_method_stop_service, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_stop_service, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("RestartService",
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,
-                                manager_method_restart_service, SD_BUS_VTABLE_UNPRIVILEGED),
+                                method_restart_service, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("StateUpdate", SD_BUS_ARGS("a{sv}", state), 0),
         SD_BUS_METHOD_WITH_ARGS("Reload",
                                 SD_BUS_NO_ARGS,

@@ -103,7 +103,7 @@ typedef enum AdminCallKind {
 struct AdminCall {
         Service *service;
         AdminCallKind kind;
-        sd_bus_message *call;            /* NULL when nobody waits for the answer */
+        Completion done;                 /* answered with no response, or failed; unset when nobody waits */
         LIST_FIELDS(AdminCall, service);
 };
 
@@ -171,11 +171,11 @@ int service_start(Service *s, StartReason why);
 /* A service added by a reload: AutoStart=yes starts it at once. s may be NULL. */
 void service_lifecycle_added(Service *s);
 /* Stops the provider (StopRequested, then SIGTERM/StopUnit, then SIGKILL or forced unregistration;
- * see Manager.StopService). `reason` is "idle", "stop" or "removed" (a static string). `reply_to`,
- * when not NULL, is answered (empty return) once the stop is done, or at once when nothing runs.
- * Cancels a pending automatic restart; never counts as a failure. Returns 0, or < 0 when `reply_to`
- * could not be queued (then it was not answered). */
-int service_stop(Service *s, const char *reason, sd_bus_message *reply_to);
+ * see Manager.StopService). `reason` is "idle", "stop" or "removed" (a static string). `done`,
+ * when set, is answered (no response) once the stop is done, or at once when nothing runs.
+ * Cancels a pending automatic restart; never counts as a failure. Returns 0, or < 0 when `done`
+ * could not be queued (then it was not taken). */
+int service_stop(Service *s, const char *reason, Completion *done);
 /* service_stop() with `handler` run once the stop is done (or, when nothing runs, on the next
  * loop iteration); for a reload that removes the service and frees it then. A later call
  * replaces the handler. */
@@ -196,10 +196,12 @@ ServiceState service_state_without_provider(const Service *s);
 /* The node: AutoStart=yes providers at start, Manager.State, StateUpdate. */
 int manager_lifecycle_start(Manager *m);
 void manager_lifecycle_shutdown(Manager *m);
-void manager_send_state_update(Manager *m);
-int manager_method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
-int manager_method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
-int manager_method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error);
+/* StartService, StopService and RestartService of an administrator (manager-dbus.c asked polkit):
+ * refused at once with error set (< 0, `done` not taken), or `done` (taken) ends when the work
+ * is done: the provider registered, the stop is over, or it failed. */
+int service_admin_start(Service *s, Completion *done, sd_bus_error *error);
+int service_admin_stop(Service *s, Completion *done, sd_bus_error *error);
+int service_admin_restart(Service *s, Completion *done, sd_bus_error *error);
 
 /* A provider process spawned through Exec=: reaped, its output logged line by line. */
 struct Process {

@@ -347,16 +347,20 @@ static int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_
         return authorize_admin(userdata, call, "monitor the broker", start_monitoring, error);
 }
 
-static int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        Peer *p;
+/* StopMonitoring and Unsubscribe: `stop` what the caller holds, if anything, and let the peer go
+ * when that was all. */
+static int stop_for_caller(Manager *m, sd_bus_message *call, void (*stop)(Peer *p)) {
+        Peer *p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
 
-        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
         if (p) {
-                monitor_stop(p);
+                stop(p);
                 peer_release_if_unused(p);
         }
         return handled(sd_bus_reply_method_return(call, NULL));
+}
+
+static int method_stop_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        return stop_for_caller(userdata, call, monitor_stop);
 }
 
 static int method_subscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
@@ -383,15 +387,7 @@ static int method_subscribe(sd_bus_message *call, void *userdata, sd_bus_error *
 }
 
 static int method_unsubscribe(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        Manager *m = userdata;
-        Peer *p;
-
-        p = hashmap_get(m->peers, sd_bus_message_get_sender(call));
-        if (p) {
-                subscription_stop(p);
-                peer_release_if_unused(p);
-        }
-        return handled(sd_bus_reply_method_return(call, NULL));
+        return stop_for_caller(userdata, call, subscription_stop);
 }
 
 static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -21,19 +21,38 @@
 #include "util.h"
 #include "visibility.h"
 
+/* The call's first argument, an app service's name, looked up: AppServiceUnavailable when no
+ * definition declares it. The rest of the arguments are left to read. */
+static int read_service(Manager *m, sd_bus_message *message, const char **ret_name, Service **ret,
+                        sd_bus_error *error) {
+        const char *name;
+        int r;
+
+        *ret = NULL;
+        r = sd_bus_message_read(message, "s", &name);
+        if (r < 0)
+                return r;
+        if (ret_name)
+                *ret_name = name;
+        *ret = manager_find_service(m, name);
+        if (!*ret)
+                return bus_error_no_such_service(name, error);
+        return 0;
+}
+
 static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
-        const char *name, *provider;
+        const char *provider;
         Service *s;
         int r;
 
         /* Options: none are defined yet, and unknown keys are ignored, so they are not read. */
-        r = sd_bus_message_read(message, "ss", &name, &provider);
+        r = read_service(m, message, NULL, &s, error);
         if (r < 0)
                 return r;
-        s = manager_find_service(m, name);
-        if (!s)
-                return bus_error_no_such_service(name, error);
+        r = sd_bus_message_read(message, "s", &provider);
+        if (r < 0)
+                return r;
         return service_handle_open(s, message, provider, /* one_shot= */ false, error);
 }
 
@@ -129,12 +148,9 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
         uid_t allowed;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_service(m, message, &name, &s, error);
         if (r < 0)
                 return r;
-        s = manager_find_service(m, name);
-        if (!s)
-                return bus_error_no_such_service(name, error);
 
         r = identity_from_message(message, &caller);
         if (r < 0)
@@ -169,12 +185,9 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
         Service *s;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_service(m, message, &name, &s, error);
         if (r < 0)
                 return r;
-        s = manager_find_service(m, name);
-        if (!s)
-                return bus_error_no_such_service(name, error);
         if (!s->provider || !streq(s->provider->name, sd_bus_message_get_sender(message)))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' is not served by you", name);
@@ -186,19 +199,17 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
 
 /* Runs once the caller is authorized: the service may have gone meanwhile (a reload). */
 static int set_service_enabled(Manager *m, sd_bus_message *message) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *name;
         Service *s;
         int enabled, r;
 
-        r = sd_bus_message_read(message, "sb", &name, &enabled);
+        r = read_service(m, message, &name, &s, &error);
+        if (r < 0)
+                return sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(message, &error) : r;
+        r = sd_bus_message_read(message, "b", &enabled);
         if (r < 0)
                 return r;
-        s = manager_find_service(m, name);
-        if (!s) {
-                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                (void) bus_error_no_such_service(name, &e);
-                return sd_bus_reply_method_error(message, &e);
-        }
 
         if (s->disabled != !enabled) {
                 log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
@@ -213,13 +224,15 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
         _cleanup_(freep) char *what = NULL;
         Manager *m = userdata;
         const char *name;
+        Service *s;
         int enabled, r;
 
-        r = sd_bus_message_read(message, "sb", &name, &enabled);
+        r = read_service(m, message, &name, &s, error);
         if (r < 0)
                 return r;
-        if (!manager_find_service(m, name))
-                return bus_error_no_such_service(name, error);
+        r = sd_bus_message_read(message, "b", &enabled);
+        if (r < 0)
+                return r;
         if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
                 return -ENOMEM;
         return authorize_admin(m, message, what, set_service_enabled, error);
@@ -270,16 +283,13 @@ typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
 static int admin_run(Manager *m, sd_bus_message *call, AdminWork work) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         Completion done = { .ops = &call_ops, .userdata = sd_bus_message_ref(call) };
-        const char *name;
         Service *s;
         int r;
 
-        r = sd_bus_message_read(call, "s", &name);
-        if (r < 0)
+        r = read_service(m, call, NULL, &s, &error);
+        if (r < 0 && !sd_bus_error_is_set(&error))
                 sd_bus_error_set_errnof(&error, r, "cannot read the arguments: %m");
-        else if (!(s = manager_find_service(m, name)))
-                (void) bus_error_no_such_service(name, &error);
-        else
+        else if (r >= 0)
                 (void) work(s, &done, &error);
         if (completion_is_set(&done))  /* refused: not taken */
                 (void) completion_fail(&done, call, sd_bus_error_is_set(&error) ? &error :
@@ -301,14 +311,12 @@ static int do_restart_service(Manager *m, sd_bus_message *call) {
 
 static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminAction action,
                         sd_bus_error *error) {
-        const char *name;
+        Service *s;
         int r;
 
-        r = sd_bus_message_read(message, "s", &name);
+        r = read_service(m, message, NULL, &s, error);
         if (r < 0)
                 return r;
-        if (!manager_find_service(m, name))
-                return bus_error_no_such_service(name, error);
         return authorize_admin(m, message, what, action, error);
 }
 

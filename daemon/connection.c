@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -251,6 +252,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                                          "app service '%s': connection %" PRIu64 " is a one-shot SendMessage, "
                                          "its caller does not take requests", d->name, c->id);
 
+        assert(completion_is_set(completion));
         req = calloc(1, sizeof(Request));
         if (!req)
                 return -ENOMEM;
@@ -315,7 +317,6 @@ static Request *connection_find_request(Connection *c, Endpoint answering, uint6
 }
 
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const Definition *d = c->service->definition;
         Request *req;
         uint64_t id;
@@ -345,29 +346,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                              "size", (uint32_t) size);
         }
 
-        if (completion_is_set(&req->completion)) {
-                completion_answered(&req->completion, m);
-                request_free(req);
-                if (c->one_shot)
-                        connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
-                return 0;
-        }
-
-        r = sd_bus_message_new_method_return(req->call, &reply);
-        if (r < 0)
-                return r;
-        r = valueset_seek(m);
-        if (r < 0)
-                return r;
-        /* Copied value by value: the same types and values give the same bytes on the wire. */
-        r = valueset_copy(reply, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_send(NULL, reply, NULL);
-        if (r < 0)
-                log_debug_errno(r, "connection %" PRIu64 ": failed to deliver the response to request %" PRIu64
-                                ", ignoring: %m", c->id, id);
-
+        completion_answered(&req->completion, m);
         request_free(req);
         if (c->one_shot)
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);

@@ -25,7 +25,7 @@ struct Request {
         uint64_t id;
         Endpoint from;            /* who sent it and waits for the reply */
         sd_bus_message *call;     /* the SendMessage call to answer */
-        Completion completion;    /* where the outcome goes, when not to call (completion.h) */
+        Completion completion;    /* where the outcome goes (completion.h) */
         uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
         sd_event_source *timer;
         Charge charge;            /* its bytes and itself, counted for the sender's uid */
@@ -60,9 +60,9 @@ Peer *connection_peer(const Connection *c, Endpoint e);
 
 /* Relays a message from endpoint `from`: checks it (the ValueSet rules only unless
  * `checked_size` gives the size a one-shot open measured while checking it), creates the request, emits
- * RequestReceived. Replies to `call` only on refusal; otherwise when the answer, the timeout or
- * the close comes. A one-shot may pass a `completion` (taken in every case): the outcome goes
- * there instead of to `call`. */
+ * RequestReceived. Its outcome goes to `completion` (taken in every case): the SendMessage call's
+ * (connection_call_completion()) or a SubmitAction receiver's; it ends on refusal, or when the
+ * answer, the timeout or the close comes. */
 int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
                             Completion *completion);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */

@@ -53,7 +53,7 @@ static int method_open_connection(sd_bus_message *message, void *userdata, sd_bu
         r = sd_bus_message_read(message, "s", &provider);
         if (r < 0)
                 return r;
-        return service_handle_open(s, message, provider, /* one_shot= */ false, error);
+        return service_handle_open(s, message, provider, /* one_shot= */ NULL, error);
 }
 
 static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "connection-dbus.h"
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
@@ -55,7 +56,12 @@ int service_node_enumerator(sd_bus *bus, const char *path, void *userdata, char 
 }
 
 static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return service_handle_open(userdata, m, /* provider= */ NULL, /* one_shot= */ true, error);
+        Completion done = connection_call_completion(m);
+        int r;
+
+        r = service_handle_open(userdata, m, /* provider= */ NULL, &done, error);
+        connection_call_completion_drop(&done);  /* refused before the open took it */
+        return r;
 }
 
 static int method_log(sd_bus_message *m, void *userdata, sd_bus_error *error) {

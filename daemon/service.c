@@ -262,8 +262,8 @@ static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identi
         return 0;
 }
 
-int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot) {
-        return open_or_activate(s, call, peer, caller, one_shot, /* completion= */ NULL);
+int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, Completion *one_shot) {
+        return open_or_activate(s, call, peer, caller, completion_is_set(one_shot), one_shot);
 }
 
 int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
@@ -330,7 +330,7 @@ void service_unregister_provider(Service *s, uint32_t status) {
         peer_release_if_unused(peer);
 }
 
-int service_handle_open(Service *s, sd_bus_message *call, const char *provider, bool one_shot,
+int service_handle_open(Service *s, sd_bus_message *call, const char *provider, Completion *one_shot,
                         sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Peer *peer;

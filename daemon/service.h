@@ -121,13 +121,14 @@ bool service_may_open(const Service *s, const Identity *caller);
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error);
 /* The whole open of OpenConnection and Service.SendMessage: who calls, the checks, then open now
- * or after activation. Returns < 0 with error set when refused at once; otherwise the call is
- * answered now or later. */
-int service_handle_open(Service *s, sd_bus_message *call, const char *provider, bool one_shot,
+ * or after activation. Service.SendMessage is a one-shot: `one_shot` is where its outcome goes
+ * (connection_call_completion()), NULL for OpenConnection. Returns < 0 with error set when
+ * refused at once (then `one_shot` was not taken); otherwise the call is answered now or later. */
+int service_handle_open(Service *s, sd_bus_message *call, const char *provider, Completion *one_shot,
                         sd_bus_error *error);
 /* Opens now if a provider is registered, or queues a waiter and activates. Replies to `call`
- * when done (now or later). */
-int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot);
+ * (or ends `one_shot`, taken) when done, now or later. */
+int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, Completion *one_shot);
 /* A one-shot whose outcome goes to `completion` (taken), which ends (answered or failed) now or
  * later: one receiver of a SubmitAction (`call`). */
 int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,

@@ -491,11 +491,14 @@ static int step(Run *run, FuzzInput *in) {
         if (r < 0)
                 return 0;  /* sd-bus refused to build it: nothing a peer could send */
 
+        /* sd-bus checks some things only when it seals the message (found by a long run: an
+         * OpenConnection it had built without complaint was refused with EINVAL): what it
+         * refuses to send, no peer using it can send either. */
         r = sd_bus_call_async(peer, NULL, call, on_peer_message, run, 0);
         if (r < 0 && !sd_bus_is_open(peer))
                 run->peers[p] = sd_bus_flush_close_unref(peer);
-        else if (r < 0)
-                FAIL("cannot send: %s", strerror(-r));
+        if (r < 0)
+                return 0;
         return 1;
 }
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -6,9 +7,9 @@
 #include <string.h>
 
 #include "action.h"
-#include "bus-util.h"
 #include "errors.h"
 #include "log.h"
+#include "open.h"
 #include "peer.h"
 #include "service.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct ActionTarget {
 
 struct Action {
         sd_bus_message *call;      /* the SubmitAction call: relayed to every receiver, answered once */
+        ActionDone done;           /* called once with the outcome, then the action is freed */
         bool broadcast;
         bool starting;             /* the handler is still opening: not answered before it is done */
         unsigned n_open;           /* targets not yet done */
@@ -53,7 +55,7 @@ static Action *action_free(Action *a) {
         return NULL;
 }
 
-static int append_responses(sd_bus_message *reply, Action *a) {
+static int append_responses(sd_bus_message *reply, const Action *a) {
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "{sv}");
@@ -81,7 +83,7 @@ static int append_responses(sd_bus_message *reply, Action *a) {
         return sd_bus_message_close_container(reply);
 }
 
-static int append_failures(sd_bus_message *reply, Action *a) {
+static int append_failures(sd_bus_message *reply, const Action *a) {
         int r;
 
         r = sd_bus_message_open_container(reply, 'a', "{ss}");
@@ -98,32 +100,26 @@ static int append_failures(sd_bus_message *reply, Action *a) {
         return sd_bus_message_close_container(reply);
 }
 
-static int action_reply(Action *a) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+int action_append_outcome(const Action *a, sd_bus_message *reply) {
         int r;
 
-        if (sd_bus_error_is_set(&a->refusal))
-                return sd_bus_reply_method_error(a->call, &a->refusal);
+        assert(!sd_bus_error_is_set(&a->refusal));
 
-        r = sd_bus_message_new_method_return(a->call, &reply);
-        if (r >= 0)
-                r = append_responses(reply, a);
-        if (r >= 0)
-                r = append_failures(reply, a);
+        r = append_responses(reply, a);
         if (r < 0)
-                return sd_bus_reply_method_errnof(a->call, r, "cannot build the answer of SubmitAction: %m");
-        return sd_bus_send(NULL, reply, NULL);
+                return r;
+        return append_failures(reply, a);
 }
 
-/* Answers the call once nothing is open any more, and frees the action. */
-static void action_maybe_finish(Action *a) {
-        int r;
+const sd_bus_error *action_get_refusal(const Action *a) {
+        return sd_bus_error_is_set(&a->refusal) ? &a->refusal : NULL;
+}
 
+/* Ends the action once nothing is open any more. */
+static void action_maybe_finish(Action *a) {
         if (a->starting || a->n_open > 0)
                 return;
-        r = action_reply(a);
-        if (r < 0)
-                log_debug_errno(r, "failed to answer SubmitAction, ignoring: %m");
+        a->done(a, a->call);
         action_free(a);
 }
 
@@ -222,10 +218,10 @@ static void action_open(Action *a, Service *s, Peer *sender, const Identity *cal
         completion = target_completion(t);
         r = identity_copy(caller, &id);
         if (r < 0) {
-                (void) completion_fail_errnof(&completion, a->call, -r, "app service '%s': %m", s->definition->name);
+                completion_fail_errnof(&completion, r, "app service '%s': %m", s->definition->name);
                 return;
         }
-        (void) service_open_for_action(s, a->call, sender, &id, &completion);
+        service_open(s, a->call, sender, &id, /* one_shot= */ true, &completion);
 }
 
 /* Who the receivers are told the sender is: its identity, the action, and its own app service when
@@ -264,7 +260,7 @@ static uint64_t largest_message_size(Manager *m) {
         return max;
 }
 
-static int check_arguments(Manager *m, sd_bus_message *call, const char *action, sd_bus_error *error) {
+int action_check_arguments(Manager *m, sd_bus_message *call, const char *action, sd_bus_error *error) {
         _cleanup_(freep) char *reason = NULL;
         size_t n = strlen(action);
         int r;
@@ -289,13 +285,14 @@ static int check_arguments(Manager *m, sd_bus_message *call, const char *action,
 }
 
 static int submit(Manager *m, sd_bus_message *call, Service *single, Peer *sender, const Identity *caller,
-                  sd_bus_error *error) {
+                  ActionDone done) {
         Action *a;
 
         a = calloc(1, sizeof(Action));
         if (!a)
                 return -ENOMEM;
         a->call = sd_bus_message_ref(call);
+        a->done = done;
         a->broadcast = !single;
         a->starting = true;
 
@@ -316,26 +313,17 @@ static int submit(Manager *m, sd_bus_message *call, Service *single, Peer *sende
         return 1;
 }
 
-int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+int action_submit(Manager *m, sd_bus_message *call, const char *action, Service *single, ActionDone done,
+                  sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
-        const char *destination, *action;
-        Manager *m = userdata;
-        Service *single = NULL, *own = NULL;
+        Service *own = NULL;
         Peer *sender;
         int r;
 
-        r = sd_bus_message_read(call, "ss", &destination, &action);
-        if (r < 0)
-                return r;
-        r = check_arguments(m, call, action, error);
-        if (r < 0)
-                return r;
-
-        if (!streq(destination, "*")) {
-                single = manager_find_service(m, destination);
-                if (!single)
-                        return bus_error_no_such_service(destination, error);
-        }
+        assert(m);
+        assert(call);
+        assert(action);
+        assert(done);
 
         r = sender_identity(m, call, action, &caller, &own, error);
         if (r < 0)
@@ -357,7 +345,7 @@ int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *err
         }
 
         sender->n_pins++;  /* the opens may drop and retake the peer's holds */
-        r = submit(m, call, single, sender, &caller, error);
+        r = submit(m, call, single, sender, &caller, done);
         sender->n_pins--;
         peer_release_if_unused(sender);
         return r;

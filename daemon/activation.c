@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -36,7 +37,8 @@ void service_activation_failed(Service *s, const char *format, ...) {
         service_stop_activation(s);
         service_set_state(s, SERVICE_FAILED);
         service_fail_waiters(s, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", message ? message : "activation failed");
-        service_lifecycle_activation_failed(s, message ? message : "activation failed");
+        if (s->activation_events)
+                s->activation_events->failed(s, message ? message : "activation failed");
 }
 
 void service_stop_activation(Service *s) {
@@ -61,7 +63,7 @@ Process *process_free(Process *p) {
         return NULL;
 }
 
-void manager_kill_processes(Manager *m, int sig) {
+void process_kill_all(Manager *m, int sig) {
         LIST_FOREACH(processes, p, m->processes)
                 if (p->child_source && kill(p->pid, sig) < 0 && errno != ESRCH)
                         log_warning_errno(errno, "failed to send signal %d to provider process " PID_FMT ", ignoring: %m",
@@ -154,7 +156,8 @@ static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *u
         if (s && s->process == p) {
                 s->process = NULL;
                 /* Crash or clean exit, restart or not, the end of a stop: lifecycle.c decides. */
-                service_lifecycle_process_exited(s, p, si);
+                if (s->activation_events)
+                        s->activation_events->process_exited(s, p, si);
         }
         if (!p->output_source)
                 process_free(p);
@@ -379,10 +382,13 @@ static int on_activation_timeout(sd_event_source *source, uint64_t usec, void *u
         return 0;
 }
 
-int service_start_activation(Service *s) {
+int service_start_activation(Service *s, const ActivationEvents *events) {
         const Definition *d = s->definition;
         int r;
 
+        assert(events);
+
+        s->activation_events = events;
         service_set_state(s, SERVICE_ACTIVATING);
         r = sd_event_add_time_relative(s->manager->event, &s->activation_timer, CLOCK_MONOTONIC,
                                        d->activation_timeout_usec, TIMER_ACCURACY_USEC, on_activation_timeout, s);
@@ -395,4 +401,40 @@ int service_start_activation(Service *s) {
         if (d->systemd_service)
                 return start_unit(s);
         return spawn_provider(s);
+}
+
+/* StopUnit, for a provider started as a systemd unit */
+
+static int on_stop_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Service *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+        if (e)
+                log_warning("app service '%s': systemd could not stop %s: %s", s->definition->name,
+                            s->definition->systemd_service, e->message ? e->message : e->name);
+        return 0;
+}
+
+int service_stop_unit(Service *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        int r;
+
+        log_info("app service '%s': asking systemd to stop %s", s->definition->name, s->definition->systemd_service);
+        r = sd_bus_message_new_method_call(s->manager->bus, &call, "org.freedesktop.systemd1",
+                                           "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
+                                           "StopUnit");
+        /* As for StartUnit: never bus-activate systemd. */
+        if (r >= 0)
+                r = sd_bus_message_set_auto_start(call, false);
+        if (r >= 0)
+                r = sd_bus_message_append(call, "ss", s->definition->systemd_service, "replace");
+        if (r >= 0) {
+                s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
+                r = sd_bus_call_async(s->manager->bus, &s->stop_unit_slot, call, on_stop_unit_reply, s, 0);
+        }
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': cannot ask systemd to stop %s, ignoring: %m",
+                                  s->definition->name, s->definition->systemd_service);
+        return r;
 }

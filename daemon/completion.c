@@ -1,39 +1,52 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdarg.h>
 
 #include "completion.h"
 #include "util.h"
 
 void completion_sent(Completion *c) {
-        if (completion_is_set(c) && c->ops->sent)
+        assert(completion_is_set(c));
+
+        if (c->ops->sent)
                 c->ops->sent(c->userdata);
+}
+
+void completion_opened(Completion *c, const char *path) {
+        Completion taken;
+
+        assert(completion_is_set(c));
+        assert(c->ops->opened);
+
+        completion_move(&taken, c);
+        taken.ops->opened(taken.userdata, path);
 }
 
 void completion_answered(Completion *c, sd_bus_message *response) {
         Completion taken;
 
+        assert(completion_is_set(c));
+
         completion_move(&taken, c);
-        if (taken.ops)
-                taken.ops->answered(taken.userdata, response);
+        taken.ops->answered(taken.userdata, response);
 }
 
-int completion_fail(Completion *c, sd_bus_message *call, const sd_bus_error *error) {
+void completion_fail(Completion *c, const sd_bus_error *error) {
         Completion taken;
 
+        assert(completion_is_set(c));
+        assert(error);
+
         completion_move(&taken, c);
-        if (taken.ops) {
-                taken.ops->failed(taken.userdata, error);
-                return 0;
-        }
-        return sd_bus_reply_method_error(call, error);
+        taken.ops->failed(taken.userdata, error);
 }
 
-int completion_fail_errnof(Completion *c, sd_bus_message *call, int error, const char *format, ...) {
+void completion_fail_errnof(Completion *c, int error, const char *format, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         va_list ap;
 
         va_start(ap, format);
         sd_bus_error_set_errnofv(&e, error, format, ap);
         va_end(ap);
-        return completion_fail(c, call, &e);
+        completion_fail(c, &e);
 }

@@ -1,24 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Where the outcome of a one-shot message goes. Without a completion it is the reply to the
- * D-Bus call that sent it; a feature built on the model (SubmitAction) passes its own, so that
- * the model calls back without knowing what is above it. A completion ends exactly once, by
- * answered or failed; it is cleared before the callback runs, which may free what held it. */
+/* Where the outcome of an open or a one-shot message goes. The D-Bus binding passes the call
+ * itself as one (completion-dbus.h: the outcome is its reply); a feature built on the model
+ * (SubmitAction) passes its own, so that the model calls back without knowing what is above it.
+ * A completion ends exactly once, by opened, answered or failed; it is cleared before the
+ * callback runs, which may free what held it. */
 
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 typedef struct CompletionOps {
-        /* The message went out as a request: failures from now on are the receiver's. */
+        /* The message went out as a request: failures from now on are the receiver's. Optional. */
         void (*sent)(void *userdata);
-        /* The receiver answered: its SendResponse call, the ValueSet checked. */
+        /* OpenConnection: the connection is open at `path`. */
+        void (*opened)(void *userdata, const char *path);
+        /* The receiver answered: its SendResponse call, the ValueSet checked; NULL for work that
+         * ends with nothing to say (StartService and the other administrative calls). */
         void (*answered)(void *userdata, sd_bus_message *response);
         void (*failed)(void *userdata, const sd_bus_error *error);
 } CompletionOps;
 
 typedef struct Completion {
-        const CompletionOps *ops;  /* NULL: none, the call itself is answered */
+        const CompletionOps *ops;  /* NULL: none, or already ended */
         void *userdata;
 } Completion;
 
@@ -34,9 +38,7 @@ static inline void completion_move(Completion *to, Completion *from) {
 }
 
 void completion_sent(Completion *c);
+void completion_opened(Completion *c, const char *path);
 void completion_answered(Completion *c, sd_bus_message *response);
-
-/* Ends a one-shot that failed: through `c` when set, otherwise as the error reply to `call`. */
-int completion_fail(Completion *c, sd_bus_message *call, const sd_bus_error *error);
-int completion_fail_errnof(Completion *c, sd_bus_message *call, int error, const char *format, ...)
-        __attribute__((format(printf, 4, 5)));
+void completion_fail(Completion *c, const sd_bus_error *error);
+void completion_fail_errnof(Completion *c, int error, const char *format, ...) __attribute__((format(printf, 3, 4)));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bus-util.h"
+#include "completion-dbus.h"
 #include "connection-dbus.h"
 #include "errors.h"
 #include "log.h"
@@ -80,50 +81,39 @@ int connection_object_find(sd_bus *bus, const char *path, const char *interface,
         return 1;
 }
 
-static void call_answered(void *userdata, sd_bus_message *response) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata, *reply = NULL;
+/* SendMessage's reply: the response's ValueSet, copied value by value, so that the same types
+ * and values give the same bytes on the wire. */
+static int reply_with_response(sd_bus_message *call, sd_bus_message *response) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         r = sd_bus_message_new_method_return(call, &reply);
         if (r >= 0)
                 r = valueset_seek(response);
-        /* Copied value by value: the same types and values give the same bytes on the wire. */
         if (r >= 0)
                 r = valueset_copy(reply, response);
-        if (r >= 0)
-                r = sd_bus_send(NULL, reply, NULL);
-        else  /* the caller must not wait for a reply that cannot be built */
-                r = sd_bus_reply_method_errnof(call, r, "cannot relay the response: %m");
+        if (r < 0)  /* the caller must not wait for a reply that cannot be built */
+                return sd_bus_reply_method_errnof(call, r, "cannot relay the response: %m");
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void call_answered(void *userdata, sd_bus_message *response) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        int r;
+
+        r = reply_with_response(call, response);
         if (r < 0)
                 log_debug_errno(r, "%s: failed to deliver a response to %s, ignoring: %m",
                                 strempty(sd_bus_message_get_path(call)), strempty(sd_bus_message_get_sender(call)));
 }
 
-static void call_failed(void *userdata, const sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
-        int r;
-
-        r = sd_bus_reply_method_error(call, error);
-        if (r < 0)
-                log_debug_errno(r, "%s: failed to answer %s, ignoring: %m", strempty(sd_bus_message_get_path(call)),
-                                strempty(sd_bus_message_get_sender(call)));
-}
-
 static const CompletionOps call_ops = {
         .answered = call_answered,
-        .failed = call_failed,
+        .failed = completion_call_failed,
 };
 
 Completion connection_call_completion(sd_bus_message *call) {
         return (Completion) { .ops = &call_ops, .userdata = sd_bus_message_ref(call) };
-}
-
-void connection_call_completion_drop(Completion *c) {
-        if (!completion_is_set(c))
-                return;
-        assert(c->ops == &call_ops);
-        sd_bus_message_unref(c->userdata);
-        *c = (Completion) {};
 }
 
 static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {

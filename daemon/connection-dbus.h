@@ -9,8 +9,7 @@ int connection_object_find(sd_bus *bus, const char *path, const char *interface,
                            void **ret_found, sd_bus_error *error);
 
 /* A SendMessage call (Connection's or Service's one-shot) as the completion of its request: the
- * response's ValueSet, copied value by value, is the reply; a failure is the error reply. It holds
- * a reference to `call` until it ends; connection_call_completion_drop() lets go of one that was
- * not taken. */
+ * response's ValueSet is the reply, a failure the error reply (completion-dbus.h). It holds a
+ * reference to `call` until it ends; completion_for_call_drop() lets go of one that was not
+ * taken. */
 Completion connection_call_completion(sd_bus_message *call);
-void connection_call_completion_drop(Completion *c);

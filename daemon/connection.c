@@ -69,17 +69,13 @@ static void monitor_response_error(Connection *c, uint64_t request, uint64_t sen
 static void request_fail(Request *req, const char *error_name, const char *format, ...) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
-        int r;
 
         va_start(ap, format);
         sd_bus_error_setfv(&error, error_name, format, ap);
         va_end(ap);
 
         monitor_response_error(req->connection, req->id, req->sent_usec, error_name);
-        r = completion_fail(&req->completion, req->call, &error);
-        if (r < 0)
-                log_debug_errno(r, "connection %" PRIu64 ": failed to answer request %" PRIu64 ", ignoring: %m",
-                                req->connection->id, req->id);
+        completion_fail(&req->completion, &error);
         request_free(req);
 }
 
@@ -306,7 +302,8 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
                                         c->service->definition->name);
         /* A refusal is the end of a would-be request too (request id 0: none was made). */
         monitor_response_error(c, 0, 0, error.name);
-        return completion_fail(completion, call, &error);
+        completion_fail(completion, &error);
+        return 0;
 }
 
 static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The provider lifecycle (starts under a start limit, crashes and Restart=, idle stops, the stop
- * sequence, StartService/StopService/RestartService) and the node's state (AutoStart=, State,
- * StateUpdate). Spawning and StartUnit stay in activation.c. */
+/* The provider lifecycle: registration, starts under a start limit, crashes and Restart=, idle
+ * stops, the stop sequence, StartService/StopService/RestartService. How a provider is spawned,
+ * started or stopped as a unit is activation.c's; the node's state is manager.c's. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -9,18 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "authorize.h"
-#include "bus-util.h"
-#include "config.h"
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
 #include "log.h"
+#include "monitor.h"
 #include "peer.h"
+#include "service-dbus.h"
 #include "service.h"
 #include "util.h"
 
 #define TIMER_ACCURACY_USEC 1000
+
+static const ActivationEvents activation_events;
 
 static double seconds(uint64_t usec) {
         return (double) usec / USEC_PER_SEC;
@@ -68,11 +70,13 @@ static void admin_calls_answer(Service *s, AdminCallKind kind, const char *error
                         continue;
                 completion_move(&done, &a->done);
                 admin_call_free(a);
+                if (!completion_is_set(&done))
+                        continue;
                 if (!error_name)
                         completion_answered(&done, NULL);
-                else if (completion_is_set(&done)) {
+                else {
                         (void) sd_bus_error_set(&error, error_name, message);
-                        (void) completion_fail(&done, NULL, &error);
+                        completion_fail(&done, &error);
                 }
         }
 }
@@ -195,13 +199,7 @@ int service_start(Service *s, StartReason why) {
         s->started_by_broker = true;
         s->run_ended = false;
         s->run_failed = false;
-        return service_start_activation(s);
-}
-
-ServiceState service_state_without_provider(const Service *s) {
-        if (s->restart_timer || s->activation_timer || s->start_unit_slot || s->job_removed_slot)
-                return SERVICE_ACTIVATING;
-        return s->run_failed ? SERVICE_FAILED : SERVICE_INACTIVE;
+        return service_start_activation(s, &activation_events);
 }
 
 static int on_restart_timer(sd_event_source *source, uint64_t usec, void *userdata) {
@@ -271,10 +269,6 @@ static char *describe_exit(const Process *p, const siginfo_t *si) {
 
 /* Stopping */
 
-bool service_is_stopping(const Service *s) {
-        return s->stopping;
-}
-
 static bool service_runs(const Service *s) {
         return s->provider || s->process || s->activation_timer || s->start_unit_slot || s->job_removed_slot;
 }
@@ -338,40 +332,6 @@ static void stop_check_done(Service *s) {
         stop_done(s, /* was_running= */ true);
 }
 
-static int on_stop_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
-        Service *s = userdata;
-        const sd_bus_error *e = sd_bus_message_get_error(m);
-
-        s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
-        if (e)
-                log_warning("app service '%s': systemd could not stop %s: %s", s->definition->name,
-                            s->definition->systemd_service, e->message ? e->message : e->name);
-        return 0;
-}
-
-static int stop_unit(Service *s) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
-        int r;
-
-        log_info("app service '%s': asking systemd to stop %s", s->definition->name, s->definition->systemd_service);
-        r = sd_bus_message_new_method_call(s->manager->bus, &call, "org.freedesktop.systemd1",
-                                           "/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager",
-                                           "StopUnit");
-        /* As for StartUnit: never bus-activate systemd. */
-        if (r >= 0)
-                r = sd_bus_message_set_auto_start(call, false);
-        if (r >= 0)
-                r = sd_bus_message_append(call, "ss", s->definition->systemd_service, "replace");
-        if (r >= 0) {
-                s->stop_unit_slot = sd_bus_slot_unref(s->stop_unit_slot);
-                r = sd_bus_call_async(s->manager->bus, &s->stop_unit_slot, call, on_stop_unit_reply, s, 0);
-        }
-        if (r < 0)
-                log_warning_errno(r, "app service '%s': cannot ask systemd to stop %s, ignoring: %m",
-                                  s->definition->name, s->definition->systemd_service);
-        return r;
-}
-
 /* The provider did not go in time: the next, firmer step. Stage 1: SIGTERM to our process, or
  * StopUnit; stage 2: SIGKILL; the last: a provider still registered (not the process we
  * started, or one we never started) is unregistered, so that every stop ends. */
@@ -388,7 +348,7 @@ static void stop_escalate(Service *s) {
                 if (kill(s->process->pid, sig) < 0 && errno != ESRCH)
                         log_warning_errno(errno, "app service '%s': cannot signal the provider, ignoring: %m", d->name);
         } else if (s->stop_stage == 1 && d->systemd_service && s->started_by_broker)
-                (void) stop_unit(s);
+                (void) service_stop_unit(s);
         else if (s->provider) {
                 log_warning("app service '%s': provider %s did not stop within %g s, unregistering it", d->name,
                             s->provider->name, seconds(d->stop_timeout_usec));
@@ -409,22 +369,6 @@ static int on_stop_timer(sd_event_source *source, uint64_t usec, void *userdata)
                                           s->definition->name);
         }
         return 0;
-}
-
-static int send_stop_requested(Service *s) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
-        int r;
-
-        r = bus_new_unicast_signal(s->manager->bus, s->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
-                                       "StopRequested", &signal);
-        if (r >= 0)
-                r = sd_bus_message_append(signal, "a{sv}", 1, "reason", "s", s->stop_reason);
-        if (r >= 0)
-                r = sd_bus_send(s->manager->bus, signal, NULL);
-        if (r < 0)
-                log_warning_errno(r, "app service '%s': failed to send StopRequested, ignoring: %m",
-                                  s->definition->name);
-        return r;
 }
 
 int service_stop(Service *s, const char *reason, Completion *done) {
@@ -459,7 +403,7 @@ int service_stop(Service *s, const char *reason, Completion *done) {
         if (r < 0)
                 log_warning_errno(r, "app service '%s': cannot arm the stop timer, ignoring: %m", d->name);
         if (s->provider)
-                (void) send_stop_requested(s);
+                (void) service_send_stop_requested(s);
         else
                 stop_escalate(s);  /* nobody registered to ask */
         stop_check_done(s);
@@ -482,9 +426,10 @@ static int on_idle_timer(sd_event_source *source, uint64_t usec, void *userdata)
         return 0;
 }
 
-/* Hooks */
+/* Registration */
 
-void service_lifecycle_registered(Service *s) {
+/* After a provider registered: a start under way succeeded, or one came by itself. */
+static void lifecycle_registered(Service *s) {
         bool started = s->activation_timer != NULL;
 
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
@@ -500,7 +445,26 @@ void service_lifecycle_registered(Service *s) {
         admin_calls_answer(s, ADMIN_START, NULL, NULL);
 }
 
-void service_lifecycle_unregistered(Service *s, bool clean) {
+int service_register_provider(Service *s, Peer *peer) {
+        assert(s);
+        assert(peer);
+        assert(!s->provider);
+
+        s->provider = peer;
+        peer->n_services++;
+        log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
+        monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
+                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
+        lifecycle_registered(s);  /* before the activation's traces are dropped */
+        service_stop_activation(s);
+        service_set_state(s, SERVICE_ACTIVE);
+        service_open_waiters(s);
+        return 0;
+}
+
+/* The provider is gone (unregistered, or left the bus; clean: it unregistered): crash, clean
+ * exit or the end of a stop. */
+static void lifecycle_unregistered(Service *s, bool clean) {
         Manager *m = s->manager;
         _cleanup_(freep) char *text = NULL;
 
@@ -523,7 +487,27 @@ void service_lifecycle_unregistered(Service *s, bool clean) {
         run_ended(s, !clean);
 }
 
-void service_lifecycle_process_exited(Service *s, Process *p, const siginfo_t *si) {
+void service_unregister_provider(Service *s, uint32_t status) {
+        Peer *peer = s->provider;
+
+        if (!peer)
+                return;
+        while (s->connections)
+                connection_close(s->connections, 1u << ENDPOINT_CLIENT, status);
+        s->provider = NULL;
+        peer->n_services--;
+        monitor_emit(s->manager, "provider-unregistered", "ssu", "service", s->definition->name,
+                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
+        /* May start the provider again. */
+        lifecycle_unregistered(s, status == CLOSED_COMPLETED);
+        if (!s->provider)
+                service_set_state(s, service_state_without_provider(s));
+        peer_release_if_unused(peer);
+}
+
+/* What activation.c reports */
+
+static void on_process_exited(Service *s, Process *p, const siginfo_t *si) {
         bool failed = !(si->si_code == CLD_EXITED && si->si_status == 0);
         _cleanup_(freep) char *text = NULL;
 
@@ -545,7 +529,7 @@ void service_lifecycle_process_exited(Service *s, Process *p, const siginfo_t *s
         run_ended(s, failed);
 }
 
-void service_lifecycle_activation_failed(Service *s, const char *message) {
+static void on_activation_failed(Service *s, const char *message) {
         if (s->process)
                 s->process->stop_expected = true;  /* killed, or left to die: not a second failure */
         admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, message);
@@ -554,7 +538,13 @@ void service_lifecycle_activation_failed(Service *s, const char *message) {
         run_ended(s, /* failed= */ true);
 }
 
+static const ActivationEvents activation_events = {
+        .failed = on_activation_failed,
+        .process_exited = on_process_exited,
+};
+
 void service_lifecycle_free(Service *s) {
+        service_stop_activation(s);
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
         s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
         s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
@@ -568,63 +558,36 @@ void service_lifecycle_free(Service *s) {
         admin_calls_answer(s, ADMIN_RESTART, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE, "the app service was removed");
 }
 
-/* The node */
+/* The node's turns: after every event, at start, at a reload, at shutdown (manager.c) */
 
 static bool service_is_idle(const Service *s) {
         return s->provider && s->idle_stoppable && !s->stopping && s->n_connections == 0 && !s->waiters &&
                 s->definition->idle_timeout_usec > 0;
 }
 
-/* After every event: arm or cancel idle timers, and leave "starting" once AutoStart= settled. */
-static int on_lifecycle_check(sd_event_source *source, void *userdata) {
-        Manager *m = userdata;
-        bool pending = false;
+void service_update_idle_timer(Service *s) {
         int r;
 
-        if (m->state == MANAGER_STOPPING)
-                return 0;
-        LIST_FOREACH(services, s, m->services) {
-                pending = pending || s->auto_start_pending;
-                if (!service_is_idle(s)) {
-                        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
-                        continue;
-                }
-                if (s->idle_timer)
-                        continue;
-                r = arm_timer(s, &s->idle_timer, s->definition->idle_timeout_usec, on_idle_timer);
-                if (r < 0)
-                        log_warning_errno(r, "app service '%s': cannot arm the idle timer, ignoring: %m",
-                                          s->definition->name);
+        if (!service_is_idle(s)) {
+                s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+                return;
         }
-        if (m->state == MANAGER_STARTING && m->lifecycle_started && !pending)
-                manager_set_state(m, MANAGER_RUNNING);
-        return 0;
+        if (s->idle_timer)
+                return;
+        r = arm_timer(s, &s->idle_timer, s->definition->idle_timeout_usec, on_idle_timer);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': cannot arm the idle timer, ignoring: %m", s->definition->name);
 }
 
-int manager_lifecycle_start(Manager *m) {
-        int r;
-
-        r = sd_event_add_post(m->event, &m->lifecycle_check, on_lifecycle_check, m);
-        if (r < 0)
-                return log_error_errno(r, "failed to set up the provider lifecycle: %m");
-
-        LIST_FOREACH(services, s, m->services) {
-                if (!s->definition->auto_start || s->disabled)
-                        continue;
-                if (!service_is_activatable(s)) {
-                        log_warning("app service '%s': AutoStart=yes, but there is no Exec= or SystemdService= to "
-                                    "start it with, ignoring", s->definition->name);
-                        continue;
-                }
-                s->auto_start_pending = true;
+bool service_wants_auto_start(Service *s) {
+        if (!s->definition->auto_start || s->disabled)
+                return false;
+        if (!service_is_activatable(s)) {
+                log_warning("app service '%s': AutoStart=yes, but there is no Exec= or SystemdService= to "
+                            "start it with, ignoring", s->definition->name);
+                return false;
         }
-        LIST_FOREACH(services, s, m->services)
-                if (s->auto_start_pending) {
-                        log_info("app service '%s': starting the provider (AutoStart=yes)", s->definition->name);
-                        (void) service_start(s, START_AUTO);
-                }
-        m->lifecycle_started = true;
-        return on_lifecycle_check(m->lifecycle_check, m);
+        return true;
 }
 
 void service_lifecycle_added(Service *s) {
@@ -636,18 +599,16 @@ void service_lifecycle_added(Service *s) {
         (void) service_start(s, START_AUTO);
 }
 
-void manager_lifecycle_shutdown(Manager *m) {
-        LIST_FOREACH(services, s, m->services) {
-                s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
-                s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
-                s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
-                s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
-                s->stopping = false;
-                /* Everything stops now: a stop is done; a start will not happen. */
-                admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
-                admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
-                admin_calls_answer(s, ADMIN_RESTART, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
-        }
+void service_lifecycle_shutdown(Service *s) {
+        s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
+        s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+        s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
+        s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+        s->stopping = false;
+        /* Everything stops now: a stop is done; a start will not happen. */
+        admin_calls_answer(s, ADMIN_STOP, NULL, NULL);
+        admin_calls_answer(s, ADMIN_START, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
+        admin_calls_answer(s, ADMIN_RESTART, APPSERVICE_ERROR_APP_UNAVAILABLE, "appserviced is shutting down");
 }
 
 /* Manager.StartService, StopService, RestartService, once authorized (manager-dbus.c) */

@@ -7,6 +7,7 @@
 #include "action.h"
 #include "authorize.h"
 #include "bus-util.h"
+#include "completion-dbus.h"
 #include "config.h"
 #include "connection-dbus.h"
 #include "connection.h"
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "manager-dbus.h"
 #include "monitor.h"
+#include "open.h"
 #include "peer.h"
 #include "reload.h"
 #include "service-dbus.h"
@@ -21,8 +23,16 @@
 #include "util.h"
 #include "visibility.h"
 
-/* The call's first argument, an app service's name, looked up: AppServiceUnavailable when no
- * definition declares it. The rest of the arguments are left to read. */
+/* An app service by name: AppServiceUnavailable when no definition declares it. */
+static int lookup_service(Manager *m, const char *name, Service **ret, sd_bus_error *error) {
+        *ret = manager_find_service(m, name);
+        if (!*ret)
+                return bus_error_no_such_service(name, error);
+        return 0;
+}
+
+/* The call's first argument, an app service's name, looked up. The rest of the arguments are
+ * left to read. */
 static int read_service(Manager *m, sd_bus_message *message, const char **ret_name, Service **ret,
                         sd_bus_error *error) {
         const char *name;
@@ -34,15 +44,13 @@ static int read_service(Manager *m, sd_bus_message *message, const char **ret_na
                 return r;
         if (ret_name)
                 *ret_name = name;
-        *ret = manager_find_service(m, name);
-        if (!*ret)
-                return bus_error_no_such_service(name, error);
-        return 0;
+        return lookup_service(m, name, ret, error);
 }
 
 static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *provider;
+        Completion done;
         Service *s;
         int r;
 
@@ -53,7 +61,50 @@ static int method_open_connection(sd_bus_message *message, void *userdata, sd_bu
         r = sd_bus_message_read(message, "s", &provider);
         if (r < 0)
                 return r;
-        return service_handle_open(s, message, provider, /* one_shot= */ NULL, error);
+        done = completion_for_call(message);
+        r = service_handle_open(s, message, provider, /* one_shot= */ false, &done, error);
+        completion_for_call_drop(&done);  /* refused before the open took it */
+        return r;
+}
+
+static void submit_action_done(const Action *a, sd_bus_message *call) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const sd_bus_error *refusal = action_get_refusal(a);
+        int r;
+
+        if (refusal)
+                r = sd_bus_reply_method_error(call, refusal);
+        else {
+                r = sd_bus_message_new_method_return(call, &reply);
+                if (r >= 0)
+                        r = action_append_outcome(a, reply);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, reply, NULL);
+                else
+                        r = sd_bus_reply_method_errnof(call, r, "cannot build the answer of SubmitAction: %m");
+        }
+        if (r < 0)
+                log_debug_errno(r, "failed to answer SubmitAction, ignoring: %m");
+}
+
+static int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        const char *destination, *action;
+        Manager *m = userdata;
+        Service *single = NULL;
+        int r;
+
+        r = sd_bus_message_read(call, "ss", &destination, &action);
+        if (r < 0)
+                return r;
+        r = action_check_arguments(m, call, action, error);
+        if (r < 0)
+                return r;
+        if (!streq(destination, "*")) {
+                r = lookup_service(m, destination, &single, error);
+                if (r < 0)
+                        return r;
+        }
+        return action_submit(m, call, action, single, submit_action_done, error);
 }
 
 static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -251,30 +302,6 @@ static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *
         return authorize_admin(userdata, message, "reload the definitions", reload, error);
 }
 
-/* The D-Bus call as a completion: answered with an empty return, or with the error. */
-static void call_answered(void *userdata, sd_bus_message *response) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
-        int r;
-
-        r = sd_bus_reply_method_return(call, NULL);
-        if (r < 0)
-                log_debug_errno(r, "failed to answer %s, ignoring: %m", strempty(sd_bus_message_get_member(call)));
-}
-
-static void call_failed(void *userdata, const sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
-        int r;
-
-        r = sd_bus_reply_method_error(call, error);
-        if (r < 0)
-                log_debug_errno(r, "failed to answer %s, ignoring: %m", strempty(sd_bus_message_get_member(call)));
-}
-
-static const CompletionOps call_ops = {
-        .answered = call_answered,
-        .failed = call_failed,
-};
-
 typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
 
 /* StartService, StopService, RestartService once polkit said yes: the service is looked up again
@@ -282,7 +309,7 @@ typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
  * work's completion. */
 static int admin_run(Manager *m, sd_bus_message *call, AdminWork work) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Completion done = { .ops = &call_ops, .userdata = sd_bus_message_ref(call) };
+        Completion done = completion_for_call(call);
         Service *s;
         int r;
 
@@ -292,8 +319,8 @@ static int admin_run(Manager *m, sd_bus_message *call, AdminWork work) {
         else if (r >= 0)
                 (void) work(s, &done, &error);
         if (completion_is_set(&done))  /* refused: not taken */
-                (void) completion_fail(&done, call, sd_bus_error_is_set(&error) ? &error :
-                                       &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, "the call failed"));
+                completion_fail(&done, sd_bus_error_is_set(&error) ? &error :
+                                &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, "the call failed"));
         return 1;
 }
 

@@ -152,12 +152,14 @@ Manager *manager_free(Manager *m) {
                 Service *s = m->services;
                 LIST_REMOVE(services, m->services, s);
                 s->provider = NULL;
+                service_lifecycle_free(s);
                 service_free(s);
         }
         while (m->removed_services) {
                 Service *s = m->removed_services;
                 LIST_REMOVE(services, m->removed_services, s);
                 s->provider = NULL;
+                service_lifecycle_free(s);
                 service_free(s);
         }
         while (hashmap_size(m->peers) > 0)
@@ -313,6 +315,41 @@ static int on_idle_check(sd_event_source *source, void *userdata) {
         return 0;
 }
 
+/* After every event: arm or cancel idle timers, and leave "starting" once AutoStart= settled. */
+static int on_lifecycle_check(sd_event_source *source, void *userdata) {
+        Manager *m = userdata;
+        bool pending = false;
+
+        if (m->state == MANAGER_STOPPING)
+                return 0;
+        LIST_FOREACH(services, s, m->services) {
+                pending = pending || s->auto_start_pending;
+                service_update_idle_timer(s);
+        }
+        if (m->state == MANAGER_STARTING && m->lifecycle_started && !pending)
+                manager_set_state(m, MANAGER_RUNNING);
+        return 0;
+}
+
+/* The AutoStart=yes providers; the node is "running" once each registered or failed. */
+static int start_providers(Manager *m) {
+        int r;
+
+        r = sd_event_add_post(m->event, &m->lifecycle_check, on_lifecycle_check, m);
+        if (r < 0)
+                return log_error_errno(r, "failed to set up the provider lifecycle: %m");
+
+        LIST_FOREACH(services, s, m->services)
+                s->auto_start_pending = service_wants_auto_start(s);
+        LIST_FOREACH(services, s, m->services)
+                if (s->auto_start_pending) {
+                        log_info("app service '%s': starting the provider (AutoStart=yes)", s->definition->name);
+                        (void) service_start(s, START_AUTO);
+                }
+        m->lifecycle_started = true;
+        return on_lifecycle_check(m->lifecycle_check, m);
+}
+
 void manager_shutdown(Manager *m) {
         if (m->state == MANAGER_STOPPING)
                 return;
@@ -320,7 +357,8 @@ void manager_shutdown(Manager *m) {
         manager_set_state(m, MANAGER_STOPPING);  /* StateUpdate goes out before ServiceClosed */
         reload_done(m);
         authorize_cancel_all(m);
-        manager_lifecycle_shutdown(m);
+        LIST_FOREACH(services, s, m->services)
+                service_lifecycle_shutdown(s);
 
         LIST_FOREACH(services, s, m->services) {
                 service_stop_activation(s);
@@ -332,7 +370,7 @@ void manager_shutdown(Manager *m) {
                                  (1u << ENDPOINT_CLIENT) | (1u << ENDPOINT_PROVIDER), CLOSED_CANCELED);
         /* ServiceClosed goes out before SIGTERM, so that a provider can still read it. */
         (void) sd_bus_flush(m->bus);
-        manager_kill_processes(m, SIGTERM);
+        process_kill_all(m, SIGTERM);
 
         (void) sd_bus_release_name(m->bus, APPSERVICE_BUS_NAME);
         (void) sd_bus_flush(m->bus);
@@ -409,7 +447,7 @@ int manager_run(Manager *m) {
         }
 
         /* "running" at once, or once every AutoStart= provider registered or failed. */
-        r = manager_lifecycle_start(m);
+        r = start_providers(m);
         if (r < 0)
                 return r;
         (void) sd_notify(/* unset_environment= */ false, "READY=1\nSTATUS=Serving app services");

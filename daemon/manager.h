@@ -13,6 +13,7 @@
 #include "quota.h"
 #include "list.h"
 
+typedef struct ActivationEvents ActivationEvents;
 typedef struct AdminCall AdminCall;
 typedef struct Authorization Authorization;
 typedef struct Connection Connection;

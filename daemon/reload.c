@@ -92,12 +92,7 @@ static int service_swap_definition(Service *s, Definition *d) {
         watchers_changed = definition_watchers_differ(old, d);
         definition_free(old);
 
-        if (n > 0 && m->bus) {
-                r = sd_bus_emit_properties_changed_strv(m->bus, s->path, APPSERVICE_SERVICE_IFACE, (char **) props);
-                if (r < 0)
-                        log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
-                                        d->name);
-        }
+        service_emit_properties_changed(s, (char **) props);
         if (watchers_changed)
                 service_emit_watchers_changed(s);
         return 0;
@@ -113,17 +108,13 @@ static int service_add(Manager *m, Definition *d) {
         LIST_PREPEND(services, m->services, s);  /* put in file order afterwards */
         s->reload_mark = true;
         log_info("app service '%s': added from %s", d->name, d->path);
-
-        if (m->bus) {
-                r = sd_bus_emit_object_added(m->bus, s->path);
-                if (r < 0)
-                        log_debug_errno(r, "app service '%s': failed to emit InterfacesAdded, ignoring: %m", d->name);
-        }
+        service_emit_added(s);
         return 0;
 }
 
 static void on_removed_service_stopped(Service *s, void *userdata) {
         LIST_REMOVE(services, s->manager->removed_services, s);
+        service_lifecycle_free(s);
         service_free(s);
 }
 
@@ -142,11 +133,7 @@ static void service_remove(Service *s) {
                              "app service '%s' is no longer declared (its definition was removed)", name);
 
         /* While the object can still be found, so that its interfaces are listed. */
-        if (m->bus) {
-                r = sd_bus_emit_object_removed(m->bus, s->path);
-                if (r < 0)
-                        log_debug_errno(r, "app service '%s': failed to emit InterfacesRemoved, ignoring: %m", name);
-        }
+        service_emit_removed(s);
 
         /* Out of every lookup now; kept where a leaving provider is still found (peer.c). */
         hashmap_remove(m->services_by_name, name);
@@ -157,6 +144,7 @@ static void service_remove(Service *s) {
                 log_warning_errno(r, "app service '%s': cannot stop the provider, dropping it: %m", name);
                 service_unregister_provider(s, CLOSED_CANCELED);
                 LIST_REMOVE(services, m->removed_services, s);
+                service_lifecycle_free(s);
                 service_free(s);
         }
 }

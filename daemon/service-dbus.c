@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus-util.h"
+#include "completion-dbus.h"
 #include "connection-dbus.h"
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
 #include "log.h"
 #include "monitor.h"
+#include "open.h"
 #include "peer.h"
 #include "service-dbus.h"
 #include "util.h"
@@ -59,8 +62,8 @@ static int method_send_message(sd_bus_message *m, void *userdata, sd_bus_error *
         Completion done = connection_call_completion(m);
         int r;
 
-        r = service_handle_open(userdata, m, /* provider= */ NULL, &done, error);
-        connection_call_completion_drop(&done);  /* refused before the open took it */
+        r = service_handle_open(userdata, m, /* provider= */ NULL, /* one_shot= */ true, &done, error);
+        completion_for_call_drop(&done);  /* refused before the open took it */
         return r;
 }
 
@@ -234,6 +237,58 @@ int service_emit_connection_opened(Service *s, Connection *c) {
                 r = sd_bus_send(s->manager->bus, signal, NULL);
         if (r < 0)
                 log_warning_errno(r, "app service '%s': failed to send ConnectionOpened, ignoring: %m",
+                                  s->definition->name);
+        return r;
+}
+
+void service_emit_added(Service *s) {
+        int r;
+
+        if (!s->manager->bus)
+                return;
+        r = sd_bus_emit_object_added(s->manager->bus, s->path);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit InterfacesAdded, ignoring: %m",
+                                s->definition->name);
+}
+
+void service_emit_removed(Service *s) {
+        int r;
+
+        if (!s->manager->bus)
+                return;
+        r = sd_bus_emit_object_removed(s->manager->bus, s->path);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit InterfacesRemoved, ignoring: %m",
+                                s->definition->name);
+}
+
+void service_emit_properties_changed(Service *s, char **properties) {
+        int r;
+
+        if (!s->manager->bus || !properties || !properties[0])
+                return;
+        r = sd_bus_emit_properties_changed_strv(s->manager->bus, s->path, APPSERVICE_SERVICE_IFACE, properties);
+        if (r < 0)
+                log_debug_errno(r, "app service '%s': failed to emit PropertiesChanged, ignoring: %m",
+                                s->definition->name);
+}
+
+int service_send_stop_requested(Service *s) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        int r;
+
+        assert(s->provider);
+        assert(s->stop_reason);
+
+        r = bus_new_unicast_signal(s->manager->bus, s->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
+                                   "StopRequested", &signal);
+        if (r >= 0)
+                r = sd_bus_message_append(signal, "a{sv}", 1, "reason", "s", s->stop_reason);
+        if (r >= 0)
+                r = sd_bus_send(s->manager->bus, signal, NULL);
+        if (r < 0)
+                log_warning_errno(r, "app service '%s': failed to send StopRequested, ignoring: %m",
                                   s->definition->name);
         return r;
 }

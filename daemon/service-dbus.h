@@ -17,3 +17,10 @@ void service_emit_state_changed(Service *s);
 /* After a reload changed who may see the service's state: tells everyone what they see now. */
 void service_emit_watchers_changed(Service *s);
 int service_emit_connection_opened(Service *s, Connection *c);
+/* ObjectManager's InterfacesAdded and InterfacesRemoved, when a reload adds or removes it. */
+void service_emit_added(Service *s);
+void service_emit_removed(Service *s);
+/* PropertiesChanged for the named properties of the Service interface (NULL-terminated). */
+void service_emit_properties_changed(Service *s, char **properties);
+/* StopRequested to the provider, with the stop's reason. */
+int service_send_stop_requested(Service *s);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -51,13 +52,15 @@ int service_new(Manager *m, Definition *d, Service **ret) {
         return 0;
 }
 
-/* Called at shutdown, once connections, waiters and the provider are gone. */
+/* Called at shutdown or when a reload removed it, once connections, waiters and the provider are
+ * gone and service_lifecycle_free() released the rest. */
 Service *service_free(Service *s) {
         if (!s)
                 return NULL;
-        service_stop_activation(s);
+        assert(!s->provider && !s->connections && !s->waiters && !s->admin_calls);
+        assert(!s->activation_timer && !s->start_unit_slot && !s->job_removed_slot && !s->stop_unit_slot);
+        assert(!s->restart_timer && !s->idle_timer && !s->retest_timer && !s->stop_timer && !s->on_stopped_defer);
         fault_service_done(s);
-        service_lifecycle_free(s);
         if (s->process)
                 s->process->service = NULL;
         /* A removed service may have been declared again by another file since. */
@@ -135,35 +138,6 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
         return quota_check_service_peer(s->manager, d, peer->name, peer->uid, error);
 }
 
-static int reply_error(sd_bus_message *call, Completion *completion, sd_bus_error *error, int r, const char *name) {
-        if (sd_bus_error_is_set(error))
-                return completion_fail(completion, call, error);
-        return completion_fail_errnof(completion, call, r, "app service '%s': %m", name);
-}
-
-/* The provider is registered: make the connection and answer the caller. A one-shot (whose
- * ValueSet of `size` bytes passed its checks) with a completion sends its outcome there
- * instead. */
-static int open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
-                    Completion *completion) {
-        Connection *c;
-        int r;
-
-        r = connection_new(s, peer, caller, one_shot, &c);
-        if (r < 0)
-                return completion_fail_errnof(completion, call, r, "app service '%s': cannot open a connection: %m",
-                                            s->definition->name);
-        (void) service_emit_connection_opened(s, c);
-
-        if (!one_shot)
-                return sd_bus_reply_method_return(call, "o", c->path);
-
-        r = connection_send_message(c, ENDPOINT_CLIENT, call, &size, completion);
-        if (!c->requests)  /* refused and already answered: the one-shot is over */
-                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
-        return r;
-}
-
 void waiter_free(Waiter *w) {
         Peer *peer;
 
@@ -171,12 +145,12 @@ void waiter_free(Waiter *w) {
                 return;
         peer = w->peer;
         if (completion_is_set(&w->completion)) {
-                /* Nobody answered it (its sender left the bus, or the daemon exits): the
-                 * SubmitAction still must end. */
+                /* Nobody answered it (its sender left the bus, or the daemon exits): a SubmitAction
+                 * still must end. */
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 sd_bus_error_setf(&error, APPSERVICE_ERROR_CLOSED, "app service '%s': the open was abandoned",
                                   w->service->definition->name);
-                (void) completion_fail(&w->completion, w->call, &error);
+                completion_fail(&w->completion, &error);
         }
         LIST_REMOVE(service, w->service->waiters, w);
         LIST_REMOVE(peer, peer->waiters, w);
@@ -186,89 +160,6 @@ void waiter_free(Waiter *w) {
         identity_done(&w->identity);
         free(w);
         peer_release_if_unused(peer);
-}
-
-static int open_or_activate(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot,
-                            Completion *completion) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_(freep) char *limit = NULL;
-        bool ready = s->provider && !service_is_stopping(s);
-        Charge charge = {};
-        uint64_t size = 0;
-        Waiter *w;
-        int r;
-
-        /* While a stop is under way, the open waits for it and starts the provider again. */
-        if (!ready && !service_is_activatable(s) && !service_is_stopping(s)) {
-                sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE,
-                                  "app service '%s': no provider is registered, and it cannot be "
-                                  "started (no Exec= or SystemdService=, or none its definition file may use: "
-                                  "see the broker's log)", s->definition->name);
-                return completion_fail(completion, call, &error);
-        }
-        limit = ready ? NULL : service_start_limit_message(s);
-        if (limit) {
-                sd_bus_error_setf(&error, APPSERVICE_ERROR_APP_UNAVAILABLE, "%s", limit);
-                return completion_fail(completion, call, &error);
-        }
-
-        if (one_shot) {
-                /* The sending checks of a one-shot follow the opening checks that answer at once,
-                 * and come before anything is opened or started: nothing is held, and no
-                 * provider started, for a message that cannot go out. */
-                r = valueset_seek(call);
-                if (r >= 0)
-                        r = valueset_check_for(call, s->definition->name, s->definition->max_message_size, &size,
-                                               &error);
-                if (r < 0)
-                        return reply_error(call, completion, &error, r, s->definition->name);
-        }
-
-        if (ready)
-                return open_now(s, call, peer, caller, one_shot, size, completion);
-
-        /* A waiting open holds its call, and a one-shot its message, until the provider is there. */
-        r = quota_charge(s->manager, s->definition, caller->uid, size + QUOTA_REQUEST_OVERHEAD, 0, &charge, &error);
-        if (r < 0)
-                return reply_error(call, completion, &error, r, s->definition->name);
-
-        w = calloc(1, sizeof(Waiter));
-        r = w ? quota_ref_service_peer(s->manager, s->definition->name, peer->name, peer->uid) : -ENOMEM;
-        if (r < 0) {
-                free(w);
-                quota_release(s->manager, &charge);
-                return completion_fail_errnof(completion, call, -r, "app service '%s': %m", s->definition->name);
-        }
-        *w = (Waiter) {
-                .service = s,
-                .peer = peer,
-                .call = sd_bus_message_ref(call),
-                .identity = *caller,
-                .one_shot = one_shot,
-                .size = size,
-                .charge = charge,
-        };
-        completion_move(&w->completion, completion);
-        *caller = (Identity) {};
-        LIST_PREPEND(service, s->waiters, w);
-        LIST_PREPEND(peer, peer->waiters, w);
-
-        /* An activation or an automatic restart is under way, or the stop ends with a start. */
-        if (s->state == SERVICE_ACTIVATING || service_is_stopping(s))
-                return 0;
-
-        /* On failure the waiters, this one included, have been answered. */
-        (void) service_start(s, START_OPEN);
-        return 0;
-}
-
-int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, Completion *one_shot) {
-        return open_or_activate(s, call, peer, caller, completion_is_set(one_shot), one_shot);
-}
-
-int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
-                            Completion *completion) {
-        return open_or_activate(s, call, peer, caller, /* one_shot= */ true, completion);
 }
 
 void service_fail_waiters(Service *s, const char *error_name, const char *format, ...) {
@@ -281,24 +172,41 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
 
         while (s->waiters) {
                 Waiter *w = s->waiters;
-                int r = completion_fail(&w->completion, w->call, &error);
-                if (r < 0)
-                        log_debug_errno(r, "app service '%s': failed to answer a waiting open, ignoring: %m",
-                                        s->definition->name);
+                completion_fail(&w->completion, &error);
                 waiter_free(w);
         }
 }
 
-int service_register_provider(Service *s, Peer *peer) {
-        s->provider = peer;
-        peer->n_services++;
-        log_info("app service '%s': provider %s registered", s->definition->name, peer->name);
-        monitor_emit(s->manager, "provider-registered", "ssu", "service", s->definition->name,
-                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
-        service_lifecycle_registered(s);  /* before the activation's traces are dropped */
-        service_stop_activation(s);
-        service_set_state(s, SERVICE_ACTIVE);
+/* The provider is registered: make the connection; an OpenConnection ends with its path, a
+ * one-shot (whose ValueSet of `size` bytes passed its checks) sends its message, and its
+ * outcome comes later. */
+void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
+                      Completion *completion) {
+        Connection *c;
+        int r;
 
+        assert(s->provider);
+        assert(completion_is_set(completion));
+
+        r = connection_new(s, peer, caller, one_shot, &c);
+        if (r < 0) {
+                completion_fail_errnof(completion, r, "app service '%s': cannot open a connection: %m",
+                                       s->definition->name);
+                return;
+        }
+        (void) service_emit_connection_opened(s, c);
+
+        if (!one_shot) {
+                completion_opened(completion, c->path);
+                return;
+        }
+
+        (void) connection_send_message(c, ENDPOINT_CLIENT, call, &size, completion);
+        if (!c->requests)  /* refused and already answered: the one-shot is over */
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+}
+
+void service_open_waiters(Service *s) {
         /* Oldest first: waiters were prepended. */
         while (s->waiters) {
                 Waiter *w = s->waiters;
@@ -306,56 +214,17 @@ int service_register_provider(Service *s, Peer *peer) {
                         w = w->service_next;
                 /* Its request takes over what the wait held. */
                 quota_release(s->manager, &w->charge);
-                (void) open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, &w->completion);
+                service_open_now(s, w->call, w->peer, &w->identity, w->one_shot, w->size, &w->completion);
                 waiter_free(w);
         }
-        return 0;
 }
 
-void service_unregister_provider(Service *s, uint32_t status) {
-        Peer *peer = s->provider;
-
-        if (!peer)
-                return;
-        while (s->connections)
-                connection_close(s->connections, 1u << ENDPOINT_CLIENT, status);
-        s->provider = NULL;
-        peer->n_services--;
-        monitor_emit(s->manager, "provider-unregistered", "ssu", "service", s->definition->name,
-                     "peer", peer->name, "pid", (uint32_t) s->provider_pid);
-        /* Crash, clean exit or the end of a stop; may start the provider again. */
-        service_lifecycle_unregistered(s, status == CLOSED_COMPLETED);
-        if (!s->provider)
-                service_set_state(s, service_state_without_provider(s));
-        peer_release_if_unused(peer);
+bool service_is_stopping(const Service *s) {
+        return s->stopping;
 }
 
-int service_handle_open(Service *s, sd_bus_message *call, const char *provider, Completion *one_shot,
-                        sd_bus_error *error) {
-        _cleanup_(identity_done) Identity caller = {};
-        Peer *peer;
-        int r;
-
-        r = identity_from_message(call, &caller);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
-                                               s->definition->name);
-
-        r = peer_acquire(s->manager, sd_bus_message_get_sender(call), caller.uid, &peer, error);
-        if (r < 0)
-                return sd_bus_error_is_set(error) ? r :
-                        sd_bus_error_set_errnof(error, r, "app service '%s': cannot track the caller: %m",
-                                                s->definition->name);
-
-        r = service_check_open(s, provider, peer, &caller, error);
-        if (r < 0) {
-                peer_release_if_unused(peer);
-                return r;
-        }
-
-        peer->n_pins++;  /* service_open() may drop the peer's last hold on it */
-        r = service_open(s, call, peer, &caller, one_shot);
-        peer->n_pins--;
-        peer_release_if_unused(peer);  /* when the open failed at once */
-        return r < 0 ? r : 1;
+ServiceState service_state_without_provider(const Service *s) {
+        if (s->restart_timer || s->activation_timer || s->start_unit_slot || s->job_removed_slot)
+                return SERVICE_ACTIVATING;
+        return s->run_failed ? SERVICE_FAILED : SERVICE_INACTIVE;
 }

@@ -52,6 +52,7 @@ struct Service {
         Waiter *waiters;             /* list "service" */
 
         /* Activation under way (activation.c). */
+        const ActivationEvents *activation_events;  /* who hears of failures and exits (lifecycle.c) */
         sd_event_source *activation_timer;
         Process *process;            /* the provider last spawned through Exec=, while it runs */
         sd_bus_slot *start_unit_slot;
@@ -120,44 +121,47 @@ bool service_may_open(const Service *s, const Identity *caller);
 /* The contract's opening checks, in order, for a caller; on refusal fills error and returns < 0. */
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error);
-/* The whole open of OpenConnection and Service.SendMessage: who calls, the checks, then open now
- * or after activation. Service.SendMessage is a one-shot: `one_shot` is where its outcome goes
- * (connection_call_completion()), NULL for OpenConnection. Returns < 0 with error set when
- * refused at once (then `one_shot` was not taken); otherwise the call is answered now or later. */
-int service_handle_open(Service *s, sd_bus_message *call, const char *provider, Completion *one_shot,
-                        sd_bus_error *error);
-/* Opens now if a provider is registered, or queues a waiter and activates. Replies to `call`
- * (or ends `one_shot`, taken) when done, now or later. */
-int service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, Completion *one_shot);
-/* A one-shot whose outcome goes to `completion` (taken), which ends (answered or failed) now or
- * later: one receiver of a SubmitAction (`call`). */
-int service_open_for_action(Service *s, sd_bus_message *call, Peer *peer, Identity *caller,
-                            Completion *completion);
-
-int service_register_provider(Service *s, Peer *peer);
-/* status: what the clients are told (0 Completed for UnregisterProvider, 1 Canceled when the
- * provider left the bus). */
-void service_unregister_provider(Service *s, uint32_t status);
+/* Opens now: the provider is registered. `done` (taken) ends now (opened, or failed) or later
+ * (a one-shot's outcome); the caller's identity may be taken. */
+void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
+                      Completion *done);
+/* Opens the waiting opens, oldest first, once the provider registered. */
+void service_open_waiters(Service *s);
+/* Whether a stop is under way (lifecycle.c). */
+bool service_is_stopping(const Service *s);
+/* The state to settle in once no provider is registered. */
+ServiceState service_state_without_provider(const Service *s);
 
 /* Answers every waiting open with an error and drops the waiters. */
 void service_fail_waiters(Service *s, const char *error_name, const char *format, ...)
         __attribute__((format(printf, 3, 4)));
 void waiter_free(Waiter *w);
 
-/* The contract's ValueSet checks (InvalidMessage, then MessageSizeTooLarge) on the a{sv} at the
- * current position of m, with this service's limits. */
 /* Whether AllowUsers=/AllowGroups= let this caller (uid, primary and supplementary groups) open
  * the service; fails closed. */
 bool definition_allows_identity(const Definition *d, const Identity *id);
 
-/* activation.c */
-int service_start_activation(Service *s);
+/* activation.c: how a provider is started and stopped (Exec= or StartUnit, StopUnit) */
+
+/* What an activation reports to whoever started it (lifecycle.c). */
+struct ActivationEvents {
+        /* The activation failed: logged, "failed", the waiters answered already. */
+        void (*failed)(Service *s, const char *message);
+        /* A provider process spawned through Exec= ended (it was reaped). */
+        void (*process_exited)(Service *s, Process *p, const siginfo_t *si);
+};
+
+/* Spawns the provider or asks systemd to start its unit, with ActivationTimeoutSec= to register;
+ * `events` hears how it ends, and of the process's exit later. */
+int service_start_activation(Service *s, const ActivationEvents *events);
 /* Fails the activation under way: logs, "failed", answers the waiters with AppUnavailable. */
 void service_activation_failed(Service *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* Drops what an activation holds (timer, systemd job watch); a spawned provider keeps running. */
 void service_stop_activation(Service *s);
+/* Asks systemd to stop the provider's unit (SystemdService=). */
+int service_stop_unit(Service *s);
 
-/* lifecycle.c: provider lifecycle and the node's state */
+/* lifecycle.c: when a provider starts, restarts and stops */
 
 typedef enum StartReason {
         START_OPEN,     /* an open needs the provider: IdleTimeoutSec= applies */
@@ -169,8 +173,6 @@ typedef enum StartReason {
 /* Starts the provider unless the start limit forbids it; on failure the waiters and waiting
  * StartService calls have been answered. */
 int service_start(Service *s, StartReason why);
-/* A service added by a reload: AutoStart=yes starts it at once. s may be NULL. */
-void service_lifecycle_added(Service *s);
 /* Stops the provider (StopRequested, then SIGTERM/StopUnit, then SIGKILL or forced unregistration;
  * see Manager.StopService). `reason` is "idle", "stop" or "removed" (a static string). `done`,
  * when set, is answered (no response) once the stop is done, or at once when nothing runs.
@@ -181,22 +183,27 @@ int service_stop(Service *s, const char *reason, Completion *done);
  * loop iteration); for a reload that removes the service and frees it then. A later call
  * replaces the handler. */
 int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata);
-/* Whether a stop is under way. */
-bool service_is_stopping(const Service *s);
 /* The AppUnavailable text while the start limit holds, or NULL. Free it. */
 char *service_start_limit_message(const Service *s);
-/* Hooks for the rest of the daemon. */
-void service_lifecycle_registered(Service *s);         /* after a provider registered */
-void service_lifecycle_unregistered(Service *s, bool clean); /* provider gone: unregistered or left the bus */
-void service_lifecycle_process_exited(Service *s, Process *p, const siginfo_t *si);
-void service_lifecycle_activation_failed(Service *s, const char *message);
-void service_lifecycle_free(Service *s);               /* timers, slots; answers waiting admin calls */
-/* The state to settle in once no provider is registered. */
-ServiceState service_state_without_provider(const Service *s);
 
-/* The node: AutoStart=yes providers at start, Manager.State, StateUpdate. */
-int manager_lifecycle_start(Manager *m);
-void manager_lifecycle_shutdown(Manager *m);
+/* RegisterProvider: the waiting opens go to it. */
+int service_register_provider(Service *s, Peer *peer);
+/* status: what the clients are told (0 Completed for UnregisterProvider, 1 Canceled when the
+ * provider left the bus or was made to go). May start the provider again (Restart=). */
+void service_unregister_provider(Service *s, uint32_t status);
+
+/* The node's turns (manager.c): */
+/* After every event: arms or cancels IdleTimeoutSec=. */
+void service_update_idle_timer(Service *s);
+/* At start: whether AutoStart=yes applies (logs why not when it cannot). */
+bool service_wants_auto_start(Service *s);
+/* A service added by a reload: AutoStart=yes starts it at once. s may be NULL. */
+void service_lifecycle_added(Service *s);
+/* At shutdown: nothing restarts or stops any more; waiting administrative calls are answered. */
+void service_lifecycle_shutdown(Service *s);
+/* Before service_free(): timers, slots, the activation; answers waiting admin calls. */
+void service_lifecycle_free(Service *s);
+
 /* StartService, StopService and RestartService of an administrator (manager-dbus.c asked polkit):
  * refused at once with error set (< 0, `done` not taken), or `done` (taken) ends when the work
  * is done: the provider registered, the stop is over, or it failed. */
@@ -219,4 +226,4 @@ struct Process {
 
 Process *process_free(Process *p);
 /* SIGTERM to every provider the daemon started (at shutdown). */
-void manager_kill_processes(Manager *m, int sig);
+void process_kill_all(Manager *m, int sig);

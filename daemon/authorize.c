@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +25,15 @@
 #define POLKIT_TIMEOUT_USEC (UINT64_C(25) * USEC_PER_SEC)
 #define POLKIT_INTERACTIVE_TIMEOUT_USEC (UINT64_C(300) * USEC_PER_SEC)
 
-/* An administrative call waiting for polkit's answer. It holds the call, so that the call is
- * answered whatever happens: polkit's answer, an error, or the daemon shutting down. */
+/* An administrative call waiting for polkit's answer, then (authorized) for its handler to run
+ * again. It holds the call, so that the call is answered whatever happens: polkit's answer, an
+ * error, or the daemon shutting down. */
 struct Authorization {
         Manager *manager;
         sd_bus_message *call;
         char *what;
-        AdminAction action;
         uid_t uid;
+        bool authorized;          /* polkit said yes: the call is queued to be dispatched again */
         sd_bus_slot *slot;
         LIST_FIELDS(Authorization, authorizations);
 };
@@ -60,12 +62,13 @@ static int reply_not_authorized(Authorization *a, const char *reason, const char
         return r;
 }
 
-static int run_action(Manager *m, sd_bus_message *call, AdminAction action) {
+/* Dispatches the call again, as if it had just come: its handler asks again and hears yes. */
+static int dispatch_again(Authorization *a) {
         int r;
 
-        r = sd_bus_message_rewind(call, /* complete= */ true);
+        r = sd_bus_message_rewind(a->call, /* complete= */ true);
         if (r >= 0)
-                r = action(m, call);
+                r = sd_bus_enqueue_for_read(a->manager->bus, a->call);
         return r;
 }
 
@@ -100,13 +103,14 @@ static int on_check_authorization(sd_bus_message *reply, void *userdata, sd_bus_
                                              "the call)" : "polkit refused", NULL);
         else {
                 log_debug("polkit authorized uid " UID_FMT " to %s", a->uid, a->what);
-                r = run_action(a->manager, a->call, a->action);
-                if (r < 0) {
-                        /* Not in a method handler any more: answer the failure ourselves. */
-                        r = sd_bus_reply_method_errnof(a->call, r, "cannot %s: %m", a->what);
-                        if (r < 0)
-                                log_debug_errno(r, "failed to answer an administrative call, ignoring: %m");
+                r = dispatch_again(a);
+                if (r >= 0) {
+                        a->authorized = true;  /* kept until the handler runs again */
+                        return 0;
                 }
+                r = sd_bus_reply_method_errnof(a->call, r, "cannot %s: %m", a->what);
+                if (r < 0)
+                        log_debug_errno(r, "failed to answer an administrative call, ignoring: %m");
         }
         authorization_free(a);
         return 0;
@@ -149,17 +153,38 @@ static int check_waiting(Manager *m, uid_t uid, const char *what, sd_bus_error *
         return 0;
 }
 
-int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAction action, sd_bus_error *error) {
+static Authorization *find_authorized(Manager *m, sd_bus_message *call) {
+        LIST_FOREACH(authorizations, a, m->authorizations)
+                if (a->call == call && a->authorized)
+                        return a;
+        return NULL;
+}
+
+int authorize_admin(Manager *m, sd_bus_message *call, const char *what, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Authorization *a;
         int r;
+
+        assert(m);
+        assert(call);
+        assert(what);
+
+        /* The second dispatch of a call polkit authorized. */
+        a = find_authorized(m, call);
+        if (a) {
+                authorization_free(a);
+                return 1;
+        }
 
         r = identity_from_message(call, &caller);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot tell who is calling: %m");
         if (caller.uid == 0)
-                return handled(run_action(m, call, action));
+                return 1;
 
+        if (m->state == MANAGER_STOPPING)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "uid " UID_FMT " may not %s: appserviced is shutting down", caller.uid, what);
         if (!sd_bus_message_get_sender(call))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "uid " UID_FMT " may not %s (no bus name to ask polkit about)",
@@ -175,7 +200,6 @@ int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAct
                 .manager = m,
                 .call = sd_bus_message_ref(call),
                 .what = strdup(what),
-                .action = action,
                 .uid = caller.uid,
         };
         LIST_PREPEND(authorizations, m->authorizations, a);
@@ -185,12 +209,14 @@ int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAct
                 return sd_bus_error_set_errnof(error, r, "cannot ask polkit whether uid " UID_FMT " may %s: %m",
                                                caller.uid, what);
         }
-        return 1;  /* answered when polkit is */
+        return 0;  /* the handler runs again when polkit said yes; a no is answered here */
 }
 
 void authorize_cancel_all(Manager *m) {
+        /* An authorized call queued again is answered by its handler, if it still runs. */
         while (m->authorizations) {
-                reply_not_authorized(m->authorizations, "appserviced is shutting down", NULL);
+                if (!m->authorizations->authorized)
+                        reply_not_authorized(m->authorizations, "appserviced is shutting down", NULL);
                 authorization_free(m->authorizations);
         }
 }

@@ -8,13 +8,12 @@
 
 #define APPSERVICE_POLKIT_ACTION "io.appservice1.manage"
 
-/* Runs `action` for an administrative method call. `action` gets the call (rewound, so it can
- * read its arguments again) and answers it itself, like a method handler. For root it runs at
- * once; otherwise polkit is asked asynchronously and `action` runs when it says yes, or the call
- * is answered NotAuthorized (also where polkit does not run). `what` is for messages ("reload
- * the definitions"). Returns like a method handler. */
-typedef int (*AdminAction)(Manager *m, sd_bus_message *call);
-int authorize_admin(Manager *m, sd_bus_message *call, const char *what, AdminAction action, sd_bus_error *error);
+/* Whether an administrative method call may go on, asked at the top of its handler as
+ * hostnamed does: 1 yes (root at once, or polkit said yes for this very call); 0 polkit is being
+ * asked: the handler returns 1, and runs again with the same call when polkit says yes (a no is
+ * answered NotAuthorized here, as is every call where polkit does not run); < 0 with `error`
+ * set: refused at once. `what` is for messages ("reload the definitions"). */
+int authorize_admin(Manager *m, sd_bus_message *call, const char *what, sd_bus_error *error);
 
 /* Answers every call still waiting for polkit with NotAuthorized (at shutdown). */
 void authorize_cancel_all(Manager *m);

@@ -249,27 +249,14 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
 }
 
 /* Runs once the caller is authorized: the service may have gone meanwhile (a reload). */
-static int set_service_enabled(Manager *m, sd_bus_message *message) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *name;
-        Service *s;
-        int enabled, r;
-
-        r = read_service(m, message, &name, &s, &error);
-        if (r < 0)
-                return sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(message, &error) : r;
-        r = sd_bus_message_read(message, "b", &enabled);
-        if (r < 0)
-                return r;
-
-        if (s->disabled != !enabled) {
-                log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
-                         sd_bus_message_get_sender(message));
-                s->disabled = !enabled;
-                service_emit_state_changed(s);
-        }
-        return sd_bus_reply_method_return(message, NULL);
-}
+/* The administrative methods ask authorize_admin() first, as hostnamed asks polkit: on 0 the
+ * handler returns, and runs again with the same call once polkit said yes. */
+#define AUTHORIZE_OR_RETURN(m, call, what, error)                       \
+        do {                                                            \
+                int _r = authorize_admin((m), (call), (what), (error)); \
+                if (_r <= 0)                                            \
+                        return _r < 0 ? _r : 1;                         \
+        } while (0)
 
 static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(freep) char *what = NULL;
@@ -286,100 +273,77 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
                 return r;
         if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
                 return -ENOMEM;
-        return authorize_admin(m, message, what, set_service_enabled, error);
-}
+        AUTHORIZE_OR_RETURN(m, message, what, error);
 
-static int reload(Manager *m, sd_bus_message *message) {
-        int r;
-
-        r = manager_reload(m);
-        if (r < 0)
-                return sd_bus_reply_method_errnof(message, r, "cannot reload the app service definitions: %m");
+        if (s->disabled != !enabled) {
+                log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
+                         sd_bus_message_get_sender(message));
+                s->disabled = !enabled;
+                service_emit_state_changed(s);
+        }
         return sd_bus_reply_method_return(message, NULL);
 }
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return authorize_admin(userdata, message, "reload the definitions", reload, error);
+        Manager *m = userdata;
+        int r;
+
+        AUTHORIZE_OR_RETURN(m, message, "reload the definitions", error);
+        r = manager_reload(m);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "cannot reload the app service definitions: %m");
+        return sd_bus_reply_method_return(message, NULL);
 }
 
 typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
 
-/* StartService, StopService, RestartService once polkit said yes: the service is looked up again
- * (polkit may have taken a while, and a reload may have removed it), and the call waits as the
- * work's completion. */
-static int admin_run(Manager *m, sd_bus_message *call, AdminWork work) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        Completion done = completion_for_call(call);
-        Service *s;
-        int r;
-
-        r = read_service(m, call, NULL, &s, &error);
-        if (r < 0 && !sd_bus_error_is_set(&error))
-                sd_bus_error_set_errnof(&error, r, "cannot read the arguments: %m");
-        else if (r >= 0)
-                (void) work(s, &done, &error);
-        if (completion_is_set(&done))  /* refused: not taken */
-                completion_fail(&done, sd_bus_error_is_set(&error) ? &error :
-                                &SD_BUS_ERROR_MAKE_CONST(SD_BUS_ERROR_FAILED, "the call failed"));
-        return 1;
-}
-
-static int do_start_service(Manager *m, sd_bus_message *call) {
-        return admin_run(m, call, service_admin_start);
-}
-
-static int do_stop_service(Manager *m, sd_bus_message *call) {
-        return admin_run(m, call, service_admin_stop);
-}
-
-static int do_restart_service(Manager *m, sd_bus_message *call) {
-        return admin_run(m, call, service_admin_restart);
-}
-
-static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminAction action,
+/* StartService, StopService, RestartService: the call waits as the work's completion. After
+ * polkit the service is looked up again (polkit may have taken a while, and a reload may have
+ * removed it). */
+static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminWork work,
                         sd_bus_error *error) {
+        Completion done;
         Service *s;
         int r;
 
         r = read_service(m, message, NULL, &s, error);
         if (r < 0)
                 return r;
-        return authorize_admin(m, message, what, action, error);
+        AUTHORIZE_OR_RETURN(m, message, what, error);
+
+        done = completion_for_call(message);
+        r = work(s, &done, error);
+        completion_for_call_drop(&done);  /* refused: not taken */
+        return r < 0 ? r : 1;
 }
 
 static int method_start_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "start app services", do_start_service, error);
+        return admin_method(message, userdata, "start app services", service_admin_start, error);
 }
 
 static int method_stop_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "stop app services", do_stop_service, error);
+        return admin_method(message, userdata, "stop app services", service_admin_stop, error);
 }
 
 static int method_restart_service(sd_bus_message *message, void *userdata, sd_bus_error *error) {
-        return admin_method(message, userdata, "restart app services", do_restart_service, error);
+        return admin_method(message, userdata, "restart app services", service_admin_restart, error);
 }
 
-/* Manager.StartMonitoring, once authorized. Options: none are defined yet, and unknown keys are
- * ignored, so they are not read. */
-static int start_monitoring(Manager *m, sd_bus_message *call) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+/* Options: none are defined yet, and unknown keys are ignored, so they are not read. */
+static int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
+        Manager *m = userdata;
         Peer *p;
         int r;
 
+        AUTHORIZE_OR_RETURN(m, call, "monitor the broker", error);
         r = identity_from_message(call, &caller);
         if (r >= 0)
-                r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, &error);
-        if (r < 0 && sd_bus_error_is_set(&error))
-                return sd_bus_reply_method_error(call, &error);
+                r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, error);
         if (r < 0)
-                return sd_bus_reply_method_errnof(call, r, "cannot track the caller: %m");
+                return sd_bus_error_is_set(error) ? r : sd_bus_error_set_errnof(error, r, "cannot track the caller: %m");
         monitor_start(p);
         return sd_bus_reply_method_return(call, NULL);
-}
-
-static int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
-        return authorize_admin(userdata, call, "monitor the broker", start_monitoring, error);
 }
 
 /* StopMonitoring and Unsubscribe: `stop` what the caller holds, if anything, and let the peer go

@@ -27,6 +27,8 @@ Commands (test -> agent), each may carry a "tag" that the answer repeats:
       and answer Authority.CheckAuthorization: authorized for the listed uids, a challenge for
       the others when they allow interaction; with "hold", never answer. Each call is reported
       as a "polkit_call" event.
+  {"cmd": "polkit_release"}  answers the held CheckAuthorization calls, as above, and stops
+      holding; replies {"event": "polkit_released", "count": n}.
   {"cmd": "ping"}   answered with {"event": "pong"} (orders the channel).
   {"cmd": "exit"}   flush and close the bus connection, exit 0.
   {"cmd": "crash"}  os._exit(1) at once, nothing closed by hand.
@@ -372,6 +374,8 @@ class Agent:
             self.systemd_standin(tag, cmd['units'])
         elif what == 'polkit_standin':
             self.polkit_standin(tag, cmd.get('allow_uids', []), cmd.get('hold', False))
+        elif what == 'polkit_release':
+            self.polkit_release(tag)
         elif what == 'exit':
             self.conn.flush_sync(None)
             self.conn.close_sync(None)
@@ -497,11 +501,20 @@ class Agent:
                    'auto_start': not (invocation.get_message().get_flags() &
                                       Gio.DBusMessageFlags.NO_AUTO_START)})
         if self.polkit_hold:
-            self.polkit_held.append(invocation)  # never answered
+            self.polkit_held.append((invocation, uid, flags))  # until polkit_release
             return
+        self.polkit_answer(invocation, uid, flags)
+
+    def polkit_answer(self, invocation, uid, flags):
         authorized = uid in self.polkit_allow
         challenge = not authorized and bool(flags & 1)
         invocation.return_value(GLib.Variant('((bba{ss}))', ((authorized, challenge, {}),)))
+
+    def polkit_release(self, tag):
+        held, self.polkit_held, self.polkit_hold = self.polkit_held, [], False
+        for invocation, uid, flags in held:
+            self.polkit_answer(invocation, uid, flags)
+        self.emit({'event': 'polkit_released', 'tag': tag, 'count': len(held)})
 
     # ---- the systemd stand-in -------------------------------------------------------------------
 

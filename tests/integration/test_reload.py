@@ -428,6 +428,59 @@ def test_call_waiting_for_polkit_is_answered_at_shutdown(services_dir, daemon, a
     assert 'shutting down' in msg, msg
 
 
+def polkit_release(standin):
+    tag = standin.next_tag()
+    standin.send({'cmd': 'polkit_release', 'tag': tag})
+    return standin.wait_event(lambda e: e['event'] == 'polkit_released' and e['tag'] == tag, None,
+                              'the held polkit checks to be answered')['count']
+
+
+@pytest.mark.polkit_standin
+def test_call_authorized_after_its_service_was_removed(services_dir, daemon, agents, bus):
+    # The handler runs again once polkit said yes (hostnamed's shape): it looks the service up
+    # again, so a reload in between is seen, never a freed service.
+    path = services_dir.write(ECHO)
+    daemon.start()
+    standin = polkit(agents, allow_uids=[MAN_UID], hold=True)
+    man = agents.spawn('man', uid=MAN_UID, gid=MAN_GID)
+    stop = man.manager('StopService', '(s)', "('%s',)" % ECHO)
+    enable = set_enabled(man, ECHO, False)
+    standin.wait_event(lambda e: len(polkit_calls(standin)) >= 2, None, 'both polkit checks')
+    stop.assert_pending()
+    apply(daemon, agents.spawn('root'), 'Reload', lambda: os.unlink(path))
+    assert polkit_release(standin) == 2
+    msg = stop.wait().expect_error('AppServiceUnavailable')
+    assert ECHO in msg, msg
+    enable.wait().expect_error('AppServiceUnavailable')
+    # Still serving, and a yes still works.
+    apply(daemon, agents.spawn('root'), 'Reload', lambda: services_dir.write(ECHO))
+    set_enabled(man, ECHO, False).ok()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled'
+
+
+@pytest.mark.polkit_standin
+def test_caller_gone_before_polkit_answers(services_dir, daemon, agents, bus):
+    # Authorized, dispatched again, and nobody to answer: the work is done (or not) and the
+    # broker goes on; the calls waiting for polkit never outlive its answer.
+    services_dir.write(ECHO)
+    daemon.start()
+    standin = polkit(agents, allow_uids=[MAN_UID, GAMES_UID], hold=True)
+    leaver = agents.spawn('leaver', uid=GAMES_UID, gid=GAMES_GID)
+    leaver.manager('Reload')
+    set_enabled(leaver, ECHO, False)
+    standin.wait_event(lambda e: len(polkit_calls(standin)) >= 2, None, 'both polkit checks')
+    leaver.crash()
+    assert polkit_release(standin) == 2
+    # The set-enabled of the one who left was authorized and done: polkit said yes to it.
+    bus.wait_for(lambda: bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled',
+                 what='the authorized SetServiceEnabled of a peer that left')
+    man = agents.spawn('man', uid=MAN_UID, gid=MAN_GID)
+    man.manager('Reload').ok()
+    set_enabled(man, ECHO, True).ok()
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'inactive'
+    assert daemon.running()
+
+
 # ---- with the provider lifecycle ----------------------------------------------------------------
 
 def test_added_with_auto_start_is_started(services_dir, daemon, agents, bus):

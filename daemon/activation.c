@@ -28,6 +28,8 @@ void service_activation_failed(Service *s, const char *format, ...) {
         _cleanup_(freep) char *message = NULL;
         va_list ap;
 
+        assert(s);
+
         va_start(ap, format);
         if (vasprintf(&message, format, ap) < 0)
                 message = NULL;
@@ -42,6 +44,8 @@ void service_activation_failed(Service *s, const char *format, ...) {
 }
 
 void service_stop_activation(Service *s) {
+        assert(s);
+
         s->activation_timer = sd_event_source_disable_unref(s->activation_timer);
         s->start_unit_slot = sd_bus_slot_unref(s->start_unit_slot);
         s->job_removed_slot = sd_bus_slot_unref(s->job_removed_slot);
@@ -64,6 +68,8 @@ Process *process_free(Process *p) {
 }
 
 void process_kill_all(Manager *m, int sig) {
+        assert(m);
+
         LIST_FOREACH(processes, p, m->processes)
                 if (p->child_source && kill(p->pid, sig) < 0 && errno != ESRCH)
                         log_warning_errno(errno, "failed to send signal %d to provider process " PID_FMT ", ignoring: %m",
@@ -419,6 +425,8 @@ static int on_stop_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *r
 int service_stop_unit(Service *s) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         int r;
+
+        assert(s);
 
         log_info("app service '%s': asking systemd to stop %s", s->definition->name, s->definition->systemd_service);
         r = sd_bus_message_new_method_call(s->manager->bus, &call, "org.freedesktop.systemd1",

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -191,6 +192,10 @@ bool fault_ratelimit_pass(Service *s) {
 }
 
 void fault_report(Service *s, FaultLevel level, const char *code, const char *message, const Identity *caller) {
+        assert(s);
+        assert(code);
+        assert(message);
+
         pid_t pid = caller ? caller->pid : 0;
         uid_t uid = caller ? caller->uid : geteuid();
         const char *unit = caller ? caller->unit : NULL;
@@ -206,5 +211,7 @@ void fault_report(Service *s, FaultLevel level, const char *code, const char *me
 }
 
 void fault_service_done(Service *s) {
+        assert(s);
+
         report_dropped(s);
 }

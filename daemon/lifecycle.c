@@ -180,6 +180,8 @@ static int on_retest_timer(sd_event_source *source, uint64_t usec, void *userdat
 /* Starting */
 
 int service_start(Service *s, StartReason why) {
+        assert(s);
+
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
 
         if (s->start_limit_hit) {
@@ -375,6 +377,9 @@ int service_stop(Service *s, const char *reason, Completion *done) {
         const Definition *d = s->definition;
         int r;
 
+        assert(s);
+        assert(reason);
+
         if (completion_is_set(done)) {
                 r = admin_call_add(s, ADMIN_STOP, done);
                 if (r < 0)
@@ -411,6 +416,9 @@ int service_stop(Service *s, const char *reason, Completion *done) {
 }
 
 int service_stop_then(Service *s, const char *reason, ServiceStoppedHandler handler, void *userdata) {
+        assert(s);
+        assert(handler);
+
         s->on_stopped = handler;
         s->on_stopped_userdata = userdata;
         return service_stop(s, reason, NULL);
@@ -490,6 +498,8 @@ static void lifecycle_unregistered(Service *s, bool clean) {
 void service_unregister_provider(Service *s, uint32_t status) {
         Peer *peer = s->provider;
 
+        assert(s);
+
         if (!peer)
                 return;
         while (s->connections)
@@ -544,6 +554,8 @@ static const ActivationEvents activation_events = {
 };
 
 void service_lifecycle_free(Service *s) {
+        assert(s);
+
         service_stop_activation(s);
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
         s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
@@ -568,6 +580,8 @@ static bool service_is_idle(const Service *s) {
 void service_update_idle_timer(Service *s) {
         int r;
 
+        assert(s);
+
         if (!service_is_idle(s)) {
                 s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
                 return;
@@ -580,6 +594,8 @@ void service_update_idle_timer(Service *s) {
 }
 
 bool service_wants_auto_start(Service *s) {
+        assert(s);
+
         if (!s->definition->auto_start || s->disabled)
                 return false;
         if (!service_is_activatable(s)) {
@@ -600,6 +616,8 @@ void service_lifecycle_added(Service *s) {
 }
 
 void service_lifecycle_shutdown(Service *s) {
+        assert(s);
+
         s->restart_timer = sd_event_source_disable_unref(s->restart_timer);
         s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
         s->retest_timer = sd_event_source_disable_unref(s->retest_timer);
@@ -632,6 +650,9 @@ static int admin_check_start(Service *s, sd_bus_error *error) {
 int service_admin_start(Service *s, Completion *done, sd_bus_error *error) {
         int r;
 
+        assert(s);
+        assert(done);
+
         r = admin_check_start(s, error);
         if (r < 0)
                 return r;
@@ -656,6 +677,9 @@ int service_admin_start(Service *s, Completion *done, sd_bus_error *error) {
 int service_admin_stop(Service *s, Completion *done, sd_bus_error *error) {
         int r;
 
+        assert(s);
+        assert(done);
+
         log_info("app service '%s': stop requested by an administrator", s->definition->name);
         r = service_stop(s, "stop", done);
         if (r < 0)
@@ -665,6 +689,9 @@ int service_admin_stop(Service *s, Completion *done, sd_bus_error *error) {
 
 int service_admin_restart(Service *s, Completion *done, sd_bus_error *error) {
         int r;
+
+        assert(s);
+        assert(done);
 
         r = admin_check_start(s, error);
         if (r < 0)

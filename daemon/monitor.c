@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <stdarg.h>
 #include <time.h>
 
@@ -48,6 +49,8 @@ void monitor_stop(Peer *p) {
 }
 
 void monitor_start(Peer *p) {
+        assert(p);
+
         if (p->monitoring)
                 return;
         p->monitoring = true;

@@ -12,6 +12,9 @@ int peer_acquire(Manager *m, const char *name, uid_t uid, Peer **ret, sd_bus_err
         _cleanup_(freep) Peer *p = NULL;
         int r;
 
+        assert(m);
+        assert(ret);
+
         p = hashmap_get(m->peers, name);
         if (p) {
                 *ret = TAKE_PTR(p);

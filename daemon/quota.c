@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -92,6 +93,9 @@ int quota_load(Limits *l, const char *path, bool must_exist) {
         uint64_t requests, peers;
         size_t size = 0;
         int r;
+
+        assert(l);
+        assert(path);
 
         r = read_small_file(path, &text, &size);
         if (r == -ENOENT && !must_exist)
@@ -314,6 +318,8 @@ static void usage_give_back(Hashmap *users, uid_t uid, uint64_t bytes, unsigned 
 }
 
 void quota_release(Manager *m, Charge *c) {
+        assert(m);
+
         if (!c || !c->taken)
                 return;
         usage_give_back(m->usage, c->uid, c->bytes, c->requests);
@@ -326,6 +332,8 @@ void quota_release(Manager *m, Charge *c) {
 
 int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
         UserUsage *u = usage_get(m->usage, uid, /* create= */ false);
+
+        assert(m);
 
         if (uid != 0 && u && u->peers >= m->limits.max_peers_per_user)
                 return refuse(error, NULL, "uid " UID_FMT " already has %u bus connections that the broker "
@@ -340,6 +348,8 @@ int quota_add_peer(Manager *m, uid_t uid, sd_bus_error *error) {
 void quota_remove_peer(Manager *m, uid_t uid) {
         UserUsage *u = usage_get(m->usage, uid, /* create= */ false);
 
+        assert(m);
+
         if (!u)
                 return;
         u->peers--;
@@ -349,6 +359,10 @@ void quota_remove_peer(Manager *m, uid_t uid) {
 int quota_check_service_peer(Manager *m, const Definition *d, const char *peer, uid_t uid, sd_bus_error *error) {
         const ServiceUsage *su = service_usage_get(m, d->name, /* create= */ false);
         const UserUsage *u = su ? usage_get(su->users, uid, /* create= */ false) : NULL;
+
+        assert(m);
+        assert(d);
+        assert(peer);
 
         if (su && hashmap_get(su->peers, peer))
                 return 0;  /* counted already */
@@ -362,6 +376,10 @@ int quota_ref_service_peer(Manager *m, const char *service, const char *peer, ui
         ServiceUsage *su = service_usage_get(m, service, /* create= */ true);
         ServicePeer *sp = su ? hashmap_get(su->peers, peer) : NULL;
         UserUsage *u;
+
+        assert(m);
+        assert(service);
+        assert(peer);
 
         if (sp) {
                 sp->refs++;
@@ -391,6 +409,10 @@ void quota_unref_service_peer(Manager *m, const char *service, const char *peer)
         ServiceUsage *su = service_usage_get(m, service, /* create= */ false);
         ServicePeer *sp = su ? hashmap_get(su->peers, peer) : NULL;
         UserUsage *u;
+
+        assert(m);
+        assert(service);
+        assert(peer);
 
         if (!sp || --sp->refs > 0)
                 return;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -234,6 +235,8 @@ int manager_reload(Manager *m) {
         Definition **defs = NULL;
         size_t n_defs = 0, n_kept = 0;
         int r;
+
+        assert(m);
 
         if (m->state == MANAGER_STOPPING)
                 return 0;

@@ -35,6 +35,10 @@ int service_new(Manager *m, Definition *d, Service **ret) {
         _cleanup_(freep) Service *s = NULL;
         int r;
 
+        assert(m);
+        assert(d);
+        assert(ret);
+
         s = calloc(1, sizeof(Service));
         if (!s)
                 return -ENOMEM;
@@ -79,6 +83,8 @@ ServiceState service_get_state(const Service *s) {
 void service_set_state(Service *s, ServiceState state) {
         ServiceState before = service_get_state(s);
 
+        assert(s);
+
         s->state = state;
         if (service_get_state(s) != before) {
                 log_debug("app service '%s': %s → %s", s->definition->name,
@@ -104,6 +110,9 @@ bool definition_allows_identity(const Definition *d, const Identity *id) {
 }
 
 bool service_may_open(const Service *s, const Identity *caller) {
+        assert(s);
+        assert(caller);
+
         return !s->disabled && definition_allows_identity(s->definition, caller);
 }
 
@@ -120,6 +129,10 @@ static unsigned peer_connections_to(const Peer *p, const Service *s) {
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error) {
         const Definition *d = s->definition;
+
+        assert(s);
+        assert(peer);
+        assert(caller);
 
         if (provider && *provider && !streq(provider, d->provider))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_NOT_INSTALLED,
@@ -166,6 +179,9 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         va_list ap;
 
+        assert(s);
+        assert(error_name);
+
         va_start(ap, format);
         sd_bus_error_setfv(&error, error_name, format, ap);
         va_end(ap);
@@ -207,6 +223,8 @@ void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *ca
 }
 
 void service_open_waiters(Service *s) {
+        assert(s);
+
         /* Oldest first: waiters were prepended. */
         while (s->waiters) {
                 Waiter *w = s->waiters;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@ bool service_state_is_private(const Service *s) {
 
 bool service_may_watch(const Service *s, const char *sender, const Identity *id) {
         const Definition *d = s->definition;
+
+        assert(s);
+        assert(id);
 
         if (!service_state_is_private(s) || id->uid == 0)
                 return true;
@@ -121,6 +125,8 @@ static unsigned subscribers_of_uid(Manager *m, uid_t uid) {
 }
 
 int subscription_check(Manager *m, uid_t uid, sd_bus_error *error) {
+        assert(m);
+
         /* Every state change of a private service costs one signal per subscriber: one user
          * must not make that thousands. */
         if (uid != 0 && subscribers_of_uid(m, uid) >= SUBSCRIBERS_PER_UID_MAX)
@@ -132,6 +138,9 @@ int subscription_check(Manager *m, uid_t uid, sd_bus_error *error) {
 }
 
 void subscription_start(Peer *p, Identity *who) {
+        assert(p);
+        assert(who);
+
         if (p->subscribed)
                 return;
         p->subscriber = *who;

@@ -332,7 +332,7 @@ static int on_lifecycle_check(sd_event_source *source, void *userdata) {
 }
 
 /* The AutoStart=yes providers; the node is "running" once each registered or failed. */
-static int start_providers(Manager *m) {
+int manager_start_providers(Manager *m) {
         int r;
 
         r = sd_event_add_post(m->event, &m->lifecycle_check, on_lifecycle_check, m);
@@ -447,7 +447,7 @@ int manager_run(Manager *m) {
         }
 
         /* "running" at once, or once every AutoStart= provider registered or failed. */
-        r = start_providers(m);
+        r = manager_start_providers(m);
         if (r < 0)
                 return r;
         (void) sd_notify(/* unset_environment= */ false, "READY=1\nSTATUS=Serving app services");

@@ -82,6 +82,9 @@ DEFINE_CLEANUP(Manager, manager_free);
 int manager_load_services(Manager *m);
 /* Connects to the bus, publishes the objects and takes the name; in hostnamed's order. */
 int manager_connect_bus(Manager *m);
+/* Starts the AutoStart=yes providers and watches the node leave "starting" once each registered
+ * or failed (after every event, with the idle timers). */
+int manager_start_providers(Manager *m);
 int manager_run(Manager *m);
 
 /* SIGTERM/SIGINT: close everything as the contract says, release the name, leave the loop. */

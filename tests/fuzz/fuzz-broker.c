@@ -519,7 +519,7 @@ static int start_broker(Manager **ret) {
         if (r >= 0)
                 r = manager_connect_bus(m);
         if (r >= 0)
-                r = manager_lifecycle_start(m);
+                r = manager_start_providers(m);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);

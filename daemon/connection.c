@@ -2,7 +2,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +16,6 @@
 #include "service.h"
 #include "util.h"
 #include "valueset.h"
-
-/* Timers fire within a millisecond of their deadline: clients measure our timeouts. */
-#define TIMER_ACCURACY_USEC 1000
-
-static const char *endpoint_to_string(Endpoint e) {
-        return e == ENDPOINT_CLIENT ? "client" : "provider";
-}
 
 Peer *connection_peer(const Connection *c, Endpoint e) {
         return e == ENDPOINT_CLIENT ? c->client : c->provider;
@@ -40,23 +32,6 @@ Endpoint connection_endpoint_of(const Connection *c, const char *sender) {
         return ENDPOINT_NONE;
 }
 
-static Request *request_free(Request *r) {
-        Connection *c;
-
-        if (!r)
-                return NULL;
-        c = r->connection;
-        LIST_REMOVE(requests, c->requests, r);
-        c->n_pending[r->from]--;
-        quota_release(c->manager, &r->charge);
-        sd_event_source_disable_unref(r->timer);
-        sd_bus_message_unref(r->call);
-        free(r);
-        return NULL;
-}
-
-static void request_fail(Request *req, const char *error_name, const char *format, ...)
-        __attribute__((format(printf, 3, 4)));
 static void monitor_response_error(Connection *c, uint64_t request, uint64_t sent_usec, const char *error_name) {
         if (!monitor_is_active(c->manager))
                 return;
@@ -66,18 +41,25 @@ static void monitor_response_error(Connection *c, uint64_t request, uint64_t sen
                      "error", error_name);
 }
 
-static void request_fail(Request *req, const char *error_name, const char *format, ...) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        va_list ap;
+/* A request ends unanswered: the monitors see its response as the error. */
+static void request_failing(void *userdata, const Request *req, const char *error_name) {
+        Connection *c = userdata;
 
-        va_start(ap, format);
-        sd_bus_error_setfv(&error, error_name, format, ap);
-        va_end(ap);
-
-        monitor_response_error(req->connection, req->id, req->sent_usec, error_name);
-        completion_fail(&req->completion, &error);
-        request_free(req);
+        monitor_response_error(c, req->id, req->sent_usec, error_name);
 }
+
+/* A one-shot is over once its one request is. */
+static void request_timed_out(void *userdata) {
+        Connection *c = userdata;
+
+        if (c->one_shot)
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+}
+
+static const RequestListOps request_ops = {
+        .failing = request_failing,
+        .timed_out = request_timed_out,
+};
 
 static int append_caller(sd_bus_message *m, const void *userdata) {
         return identity_append(m, userdata);
@@ -107,9 +89,22 @@ static uint64_t new_connection_id(Manager *m) {
         return m->fallback_connection_id;
 }
 
+/* Frees what a connection holds itself, once nothing points at it. */
+static Connection *connection_free_unlinked(Connection *c) {
+        if (!c)
+                return NULL;
+        request_list_done(&c->requests);
+        identity_done(&c->caller);
+        free(c->path);
+        free(c);
+        return NULL;
+}
+DEFINE_CLEANUP(Connection, connection_free_unlinked);
+
 int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret) {
         Manager *m = s->manager;
-        _cleanup_(freep) Connection *c = NULL;
+        _cleanup_(connection_free_unlinkedp) Connection *c = NULL;
+        char *path;
         int r;
 
         c = calloc(1, sizeof(Connection));
@@ -123,17 +118,21 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
                 .provider = s->provider,
                 .one_shot = one_shot,
         };
-        if (asprintf(&c->path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
+        if (asprintf(&path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
-        r = quota_ref_service_peer(m, s->definition->name, client->name, client->uid);
-        if (r < 0) {
-                free(c->path);
+        c->path = path;
+        r = request_list_init(&c->requests, m->event, m, &m->last_request_id, s->definition->name, c->id);
+        if (r < 0)
                 return r;
-        }
+        c->requests.loopback = client == c->provider;
+        c->requests.ops = &request_ops;
+        c->requests.userdata = c;
+        r = quota_ref_service_peer(m, s->definition->name, client->name, client->uid);
+        if (r < 0)
+                return r;
         r = hashmap_put(m->connections, &c->id, c);
         if (r < 0) {
                 quota_unref_service_peer(m, s->definition->name, client->name);
-                free(c->path);
                 return r;
         }
 
@@ -168,6 +167,7 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
         Manager *m = c->manager;
         Service *s = c->service;
         Peer *client = c->client, *provider = c->provider;
+        const char *reasons[_ENDPOINT_MAX];
 
         /* ServiceClosed first, then the failed requests: a client that gets Closed for a request
          * has been told already that the connection is gone, and why (status). */
@@ -178,10 +178,9 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
                 (void) connection_emit_service_closed(c, e, status);
         }
 
-        while (c->requests)
-                request_fail(c->requests, APPSERVICE_ERROR_CLOSED,
-                             "app service '%s': connection %" PRIu64 " closed before the response came: %s",
-                             s->definition->name, c->id, close_reason(c, c->requests->from));
+        for (Endpoint e = 0; e < _ENDPOINT_MAX; e++)
+                reasons[e] = close_reason(c, e);
+        request_list_close(&c->requests, reasons);
 
         log_debug("app service '%s': connection %" PRIu64 " closed (status %" PRIu32 ")",
                   s->definition->name, c->id, status);
@@ -194,37 +193,21 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
         LIST_REMOVE(client, client->client_connections, c);
         LIST_REMOVE(provider, provider->provider_connections, c);
         quota_unref_service_peer(m, s->definition->name, client->name);
-        identity_done(&c->caller);
-        free(c->path);
-        free(c);
+        connection_free_unlinked(c);
 
         peer_release_if_unused(client);
         peer_release_if_unused(provider);
 }
 
-static int request_timed_out(sd_event_source *source, uint64_t usec, void *userdata) {
-        Request *r = userdata;
-        Connection *c = r->connection;
-        const Definition *d = c->service->definition;
-
-        log_debug("app service '%s': request %" PRIu64 " on connection %" PRIu64 " timed out",
-                  d->name, r->id, c->id);
-        request_fail(r, APPSERVICE_ERROR_TIMEOUT, "app service '%s': no response within %g s",
-                     d->name, (double) d->request_timeout_usec / 1e6);
-
-        if (c->one_shot)
-                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
-        return 0;
-}
-
 static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
-                                Completion *completion,
-                                sd_bus_error *error) {
+                                Completion *completion, sd_bus_error *error) {
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
-        _cleanup_(freep) Request *req = NULL;
+        _cleanup_(request_freep) Request *req = NULL;
         uint64_t size;
         int r;
+
+        assert(completion_is_set(completion));
 
         if (checked_size)
                 size = *checked_size;
@@ -237,51 +220,20 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                         return r;
         }
 
-        if (c->n_pending[from] >= d->max_pending_requests)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
-                                         "app service '%s': the %s already has %u unanswered requests on connection %"
-                                         PRIu64 " (MaxPendingRequests)",
-                                         d->name, endpoint_to_string(from), d->max_pending_requests, c->id);
-
         if (c->one_shot && from == ENDPOINT_PROVIDER)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED,
                                          "app service '%s': connection %" PRIu64 " is a one-shot SendMessage, "
                                          "its caller does not take requests", d->name, c->id);
 
-        assert(completion_is_set(completion));
-        req = calloc(1, sizeof(Request));
-        if (!req)
-                return -ENOMEM;
-        *req = (Request) {
-                .connection = c,
-                .id = m->last_request_id + 1,
-                .from = from,
-        };
-        /* Held until the answer: what the sender makes the broker keep. */
-        r = quota_charge(m, d, connection_peer(c, from)->uid, size + QUOTA_REQUEST_OVERHEAD, 1, &req->charge, error);
+        /* MaxPendingRequests, the quota, the timer (request.c). */
+        r = request_new(&c->requests, d, from, connection_peer(c, from)->uid, size, &req, error);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(m->event, &req->timer, CLOCK_MONOTONIC, d->request_timeout_usec,
-                                       TIMER_ACCURACY_USEC, request_timed_out, req);
-        if (r < 0) {
-                quota_release(m, &req->charge);
-                return r;
-        }
-
         r = connection_emit_request_received(c, req, call);
-        if (r < 0) {
-                sd_event_source_disable_unref(req->timer);
-                quota_release(m, &req->charge);
+        if (r < 0)
                 return r;
-        }
 
-        m->last_request_id = req->id;
-        req->call = sd_bus_message_ref(call);
-        req->sent_usec = manager_now_usec(m);
-        c->n_pending[from]++;
-        LIST_PREPEND(requests, c->requests, req);
-        completion_move(&req->completion, completion);
-        completion_sent(&req->completion);
+        request_start(req, completion);
         if (monitor_is_active(m))
                 monitor_emit(m, "request", "sotsu", "service", d->name, "connection", c->path, "request", req->id,
                              "from", endpoint_to_string(from), "size", (uint32_t) size);
@@ -306,13 +258,6 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
         return 0;
 }
 
-static Request *connection_find_request(Connection *c, Endpoint answering, uint64_t id) {
-        LIST_FOREACH(requests, r, c->requests)
-                if (r->id == id && (r->from != answering || c->client == c->provider))
-                        return r;
-        return NULL;
-}
-
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
         const Definition *d = c->service->definition;
         Request *req;
@@ -323,7 +268,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         if (r < 0)
                 return r;
 
-        req = connection_find_request(c, from, id);
+        req = request_list_find(&c->requests, from, id);
         if (!req)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
                                          "app service '%s': request %" PRIu64 " on connection %" PRIu64
@@ -343,8 +288,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
                              "size", (uint32_t) size);
         }
 
-        completion_answered(&req->completion, m);
-        request_free(req);
+        request_answered(req, m);
         if (c->one_shot)
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return 0;

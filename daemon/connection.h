@@ -1,36 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* A connection between a client and a provider, and the requests in flight on it: the routing. */
+/* A connection between a client and a provider: the routing of the requests in flight on it
+ * (request.h holds those). */
 
 #include "completion.h"
 #include "identity.h"
 #include "manager.h"
-
-typedef enum Endpoint {
-        ENDPOINT_CLIENT,
-        ENDPOINT_PROVIDER,
-        _ENDPOINT_MAX,
-        ENDPOINT_NONE = -1,
-} Endpoint;
+#include "request.h"
 
 /* ServiceClosed statuses (AppServiceClosedStatus). */
 #define CLOSED_COMPLETED 0u
 #define CLOSED_CANCELED 1u
 #define CLOSED_RESOURCE_LIMITS_EXCEEDED 2u
 #define CLOSED_UNKNOWN 3u
-
-struct Request {
-        Connection *connection;
-        uint64_t id;
-        Endpoint from;            /* who sent it and waits for the reply */
-        sd_bus_message *call;     /* the SendMessage call to answer */
-        Completion completion;    /* where the outcome goes (completion.h) */
-        uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
-        sd_event_source *timer;
-        Charge charge;            /* its bytes and itself, counted for the sender's uid */
-        LIST_FIELDS(Request, requests);
-};
 
 struct Connection {
         Manager *manager;
@@ -42,8 +25,7 @@ struct Connection {
         Identity caller;
         bool one_shot;            /* made by Service.SendMessage or SubmitAction */
 
-        Request *requests;        /* unanswered, both directions */
-        unsigned n_pending[_ENDPOINT_MAX];
+        RequestList requests;     /* unanswered, both directions */
 
         LIST_FIELDS(Connection, service);
         LIST_FIELDS(Connection, client);
@@ -51,8 +33,8 @@ struct Connection {
 };
 
 int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret);
-/* Closes: unanswered requests fail with Closed, then ServiceClosed(status) goes to each endpoint
- * in `notify` (a bit mask of 1 << Endpoint), then the connection is freed. */
+/* Closes: ServiceClosed(status) goes to each endpoint in `notify` (a bit mask of 1 << Endpoint),
+ * then the unanswered requests fail with Closed, then the connection is freed. */
 void connection_close(Connection *c, unsigned notify, uint32_t status);
 
 Endpoint connection_endpoint_of(const Connection *c, const char *sender);

@@ -218,7 +218,7 @@ void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *ca
         }
 
         (void) connection_send_message(c, ENDPOINT_CLIENT, call, &size, completion);
-        if (!c->requests)  /* refused and already answered: the one-shot is over */
+        if (request_list_is_empty(&c->requests))  /* refused and already answered: the one-shot is over */
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
 }
 

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The requests in flight on one connection, the relay's unit of work: each one's id, the endpoint
+ * that waits for its answer, its Completion, its quota Charge and its timer. Nothing here knows a
+ * bus, a service or the broker's tables: connection.c routes, the Completion answers (connection-dbus.c
+ * builds the reply), quota.c counts; tests/unit/test-request.c runs it on an sd_event alone.
+ *
+ * Every request ends exactly once: answered, timed out, failed or closed. Whichever it is, the
+ * request is unlinked, its timer cancelled and its charge given back before its Completion runs,
+ * so a completion may start new requests; it must not free the list, though, while the list
+ * fails them all (request_list_close()). */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cleanup.h"
+#include "completion.h"
+#include "list.h"
+#include "quota.h"
+
+typedef enum Endpoint {
+        ENDPOINT_CLIENT,
+        ENDPOINT_PROVIDER,
+        _ENDPOINT_MAX,
+        ENDPOINT_NONE = -1,
+} Endpoint;
+
+const char *endpoint_to_string(Endpoint e);
+
+typedef struct Request Request;
+typedef struct RequestList RequestList;
+
+/* What the list tells its owner; either may be NULL. */
+typedef struct RequestListOps {
+        /* `r` ends unanswered (timeout, close, request_fail()), just before it is freed. */
+        void (*failing)(void *userdata, const Request *r, const char *error_name);
+        /* A request timed out and has failed: the last thing the timer does, so the owner may
+         * free the list here. */
+        void (*timed_out)(void *userdata);
+} RequestListOps;
+
+struct Request {
+        RequestList *list;
+        uint64_t id;
+        Endpoint from;            /* who sent it and waits for the answer */
+        Completion completion;    /* where the outcome goes: taken by request_start() */
+        uint64_t sent_usec;       /* CLOCK_MONOTONIC, for the monitors' latency */
+        uint64_t timeout_usec;    /* as armed */
+        sd_event_source *timer;
+        Charge charge;            /* its bytes and itself, counted for the sender's uid */
+        bool started;             /* in the list, its id used */
+        LIST_FIELDS(Request, requests);
+};
+
+struct RequestList {
+        sd_event *event;
+        Manager *quota;           /* for quota_charge()/quota_release() only, never looked into */
+        uint64_t *last_id;        /* shared by every list: ids are unique within the daemon's lifetime */
+        char *service;            /* for messages */
+        uint64_t connection_id;   /* for messages */
+        /* Set by the owner after request_list_init(): */
+        bool loopback;            /* the client is the provider: either endpoint may answer */
+        const RequestListOps *ops;
+        void *userdata;
+
+        Request *requests;        /* started and unanswered, both directions, newest first */
+        unsigned n_pending[_ENDPOINT_MAX];
+};
+
+int request_list_init(RequestList *l, sd_event *event, Manager *quota, uint64_t *last_id, const char *service,
+                      uint64_t connection_id);
+/* Frees what the list holds; no request may be pending (request_list_close() first). */
+void request_list_done(RequestList *l);
+
+static inline bool request_list_is_empty(const RequestList *l) {
+        return !l->requests;
+}
+
+static inline unsigned request_list_pending(const RequestList *l, Endpoint from) {
+        return l->n_pending[from];
+}
+
+/* A would-be request of `size` bytes (its ValueSet) from `from`, sent by `uid`: refused when the
+ * sender already has d's MaxPendingRequests here or the quota says no (ResourceLimitsExceeded,
+ * in `error`); otherwise charged, its timer armed for d's RequestTimeoutSec= and its id
+ * reserved. It is not pending until request_start(): free it with request_free() if it cannot
+ * be sent after all (its id is then left for the next one). */
+int request_new(RequestList *l, const Definition *d, Endpoint from, uid_t uid, uint64_t size, Request **ret,
+                sd_bus_error *error);
+/* The request went out: pending from now on, its id used up; takes `completion` and tells it
+ * that it was sent. */
+void request_start(Request *r, Completion *completion);
+/* Frees without ending its completion: for a request never started, or one already ended. */
+Request *request_free(Request *r);
+DEFINE_CLEANUP(Request, request_free);
+
+/* The started request `id` that `answering` may answer: one sent by the other endpoint. */
+Request *request_list_find(RequestList *l, Endpoint answering, uint64_t id);
+
+/* Ends `r` with the answer `response`, through its completion; frees it. */
+void request_answered(Request *r, sd_bus_message *response);
+/* Ends `r` with the error `error_name`, through its completion; frees it. */
+void request_fail(Request *r, const char *error_name, const char *format, ...) __attribute__((format(printf, 3, 4)));
+/* The connection closed: every pending request fails with Closed, the message giving
+ * `reason[e]` for those that endpoint e waits on. */
+void request_list_close(RequestList *l, const char *const reason[_ENDPOINT_MAX]);

@@ -35,10 +35,7 @@
 struct _AppServiceConnection {
         GObject parent_instance;
 
-        GDBusConnection *bus;
-        GError *bus_error; /* why there is no bus, for the first call to report */
-        GMainContext *context;
-        AsHub *hub;
+        AsBrokerLink link;
 
         gchar *app_service_name;
         gchar *package_family_name;
@@ -71,7 +68,13 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE(AppServiceConnection, app_service_connection, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceConnection, app_service_connection, G_TYPE_OBJECT,
+                              G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, as_broker_link_initable_iface_init)
+                              G_IMPLEMENT_INTERFACE(G_TYPE_ASYNC_INITABLE,
+                                                    as_broker_link_async_initable_iface_init))
+
+static void closed_by_broker(AppServiceConnection *self, AppServiceClosedStatus status);
+static void handle_request(AppServiceConnection *self, guint64 id, GVariant *message);
 
 static void send_close(GDBusConnection *bus, const gchar *owner, const gchar *object_path) {
         /* Fire and forget: no callback means no reply is asked for. */
@@ -79,19 +82,48 @@ static void send_close(GDBusConnection *bus, const gchar *owner, const gchar *ob
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
 }
 
-static void app_service_connection_init(AppServiceConnection *self) {
+/* ---- what the hub tells the connection ---- */
+
+static void on_broker_changed(gpointer instance, const gchar *owner) {
+        AppServiceConnection *self = instance;
+
+        /* The broker at the other end is gone: so is the connection. */
+        if (self->is_open && g_strcmp0(owner, self->owner) != 0)
+                closed_by_broker(self, APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
-static void app_service_connection_constructed(GObject *object) {
-        AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
+static AppServiceClosedStatus closed_status(guint32 status) {
+        return MIN(status, (guint32) APP_SERVICE_CLOSED_STATUS_UNKNOWN);
+}
 
-        G_OBJECT_CLASS(app_service_connection_parent_class)->constructed(object);
+static void on_signal(gpointer instance, const gchar *sender, const gchar *object_path, const gchar *interface_name,
+                      const gchar *signal_name, GVariant *parameters) {
+        AppServiceConnection *self = instance;
 
-        self->context = g_main_context_ref_thread_default();
-        if (!self->bus)
-                self->bus = as_bus_get_default_sync(NULL, &self->bus_error);
-        if (self->bus)
-                self->hub = as_hub_get(self->bus, self->context);
+        if (g_str_equal(signal_name, "RequestReceived")) {
+                guint64 id;
+                g_autoptr(GVariant) message = NULL;
+
+                g_variant_get(parameters, "(t@a{sv})", &id, &message);
+                handle_request(self, id, message);
+        } else if (g_str_equal(signal_name, "ServiceClosed")) {
+                guint32 status;
+
+                g_variant_get(parameters, "(u)", &status);
+                closed_by_broker(self, closed_status(status));
+        }
+}
+
+static const AsHubClientVTable hub_vtable = {
+        .wants = 0,
+        .broker_changed = on_broker_changed,
+        .signal = on_signal,
+};
+
+/* ---- the object ---- */
+
+static void app_service_connection_init(AppServiceConnection *self) {
+        as_broker_link_init(&self->link, G_OBJECT(self), &hub_vtable);
 }
 
 static void app_service_connection_dispose(GObject *object) {
@@ -99,10 +131,10 @@ static void app_service_connection_dispose(GObject *object) {
 
         if (self->is_open) {
                 self->is_open = FALSE;
-                as_hub_remove_connection(self->hub, self);
-                send_close(self->bus, self->owner, self->object_path);
+                as_broker_link_unbind_path(&self->link, self->object_path);
+                send_close(self->link.bus, self->owner, self->object_path);
         }
-        g_clear_pointer(&self->hub, as_hub_release);
+        as_broker_link_detach(&self->link);
 
         G_OBJECT_CLASS(app_service_connection_parent_class)->dispose(object);
 }
@@ -110,9 +142,7 @@ static void app_service_connection_dispose(GObject *object) {
 static void app_service_connection_finalize(GObject *object) {
         AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
 
-        g_clear_object(&self->bus);
-        g_clear_error(&self->bus_error);
-        g_clear_pointer(&self->context, g_main_context_unref);
+        as_broker_link_clear(&self->link);
         g_free(self->app_service_name);
         g_free(self->package_family_name);
         g_free(self->object_path);
@@ -134,7 +164,7 @@ static void app_service_connection_get_property(GObject *object, guint prop_id, 
                 g_value_set_string(value, self->package_family_name);
                 break;
         case PROP_BUS:
-                g_value_set_object(value, self->bus);
+                g_value_set_object(value, as_broker_link_get_bus(&self->link));
                 break;
         case PROP_OBJECT_PATH:
                 g_value_set_string(value, self->object_path);
@@ -168,7 +198,7 @@ static void app_service_connection_set_property(GObject *object, guint prop_id, 
                 app_service_connection_set_package_family_name(self, g_value_get_string(value));
                 break;
         case PROP_BUS:
-                self->bus = g_value_dup_object(value);
+                as_broker_link_set_bus(&self->link, g_value_get_object(value));
                 break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -178,7 +208,6 @@ static void app_service_connection_set_property(GObject *object, guint prop_id, 
 static void app_service_connection_class_init(AppServiceConnectionClass *klass) {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
-        object_class->constructed = app_service_connection_constructed;
         object_class->dispose = app_service_connection_dispose;
         object_class->finalize = app_service_connection_finalize;
         object_class->get_property = app_service_connection_get_property;
@@ -221,6 +250,10 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          * the objects of the process, never `g_bus_get()`'s) whose
          * [property@Gio.DBusConnection:exit-on-close] is %FALSE. %NULL only if that bus could
          * not be reached; opening then fails with the reason.
+         *
+         * The default bus is reached when the connection is initialized: by
+         * [ctor@AppService.Connection.new], by g_initable_init() or g_async_initable_init_async(),
+         * or else by the first call that needs it (or by reading this property).
          *
          * Since: 0.1
          */
@@ -354,8 +387,13 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
  * Since: 0.1
  */
 AppServiceConnection *app_service_connection_new(const gchar *app_service_name, const gchar *package_family_name) {
-        return g_object_new(APP_SERVICE_TYPE_CONNECTION, "app-service-name", app_service_name,
-                            "package-family-name", package_family_name, NULL);
+        AppServiceConnection *self = g_object_new(APP_SERVICE_TYPE_CONNECTION, "app-service-name",
+                                                  app_service_name, "package-family-name", package_family_name,
+                                                  NULL);
+
+        /* The bus is reached now, as it always was; a failure is for opening to report. */
+        g_initable_init(G_INITABLE(self), NULL, NULL);
+        return self;
 }
 
 /**
@@ -377,10 +415,14 @@ AppServiceConnection *app_service_connection_new(const gchar *app_service_name, 
  */
 AppServiceConnection *app_service_connection_new_for_bus(GDBusConnection *bus, const gchar *app_service_name,
                                                          const gchar *package_family_name) {
+        AppServiceConnection *self;
+
         g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
 
-        return g_object_new(APP_SERVICE_TYPE_CONNECTION, "bus", bus, "app-service-name", app_service_name,
+        self = g_object_new(APP_SERVICE_TYPE_CONNECTION, "bus", bus, "app-service-name", app_service_name,
                             "package-family-name", package_family_name, NULL);
+        g_initable_init(G_INITABLE(self), NULL, NULL); /* no I/O: attaches to the hub */
+        return self;
 }
 
 /* A provider's end of a connection a client opened, already open. */
@@ -392,12 +434,13 @@ AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMai
         /* The provider's context, whichever is the thread's default while its signal runs. */
         g_main_context_push_thread_default(context);
         self = g_object_new(APP_SERVICE_TYPE_CONNECTION, "bus", bus, "app-service-name", app_service_name, NULL);
+        g_initable_init(G_INITABLE(self), NULL, NULL);
         g_main_context_pop_thread_default(context);
         self->owner = g_strdup(owner);
         self->object_path = g_strdup(object_path);
         self->caller = g_variant_ref_sink(caller);
         self->is_open = TRUE;
-        as_hub_add_connection(self->hub, self);
+        as_broker_link_bind_path(&self->link, object_path, owner);
         return self;
 }
 
@@ -485,7 +528,7 @@ void app_service_connection_set_package_family_name(AppServiceConnection *self,
  */
 GDBusConnection *app_service_connection_get_bus(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
-        return self->bus;
+        return as_broker_link_get_bus(&self->link);
 }
 
 /**
@@ -575,41 +618,42 @@ gboolean app_service_connection_get_is_open(AppServiceConnection *self) {
         return self->is_open;
 }
 
-const gchar *as_connection_get_owner(AppServiceConnection *self) {
-        return self->owner;
-}
+/* Closed without our close(): with ::service-closed if @tell. */
+static void closed_here(AppServiceConnection *self, gboolean tell, AppServiceClosedStatus status) {
+        g_autoptr(AppServiceConnection) keep = NULL;
 
-/* Closed by the broker, the other side or the broker's departure: tell the application. */
-void as_connection_handle_closed(AppServiceConnection *self, AppServiceClosedStatus status) {
         if (!self->is_open)
                 return;
 
-        g_object_ref(self);
+        keep = g_object_ref(self);
         self->is_open = FALSE;
-        as_hub_remove_connection(self->hub, self);
+        as_broker_link_unbind_path(&self->link, self->object_path);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
-        g_signal_emit(self, signals[SIGNAL_SERVICE_CLOSED], 0, status);
-        g_object_unref(self);
+        if (tell)
+                g_signal_emit(self, signals[SIGNAL_SERVICE_CLOSED], 0, status);
+}
+
+/* Closed by the broker, the other side or the broker's departure: tell the application. */
+static void closed_by_broker(AppServiceConnection *self, AppServiceClosedStatus status) {
+        closed_here(self, TRUE, status);
+}
+
+/* The provider's broker went away, and with it this connection the provider received. */
+void as_connection_cancel(AppServiceConnection *self) {
+        closed_here(self, TRUE, APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
 /* Closed on our side without a call (the provider unregistered): no signal, as for close(). */
 void as_connection_forget(AppServiceConnection *self) {
-        if (!self->is_open)
-                return;
-
-        g_object_ref(self);
-        self->is_open = FALSE;
-        as_hub_remove_connection(self->hub, self);
-        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
-        g_object_unref(self);
+        closed_here(self, FALSE, 0);
 }
 
-void as_connection_handle_request(AppServiceConnection *self, guint64 id, GVariant *message) {
+static void handle_request(AppServiceConnection *self, guint64 id, GVariant *message) {
         g_autoptr(AppServiceRequest) request = NULL;
 
         if (!self->is_open)
                 return;
-        request = as_request_new(self->bus, self->owner, self->object_path, id, message);
+        request = as_request_new(self->link.bus, self->owner, self->object_path, id, message);
         g_signal_emit(self, signals[SIGNAL_REQUEST_RECEIVED], 0, request);
         /* Our reference goes here: an unanswered request nobody kept answers itself. */
 }
@@ -617,10 +661,6 @@ void as_connection_handle_request(AppServiceConnection *self, guint64 id, GVaria
 /* ---- open ---- */
 
 static gboolean check_can_open(AppServiceConnection *self, GError **error) {
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
-                return FALSE;
-        }
         if (self->is_open) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
                             "connection %s to app service '%s' is already open", self->object_path,
@@ -685,7 +725,7 @@ static AppServiceConnectionStatus open_done(AppServiceConnection *self, GDBusMes
         self->owner = g_strdup(g_dbus_message_get_sender(reply));
         self->is_open = TRUE;
         /* Before anything else runs in this context: signals that followed the reply find us. */
-        as_hub_add_connection(self->hub, self);
+        as_broker_link_bind_path(&self->link, self->object_path, self->owner);
 
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_OBJECT_PATH]);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
@@ -700,6 +740,26 @@ failed:
                 g_propagate_error(ret_error, error);
                 return status;
         }
+}
+
+static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Once the bus is reached. */
+static void open_start(GTask *task) {
+        AppServiceConnection *self = g_task_get_source_object(task);
+        g_autoptr(GDBusMessage) message = NULL;
+        GError *error = NULL;
+
+        if (!check_can_open(self, &error)) {
+                g_task_return_error(task, error);
+                g_object_unref(task);
+                return;
+        }
+
+        self->opening = TRUE;
+        message = open_message(self);
+        as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_open, NULL, NULL, on_open_reply,
+                        task);
 }
 
 static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -744,24 +804,14 @@ static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_d
  */
 void app_service_connection_open(AppServiceConnection *self, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = NULL;
-        g_autoptr(GDBusMessage) message = NULL;
-        GError *error = NULL;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
         g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_connection_open);
-        if (!check_can_open(self, &error)) {
-                g_task_return_error(task, error);
-                return;
-        }
-
-        self->opening = TRUE;
-        message = open_message(self);
-        as_call_message(self->bus, message, cancellable, undo_open, NULL, NULL, on_open_reply,
-                        g_steal_pointer(&task));
+        as_broker_link_then(&self->link, task, open_start);
 }
 
 /**
@@ -823,7 +873,7 @@ AppServiceConnectionStatus app_service_connection_open_sync(AppServiceConnection
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
 
-        if (!check_can_open(self, &e)) {
+        if (!as_broker_link_init_sync(&self->link, cancellable, &e) || !check_can_open(self, &e)) {
                 AppServiceConnectionStatus status = app_service_connection_status_from_error(e);
 
                 g_propagate_error(error, e);
@@ -832,7 +882,7 @@ AppServiceConnectionStatus app_service_connection_open_sync(AppServiceConnection
 
         self->opening = TRUE;
         message = open_message(self);
-        reply = as_call_message_sync(self->bus, message, cancellable, undo_open, NULL, &e);
+        reply = as_call_message_sync(self->link.bus, message, cancellable, undo_open, NULL, &e);
         return open_done(self, reply, e, error);
 }
 
@@ -866,13 +916,13 @@ static GVariant *send_parameters(GVariant *message) {
  * context, where its signals belong. */
 static void closed_before_send_failed(AppServiceConnection *self, const GError *error) {
         g_autoptr(GMainContext) current = g_main_context_ref_thread_default();
-        AppServiceClosedStatus status;
+        guint32 status;
 
-        if (!self->is_open || current != self->context ||
+        if (!self->is_open || current != self->link.context ||
             !g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED))
                 return;
-        if (as_hub_take_closed(self->hub, self->object_path, self->owner, &status))
-                as_connection_handle_closed(self, status);
+        if (as_broker_link_take_closed(&self->link, self->object_path, self->owner, &status))
+                closed_by_broker(self, closed_status(status));
 }
 
 /* A ValueSet the library would not put on the bus gets the response the broker gives one it
@@ -966,7 +1016,7 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
                 return;
         }
 
-        g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
+        g_dbus_connection_call(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
                                send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, on_send_reply,
                                g_steal_pointer(&task));
@@ -1033,7 +1083,7 @@ AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnectio
         if (!as_value_set_check_sendable(message, &e))
                 return refused_response(e);
 
-        reply = g_dbus_connection_call_sync(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
+        reply = g_dbus_connection_call_sync(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                             "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                             G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, &e);
         response = send_done(reply, e, error);
@@ -1050,7 +1100,7 @@ static gboolean close_locally(AppServiceConnection *self, gchar **ret_owner, gch
                 return FALSE;
 
         self->is_open = FALSE;
-        as_hub_remove_connection(self->hub, self);
+        as_broker_link_unbind_path(&self->link, self->object_path);
         *ret_owner = g_strdup(self->owner);
         *ret_path = g_strdup(self->object_path);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
@@ -1116,7 +1166,7 @@ void app_service_connection_close(AppServiceConnection *self, GCancellable *canc
                 return;
         }
         /* The broker is told even if @cancellable fires: this side is closed already. */
-        as_call_always(self->bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, on_close_reply,
+        as_call_always(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, on_close_reply,
                        g_steal_pointer(&task));
 }
 
@@ -1167,7 +1217,7 @@ gboolean app_service_connection_close_sync(AppServiceConnection *self, GCancella
 
         if (!close_locally(self, &owner, &path))
                 return TRUE;
-        closed = as_call_always_sync(self->bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, &e);
+        closed = as_call_always_sync(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, &e);
         return close_done(closed, e, error);
 }
 

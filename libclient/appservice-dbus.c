@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
-#include "appservice-dbus-generated.h"
-#include "appservice-private.h"
+#include "appservice-dbus.h"
+#include "appservice-dbus-interfaces.h"
 
 /* The bus the objects made without one use: the system bus (g_bus_get_sync() honours
  * DBUS_SYSTEM_BUS_ADDRESS), or the session bus when APPSERVICE_BUS=session. */
@@ -114,21 +114,21 @@ void as_error_prettify(GError *error) {
 /* Whether a signal's parameters have the signature the contract (the introspection XML, through
  * the generated interface descriptions) gives it. */
 gboolean as_signal_parameters_valid(const gchar *interface_name, const gchar *signal_name, GVariant *parameters) {
-        GDBusInterfaceInfo *iface;
+        const GDBusInterfaceInfo *iface;
         GDBusSignalInfo *signal;
         GString *signature;
         gboolean valid;
 
         if (g_str_equal(interface_name, AS_CONNECTION_IFACE))
-                iface = app_service_dbus_connection_interface_info();
+                iface = &app_service_dbus_connection_interface;
         else if (g_str_equal(interface_name, AS_SERVICE_IFACE))
-                iface = app_service_dbus_service_interface_info();
+                iface = &app_service_dbus_service_interface;
         else if (g_str_equal(interface_name, AS_MANAGER_IFACE))
-                iface = app_service_dbus_manager_interface_info();
+                iface = &app_service_dbus_manager_interface;
         else
                 return FALSE;
 
-        signal = g_dbus_interface_info_lookup_signal(iface, signal_name);
+        signal = g_dbus_interface_info_lookup_signal((GDBusInterfaceInfo *) iface, signal_name);
         if (!signal)
                 return FALSE;
 

@@ -1,22 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "appservice-private.h"
+#include "appservice-hub.h"
 
-/* The hub: one per (bus, main context), shared by every connection and provider made in that
- * context. It holds the library's only signal subscriptions and the watch on io.appservice1, so
- * that a process with a thousand connections still has two subscriptions, not two thousand.
+#include "appservice-dbus.h"
+
+/* The hub: one per (bus, main context), shared by every object made in that context. It holds
+ * the library's only signal subscriptions and the watch on io.appservice1, so that a process
+ * with a thousand connections still has two subscriptions, not two thousand. It knows no class
+ * of the library: objects attach as clients (AsHubClient), and it calls them only through their
+ * vtable, for the broker's changes of owner and for the signals meant for them.
  *
- * - Connection signals (RequestReceived, ServiceClosed) are subscribed for every path, before
- *   any connection opens, and routed by object path. A connection enters the table in the
- *   reply handler of OpenConnection (or of the provider's ConnectionOpened), which GDBus
- *   dispatches before any signal that followed the reply on the wire, so none is lost.
- * - Every routed signal must come from the unique name that answered the call that made the
- *   object: unicast signals reach us whatever the match rules say, and GLib before 2.80 does
- *   not check a well-known sender name itself.
- * - When io.appservice1 loses its owner, every open connection closes with Canceled and every
- *   registered provider becomes unregistered; when it gets one again, providers re-register.
- * - The Manager's signals (StateUpdate for providers, MonitorEvent for nodes) are unicast, so
- *   their subscription costs no traffic. The Manager's PropertiesChanged is broadcast: it is
- *   subscribed only once a node (the one object that shows the State) uses the hub.
+ * - Connection and Service signals (RequestReceived, ServiceClosed, ConnectionOpened,
+ *   StopRequested) are subscribed for every path, before any object needs them, and routed by
+ *   object path to the client that bound it. A client binds its path in the reply handler of
+ *   the call that made the object (OpenConnection, RegisterProvider, or the provider's
+ *   ConnectionOpened), which GDBus dispatches before any signal that followed the reply on the
+ *   wire, so none is lost.
+ * - Every routed signal must come from the unique name the path was bound with, the one that
+ *   answered that call: unicast signals reach us whatever the match rules say, and GLib before
+ *   2.80 does not check a well-known sender name itself.
+ * - When io.appservice1 changes or loses its owner, every client hears it; each decides what
+ *   that means for it (open connections close with Canceled, providers register again).
+ * - The Manager's signals (StateUpdate, MonitorEvent) are unicast, so their subscription costs
+ *   no traffic; they go to the clients that want them. The Manager's PropertiesChanged is
+ *   broadcast: it is subscribed only while a client wants it.
  *
  * - ServiceClosed is also noted, path and status, by a filter in GDBus's worker thread, as it
  *   arrives: the broker sends it before it fails the connection's pending requests with Closed,
@@ -35,27 +41,25 @@ typedef struct {
         guint32 status;
 } ClosedNote;
 
-static void closed_note_free(gpointer p) {
-        ClosedNote *note = p;
-
-        g_free(note->sender);
-        g_free(note);
-}
+typedef struct {
+        AsHubClient *client;
+        gchar *owner; /* the only sender of the path's signals */
+} PathBinding;
 
 struct _AsHub {
         gint ref_count;    /* memory: the hubs table's user reference, and one per subscription */
-        guint users;       /* objects using the hub; under hubs_lock */
+        guint users;       /* clients attached; under hubs_lock */
         GDBusConnection *bus;
         GMainContext *context;
         guint connection_subscription;
         guint service_subscription;
         guint manager_subscription;
-        guint properties_subscription; /* 0 until the first node */
+        guint properties_subscription; /* while properties_wanted */
+        guint properties_wanted;
         guint watch;
-        gchar *owner;            /* io.appservice1's unique name as last seen, or NULL */
-        GHashTable *connections; /* object path → AppServiceConnection (not owned) */
-        GPtrArray *providers;    /* AppServiceProvider (not owned) */
-        GPtrArray *nodes;        /* AppServiceNode (not owned) */
+        gchar *owner;        /* io.appservice1's unique name as last seen, or NULL */
+        GQueue clients;      /* AsHubClient (not owned), by order of attaching */
+        GHashTable *bound;   /* object path → PathBinding */
         guint closed_filter;
         GMutex closed_lock;
         GHashTable *closed; /* object path → ClosedNote: ServiceClosed seen, not dispatched yet */
@@ -63,6 +67,21 @@ struct _AsHub {
 
 G_LOCK_DEFINE_STATIC(hubs);
 static GPtrArray *hubs; /* AsHub, not owned */
+
+static void closed_note_free(gpointer p) {
+        ClosedNote *note = p;
+
+        g_free(note->sender);
+        g_free(note);
+}
+
+static void path_binding_free(gpointer p) {
+        PathBinding *binding = p;
+
+        binding->client->n_bound--;
+        g_free(binding->owner);
+        g_free(binding);
+}
 
 static AsHub *hub_ref(AsHub *hub) {
         g_atomic_int_inc(&hub->ref_count);
@@ -74,11 +93,9 @@ static void hub_unref(gpointer p) {
 
         if (!g_atomic_int_dec_and_test(&hub->ref_count))
                 return;
-        g_hash_table_unref(hub->connections);
+        g_hash_table_unref(hub->bound);
         g_hash_table_unref(hub->closed);
         g_mutex_clear(&hub->closed_lock);
-        g_ptr_array_unref(hub->providers);
-        g_ptr_array_unref(hub->nodes);
         g_free(hub->owner);
         g_main_context_unref(hub->context);
         g_object_unref(hub->bus);
@@ -88,6 +105,8 @@ static void hub_unref(gpointer p) {
 const gchar *as_hub_get_owner(AsHub *hub) {
         return hub->owner;
 }
+
+/* ---- ServiceClosed, as it arrives ---- */
 
 /* In GDBus's worker thread, for every incoming message, in the bus's order. */
 static GDBusMessage *closed_filter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
@@ -121,17 +140,14 @@ static void closed_forget(AsHub *hub, const gchar *object_path) {
         g_mutex_unlock(&hub->closed_lock);
 }
 
-/* Whether ServiceClosed from @owner for @object_path arrived and was not dispatched yet; if so,
- * its status, and the note is taken. */
-gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner,
-                            AppServiceClosedStatus *ret_status) {
+gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner, guint32 *ret_status) {
         ClosedNote *note;
         gboolean found = FALSE;
 
         g_mutex_lock(&hub->closed_lock);
         note = g_hash_table_lookup(hub->closed, object_path);
         if (note && g_strcmp0(note->sender, owner) == 0) {
-                *ret_status = MIN(note->status, (guint32) APP_SERVICE_CLOSED_STATUS_UNKNOWN);
+                *ret_status = note->status;
                 g_hash_table_remove(hub->closed, object_path);
                 found = TRUE;
         }
@@ -139,18 +155,63 @@ gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *o
         return found;
 }
 
-static void on_connection_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
-                                 const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
-                                 gpointer user_data) {
+/* ---- calling the clients ---- */
+
+static void client_release(gpointer p) {
+        g_object_unref(((AsHubClient *) p)->instance);
+}
+
+/* The clients that want @wants (all for 0), each kept alive: handlers may make and drop
+ * objects. */
+static GPtrArray *clients_snapshot(AsHub *hub, AsHubWants wants) {
+        GPtrArray *clients = g_ptr_array_new_with_free_func(client_release);
+
+        for (GList *l = hub->clients.head; l; l = l->next) {
+                AsHubClient *client = l->data;
+
+                if ((client->vtable->wants & wants) == wants) {
+                        g_object_ref(client->instance);
+                        g_ptr_array_add(clients, client);
+                }
+        }
+        return clients;
+}
+
+static void send_signal(AsHubClient *client, const gchar *sender, const gchar *object_path,
+                        const gchar *interface_name, const gchar *signal_name, GVariant *parameters) {
+        g_autoptr(GObject) instance = g_object_ref(client->instance);
+
+        client->vtable->signal(instance, sender, object_path, interface_name, signal_name, parameters);
+}
+
+/* To every client that wants @wants and is still attached when its turn comes. */
+static void broadcast_signal(AsHub *hub, AsHubWants wants, const gchar *sender, const gchar *object_path,
+                             const gchar *interface_name, const gchar *signal_name, GVariant *parameters) {
+        g_autoptr(GPtrArray) clients = clients_snapshot(hub, wants);
+
+        for (guint i = 0; i < clients->len; i++) {
+                AsHubClient *client = g_ptr_array_index(clients, i);
+
+                if (client->hub == hub)
+                        client->vtable->signal(client->instance, sender, object_path, interface_name,
+                                               signal_name, parameters);
+        }
+}
+
+/* ---- the signals ---- */
+
+static void on_path_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                           const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                           gpointer user_data) {
         AsHub *hub = user_data;
-        AppServiceConnection *connection;
+        PathBinding *binding;
 
         if (g_str_equal(signal_name, "ServiceClosed"))
                 closed_forget(hub, object_path); /* dispatched now: the note has served */
-        connection = g_hash_table_lookup(hub->connections, object_path);
-        if (!connection)
+        binding = g_hash_table_lookup(hub->bound, object_path);
+        if (!binding)
                 return;
-        if (g_strcmp0(sender, as_connection_get_owner(connection)) != 0) {
+        if (g_strcmp0(sender, binding->owner) != 0) {
                 g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
                         object_path, sender);
                 return;
@@ -160,63 +221,13 @@ static void on_connection_signal(GDBusConnection *bus, const gchar *sender, cons
                         signal_name, object_path, g_variant_get_type_string(parameters));
                 return;
         }
-
-        if (g_str_equal(signal_name, "RequestReceived")) {
-                guint64 id;
-                g_autoptr(GVariant) message = NULL;
-
-                g_variant_get(parameters, "(t@a{sv})", &id, &message);
-                as_connection_handle_request(connection, id, message);
-        } else if (g_str_equal(signal_name, "ServiceClosed")) {
-                guint32 status;
-
-                g_variant_get(parameters, "(u)", &status);
-                if (status > APP_SERVICE_CLOSED_STATUS_UNKNOWN)
-                        status = APP_SERVICE_CLOSED_STATUS_UNKNOWN;
-                as_connection_handle_closed(connection, (AppServiceClosedStatus) status);
-        }
-}
-
-static void on_service_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
-                              const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
-                              gpointer user_data) {
-        AsHub *hub = user_data;
-        AppServiceProvider *provider = NULL;
-
-        if (!as_signal_parameters_valid(interface_name, signal_name, parameters))
-                return;
-        for (guint i = 0; i < hub->providers->len && !provider; i++)
-                if (g_strcmp0(as_provider_get_service_path(g_ptr_array_index(hub->providers, i)), object_path) == 0)
-                        provider = g_ptr_array_index(hub->providers, i);
-        if (!provider)
-                return;
-
-        if (g_str_equal(signal_name, "ConnectionOpened")) {
-                const gchar *connection_path;
-                g_autoptr(GVariant) caller = NULL;
-
-                g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
-                as_provider_handle_connection_opened(provider, sender, connection_path, caller);
-        } else if (g_str_equal(signal_name, "StopRequested")) {
-                g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 0);
-
-                as_provider_handle_stop_requested(provider, sender, details);
-        }
-}
-
-static GPtrArray *snapshot(GPtrArray *objects) {
-        GPtrArray *copy = g_ptr_array_new_with_free_func(g_object_unref);
-
-        for (guint i = 0; i < objects->len; i++)
-                g_ptr_array_add(copy, g_object_ref(g_ptr_array_index(objects, i)));
-        return copy;
+        send_signal(binding->client, sender, object_path, interface_name, signal_name, parameters);
 }
 
 static void on_manager_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
                               const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
                               gpointer user_data) {
         AsHub *hub = user_data;
-        g_autoptr(GPtrArray) objects = NULL;
 
         /* The subscription takes only AS_MANAGER_PATH. */
         if (g_strcmp0(sender, hub->owner) != 0) {
@@ -226,94 +237,55 @@ static void on_manager_signal(GDBusConnection *bus, const gchar *sender, const g
         }
         if (!as_signal_parameters_valid(interface_name, signal_name, parameters))
                 return;
-
-        if (g_str_equal(signal_name, "StateUpdate")) {
-                g_autoptr(GVariant) state = g_variant_get_child_value(parameters, 0);
-
-                objects = snapshot(hub->providers);
-                for (guint i = 0; i < objects->len; i++)
-                        as_provider_handle_state_update(g_ptr_array_index(objects, i), sender, state);
-        } else if (g_str_equal(signal_name, "MonitorEvent")) {
-                const gchar *type;
-                g_autoptr(GVariant) event = NULL;
-
-                g_variant_get(parameters, "(&s@a{sv})", &type, &event);
-                objects = snapshot(hub->nodes);
-                for (guint i = 0; i < objects->len; i++)
-                        as_node_handle_monitor_event(g_ptr_array_index(objects, i), type, event);
-        }
+        broadcast_signal(hub, AS_HUB_WANTS_MANAGER_SIGNALS, sender, object_path, interface_name, signal_name,
+                         parameters);
 }
 
 static void on_manager_properties_changed(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
                                           const gchar *interface_name, const gchar *signal_name,
                                           GVariant *parameters, gpointer user_data) {
         AsHub *hub = user_data;
-        g_autoptr(GVariant) changed = NULL;
-        g_autoptr(GPtrArray) nodes = NULL;
-        const gchar *state;
 
         if (g_strcmp0(sender, hub->owner) != 0 ||
             !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sa{sv}as)")))
                 return;
-        changed = g_variant_get_child_value(parameters, 1);
-        if (!g_variant_lookup(changed, "State", "&s", &state))
-                return;
-        nodes = snapshot(hub->nodes);
-        for (guint i = 0; i < nodes->len; i++)
-                as_node_handle_state_changed(g_ptr_array_index(nodes, i), state);
+        broadcast_signal(hub, AS_HUB_WANTS_MANAGER_PROPERTIES, sender, object_path, interface_name,
+                         signal_name, parameters);
 }
 
-static void close_connections_not_of(AsHub *hub, const gchar *owner) {
-        g_autoptr(GPtrArray) closing = g_ptr_array_new_with_free_func(g_object_unref);
-        GHashTableIter iter;
-        gpointer value;
+/* ---- the owner of io.appservice1 ---- */
 
-        g_hash_table_iter_init(&iter, hub->connections);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-                if (owner && g_strcmp0(as_connection_get_owner(value), owner) == 0)
-                        continue;
-                g_ptr_array_add(closing, g_object_ref(value));
-                g_hash_table_iter_remove(&iter);
+static void set_owner(AsHub *hub, const gchar *owner) {
+        g_autoptr(GPtrArray) clients = NULL;
+
+        g_free(hub->owner);
+        hub->owner = g_strdup(owner);
+        clients = clients_snapshot(hub, 0);
+        for (guint i = 0; i < clients->len; i++) {
+                AsHubClient *client = g_ptr_array_index(clients, i);
+
+                if (client->hub == hub)
+                        client->vtable->broker_changed(client->instance, hub->owner);
         }
-        /* Emitted after the walk: handlers may open, close and drop connections. */
-        for (guint i = 0; i < closing->len; i++)
-                as_connection_handle_closed(g_ptr_array_index(closing, i), APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
 static void on_broker_appeared(GDBusConnection *bus, const gchar *name, const gchar *name_owner,
                                gpointer user_data) {
-        AsHub *hub = user_data;
-        g_autoptr(GPtrArray) providers = NULL;
-        g_autoptr(GPtrArray) nodes = NULL;
-
         g_debug("%s is owned by %s", name, name_owner);
-        g_free(hub->owner);
-        hub->owner = g_strdup(name_owner);
-        close_connections_not_of(hub, name_owner);
-
-        providers = snapshot(hub->providers);
-        for (guint i = 0; i < providers->len; i++)
-                as_provider_handle_broker_appeared(g_ptr_array_index(providers, i));
-        nodes = snapshot(hub->nodes);
-        for (guint i = 0; i < nodes->len; i++)
-                as_node_handle_broker_appeared(g_ptr_array_index(nodes, i));
+        set_owner(user_data, name_owner);
 }
 
 static void on_broker_vanished(GDBusConnection *bus, const gchar *name, gpointer user_data) {
-        AsHub *hub = user_data;
-        g_autoptr(GPtrArray) providers = NULL;
-        g_autoptr(GPtrArray) nodes = NULL;
-
         g_debug("%s has no owner", name);
-        g_clear_pointer(&hub->owner, g_free);
-        close_connections_not_of(hub, NULL);
+        set_owner(user_data, NULL);
+}
 
-        providers = snapshot(hub->providers);
-        for (guint i = 0; i < providers->len; i++)
-                as_provider_handle_broker_vanished(g_ptr_array_index(providers, i));
-        nodes = snapshot(hub->nodes);
-        for (guint i = 0; i < nodes->len; i++)
-                as_node_handle_broker_vanished(g_ptr_array_index(nodes, i));
+/* ---- one hub per (bus, context) ---- */
+
+static guint subscribe(AsHub *hub, const gchar *interface_name, const gchar *member, const gchar *object_path,
+                       const gchar *arg0, GDBusSignalCallback callback) {
+        return g_dbus_connection_signal_subscribe(hub->bus, AS_BUS_NAME, interface_name, member, object_path, arg0,
+                                                  G_DBUS_SIGNAL_FLAGS_NONE, callback, hub_ref(hub), hub_unref);
 }
 
 static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
@@ -322,9 +294,8 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         hub->ref_count = 1;
         hub->bus = g_object_ref(bus);
         hub->context = g_main_context_ref(context);
-        hub->connections = g_hash_table_new(g_str_hash, g_str_equal);
-        hub->providers = g_ptr_array_new();
-        hub->nodes = g_ptr_array_new();
+        g_queue_init(&hub->clients);
+        hub->bound = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, path_binding_free);
         g_mutex_init(&hub->closed_lock);
         hub->closed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, closed_note_free);
         hub->closed_filter = g_dbus_connection_add_filter(bus, closed_filter, hub_ref(hub), hub_unref);
@@ -332,15 +303,10 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         /* Subscriptions and the watch deliver to the thread-default context at the time of the
          * call: make sure it is the hub's. */
         g_main_context_push_thread_default(context);
-        hub->connection_subscription = g_dbus_connection_signal_subscribe(
-                bus, AS_BUS_NAME, AS_CONNECTION_IFACE, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                on_connection_signal, hub_ref(hub), hub_unref);
-        hub->service_subscription = g_dbus_connection_signal_subscribe(
-                bus, AS_BUS_NAME, AS_SERVICE_IFACE, NULL, NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                on_service_signal, hub_ref(hub), hub_unref);
-        hub->manager_subscription = g_dbus_connection_signal_subscribe(
-                bus, AS_BUS_NAME, AS_MANAGER_IFACE, NULL, AS_MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                on_manager_signal, hub_ref(hub), hub_unref);
+        hub->connection_subscription = subscribe(hub, AS_CONNECTION_IFACE, NULL, NULL, NULL, on_path_signal);
+        hub->service_subscription = subscribe(hub, AS_SERVICE_IFACE, NULL, NULL, NULL, on_path_signal);
+        hub->manager_subscription = subscribe(hub, AS_MANAGER_IFACE, NULL, AS_MANAGER_PATH, NULL,
+                                              on_manager_signal);
         hub->watch = g_bus_watch_name_on_connection(bus, AS_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                     on_broker_appeared, on_broker_vanished, hub_ref(hub),
                                                     hub_unref);
@@ -348,19 +314,17 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         return hub;
 }
 
-AsHub *as_hub_get(GDBusConnection *bus, GMainContext *context) {
+static AsHub *hub_get(GDBusConnection *bus, GMainContext *context) {
         AsHub *hub = NULL;
 
         G_LOCK(hubs);
         if (!hubs)
                 hubs = g_ptr_array_new();
-        for (guint i = 0; i < hubs->len; i++) {
+        for (guint i = 0; i < hubs->len && !hub; i++) {
                 AsHub *h = g_ptr_array_index(hubs, i);
 
-                if (h->bus == bus && h->context == context) {
+                if (h->bus == bus && h->context == context)
                         hub = h;
-                        break;
-                }
         }
         if (!hub) {
                 hub = hub_new(bus, context);
@@ -371,11 +335,8 @@ AsHub *as_hub_get(GDBusConnection *bus, GMainContext *context) {
         return hub;
 }
 
-void as_hub_release(AsHub *hub) {
+static void hub_release(AsHub *hub) {
         gboolean last;
-
-        if (!hub)
-                return;
 
         G_LOCK(hubs);
         last = --hub->users == 0;
@@ -397,43 +358,68 @@ void as_hub_release(AsHub *hub) {
         hub_unref(hub);
 }
 
-void as_hub_add_connection(AsHub *hub, AppServiceConnection *connection) {
-        g_hash_table_replace(hub->connections, (gpointer) app_service_connection_get_object_path(connection),
-                             connection);
-}
-
-void as_hub_remove_connection(AsHub *hub, AppServiceConnection *connection) {
-        const gchar *path = app_service_connection_get_object_path(connection);
-
-        if (path && g_hash_table_lookup(hub->connections, path) == connection)
-                g_hash_table_remove(hub->connections, path);
-}
-
-void as_hub_add_provider(AsHub *hub, AppServiceProvider *provider) {
-        if (!g_ptr_array_find(hub->providers, provider, NULL))
-                g_ptr_array_add(hub->providers, provider);
-}
-
-void as_hub_remove_provider(AsHub *hub, AppServiceProvider *provider) {
-        g_ptr_array_remove(hub->providers, provider);
-}
-
-/* Called in the hub's context (the node's), so the subscription delivers there. */
-void as_hub_add_node(AsHub *hub, AppServiceNode *node) {
-        if (!hub->properties_subscription)
-                hub->properties_subscription = g_dbus_connection_signal_subscribe(
-                        hub->bus, AS_BUS_NAME, AS_PROPERTIES_IFACE, "PropertiesChanged", AS_MANAGER_PATH,
-                        AS_MANAGER_IFACE, G_DBUS_SIGNAL_FLAGS_NONE, on_manager_properties_changed, hub_ref(hub),
-                        hub_unref);
-        if (!g_ptr_array_find(hub->nodes, node, NULL))
-                g_ptr_array_add(hub->nodes, node);
-}
-
-void as_hub_remove_node(AsHub *hub, AppServiceNode *node) {
-        g_ptr_array_remove(hub->nodes, node);
-        /* No node shows the State any more: the broadcast is not worth its traffic. */
-        if (hub->nodes->len == 0 && hub->properties_subscription) {
+/* The State is shown by whoever wants PropertiesChanged: without one, the broadcast is not worth
+ * its traffic. */
+static void want_properties(AsHub *hub, gint delta) {
+        hub->properties_wanted += delta;
+        if (hub->properties_wanted > 0 && !hub->properties_subscription) {
+                g_main_context_push_thread_default(hub->context);
+                hub->properties_subscription = subscribe(hub, AS_PROPERTIES_IFACE, "PropertiesChanged",
+                                                         AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                                                         on_manager_properties_changed);
+                g_main_context_pop_thread_default(hub->context);
+        } else if (hub->properties_wanted == 0 && hub->properties_subscription) {
                 g_dbus_connection_signal_unsubscribe(hub->bus, hub->properties_subscription);
                 hub->properties_subscription = 0;
         }
+}
+
+/* In the hub's context. */
+AsHub *as_hub_attach(GDBusConnection *bus, GMainContext *context, AsHubClient *client) {
+        AsHub *hub = hub_get(bus, context);
+
+        client->hub = hub;
+        client->node.data = client;
+        g_queue_push_tail_link(&hub->clients, &client->node);
+        if (client->vtable->wants & AS_HUB_WANTS_MANAGER_PROPERTIES)
+                want_properties(hub, +1);
+        if (hub->owner) {
+                g_autoptr(GObject) instance = g_object_ref(client->instance);
+
+                client->vtable->broker_changed(instance, hub->owner);
+        }
+        return hub;
+}
+
+static gboolean binding_is_of(gpointer key, gpointer value, gpointer user_data) {
+        return ((PathBinding *) value)->client == user_data;
+}
+
+void as_hub_detach(AsHub *hub, AsHubClient *client) {
+        g_return_if_fail(client->hub == hub);
+
+        if (client->n_bound > 0) /* a client that forgot to unbind must not be called any more */
+                g_hash_table_foreach_remove(hub->bound, binding_is_of, client);
+        g_queue_unlink(&hub->clients, &client->node);
+        client->hub = NULL;
+        if (client->vtable->wants & AS_HUB_WANTS_MANAGER_PROPERTIES)
+                want_properties(hub, -1);
+        hub_release(hub);
+}
+
+/* Called in the reply handler of the call that made the object at @object_path: see above. */
+void as_hub_bind_path(AsHub *hub, const gchar *object_path, const gchar *owner, AsHubClient *client) {
+        PathBinding *binding = g_new0(PathBinding, 1);
+
+        binding->client = client;
+        binding->owner = g_strdup(owner);
+        client->n_bound++;
+        g_hash_table_replace(hub->bound, g_strdup(object_path), binding);
+}
+
+void as_hub_unbind_path(AsHub *hub, const gchar *object_path, AsHubClient *client) {
+        PathBinding *binding = object_path ? g_hash_table_lookup(hub->bound, object_path) : NULL;
+
+        if (binding && binding->client == client)
+                g_hash_table_remove(hub->bound, object_path);
 }

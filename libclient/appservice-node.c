@@ -38,10 +38,7 @@
 struct _AppServiceNode {
         GObject parent_instance;
 
-        GDBusConnection *bus;
-        GError *bus_error;
-        GMainContext *context;
-        AsHub *hub;
+        AsBrokerLink link;
 
         gchar *state;
         guint state_serial; /* bumped by every news of the state: a Get answered later is stale */
@@ -69,7 +66,10 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE(AppServiceNode, app_service_node, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceNode, app_service_node, G_TYPE_OBJECT,
+                              G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, as_broker_link_initable_iface_init)
+                              G_IMPLEMENT_INTERFACE(G_TYPE_ASYNC_INITABLE,
+                                                    as_broker_link_async_initable_iface_init))
 
 /* The broker monitors a peer, that is a bus connection, not a node: several nodes of one
  * connection share it, and the last one that stops tells the broker. */
@@ -116,9 +116,9 @@ static void set_state(AppServiceNode *self, const gchar *state) {
 
 static void set_monitoring(AppServiceNode *self, gboolean monitoring, const gchar *owner) {
         if (monitoring && !self->monitoring)
-                monitors_add(self->bus, +1);
-        else if (!monitoring && self->monitoring && monitors_add(self->bus, -1) == 0)
-                send_stop_monitoring(self->bus);
+                monitors_add(self->link.bus, +1);
+        else if (!monitoring && self->monitoring && monitors_add(self->link.bus, -1) == 0)
+                send_stop_monitoring(self->link.bus);
         g_free(self->monitor_owner);
         self->monitor_owner = monitoring ? g_strdup(owner) : NULL;
         if (self->monitoring == monitoring)
@@ -153,7 +153,7 @@ static void on_state_reply(GObject *source, GAsyncResult *result, gpointer user_
 }
 
 static void fetch_state(AppServiceNode *self) {
-        const gchar *owner = as_hub_get_owner(self->hub);
+        const gchar *owner = as_broker_link_get_broker(&self->link);
         FetchData *data;
 
         if (!owner)
@@ -161,14 +161,20 @@ static void fetch_state(AppServiceNode *self) {
         data = g_new0(FetchData, 1);
         data->node = g_object_ref(self);
         data->serial = ++self->state_serial;
-        g_main_context_push_thread_default(self->context);
-        g_dbus_connection_call(self->bus, owner, AS_MANAGER_PATH, AS_PROPERTIES_IFACE, "Get",
+        g_main_context_push_thread_default(self->link.context);
+        g_dbus_connection_call(self->link.bus, owner, AS_MANAGER_PATH, AS_PROPERTIES_IFACE, "Get",
                                g_variant_new("(ss)", AS_MANAGER_IFACE, "State"), G_VARIANT_TYPE("(v)"),
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_state_reply, data);
-        g_main_context_pop_thread_default(self->context);
+        g_main_context_pop_thread_default(self->link.context);
 }
 
-void as_node_handle_state_changed(AppServiceNode *self, const gchar *state) {
+/* The broker's PropertiesChanged, (sa{sv}as). */
+static void handle_properties_changed(AppServiceNode *self, GVariant *parameters) {
+        g_autoptr(GVariant) changed = g_variant_get_child_value(parameters, 1);
+        const gchar *state;
+
+        if (!g_variant_lookup(changed, "State", "&s", &state))
+                return;
         self->state_serial++;
         set_state(self, state);
 }
@@ -187,52 +193,65 @@ static void on_remonitor_reply(GObject *source, GAsyncResult *result, gpointer u
         }
 }
 
-void as_node_handle_broker_appeared(AppServiceNode *self) {
-        const gchar *owner = as_hub_get_owner(self->hub);
-
+static void handle_broker_appeared(AppServiceNode *self, const gchar *owner) {
         fetch_state(self);
         /* A new broker knows nothing of our monitoring: ask it again. */
         if (self->monitoring && g_strcmp0(self->monitor_owner, owner) != 0) {
                 g_free(self->monitor_owner);
                 self->monitor_owner = g_strdup(owner);
-                g_main_context_push_thread_default(self->context);
-                g_dbus_connection_call(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StartMonitoring",
-                                       start_monitoring_parameters(), NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL,
-                                       on_remonitor_reply, g_object_ref(self));
-                g_main_context_pop_thread_default(self->context);
+                g_main_context_push_thread_default(self->link.context);
+                g_dbus_connection_call(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                                       "StartMonitoring", start_monitoring_parameters(), NULL,
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_remonitor_reply,
+                                       g_object_ref(self));
+                g_main_context_pop_thread_default(self->link.context);
         }
 }
 
-void as_node_handle_broker_vanished(AppServiceNode *self) {
+static void handle_broker_vanished(AppServiceNode *self) {
         self->state_serial++;
         set_state(self, NULL);
 }
 
-void as_node_handle_monitor_event(AppServiceNode *self, const gchar *type, GVariant *event) {
+static void handle_monitor_event(AppServiceNode *self, GVariant *parameters) {
+        const gchar *type;
+        g_autoptr(GVariant) event = NULL;
+
         /* Unicast to this bus connection: only the nodes that asked for events see them. */
         if (!self->monitor_wanted)
                 return;
+        g_variant_get(parameters, "(&s@a{sv})", &type, &event);
         g_signal_emit(self, signals[SIGNAL_MONITOR_EVENT], g_quark_try_string(type), type, event);
 }
+
+/* ---- what the hub tells the node ---- */
+
+/* Also at attach, when the owner is known: the State is read then. */
+static void on_broker_changed(gpointer instance, const gchar *owner) {
+        if (owner)
+                handle_broker_appeared(instance, owner);
+        else
+                handle_broker_vanished(instance);
+}
+
+static void on_signal(gpointer instance, const gchar *sender, const gchar *object_path, const gchar *interface_name,
+                      const gchar *signal_name, GVariant *parameters) {
+        if (g_str_equal(signal_name, "MonitorEvent"))
+                handle_monitor_event(instance, parameters);
+        else if (g_str_equal(signal_name, "PropertiesChanged"))
+                handle_properties_changed(instance, parameters);
+}
+
+static const AsHubClientVTable hub_vtable = {
+        .wants = AS_HUB_WANTS_MANAGER_SIGNALS | AS_HUB_WANTS_MANAGER_PROPERTIES,
+        .broker_changed = on_broker_changed,
+        .signal = on_signal,
+};
 
 /* ---- the object ---- */
 
 static void app_service_node_init(AppServiceNode *self) {
-}
-
-static void app_service_node_constructed(GObject *object) {
-        AppServiceNode *self = APP_SERVICE_NODE(object);
-
-        G_OBJECT_CLASS(app_service_node_parent_class)->constructed(object);
-
-        self->context = g_main_context_ref_thread_default();
-        if (!self->bus)
-                self->bus = as_bus_get_default_sync(NULL, &self->bus_error);
-        if (self->bus) {
-                self->hub = as_hub_get(self->bus, self->context);
-                as_hub_add_node(self->hub, self);
-                fetch_state(self);
-        }
+        as_broker_link_init(&self->link, G_OBJECT(self), &hub_vtable);
 }
 
 static void app_service_node_dispose(GObject *object) {
@@ -241,10 +260,7 @@ static void app_service_node_dispose(GObject *object) {
         self->monitor_wanted = FALSE;
         if (self->monitoring)
                 set_monitoring(self, FALSE, NULL);
-        if (self->hub) {
-                as_hub_remove_node(self->hub, self);
-                g_clear_pointer(&self->hub, as_hub_release);
-        }
+        as_broker_link_detach(&self->link);
 
         G_OBJECT_CLASS(app_service_node_parent_class)->dispose(object);
 }
@@ -252,9 +268,7 @@ static void app_service_node_dispose(GObject *object) {
 static void app_service_node_finalize(GObject *object) {
         AppServiceNode *self = APP_SERVICE_NODE(object);
 
-        g_clear_object(&self->bus);
-        g_clear_error(&self->bus_error);
-        g_clear_pointer(&self->context, g_main_context_unref);
+        as_broker_link_clear(&self->link);
         g_free(self->state);
         g_free(self->monitor_owner);
 
@@ -266,7 +280,7 @@ static void app_service_node_get_property(GObject *object, guint prop_id, GValue
 
         switch (prop_id) {
         case PROP_BUS:
-                g_value_set_object(value, self->bus);
+                g_value_set_object(value, as_broker_link_get_bus(&self->link));
                 break;
         case PROP_STATE:
                 g_value_set_string(value, self->state);
@@ -288,7 +302,7 @@ static void app_service_node_set_property(GObject *object, guint prop_id, const 
 
         switch (prop_id) {
         case PROP_BUS:
-                self->bus = g_value_dup_object(value);
+                as_broker_link_set_bus(&self->link, g_value_get_object(value));
                 break;
         case PROP_ALLOW_INTERACTIVE_AUTHORIZATION:
                 app_service_node_set_allow_interactive_authorization(self, g_value_get_boolean(value));
@@ -301,7 +315,6 @@ static void app_service_node_set_property(GObject *object, guint prop_id, const 
 static void app_service_node_class_init(AppServiceNodeClass *klass) {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
-        object_class->constructed = app_service_node_constructed;
         object_class->dispose = app_service_node_dispose;
         object_class->finalize = app_service_node_finalize;
         object_class->get_property = app_service_node_get_property;
@@ -317,6 +330,10 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
          * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
          * every call then fails with the reason.
+         *
+         * The default bus is reached when the node is initialized: by
+         * [ctor@AppService.Node.new], by g_initable_init() or g_async_initable_init_async(),
+         * or else by the first call that needs it (or by reading this property).
          *
          * Since: 0.2
          */
@@ -409,7 +426,11 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
  * Since: 0.2
  */
 AppServiceNode *app_service_node_new(void) {
-        return g_object_new(APP_SERVICE_TYPE_NODE, NULL);
+        AppServiceNode *self = g_object_new(APP_SERVICE_TYPE_NODE, NULL);
+
+        /* The bus is reached now, as it always was; a failure is for the calls to report. */
+        g_initable_init(G_INITABLE(self), NULL, NULL);
+        return self;
 }
 
 /**
@@ -426,9 +447,13 @@ AppServiceNode *app_service_node_new(void) {
  * Since: 0.2
  */
 AppServiceNode *app_service_node_new_for_bus(GDBusConnection *bus) {
+        AppServiceNode *self;
+
         g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
 
-        return g_object_new(APP_SERVICE_TYPE_NODE, "bus", bus, NULL);
+        self = g_object_new(APP_SERVICE_TYPE_NODE, "bus", bus, NULL);
+        g_initable_init(G_INITABLE(self), NULL, NULL); /* no I/O but the State's read */
+        return self;
 }
 
 /**
@@ -444,7 +469,7 @@ AppServiceNode *app_service_node_new_for_bus(GDBusConnection *bus) {
  */
 GDBusConnection *app_service_node_get_bus(AppServiceNode *self) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), NULL);
-        return self->bus;
+        return as_broker_link_get_bus(&self->link);
 }
 
 /**
@@ -533,22 +558,40 @@ static void on_call_reply(GObject *source, GAsyncResult *result, gpointer user_d
         g_task_return_boolean(task, TRUE);
 }
 
-/* @parameters: floating or not, consumed. */
+typedef struct {
+        const gchar *method; /* static */
+        GVariant *parameters;
+} CallData;
+
+static void call_data_free(gpointer p) {
+        CallData *data = p;
+
+        g_clear_pointer(&data->parameters, g_variant_unref);
+        g_free(data);
+}
+
+/* Once the bus is reached. */
+static void node_call_start(GTask *task) {
+        AppServiceNode *self = g_task_get_source_object(task);
+        CallData *data = g_task_get_task_data(task);
+
+        g_dbus_connection_call(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, data->method,
+                               data->parameters, G_VARIANT_TYPE("()"), call_flags(self), AS_CALL_TIMEOUT,
+                               g_task_get_cancellable(task), on_call_reply, task);
+}
+
+/* @method: a static string; @parameters: floating or not, consumed. */
 static void node_call(AppServiceNode *self, const gchar *method, GVariant *parameters, GCancellable *cancellable,
                       gpointer source_tag, GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GVariant) sunk = parameters ? g_variant_ref_sink(parameters) : NULL;
+        CallData *data = g_new0(CallData, 1);
         GTask *task;
 
+        data->method = method;
+        data->parameters = parameters ? g_variant_ref_sink(parameters) : NULL;
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, source_tag);
-        if (!self->bus) {
-                g_task_return_error(task, g_error_copy(self->bus_error));
-                g_object_unref(task);
-                return;
-        }
-        g_dbus_connection_call(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, method, sunk,
-                               G_VARIANT_TYPE("()"), call_flags(self), AS_CALL_TIMEOUT, cancellable, on_call_reply,
-                               task);
+        g_task_set_task_data(task, data, call_data_free);
+        as_broker_link_then(&self->link, task, node_call_start);
 }
 
 static gboolean node_call_finish(AppServiceNode *self, GAsyncResult *result, gpointer source_tag, GError **error) {
@@ -565,11 +608,9 @@ static gboolean node_call_sync(AppServiceNode *self, const gchar *method, GVaria
         g_autoptr(GVariant) reply = NULL;
         GError *e = NULL;
 
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
+        if (!as_broker_link_init_sync(&self->link, cancellable, error))
                 return FALSE;
-        }
-        reply = g_dbus_connection_call_sync(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, method, sunk,
+        reply = g_dbus_connection_call_sync(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, method, sunk,
                                             G_VARIANT_TYPE("()"), call_flags(self), AS_CALL_TIMEOUT, cancellable, &e);
         if (!reply) {
                 as_error_prettify(e);
@@ -943,9 +984,9 @@ static gboolean start_monitoring_done(AppServiceNode *self, GDBusMessage *reply,
         }
         if (self->monitor_wanted)
                 set_monitoring(self, TRUE, g_dbus_message_get_sender(reply));
-        else if (!self->monitoring && monitors_add(self->bus, 0) == 0)
+        else if (!self->monitoring && monitors_add(self->link.bus, 0) == 0)
                 /* Stopped while the start was on its way: the broker must stop too. */
-                send_stop_monitoring(self->bus);
+                send_stop_monitoring(self->link.bus);
         g_object_unref(reply);
         return TRUE;
 }
@@ -956,6 +997,25 @@ static GDBusMessage *start_monitoring_message(void) {
 
         g_dbus_message_set_body(message, start_monitoring_parameters());
         return message;
+}
+
+static void on_start_monitoring_reply(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Once the bus is reached. */
+static void start_monitoring_start(GTask *task) {
+        AppServiceNode *self = g_task_get_source_object(task);
+        g_autoptr(GDBusMessage) message = NULL;
+
+        if (self->monitoring) {
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        /* Events that come before the reply is handled are emitted too. */
+        self->monitor_wanted = TRUE;
+        message = start_monitoring_message();
+        as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_start_monitoring, NULL, NULL,
+                        on_start_monitoring_reply, task);
 }
 
 static void on_start_monitoring_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -994,27 +1054,14 @@ static void on_start_monitoring_reply(GObject *source, GAsyncResult *result, gpo
  */
 void app_service_node_start_monitoring(AppServiceNode *self, GCancellable *cancellable,
                                        GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = NULL;
-        g_autoptr(GDBusMessage) message = NULL;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_NODE(self));
         g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_node_start_monitoring);
-        if (!self->bus) {
-                g_task_return_error(task, g_error_copy(self->bus_error));
-                return;
-        }
-        if (self->monitoring) {
-                g_task_return_boolean(task, TRUE);
-                return;
-        }
-        /* Events that come before the reply is handled are emitted too. */
-        self->monitor_wanted = TRUE;
-        message = start_monitoring_message();
-        as_call_message(self->bus, message, cancellable, undo_start_monitoring, NULL, NULL,
-                        on_start_monitoring_reply, g_steal_pointer(&task));
+        as_broker_link_then(&self->link, task, start_monitoring_start);
 }
 
 /**
@@ -1055,15 +1102,13 @@ gboolean app_service_node_start_monitoring_sync(AppServiceNode *self, GCancellab
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
+        if (!as_broker_link_init_sync(&self->link, cancellable, error))
                 return FALSE;
-        }
         if (self->monitoring)
                 return TRUE;
         self->monitor_wanted = TRUE;
         message = start_monitoring_message();
-        reply = as_call_message_sync(self->bus, message, cancellable, undo_start_monitoring, NULL, &e);
+        reply = as_call_message_sync(self->link.bus, message, cancellable, undo_start_monitoring, NULL, &e);
         return start_monitoring_done(self, reply, e, error);
 }
 
@@ -1077,7 +1122,7 @@ static gboolean stop_monitoring_locally(AppServiceNode *self) {
         self->monitoring = FALSE;
         g_clear_pointer(&self->monitor_owner, g_free);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_MONITORING]);
-        return monitors_add(self->bus, -1) == 0;
+        return monitors_add(self->link.bus, -1) == 0;
 }
 
 /**
@@ -1106,11 +1151,11 @@ void app_service_node_stop_monitoring(AppServiceNode *self, GCancellable *cancel
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_node_stop_monitoring);
-        if (!self->bus || !stop_monitoring_locally(self)) {
+        if (!self->link.bus || !stop_monitoring_locally(self)) {
                 g_task_return_boolean(task, TRUE);
                 return;
         }
-        as_call_always(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
+        as_call_always(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
                        cancellable, as_call_always_return_to_task, g_steal_pointer(&task));
 }
 
@@ -1149,8 +1194,8 @@ gboolean app_service_node_stop_monitoring_sync(AppServiceNode *self, GCancellabl
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        if (!self->bus || !stop_monitoring_locally(self))
+        if (!self->link.bus || !stop_monitoring_locally(self))
                 return TRUE;
-        return as_call_always_sync(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
+        return as_call_always_sync(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
                                    cancellable, error);
 }

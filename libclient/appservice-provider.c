@@ -54,10 +54,7 @@
 struct _AppServiceProvider {
         GObject parent_instance;
 
-        GDBusConnection *bus;
-        GError *bus_error;
-        GMainContext *context;
-        AsHub *hub;
+        AsBrokerLink link;
 
         gchar *app_service_name;
         gchar *service_path; /* from the last registration */
@@ -91,12 +88,26 @@ enum {
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-G_DEFINE_FINAL_TYPE(AppServiceProvider, app_service_provider, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceProvider, app_service_provider, G_TYPE_OBJECT,
+                              G_IMPLEMENT_INTERFACE(G_TYPE_INITABLE, as_broker_link_initable_iface_init)
+                              G_IMPLEMENT_INTERFACE(G_TYPE_ASYNC_INITABLE,
+                                                    as_broker_link_async_initable_iface_init))
 
+static void register_again(AppServiceProvider *self);
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller);
+static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details);
+static void handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state);
+
+/* Registered, the service object receives the broker's signals for it: ConnectionOpened,
+ * StopRequested. */
 static void set_registered(AppServiceProvider *self, gboolean registered) {
         if (self->registered == registered)
                 return;
         self->registered = registered;
+        if (registered)
+                as_broker_link_bind_path(&self->link, self->service_path, self->owner);
+        else
+                as_broker_link_unbind_path(&self->link, self->service_path);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_REGISTERED]);
 }
 
@@ -125,8 +136,9 @@ static void forget_connection(gpointer p) {
         g_object_unref(connection);
 }
 
-/* Our connections closed because we unregistered or left: no signals, as for close(). */
-static void forget_connections(AppServiceProvider *self) {
+/* Our connections closed because we unregistered or left: no signals, as for close(); or because
+ * the broker went away (@cancel): service-closed with Canceled. */
+static void drop_connections(AppServiceProvider *self, gboolean cancel) {
         g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_object_unref);
         GHashTableIter iter;
         gpointer key;
@@ -137,27 +149,62 @@ static void forget_connections(AppServiceProvider *self) {
                 g_ptr_array_add(all, key);
                 g_hash_table_iter_steal(&iter);
         }
-        for (guint i = 0; i < all->len; i++)
-                as_connection_forget(g_ptr_array_index(all, i));
+        for (guint i = 0; i < all->len; i++) {
+                if (cancel)
+                        as_connection_cancel(g_ptr_array_index(all, i));
+                else
+                        as_connection_forget(g_ptr_array_index(all, i));
+        }
 }
+
+/* ---- what the hub tells the provider ---- */
+
+static void on_broker_changed(gpointer instance, const gchar *owner) {
+        AppServiceProvider *self = instance;
+
+        if (self->registered && g_strcmp0(owner, self->owner) != 0) {
+                /* The registration died with its broker, and our connections with it (each may
+                 * hear it from the hub first: it is said once). */
+                drop_connections(self, /* cancel= */ TRUE);
+                set_registered(self, FALSE);
+        }
+        if (owner && self->wanted && !self->registered && !self->registering)
+                register_again(self);
+}
+
+static void on_signal(gpointer instance, const gchar *sender, const gchar *object_path, const gchar *interface_name,
+                      const gchar *signal_name, GVariant *parameters) {
+        AppServiceProvider *self = instance;
+
+        if (g_str_equal(signal_name, "ConnectionOpened")) {
+                const gchar *connection_path;
+                g_autoptr(GVariant) caller = NULL;
+
+                g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
+                handle_connection_opened(self, connection_path, caller);
+        } else if (g_str_equal(signal_name, "StopRequested")) {
+                g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 0);
+
+                handle_stop_requested(self, sender, details);
+        } else if (g_str_equal(signal_name, "StateUpdate")) {
+                g_autoptr(GVariant) state = g_variant_get_child_value(parameters, 0);
+
+                handle_state_update(self, sender, state);
+        }
+}
+
+static const AsHubClientVTable hub_vtable = {
+        .wants = AS_HUB_WANTS_MANAGER_SIGNALS,
+        .broker_changed = on_broker_changed,
+        .signal = on_signal,
+};
+
+/* ---- the object ---- */
 
 static void app_service_provider_init(AppServiceProvider *self) {
+        as_broker_link_init(&self->link, G_OBJECT(self), &hub_vtable);
         self->connections = g_hash_table_new_full(g_direct_hash, g_direct_equal, forget_connection, NULL);
         self->old_configs = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
-}
-
-static void app_service_provider_constructed(GObject *object) {
-        AppServiceProvider *self = APP_SERVICE_PROVIDER(object);
-
-        G_OBJECT_CLASS(app_service_provider_parent_class)->constructed(object);
-
-        self->context = g_main_context_ref_thread_default();
-        if (!self->bus)
-                self->bus = as_bus_get_default_sync(NULL, &self->bus_error);
-        if (self->bus) {
-                self->hub = as_hub_get(self->bus, self->context);
-                as_hub_add_provider(self->hub, self);
-        }
 }
 
 static void app_service_provider_dispose(GObject *object) {
@@ -167,16 +214,14 @@ static void app_service_provider_dispose(GObject *object) {
         if (self->registered) {
                 /* Fire and forget; leaving the bus would do as well. The broker closes our
                  * connections: forget them without a call each. */
-                g_dbus_connection_call(self->bus, self->owner, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                g_dbus_connection_call(self->link.bus, self->owner, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                                        "UnregisterProvider", g_variant_new("(s)", self->app_service_name), NULL,
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
                 self->registered = FALSE;
+                as_broker_link_unbind_path(&self->link, self->service_path);
         }
-        forget_connections(self);
-        if (self->hub) {
-                as_hub_remove_provider(self->hub, self);
-                g_clear_pointer(&self->hub, as_hub_release);
-        }
+        drop_connections(self, /* cancel= */ FALSE);
+        as_broker_link_detach(&self->link);
 
         G_OBJECT_CLASS(app_service_provider_parent_class)->dispose(object);
 }
@@ -187,9 +232,7 @@ static void app_service_provider_finalize(GObject *object) {
         g_hash_table_unref(self->connections);
         g_ptr_array_unref(self->old_configs);
         g_clear_pointer(&self->config, g_variant_unref);
-        g_clear_object(&self->bus);
-        g_clear_error(&self->bus_error);
-        g_clear_pointer(&self->context, g_main_context_unref);
+        as_broker_link_clear(&self->link);
         g_free(self->app_service_name);
         g_free(self->service_path);
         g_free(self->owner);
@@ -206,7 +249,7 @@ static void app_service_provider_get_property(GObject *object, guint prop_id, GV
                 g_value_set_string(value, self->app_service_name);
                 break;
         case PROP_BUS:
-                g_value_set_object(value, self->bus);
+                g_value_set_object(value, as_broker_link_get_bus(&self->link));
                 break;
         case PROP_REGISTERED:
                 g_value_set_boolean(value, self->registered);
@@ -228,7 +271,7 @@ static void app_service_provider_set_property(GObject *object, guint prop_id, co
                 self->app_service_name = g_value_dup_string(value);
                 break;
         case PROP_BUS:
-                self->bus = g_value_dup_object(value);
+                as_broker_link_set_bus(&self->link, g_value_get_object(value));
                 break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -244,7 +287,6 @@ static void stop_requested_default(AppServiceProvider *self, GVariant *details) 
 static void app_service_provider_class_init(AppServiceProviderClass *klass) {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
-        object_class->constructed = app_service_provider_constructed;
         object_class->dispose = app_service_provider_dispose;
         object_class->finalize = app_service_provider_finalize;
         object_class->get_property = app_service_provider_get_property;
@@ -271,6 +313,10 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
          * (the one in `DBUS_SYSTEM_BUS_ADDRESS` if set), or the session bus if the environment
          * variable `APPSERVICE_BUS` is `session`. %NULL only if that bus could not be reached;
          * registering then fails with the reason.
+         *
+         * The default bus is reached when the provider is initialized: by
+         * [ctor@AppService.Provider.new], by g_initable_init() or g_async_initable_init_async(),
+         * or else by the first call that needs it (or by reading this property).
          *
          * Since: 0.1
          */
@@ -382,9 +428,14 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
  * Since: 0.1
  */
 AppServiceProvider *app_service_provider_new(const gchar *app_service_name) {
+        AppServiceProvider *self;
+
         g_return_val_if_fail(app_service_name != NULL, NULL);
 
-        return g_object_new(APP_SERVICE_TYPE_PROVIDER, "app-service-name", app_service_name, NULL);
+        self = g_object_new(APP_SERVICE_TYPE_PROVIDER, "app-service-name", app_service_name, NULL);
+        /* The bus is reached now, as it always was; a failure is for registering to report. */
+        g_initable_init(G_INITABLE(self), NULL, NULL);
+        return self;
 }
 
 /**
@@ -402,10 +453,14 @@ AppServiceProvider *app_service_provider_new(const gchar *app_service_name) {
  * Since: 0.1
  */
 AppServiceProvider *app_service_provider_new_for_bus(GDBusConnection *bus, const gchar *app_service_name) {
+        AppServiceProvider *self;
+
         g_return_val_if_fail(G_IS_DBUS_CONNECTION(bus), NULL);
         g_return_val_if_fail(app_service_name != NULL, NULL);
 
-        return g_object_new(APP_SERVICE_TYPE_PROVIDER, "bus", bus, "app-service-name", app_service_name, NULL);
+        self = g_object_new(APP_SERVICE_TYPE_PROVIDER, "bus", bus, "app-service-name", app_service_name, NULL);
+        g_initable_init(G_INITABLE(self), NULL, NULL); /* no I/O: attaches to the hub */
+        return self;
 }
 
 /**
@@ -436,7 +491,7 @@ const gchar *app_service_provider_get_app_service_name(AppServiceProvider *self)
  */
 GDBusConnection *app_service_provider_get_bus(AppServiceProvider *self) {
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
-        return self->bus;
+        return as_broker_link_get_bus(&self->link);
 }
 
 /**
@@ -519,28 +574,18 @@ const gchar *app_service_provider_get_property_value(AppServiceProvider *self, c
 
 /* ---- the broker's signals ---- */
 
-const gchar *as_provider_get_service_path(AppServiceProvider *self) {
-        return self->registered ? self->service_path : NULL;
-}
-
-void as_provider_handle_connection_opened(AppServiceProvider *self, const gchar *sender, const gchar *object_path,
-                                          GVariant *caller) {
+/* From our broker: the hub routes the service object's signals from the owner it was bound with. */
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller) {
         g_autoptr(AppServiceConnection) connection = NULL;
 
-        if (g_strcmp0(sender, self->owner) != 0) {
-                g_debug("ConnectionOpened for '%s' from %s, not from the broker: ignoring", self->app_service_name,
-                        sender);
-                return;
-        }
-
-        connection = as_connection_new_provider_side(self->bus, self->context, self->app_service_name, self->owner,
+        connection = as_connection_new_provider_side(self->link.bus, self->link.context, self->app_service_name, self->owner,
                                                      object_path, caller);
         g_hash_table_add(self->connections, g_object_ref(connection));
         g_signal_connect(connection, "notify::is-open", G_CALLBACK(on_connection_is_open), self);
         g_signal_emit(self, signals[SIGNAL_CONNECTION_RECEIVED], 0, connection, caller);
 }
 
-void as_provider_handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details) {
+static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details) {
         if (!self->registered || g_strcmp0(sender, self->owner) != 0) {
                 g_debug("StopRequested for '%s' from %s, not from our broker: ignoring", self->app_service_name,
                         sender);
@@ -551,7 +596,7 @@ void as_provider_handle_stop_requested(AppServiceProvider *self, const gchar *se
 
 /* Sent to every registered provider of this bus connection: each provider of the process may
  * hear one change more than once, so only a change is announced. */
-void as_provider_handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state) {
+static void handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state) {
         const gchar *value;
 
         if (!self->registered || g_strcmp0(sender, self->owner) != 0)
@@ -565,10 +610,6 @@ void as_provider_handle_state_update(AppServiceProvider *self, const gchar *send
 /* ---- register ---- */
 
 static gboolean check_can_register(AppServiceProvider *self, GError **error) {
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
-                return FALSE;
-        }
         if (!self->app_service_name || !*self->app_service_name) {
                 g_set_error_literal(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
                                     "no app service name was set on the provider");
@@ -634,10 +675,35 @@ static gboolean register_done(AppServiceProvider *self, GDBusMessage *reply, GEr
         if (state)
                 set_node_state(self, state);
         /* Before anything else runs in this context: a ConnectionOpened that followed the reply
-         * finds us (as_provider_get_service_path() answers once registered). */
+         * finds us (set_registered() binds the service path). */
         set_registered(self, TRUE);
         g_object_unref(reply);
         return TRUE;
+}
+
+static void on_register_reply(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Once the bus is reached. */
+static void register_start(GTask *task) {
+        AppServiceProvider *self = g_task_get_source_object(task);
+        g_autoptr(GDBusMessage) message = NULL;
+        GError *error = NULL;
+
+        if (self->registered) {
+                g_task_return_boolean(task, TRUE);
+                g_object_unref(task);
+                return;
+        }
+        if (!check_can_register(self, &error)) {
+                g_task_return_error(task, error);
+                g_object_unref(task);
+                return;
+        }
+
+        self->registering = TRUE;
+        message = register_message(self);
+        as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_register,
+                        g_strdup(self->app_service_name), g_free, on_register_reply, task);
 }
 
 static void on_register_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -681,28 +747,14 @@ static void on_register_reply(GObject *source, GAsyncResult *result, gpointer us
  */
 void app_service_provider_register(AppServiceProvider *self, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = NULL;
-        g_autoptr(GDBusMessage) message = NULL;
-        GError *error = NULL;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
         g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_register);
-        if (self->registered) {
-                g_task_return_boolean(task, TRUE);
-                return;
-        }
-        if (!check_can_register(self, &error)) {
-                g_task_return_error(task, error);
-                return;
-        }
-
-        self->registering = TRUE;
-        message = register_message(self);
-        as_call_message(self->bus, message, cancellable, undo_register, g_strdup(self->app_service_name), g_free,
-                        on_register_reply, g_steal_pointer(&task));
+        as_broker_link_then(&self->link, task, register_start);
 }
 
 /**
@@ -748,23 +800,17 @@ gboolean app_service_provider_register_sync(AppServiceProvider *self, GCancellab
 
         if (self->registered)
                 return TRUE;
-        if (!check_can_register(self, error))
+        if (!as_broker_link_init_sync(&self->link, cancellable, error) || !check_can_register(self, error))
                 return FALSE;
 
         self->registering = TRUE;
         message = register_message(self);
-        reply = as_call_message_sync(self->bus, message, cancellable, undo_register,
+        reply = as_call_message_sync(self->link.bus, message, cancellable, undo_register,
                                      g_strdup(self->app_service_name), &e);
         return register_done(self, reply, e, error);
 }
 
 /* ---- the broker went away, and came back ---- */
-
-void as_provider_handle_broker_vanished(AppServiceProvider *self) {
-        /* Its connections closed with Canceled through the hub already. */
-        forget_connections(self);
-        set_registered(self, FALSE);
-}
 
 static void on_reregister_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(AppServiceProvider) self = user_data;
@@ -777,7 +823,7 @@ static void on_reregister_reply(GObject *source, GAsyncResult *result, gpointer 
                 /* Unregistered by the application while this was under way. */
                 self->registering = FALSE;
                 if (reply)
-                        undo_register(self->bus, reply, self->app_service_name);
+                        undo_register(self->link.bus, reply, self->app_service_name);
                 g_clear_object(&reply);
                 g_clear_error(&error);
                 return;
@@ -789,32 +835,47 @@ static void on_reregister_reply(GObject *source, GAsyncResult *result, gpointer 
         }
 }
 
-void as_provider_handle_broker_appeared(AppServiceProvider *self) {
+/* A new broker knows nothing of us: wanted registered, we register with it. */
+static void register_again(AppServiceProvider *self) {
         g_autoptr(GDBusMessage) message = NULL;
-
-        if (!self->wanted || self->registering)
-                return;
-        if (self->registered) {
-                /* Registered with a broker that is no longer the owner (a change of owner without
-                 * the name ever being free): that registration died with it. */
-                if (g_strcmp0(self->owner, as_hub_get_owner(self->hub)) == 0)
-                        return;
-                forget_connections(self);
-                set_registered(self, FALSE);
-        }
 
         g_debug("app service '%s': registering again with the new broker", self->app_service_name);
         self->registering = TRUE;
         message = register_message(self);
-        as_call_message(self->bus, message, NULL, NULL, NULL, NULL, on_reregister_reply, g_object_ref(self));
+        as_call_message(self->link.bus, message, NULL, NULL, NULL, NULL, on_reregister_reply, g_object_ref(self));
 }
 
 /* ---- unregister ---- */
 
+static gboolean check_can_unregister(AppServiceProvider *self, GError **error) {
+        if (!self->app_service_name) {
+                g_set_error_literal(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_NOT_AUTHORIZED,
+                                    "the provider was never registered");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+/* Once the bus is reached. */
+static void unregister_start(GTask *task) {
+        AppServiceProvider *self = g_task_get_source_object(task);
+        GError *error = NULL;
+
+        if (!check_can_unregister(self, &error)) {
+                g_task_return_error(task, error);
+                g_object_unref(task);
+                return;
+        }
+        /* The broker is told even if the cancellable fires: this side unregistered already. */
+        as_call_always(self->link.bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                       "UnregisterProvider", g_variant_new("(s)", self->app_service_name),
+                       g_task_get_cancellable(task), as_call_always_return_to_task, task);
+}
+
 /* At once, like close(): no connection-received from now on, our connections are forgotten. */
 static void unregister_locally(AppServiceProvider *self) {
         self->wanted = FALSE;
-        forget_connections(self);
+        drop_connections(self, /* cancel= */ FALSE);
         set_registered(self, FALSE);
 }
 
@@ -842,27 +903,15 @@ static void unregister_locally(AppServiceProvider *self) {
  */
 void app_service_provider_unregister(AppServiceProvider *self, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data) {
-        g_autoptr(GTask) task = NULL;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
         g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_unregister);
-        if (!self->bus || !self->app_service_name) {
-                unregister_locally(self);
-                g_task_return_error(task, self->bus ? g_error_new_literal(APP_SERVICE_ERROR,
-                                                                          APP_SERVICE_ERROR_NOT_AUTHORIZED,
-                                                                          "the provider was never registered")
-                                                    : g_error_copy(self->bus_error));
-                return;
-        }
-
-        /* The broker is told even if @cancellable fires: this side unregistered already. */
         unregister_locally(self);
-        as_call_always(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
-                       "UnregisterProvider", g_variant_new("(s)", self->app_service_name), cancellable,
-                       as_call_always_return_to_task, g_steal_pointer(&task));
+        as_broker_link_then(&self->link, task, unregister_start);
 }
 
 /**
@@ -902,28 +951,17 @@ gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancell
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        if (!self->bus || !self->app_service_name) {
-                unregister_locally(self);
-                g_propagate_error(error, self->bus ? g_error_new_literal(APP_SERVICE_ERROR,
-                                                                         APP_SERVICE_ERROR_NOT_AUTHORIZED,
-                                                                         "the provider was never registered")
-                                                   : g_error_copy(self->bus_error));
-                return FALSE;
-        }
-
         unregister_locally(self);
-        return as_call_always_sync(self->bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,
+        if (!as_broker_link_init_sync(&self->link, cancellable, error) || !check_can_unregister(self, error))
+                return FALSE;
+        return as_call_always_sync(self->link.bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,
                                    AS_MANAGER_IFACE, "UnregisterProvider",
                                    g_variant_new("(s)", self->app_service_name), cancellable, error);
 }
 
 /* ---- submit_action ---- */
 
-static gboolean check_can_submit(AppServiceProvider *self, GVariant *message, GError **error) {
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
-                return FALSE;
-        }
+static gboolean check_can_submit(GVariant *message, GError **error) {
         if (message && !g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT)) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                             "a message is an a{sv} (a ValueSet), not a %s", g_variant_get_type_string(message));
@@ -943,6 +981,40 @@ static void split_submit_reply(GVariant *reply, GVariant **ret_responses, GVaria
                 *ret_responses = g_variant_get_child_value(reply, 0);
         if (ret_failures)
                 *ret_failures = g_variant_get_child_value(reply, 1);
+}
+
+typedef struct {
+        gchar *destination;
+        gchar *action;
+        GVariant *message;
+} SubmitData;
+
+static void submit_data_free(gpointer p) {
+        SubmitData *data = p;
+
+        g_free(data->destination);
+        g_free(data->action);
+        g_clear_pointer(&data->message, g_variant_unref);
+        g_free(data);
+}
+
+static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Once the bus is reached. */
+static void submit_start(GTask *task) {
+        AppServiceProvider *self = g_task_get_source_object(task);
+        SubmitData *data = g_task_get_task_data(task);
+        GError *error = NULL;
+
+        if (!check_can_submit(data->message, &error)) {
+                g_task_return_error(task, error);
+                g_object_unref(task);
+                return;
+        }
+        g_dbus_connection_call(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
+                               submit_parameters(data->destination, data->action, data->message),
+                               G_VARIANT_TYPE("(a{sv}a{ss})"), G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT,
+                               g_task_get_cancellable(task), on_submit_reply, task);
 }
 
 static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -997,9 +1069,9 @@ static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user
 void app_service_provider_submit_action(AppServiceProvider *self, const gchar *destination, const gchar *action,
                                         GVariant *message, GCancellable *cancellable, GAsyncReadyCallback callback,
                                         gpointer user_data) {
-        g_autoptr(GVariant) sunk G_GNUC_UNUSED = message ? g_variant_ref_sink(message) : NULL;
-        g_autoptr(GTask) task = NULL;
-        GError *error = NULL;
+        g_autoptr(GVariant) sunk = message ? g_variant_ref_sink(message) : NULL;
+        SubmitData *data;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
         g_return_if_fail(destination != NULL);
@@ -1008,14 +1080,12 @@ void app_service_provider_submit_action(AppServiceProvider *self, const gchar *d
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_submit_action);
-        if (!check_can_submit(self, message, &error)) {
-                g_task_return_error(task, error);
-                return;
-        }
-        g_dbus_connection_call(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
-                               submit_parameters(destination, action, message), G_VARIANT_TYPE("(a{sv}a{ss})"),
-                               G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT, cancellable, on_submit_reply,
-                               g_steal_pointer(&task));
+        data = g_new0(SubmitData, 1);
+        data->destination = g_strdup(destination);
+        data->action = g_strdup(action);
+        data->message = g_steal_pointer(&sunk);
+        g_task_set_task_data(task, data, submit_data_free);
+        as_broker_link_then(&self->link, task, submit_start);
 }
 
 /**
@@ -1086,9 +1156,9 @@ gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const
         g_return_val_if_fail(action != NULL, FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        if (!check_can_submit(self, message, error))
+        if (!as_broker_link_init_sync(&self->link, cancellable, error) || !check_can_submit(message, error))
                 return FALSE;
-        reply = g_dbus_connection_call_sync(self->bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
+        reply = g_dbus_connection_call_sync(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "SubmitAction",
                                             submit_parameters(destination, action, message),
                                             G_VARIANT_TYPE("(a{sv}a{ss})"), G_DBUS_CALL_FLAGS_NONE, AS_CALL_TIMEOUT,
                                             cancellable, &e);
@@ -1115,6 +1185,24 @@ static const gchar *log_level_name(AppServiceLogLevel level) {
 static void log_target(AppServiceProvider *self, gchar **ret_destination, gchar **ret_path) {
         *ret_destination = g_strdup(self->registered ? self->owner : AS_BUS_NAME);
         *ret_path = self->registered ? g_strdup(self->service_path) : as_service_path_for_name(self->app_service_name);
+}
+
+static GVariant *log_parameters(AppServiceLogLevel level, const gchar *code, const gchar *message) {
+        return g_variant_new("(sss)", log_level_name(level), code ? code : "", message);
+}
+
+static void on_log_reply(GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* Once the bus is reached: the task's data are the parameters. */
+static void log_start(GTask *task) {
+        AppServiceProvider *self = g_task_get_source_object(task);
+        g_autofree gchar *destination = NULL;
+        g_autofree gchar *path = NULL;
+
+        log_target(self, &destination, &path);
+        g_dbus_connection_call(self->link.bus, destination, path, AS_SERVICE_IFACE, "Log", g_task_get_task_data(task),
+                               G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, g_task_get_cancellable(task),
+                               on_log_reply, task);
 }
 
 static void on_log_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -1160,9 +1248,7 @@ static void on_log_reply(GObject *source, GAsyncResult *result, gpointer user_da
 void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
                               const gchar *message, GCancellable *cancellable, GAsyncReadyCallback callback,
                               gpointer user_data) {
-        g_autoptr(GTask) task = NULL;
-        g_autofree gchar *destination = NULL;
-        g_autofree gchar *path = NULL;
+        GTask *task;
 
         g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
         g_return_if_fail(level <= APP_SERVICE_LOG_LEVEL_ERROR);
@@ -1171,15 +1257,9 @@ void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_log);
-        if (!self->bus) {
-                g_task_return_error(task, g_error_copy(self->bus_error));
-                return;
-        }
-        log_target(self, &destination, &path);
-        g_dbus_connection_call(self->bus, destination, path, AS_SERVICE_IFACE, "Log",
-                               g_variant_new("(sss)", log_level_name(level), code ? code : "", message),
-                               G_VARIANT_TYPE("()"), G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, cancellable, on_log_reply,
-                               g_steal_pointer(&task));
+        g_task_set_task_data(task, g_variant_ref_sink(log_parameters(level, code, message)),
+                             (GDestroyNotify) g_variant_unref);
+        as_broker_link_then(&self->link, task, log_start);
 }
 
 /**
@@ -1227,12 +1307,9 @@ gboolean app_service_provider_log_sync(AppServiceProvider *self, AppServiceLogLe
         g_return_val_if_fail(message != NULL, FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        if (!self->bus) {
-                g_propagate_error(error, g_error_copy(self->bus_error));
+        if (!as_broker_link_init_sync(&self->link, cancellable, error))
                 return FALSE;
-        }
         log_target(self, &destination, &path);
-        return as_call_always_sync(self->bus, destination, path, AS_SERVICE_IFACE, "Log",
-                                   g_variant_new("(sss)", log_level_name(level), code ? code : "", message),
-                                   cancellable, error);
+        return as_call_always_sync(self->link.bus, destination, path, AS_SERVICE_IFACE, "Log",
+                                   log_parameters(level, code, message), cancellable, error);
 }

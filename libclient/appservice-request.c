@@ -101,15 +101,25 @@ static GVariant *response_parameters(guint64 id, GVariant *response) {
 static void app_service_request_init(AppServiceRequest *self) {
 }
 
-static void app_service_request_finalize(GObject *object) {
+/* The last reference went: an unanswered request is completed here, in dispose, so that
+ * finalize never talks to the bus. */
+static void app_service_request_dispose(GObject *object) {
         AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
-        if (!self->answered && !self->gone && self->bus)
+        if (!self->answered && !self->gone && self->bus) {
                 /* Fire and forget: no callback means NO_REPLY_EXPECTED, which holds none of the
                  * bus's pending replies, so it needs no place in the gate (the contract allows it). */
                 g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                        "SendResponse", response_parameters(self->id, NULL), NULL,
                                        G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                self->gone = TRUE; /* once: dispose may run again */
+        }
+
+        G_OBJECT_CLASS(app_service_request_parent_class)->dispose(object);
+}
+
+static void app_service_request_finalize(GObject *object) {
+        AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
         g_clear_object(&self->bus);
         g_free(self->owner);
@@ -140,6 +150,7 @@ static void app_service_request_get_property(GObject *object, guint prop_id, GVa
 static void app_service_request_class_init(AppServiceRequestClass *klass) {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
 
+        object_class->dispose = app_service_request_dispose;
         object_class->finalize = app_service_request_finalize;
         object_class->get_property = app_service_request_get_property;
 

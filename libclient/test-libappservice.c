@@ -505,6 +505,59 @@ static void test_no_bus(void) {
         g_assert_nonnull(error);
 }
 
+static void on_async_result(GObject *source, GAsyncResult *result, gpointer user_data) {
+        *(GAsyncResult **) user_data = g_object_ref(result);
+}
+
+static GAsyncResult *wait_result(GAsyncResult **result) {
+        while (!*result)
+                g_main_context_iteration(NULL, TRUE);
+        return *result;
+}
+
+/* Made with g_object_new(), as bindings do, objects touch no bus until initialized: by
+ * GInitable, GAsyncInitable, or their first call, which reports why the bus cannot be reached. */
+static void test_lazy_init(void) {
+        g_autoptr(AppServiceConnection) connection = NULL;
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GAsyncResult) result = NULL;
+        g_autoptr(GError) error = NULL;
+        GType types[] = { APP_SERVICE_TYPE_CONNECTION, APP_SERVICE_TYPE_PROVIDER, APP_SERVICE_TYPE_NODE };
+
+        for (guint i = 0; i < G_N_ELEMENTS(types); i++) {
+                g_autoptr(GObject) object = g_object_new(types[i], NULL);
+
+                g_assert_true(G_IS_INITABLE(object));
+                g_assert_true(G_IS_ASYNC_INITABLE(object));
+        }
+
+        /* The asynchronous operation initializes asynchronously, and fails with the reason. */
+        connection = g_object_new(APP_SERVICE_TYPE_CONNECTION, "app-service-name", "com.example.echo", NULL);
+        app_service_connection_open(connection, NULL, on_async_result, &result);
+        g_assert_cmpint(app_service_connection_open_finish(connection, wait_result(&result), &error), ==,
+                        APP_SERVICE_CONNECTION_STATUS_UNKNOWN);
+        g_assert_nonnull(error);
+        g_assert_null(app_service_connection_get_bus(connection));
+        g_clear_error(&error);
+        g_clear_object(&result);
+
+        /* Idempotent: the first outcome stays, for both interfaces. */
+        g_assert_false(g_initable_init(G_INITABLE(connection), NULL, &error));
+        g_assert_nonnull(error);
+        g_clear_error(&error);
+        g_async_initable_init_async(G_ASYNC_INITABLE(connection), G_PRIORITY_DEFAULT, NULL, on_async_result,
+                                    &result);
+        g_assert_false(g_async_initable_init_finish(G_ASYNC_INITABLE(connection), wait_result(&result), &error));
+        g_assert_nonnull(error);
+        g_clear_error(&error);
+        g_clear_object(&result);
+
+        /* g_initable_new() says at once that the default bus cannot be reached. */
+        node = g_initable_new(APP_SERVICE_TYPE_NODE, NULL, &error, NULL);
+        g_assert_null(node);
+        g_assert_nonnull(error);
+}
+
 /* An open on a bus where nobody owns io.appservice1 and nothing can start it. */
 static void test_no_broker(void) {
         g_autoptr(GTestDBus) test_bus = NULL;
@@ -553,6 +606,49 @@ static void test_no_broker(void) {
         g_test_dbus_down(test_bus);
 }
 
+/* Objects given a bus initialize without blocking: GAsyncInitable, then the hub's watch. */
+static void test_async_init_with_bus(void) {
+        g_autoptr(GTestDBus) test_bus = NULL;
+        g_autoptr(GDBusConnection) bus = NULL;
+        g_autoptr(GAsyncResult) result = NULL;
+        g_autoptr(GObject) source = NULL;
+        g_autoptr(GObject) node = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree gchar *dbus_daemon = g_find_program_in_path("dbus-daemon");
+
+        if (!dbus_daemon) {
+                g_test_skip("no dbus-daemon to start a private bus with");
+                return;
+        }
+        test_bus = g_test_dbus_new(G_TEST_DBUS_NONE);
+        g_test_dbus_up(test_bus);
+        bus = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(test_bus),
+                                                     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                     NULL, NULL, &error);
+        g_assert_no_error(error);
+        if (!bus)
+                return;
+
+        g_async_initable_new_async(APP_SERVICE_TYPE_NODE, G_PRIORITY_DEFAULT, NULL, on_async_result, &result, "bus",
+                                   bus, NULL);
+        wait_result(&result);
+        source = g_async_result_get_source_object(result);
+        node = g_async_initable_new_finish(G_ASYNC_INITABLE(source), result, &error);
+        g_assert_no_error(error);
+        g_assert_true(APP_SERVICE_IS_NODE(node));
+        g_assert_true(app_service_node_get_bus(APP_SERVICE_NODE(node)) == bus);
+        g_assert_null(app_service_node_get_state(APP_SERVICE_NODE(node))); /* no broker on this bus */
+
+        g_clear_object(&node);
+        g_dbus_connection_close_sync(bus, NULL, NULL);
+        g_clear_object(&bus);
+        /* Let the library's watch on io.appservice1 wind down before the bus goes. */
+        while (g_main_context_iteration(NULL, FALSE))
+                ;
+        g_test_dbus_down(test_bus);
+}
+
 int main(int argc, char **argv) {
         /* For /objects/no-bus: the default bus of the library is one that cannot be reached. */
         g_setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/appservice-test-bus", TRUE);
@@ -577,6 +673,8 @@ int main(int argc, char **argv) {
         g_test_add_func("/errors/response-status", test_response_status);
         g_test_add_func("/enums/types", test_enum_types);
         g_test_add_func("/objects/no-bus", test_no_bus);
+        g_test_add_func("/objects/lazy-init", test_lazy_init);
         g_test_add_func("/objects/no-broker", test_no_broker);
+        g_test_add_func("/objects/async-init-with-bus", test_async_init_with_bus);
         return g_test_run();
 }

@@ -558,6 +558,26 @@ static void test_lazy_init(void) {
         g_assert_nonnull(error);
 }
 
+/* A private bus with no broker on it (a dbus-daemon of GTestDBus), and a connection to it;
+ * FALSE (the test skipped or failed) when there is none. */
+static gboolean private_bus_up(GTestDBus **ret_test_bus, GDBusConnection **ret_bus) {
+        g_autofree gchar *dbus_daemon = g_find_program_in_path("dbus-daemon");
+        g_autoptr(GError) error = NULL;
+
+        if (!dbus_daemon) {
+                g_test_skip("no dbus-daemon to start a private bus with");
+                return FALSE;
+        }
+        *ret_test_bus = g_test_dbus_new(G_TEST_DBUS_NONE);
+        g_test_dbus_up(*ret_test_bus);
+        *ret_bus = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(*ret_test_bus),
+                                                          G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                                  G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                                          NULL, NULL, &error);
+        g_assert_no_error(error);
+        return *ret_bus != NULL;
+}
+
 /* An open on a bus where nobody owns io.appservice1 and nothing can start it. */
 static void test_no_broker(void) {
         g_autoptr(GTestDBus) test_bus = NULL;
@@ -567,20 +587,7 @@ static void test_no_broker(void) {
         g_autoptr(GCancellable) cancellable = g_cancellable_new();
         AppServiceConnectionStatus status;
 
-        g_autofree gchar *dbus_daemon = g_find_program_in_path("dbus-daemon");
-
-        if (!dbus_daemon) {
-                g_test_skip("no dbus-daemon to start a private bus with");
-                return;
-        }
-        test_bus = g_test_dbus_new(G_TEST_DBUS_NONE);
-        g_test_dbus_up(test_bus);
-        bus = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(test_bus),
-                                                     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                     NULL, NULL, &error);
-        g_assert_no_error(error);
-        if (!bus)
+        if (!private_bus_up(&test_bus, &bus))
                 return;
 
         connection = app_service_connection_new_for_bus(bus, "com.example.echo", "");
@@ -614,20 +621,8 @@ static void test_async_init_with_bus(void) {
         g_autoptr(GObject) source = NULL;
         g_autoptr(GObject) node = NULL;
         g_autoptr(GError) error = NULL;
-        g_autofree gchar *dbus_daemon = g_find_program_in_path("dbus-daemon");
 
-        if (!dbus_daemon) {
-                g_test_skip("no dbus-daemon to start a private bus with");
-                return;
-        }
-        test_bus = g_test_dbus_new(G_TEST_DBUS_NONE);
-        g_test_dbus_up(test_bus);
-        bus = g_dbus_connection_new_for_address_sync(g_test_dbus_get_bus_address(test_bus),
-                                                     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                             G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                                     NULL, NULL, &error);
-        g_assert_no_error(error);
-        if (!bus)
+        if (!private_bus_up(&test_bus, &bus))
                 return;
 
         g_async_initable_new_async(APP_SERVICE_TYPE_NODE, G_PRIORITY_DEFAULT, NULL, on_async_result, &result, "bus",

@@ -95,7 +95,8 @@ static void continue_waiter(AsBrokerLink *link, LinkWaiter *waiter) {
 
 static void on_default_bus(GObject *source, GAsyncResult *result, gpointer user_data) {
         AsBrokerLink *link = user_data;
-        g_autoptr(GObject) owner = link->client.instance; /* the reference taken for the wait */
+        /* The reference taken for the wait, dropped once the waiters ran (the link is inside it). */
+        GObject *owner = link->client.instance;
         GError *error = NULL;
         GDBusConnection *bus = as_bus_get_default_finish(result, &error);
         LinkWaiter *waiter;
@@ -109,6 +110,7 @@ static void on_default_bus(GObject *source, GAsyncResult *result, gpointer user_
         /* Continuations may start operations, which now find the link ready. */
         while ((waiter = g_queue_pop_head(&link->waiting)))
                 continue_waiter(link, waiter);
+        g_object_unref(owner);
 }
 
 /* Runs @then with @task (owned) once the link is ready with a bus: at once if it is, or else

@@ -153,11 +153,16 @@ static int check_waiting(Manager *m, uid_t uid, const char *what, sd_bus_error *
         return 0;
 }
 
-static Authorization *find_authorized(Manager *m, sd_bus_message *call) {
+bool authorize_resume(Manager *m, sd_bus_message *call) {
+        assert(m);
+        assert(call);
+
         LIST_FOREACH(authorizations, a, m->authorizations)
-                if (a->call == call && a->authorized)
-                        return a;
-        return NULL;
+                if (a->call == call && a->authorized) {
+                        authorization_free(a);
+                        return true;
+                }
+        return false;
 }
 
 int authorize_admin(Manager *m, sd_bus_message *call, const char *what, sd_bus_error *error) {
@@ -168,13 +173,6 @@ int authorize_admin(Manager *m, sd_bus_message *call, const char *what, sd_bus_e
         assert(m);
         assert(call);
         assert(what);
-
-        /* The second dispatch of a call polkit authorized. */
-        a = find_authorized(m, call);
-        if (a) {
-                authorization_free(a);
-                return 1;
-        }
 
         r = identity_from_message(call, &caller);
         if (r < 0)

@@ -248,19 +248,21 @@ static int method_unregister_provider(sd_bus_message *message, void *userdata, s
         return handled(sd_bus_reply_method_return(message, NULL));
 }
 
-/* Runs once the caller is authorized: the service may have gone meanwhile (a reload). */
-/* The administrative methods ask authorize_admin() first, as hostnamed asks polkit: on 0 the
- * handler returns, and runs again with the same call once polkit said yes. */
-#define AUTHORIZE_OR_RETURN(m, call, what, error)                       \
-        do {                                                            \
-                int _r = authorize_admin((m), (call), (what), (error)); \
-                if (_r <= 0)                                            \
-                        return _r < 0 ? _r : 1;                         \
+/* The administrative methods ask polkit as hostnamed does: authorize_admin() returns 0 when it
+ * asked, the handler returns, and runs again with the same call once polkit said yes. Each
+ * handler takes that yes first (authorize_resume()), before anything can fail: a call whose
+ * service a reload removed meanwhile must not leave it behind. */
+#define AUTHORIZE_OR_RETURN(m, call, resumed, what, error)                      \
+        do {                                                                    \
+                int _r = (resumed) ? 1 : authorize_admin((m), (call), (what), (error)); \
+                if (_r <= 0)                                                    \
+                        return _r < 0 ? _r : 1;                                 \
         } while (0)
 
 static int method_set_service_enabled(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(freep) char *what = NULL;
         Manager *m = userdata;
+        bool resumed = authorize_resume(m, message);
         const char *name;
         Service *s;
         int enabled, r;
@@ -273,7 +275,7 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
                 return r;
         if (asprintf(&what, "%s app service '%s'", enabled ? "enable" : "disable", name) < 0)
                 return -ENOMEM;
-        AUTHORIZE_OR_RETURN(m, message, what, error);
+        AUTHORIZE_OR_RETURN(m, message, resumed, what, error);
 
         if (s->disabled != !enabled) {
                 log_info("app service '%s': %s by %s", name, enabled ? "enabled" : "disabled",
@@ -286,9 +288,10 @@ static int method_set_service_enabled(sd_bus_message *message, void *userdata, s
 
 static int method_reload(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
+        bool resumed = authorize_resume(m, message);
         int r;
 
-        AUTHORIZE_OR_RETURN(m, message, "reload the definitions", error);
+        AUTHORIZE_OR_RETURN(m, message, resumed, "reload the definitions", error);
         r = manager_reload(m);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "cannot reload the app service definitions: %m");
@@ -302,6 +305,7 @@ typedef int (*AdminWork)(Service *s, Completion *done, sd_bus_error *error);
  * removed it). */
 static int admin_method(sd_bus_message *message, Manager *m, const char *what, AdminWork work,
                         sd_bus_error *error) {
+        bool resumed = authorize_resume(m, message);
         Completion done;
         Service *s;
         int r;
@@ -309,7 +313,7 @@ static int admin_method(sd_bus_message *message, Manager *m, const char *what, A
         r = read_service(m, message, NULL, &s, error);
         if (r < 0)
                 return r;
-        AUTHORIZE_OR_RETURN(m, message, what, error);
+        AUTHORIZE_OR_RETURN(m, message, resumed, what, error);
 
         done = completion_for_call(message);
         r = work(s, &done, error);
@@ -333,10 +337,11 @@ static int method_restart_service(sd_bus_message *message, void *userdata, sd_bu
 static int method_start_monitoring(sd_bus_message *call, void *userdata, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Manager *m = userdata;
+        bool resumed = authorize_resume(m, call);
         Peer *p;
         int r;
 
-        AUTHORIZE_OR_RETURN(m, call, "monitor the broker", error);
+        AUTHORIZE_OR_RETURN(m, call, resumed, "monitor the broker", error);
         r = identity_from_message(call, &caller);
         if (r >= 0)
                 r = peer_acquire(m, sd_bus_message_get_sender(call), caller.uid, &p, error);

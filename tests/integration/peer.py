@@ -29,6 +29,8 @@ Commands (test -> agent), each may carry a "tag" that the answer repeats:
       as a "polkit_call" event.
   {"cmd": "polkit_release"}  answers the held CheckAuthorization calls, as above, and stops
       holding; replies {"event": "polkit_released", "count": n}.
+  {"cmd": "polkit_hold"}  holds the CheckAuthorization calls from now on again; replies
+      {"event": "polkit_holding"}.
   {"cmd": "ping"}   answered with {"event": "pong"} (orders the channel).
   {"cmd": "exit"}   flush and close the bus connection, exit 0.
   {"cmd": "crash"}  os._exit(1) at once, nothing closed by hand.
@@ -376,6 +378,9 @@ class Agent:
             self.polkit_standin(tag, cmd.get('allow_uids', []), cmd.get('hold', False))
         elif what == 'polkit_release':
             self.polkit_release(tag)
+        elif what == 'polkit_hold':
+            self.polkit_hold = True
+            self.emit({'event': 'polkit_holding', 'tag': tag})
         elif what == 'exit':
             self.conn.flush_sync(None)
             self.conn.close_sync(None)

@@ -457,6 +457,19 @@ def test_call_authorized_after_its_service_was_removed(services_dir, daemon, age
     set_enabled(man, ECHO, False).ok()
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'State') == 'disabled'
 
+    # Nothing of the two refused calls stays behind: the uid still has all of its calls that
+    # may wait for polkit (4), none taken by a yes that outlived its call.
+    tag = standin.next_tag()
+    standin.send({'cmd': 'polkit_hold', 'tag': tag})
+    standin.wait_event(lambda e: e['event'] == 'polkit_holding' and e['tag'] == tag, None, 'polkit to hold')
+    waiting = [man.manager('Reload') for _ in range(4)]
+    standin.wait_event(lambda e: len(polkit_calls(standin)) >= 7, None, 'four more polkit checks')
+    for call in waiting:
+        call.assert_pending()
+    assert polkit_release(standin) == 4
+    for call in waiting:
+        call.ok()
+
 
 @pytest.mark.polkit_standin
 def test_caller_gone_before_polkit_answers(services_dir, daemon, agents, bus):

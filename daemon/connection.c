@@ -18,6 +18,9 @@
 #include "util.h"
 #include "valueset.h"
 
+/* The accept timer's slack: the client is told "within N s", so keep to it. */
+#define TIMER_ACCURACY_USEC 1000
+
 Peer *connection_peer(const Connection *c, Endpoint e) {
         return e == ENDPOINT_CLIENT ? c->client : c->provider;
 }
@@ -406,7 +409,8 @@ void connection_wait_for_accept(Connection *c, Completion *done) {
 
         completion_move(&c->accepting, done);
         r = sd_event_add_time_relative(c->manager->event, &c->accept_timer, CLOCK_MONOTONIC,
-                                       c->service->definition->request_timeout_usec, 0, on_accept_timeout, c);
+                                       c->service->definition->request_timeout_usec, TIMER_ACCURACY_USEC,
+                                       on_accept_timeout, c);
         if (r < 0) {
                 /* Unbounded waiting is not an option: give up now. */
                 fail_waiting_open(c, APPSERVICE_ERROR_APP_UNAVAILABLE, "node '%s': cannot wait for the bridge: %s",

@@ -7,6 +7,8 @@
 #include <appservice.h>
 #include <gio/gio.h>
 
+#include "valueset-json.h"
+
 /* Exit statuses, documented in --help (CTL_EXIT_STATUS_HELP) and in the README. */
 typedef enum {
         CTL_EXIT_SUCCESS = 0,
@@ -61,10 +63,6 @@ int ctl_connect(Ctl *ctl);
 int ctl_report_error(Ctl *ctl, const char *subject, const GError *error);
 void ctl_report(Ctl *ctl, const char *subject, const char *name, const char *text);
 const char *ctl_closed_status_to_string(AppServiceClosedStatus status);
-
-/* json.c */
-void ctl_json_append_string(GString *out, const char *s);
-void ctl_json_append_value_set(GString *out, GVariant *value_set);
 
 /* output.c */
 void ctl_print_value_set(GVariant *value_set, const char *indent);

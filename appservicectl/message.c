@@ -58,11 +58,11 @@ static void print_message(Ctl *ctl, const char *type, const guint64 *id, const c
         if (ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":");
 
-                ctl_json_append_string(doc, type);
+                valueset_json_append_string(doc, type);
                 if (id)
                         g_string_append_printf(doc, ",\"id\":%" G_GUINT64_FORMAT, *id);
                 g_string_append(doc, ",\"message\":");
-                ctl_json_append_value_set(doc, message);
+                valueset_json_append(doc, message);
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
                 return;

@@ -200,7 +200,7 @@ static void on_service_closed(AppServiceConnection *connection, AppServiceClosed
         if (s->ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":\"service-closed\",\"status\":");
 
-                ctl_json_append_string(doc, ctl_closed_status_to_string(status));
+                valueset_json_append_string(doc, ctl_closed_status_to_string(status));
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
         } else {
@@ -240,9 +240,9 @@ static void print_opened(Session *s) {
         if (s->ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":\"opened\",\"service\":");
 
-                ctl_json_append_string(doc, s->name);
+                valueset_json_append_string(doc, s->name);
                 g_string_append(doc, ",\"connection\":");
-                ctl_json_append_string(doc, path ? path : "");
+                valueset_json_append_string(doc, path ? path : "");
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
         }

@@ -396,6 +396,43 @@ static void test_truncated_and_noise(void) {
         g_test_message("%u of the changed frames were still frames", decoded);
 }
 
+/* The body length of a D-Bus message whose body is the ValueSet alone. */
+static guint64 body_length(GVariant *values) {
+        g_autoptr(GDBusMessage) m = g_dbus_message_new_method_call(NULL, "/", NULL, "M");
+        g_autoptr(GError) error = NULL;
+        g_autofree guchar *blob = NULL;
+        gsize n;
+
+        g_dbus_message_set_body(m, g_variant_new("(@a{sv})", values));
+        blob = g_dbus_message_to_blob(m, &n, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(n, >=, 8);
+        return blob[0] == 'l' ? GUINT32_FROM_LE(*(guint32 *) (blob + 4)) : GUINT32_FROM_BE(*(guint32 *) (blob + 4));
+}
+
+static void test_dbus_size(void) {
+        static const char *const texts[] = {
+                "@a{sv} {}",
+                "{'a': <byte 1>}",
+                "{'a': <byte 1>, 'b': <int64 2>, 'c': <true>, 'd': <int16 3>}",
+                "{'ab': <[true, false, true]>, 'ay': <b'xyz'>, 'at': <@at [1, 2]>, 'e': <@ax []>}",
+                "{'t': <(byte 1, int64 2, 'x', <int16 3>)>, 'g': <signature 'a{sv}'>, 'o': <objectpath '/x'>}",
+                "{'d': <{'x': <{'y': <[{'z': <(1, 'a', byte 2)>}]>}>}>, 'as': <['a', 'bb', '']>}",
+                "{'aay': <[b'a', b'', b'bcd']>, 'a{sy}': <{'k': byte 1}>, 'a(yv)': <[(byte 1, <'x'>)]>}",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(texts); i++) {
+                g_autoptr(GVariant) v = g_variant_ref_sink(g_variant_new_parsed(texts[i]));
+
+                g_assert_cmpuint(wire_value_set_dbus_size(v), ==, body_length(v));
+        }
+        {
+                g_autoptr(GVariant) v = test_values();
+
+                g_assert_cmpuint(wire_value_set_dbus_size(v), ==, body_length(v));
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/wire/round-trip-every-kind", test_round_trip_every_kind);
@@ -407,5 +444,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/wire/deep-nesting", test_deep_nesting);
         g_test_add_func("/wire/oversized-and-empty", test_oversized_and_empty);
         g_test_add_func("/wire/truncated-and-noise", test_truncated_and_noise);
+        g_test_add_func("/wire/dbus-size", test_dbus_size);
         return g_test_run();
 }

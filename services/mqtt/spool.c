@@ -63,7 +63,7 @@ GBytes *spool_message_serialize(const SpoolMessage *m) {
         for (char **p = m->user_properties; p && p[0] && p[1]; p += 2)
                 g_variant_builder_add(&props, "(ss)", p[0], p[1]);
         value = g_variant_ref_sink(g_variant_new(
-                MESSAGE_TYPE, m->topic, m->content_type ? m->content_type : "", &props,
+                "(ssa(ss)@ay)", m->topic, m->content_type ? m->content_type : "", &props,
                 g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, g_bytes_get_data(m->payload, NULL),
                                         g_bytes_get_size(m->payload), TRUE, (GDestroyNotify) g_bytes_unref,
                                         g_bytes_ref(m->payload))));
@@ -441,6 +441,15 @@ guint64 spool_next(Spool *s, guint64 seq) {
         GList *l = g_hash_table_lookup(s->by_seq, &seq);
 
         return l && l->next ? ((Item *) l->next->data)->seq : 0;
+}
+
+guint64 spool_find_from(Spool *s, guint64 seq) {
+        /* From the head: the messages before `seq` are the few published and not yet
+         * acknowledged (acknowledged ones are gone). */
+        for (GList *l = s->items.head; l; l = l->next)
+                if (((Item *) l->data)->seq >= seq)
+                        return ((Item *) l->data)->seq;
+        return 0;
 }
 
 guint spool_get_length(Spool *s) {

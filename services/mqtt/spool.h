@@ -46,6 +46,8 @@ gboolean spool_remove(Spool *spool, guint64 seq);
  * more). */
 guint64 spool_first(Spool *spool);
 guint64 spool_next(Spool *spool, guint64 seq);
+/* The first message numbered `seq` or higher (0: none). */
+guint64 spool_find_from(Spool *spool, guint64 seq);
 guint spool_get_length(Spool *spool);
 guint64 spool_get_bytes(Spool *spool);
 

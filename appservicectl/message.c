@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Messages in, responses out: what `call` and `open` share. */
+/* Messages in, responses out: what `call`, `open` and `submit` share. */
 
 #include <stdio.h>
 
@@ -89,6 +89,13 @@ int ctl_print_response(Ctl *ctl, const char *subject, AppServiceResponse *respon
         if (!message)
                 message = empty = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
         print_message(ctl, "response", /* id= */ NULL, header, message);
+        return CTL_EXIT_SUCCESS;
+}
+
+/* A message that is a response, not an AppServiceResponse (submit): as ctl_print_response()
+ * prints a successful one. */
+int ctl_print_value_set_response(Ctl *ctl, GVariant *message) {
+        print_message(ctl, "response", /* id= */ NULL, /* header= */ NULL, message);
         return CTL_EXIT_SUCCESS;
 }
 

@@ -7,12 +7,13 @@
 
 #include "valueset-json.h"
 
+/* g_variant_parse() gives a full reference, not a floating one. */
 static GVariant *vs(const char *text) {
         g_autoptr(GError) error = NULL;
         GVariant *v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
 
         g_assert_no_error(error);
-        return g_variant_ref_sink(v);
+        return v;
 }
 
 static void assert_json(const char *gvariant_text, const char *expected) {

@@ -18,6 +18,9 @@
 #include "util.h"
 #include "valueset.h"
 
+/* The accept timer's slack: the client is told "within N s", so keep to it. */
+#define TIMER_ACCURACY_USEC 1000
+
 Peer *connection_peer(const Connection *c, Endpoint e) {
         return e == ENDPOINT_CLIENT ? c->client : c->provider;
 }
@@ -337,7 +340,8 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         return 0;
 }
 
-/* The errors an open can end in on the other node, as a local open would. */
+/* The errors a bridge may hand on. Refuse: an open can end in these on the other node, as a local
+ * open would. */
 static const char *const refusals[] = {
         APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
         APPSERVICE_ERROR_APP_NOT_INSTALLED,
@@ -347,7 +351,8 @@ static const char *const refusals[] = {
         APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
 };
 
-/* The errors a request can end in on the other node (or in the bridge itself: a full spool). */
+/* FailRequest: a request can end in these on the other node (or in the bridge itself: a full
+ * spool). */
 static const char *const failures[] = {
         APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
         APPSERVICE_ERROR_INVALID_MESSAGE,
@@ -365,11 +370,11 @@ static bool name_in(const char *name, const char *const *list, size_t n) {
         return false;
 }
 
-bool connection_refusal_is_valid(const char *error_name) {
+static bool refusal_is_valid(const char *error_name) {
         return name_in(error_name, refusals, ELEMENTSOF(refusals));
 }
 
-bool connection_failure_is_valid(const char *error_name) {
+static bool failure_is_valid(const char *error_name) {
         return name_in(error_name, failures, ELEMENTSOF(failures));
 }
 
@@ -406,7 +411,8 @@ void connection_wait_for_accept(Connection *c, Completion *done) {
 
         completion_move(&c->accepting, done);
         r = sd_event_add_time_relative(c->manager->event, &c->accept_timer, CLOCK_MONOTONIC,
-                                       c->service->definition->request_timeout_usec, 0, on_accept_timeout, c);
+                                       c->service->definition->request_timeout_usec, TIMER_ACCURACY_USEC,
+                                       on_accept_timeout, c);
         if (r < 0) {
                 /* Unbounded waiting is not an option: give up now. */
                 fail_waiting_open(c, APPSERVICE_ERROR_APP_UNAVAILABLE, "node '%s': cannot wait for the bridge: %s",
@@ -440,7 +446,7 @@ int connection_refuse(Connection *c, const char *error_name, const char *message
 
         if (!connection_is_waiting(c))
                 return not_waiting(c, error);
-        r = check_bridge_message(c, "Refuse", error_name, connection_refusal_is_valid(error_name), message, error);
+        r = check_bridge_message(c, "Refuse", error_name, refusal_is_valid(error_name), message, error);
         if (r < 0)
                 return r;
 
@@ -471,7 +477,7 @@ int connection_fail_request(Connection *c, Endpoint from, uint64_t id, const cha
                                          "app service '%s': request %" PRIu64 " on connection %" PRIu64
                                          " is not pending for you (never sent to you, answered, timed out or closed)",
                                          d->name, id, c->id);
-        r = check_bridge_message(c, "FailRequest", error_name, connection_failure_is_valid(error_name), message, error);
+        r = check_bridge_message(c, "FailRequest", error_name, failure_is_valid(error_name), message, error);
         if (r < 0)
                 return r;
 

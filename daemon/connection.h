@@ -57,11 +57,7 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
 
-/* Errors a bridge may hand on: Refuse's (an open on the other node failed) and FailRequest's (a
- * request there did). */
-bool connection_refusal_is_valid(const char *error_name);
-bool connection_failure_is_valid(const char *error_name);
-/* At most this many bytes of text come with either. */
+/* At most this many bytes of text come with Refuse's and FailRequest's error. */
 #define CONNECTION_BRIDGE_MESSAGE_MAX 1024u
 
 /* Whether the connection still waits for the bridge's Accept or Refuse. */

@@ -1184,15 +1184,14 @@ static GVariant *cloud_response(GVariant *responses, GVariant *failures, GError 
         const gchar *failure = NULL;
         const gchar *separator;
 
-        response = g_variant_lookup_value(responses, APP_SERVICE_CLOUD_NAME, G_VARIANT_TYPE_VARIANT);
+        /* The variant's content: lookup_value() unboxes the v of an a{sv}. */
+        response = g_variant_lookup_value(responses, APP_SERVICE_CLOUD_NAME, NULL);
         if (response) {
-                g_autoptr(GVariant) message = g_variant_get_variant(response);
-
-                if (g_variant_is_of_type(message, G_VARIANT_TYPE_VARDICT))
-                        return g_steal_pointer(&message);
+                if (g_variant_is_of_type(response, G_VARIANT_TYPE_VARDICT))
+                        return g_steal_pointer(&response);
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
                             "app service '%s' answered with a %s instead of a ValueSet", APP_SERVICE_CLOUD_NAME,
-                            g_variant_get_type_string(message));
+                            g_variant_get_type_string(response));
                 return NULL;
         }
         if (!g_variant_lookup(failures, APP_SERVICE_CLOUD_NAME, "&s", &failure)) {

@@ -368,14 +368,26 @@ class Subscriber:
                     raise AssertionError('subscriber %s does not receive its probes\n%s' % (
                         self.name, tail(self.stderr_path)))
 
+    @staticmethod
+    def _safe(pred):
+        """`pred`, with a message it cannot read (not JSON, a key missing) not matching."""
+        def safe(m):
+            try:
+                return pred is None or pred(m)
+            except (ValueError, KeyError, TypeError, AttributeError):
+                return False
+        return safe
+
     def snapshot(self, pred=None):
+        pred = self._safe(pred)
         with self.cond:
-            return [m for m in self.messages if pred is None or pred(m)]
+            return [m for m in self.messages if pred(m)]
 
     def wait(self, pred, timeout=None, what='a message', count=1):
         """Waits until `count` messages satisfy `pred`; returns them."""
         timeout = DEFAULT_WAIT if timeout is None else timeout
         deadline = time.monotonic() + timeout
+        pred = self._safe(pred)
         with self.cond:
             while True:
                 found = [m for m in self.messages if pred(m)]

@@ -567,7 +567,7 @@ class Bridge:
         node = self.node
         wait_until(lambda: self.check_alive() and node.service_state(CLOUD) == 'active', timeout,
                    '%s to register %s' % (node.name, CLOUD))
-        node.wait_status('online', timeout)
+        node.wait_status('online', timeout, new_incarnation=True)
 
     def check_alive(self):
         if self.proc.poll() is not None:
@@ -724,21 +724,20 @@ class Node:
         return [m for m in self.cluster.status.snapshot(
             lambda m: m.topic == '%s/%s/status' % (self.cluster.prefix, self.name))]
 
-    def wait_status(self, state, timeout=None):
-        """Waits for a status message `state` of this node; for "online", one of a new
-        incarnation. Returns the status payload."""
+    def wait_status(self, state, timeout=None, after=None, new_incarnation=False):
+        """Waits for a status message `state` of this node (received after the monotonic time
+        `after`, if given; with new_incarnation, "online" of an incarnation not seen before).
+        Returns the status payload."""
         previous = self.incarnation
+        topic = '%s/%s/status' % (self.cluster.prefix, self.name)
 
         def pred(m):
-            if m.topic != '%s/%s/status' % (self.cluster.prefix, self.name) or not m.payload:
+            if m.topic != topic or not m.payload or (after is not None and m.at < after):
                 return False
-            try:
-                status = m.json()
-            except ValueError:
-                return False
+            status = m.json()
             if status.get('state') != state:
                 return False
-            return state != 'online' or status.get('incarnation') != previous
+            return not new_incarnation or status.get('incarnation') != previous
         msg = self.cluster.status.wait(pred, timeout, '%s status %s' % (self.name, state))
         status = msg.json()
         if state == 'online':

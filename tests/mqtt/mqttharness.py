@@ -194,6 +194,8 @@ class Mosquitto:
         lines = ['listener %d 127.0.0.1' % self.port,
                  'user root',
                  'persistence true',
+                 # The cloud's subscribers may fall behind a burst: hold it all for them.
+                 'max_queued_messages 0',
                  'persistence_location %s/' % self.dir,
                  'log_dest file %s' % self.log_path,
                  'log_type error', 'log_type warning', 'log_type notice', 'log_type information',

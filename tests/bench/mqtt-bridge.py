@@ -255,7 +255,7 @@ def main():
 
     workdir = mh.make_workdir()
     mosq = mh.Mosquitto(workdir)
-    cluster = mh.Cluster(workdir, mosq)
+    cluster = mh.Cluster(workdir, mosq, debug=False)
     try:
         a = cluster.node('node-a', bridge_config={'Broker': {'KeepaliveSec': 10}})
         b = cluster.node('node-b', bridge_config={'Broker': {'KeepaliveSec': 10}})

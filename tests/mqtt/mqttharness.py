@@ -548,7 +548,8 @@ class Bridge:
         env.pop('DBUS_SESSION_BUS_ADDRESS', None)
         env['DBUS_SYSTEM_BUS_ADDRESS'] = self.node.bus.address
         env['G_DEBUG'] = 'fatal-criticals'
-        env['G_MESSAGES_DEBUG'] = 'all'
+        if self.node.cluster.debug:
+            env['G_MESSAGES_DEBUG'] = 'all'
         argv = in_uts(self.node.name, BRIDGE_WRAPPER + [BRIDGE, '--config=%s' % self.conf_path])
         self.runs += 1
         with open(self.log_path, 'ab') as log:
@@ -690,7 +691,7 @@ class Node:
         saved = it.WRAPPER
         it.WRAPPER = in_uts(self.name, list(saved))
         try:
-            self.daemon.start()
+            self.daemon.start(log_level='debug' if self.cluster.debug else 'info')
         finally:
             it.WRAPPER = saved
         node_name = self.bus.get_property('/io/appservice1', 'io.appservice1.Manager',
@@ -767,8 +768,9 @@ class Cluster:
     """Nodes sharing one Mosquitto, and a status watcher (the cloud's view of `<prefix>/+/status`,
     retained included)."""
 
-    def __init__(self, workdir, mosquitto, prefix=PREFIX):
+    def __init__(self, workdir, mosquitto, prefix=PREFIX, debug=True):
         self.workdir = workdir
+        self.debug = debug          # debug logs of the brokers and bridges (off for benchmarks)
         self.mosquitto = mosquitto
         self.prefix = prefix
         self.nodes = {}

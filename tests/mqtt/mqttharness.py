@@ -155,9 +155,11 @@ def example_acl(prefix=PREFIX):
     its outgoing link frames and action responses, and reads its own actions and incoming link
     frames and every node's status."""
     path = os.path.join(SOURCE_ROOT, 'services', 'mqtt', 'mosquitto-acl.example')
+    text = ''
     if os.path.exists(path):
         with open(path) as f:
             text = f.read()
+    if 'pattern' in text:
         if prefix != PREFIX:
             text = text.replace(PREFIX + '/', prefix + '/')
     else:
@@ -501,7 +503,7 @@ def shipped_cloud_definition():
     keep = []
     for line in text.splitlines():
         key = line.split('=', 1)[0].strip()
-        if key in ('Exec', 'User', 'Group', 'AutoStart'):
+        if key in ('Exec', 'SystemdService', 'User', 'Group', 'AutoStart', 'Restart'):
             continue
         keep.append(line)
     return '\n'.join(keep) + '\n'

@@ -7,6 +7,8 @@
 #include <appservice.h>
 #include <gio/gio.h>
 
+#include "valueset-json.h"
+
 /* Exit statuses, documented in --help (CTL_EXIT_STATUS_HELP) and in the README. */
 typedef enum {
         CTL_EXIT_SUCCESS = 0,
@@ -29,7 +31,7 @@ typedef enum {
         "  5  the provider could not be started (AppUnavailable)\n"                                 \
         "  6  the broker cannot be reached (no bus, or io.appservice1 is not on it)\n"
 
-/* How KEY=VALUE words are read (call, open). */
+/* How KEY=VALUE words are read (call, open, submit). */
 #define CTL_VALUES_HELP                                                                             \
         "Values: a VALUE that starts with @ < [ ( { ' \" - a digit, true or false and parses\n"     \
         "as GVariant text is that value; anything else is the string as written:\n"                 \
@@ -62,10 +64,6 @@ int ctl_report_error(Ctl *ctl, const char *subject, const GError *error);
 void ctl_report(Ctl *ctl, const char *subject, const char *name, const char *text);
 const char *ctl_closed_status_to_string(AppServiceClosedStatus status);
 
-/* json.c */
-void ctl_json_append_string(GString *out, const char *s);
-void ctl_json_append_value_set(GString *out, GVariant *value_set);
-
 /* output.c */
 void ctl_print_value_set(GVariant *value_set, const char *indent);
 void ctl_print_json(GString *document);
@@ -74,6 +72,7 @@ void ctl_print_json(GString *document);
 GVariant *ctl_message_new(char **words, int n_words, GError **error);
 int ctl_print_response(Ctl *ctl, const char *subject, AppServiceResponse *response, const GError *error,
                        const char *header);
+int ctl_print_value_set_response(Ctl *ctl, GVariant *message);
 void ctl_print_request(Ctl *ctl, AppServiceRequest *request);
 
 /* services.c: Manager.ListServices and the Service properties, read with GDBus on the bus the
@@ -95,11 +94,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtlServiceInfo, ctl_service_info_free)
 
 GPtrArray *ctl_list_services(GDBusConnection *bus, GError **error);
 CtlServiceInfo *ctl_service_info_get(GDBusConnection *bus, const char *name, GError **error);
+gchar *ctl_node_name(GDBusConnection *bus, GError **error);
+GVariant *ctl_submit_message(GDBusConnection *bus, GVariant *message, GError **error);
 
 /* The verbs. */
 int ctl_verb_list(Ctl *ctl, int argc, char **argv);
 int ctl_verb_status(Ctl *ctl, int argc, char **argv);
 int ctl_verb_call(Ctl *ctl, int argc, char **argv);
+int ctl_verb_submit(Ctl *ctl, int argc, char **argv);
 int ctl_verb_open(Ctl *ctl, int argc, char **argv);
 int ctl_verb_start(Ctl *ctl, int argc, char **argv);
 int ctl_verb_stop(Ctl *ctl, int argc, char **argv);

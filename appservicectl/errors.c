@@ -102,11 +102,11 @@ void ctl_report(Ctl *ctl, const char *subject, const char *name, const char *tex
                 g_autoptr(GString) doc = g_string_new("{\"type\":\"error\",\"error\":");
 
                 if (name)
-                        ctl_json_append_string(doc, name);
+                        valueset_json_append_string(doc, name);
                 else
                         g_string_append(doc, "null");
                 g_string_append(doc, ",\"text\":");
-                ctl_json_append_string(doc, text);
+                valueset_json_append_string(doc, text);
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
         }

@@ -19,6 +19,7 @@ static const struct {
         { "status", "status NAME", "Show the properties of an app service", ctl_verb_status },
         { "call", "call NAME [KEY=VALUE...]", "Send one message and print the response", ctl_verb_call },
         { "open", "open NAME", "Open a connection and talk on stdin/stdout", ctl_verb_open },
+        { "submit", "submit [KEY=VALUE...]", "Send a message to the cloud (io.appservice.cloud)", ctl_verb_submit },
         { "start", "start NAME", "Start the provider of an app service", ctl_verb_start },
         { "stop", "stop NAME", "Stop the provider of an app service", ctl_verb_stop },
         { "restart", "restart NAME", "Restart the provider of an app service", ctl_verb_restart },

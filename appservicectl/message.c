@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Messages in, responses out: what `call` and `open` share. */
+/* Messages in, responses out: what `call`, `open` and `submit` share. */
 
 #include <stdio.h>
 
@@ -58,11 +58,11 @@ static void print_message(Ctl *ctl, const char *type, const guint64 *id, const c
         if (ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":");
 
-                ctl_json_append_string(doc, type);
+                valueset_json_append_string(doc, type);
                 if (id)
                         g_string_append_printf(doc, ",\"id\":%" G_GUINT64_FORMAT, *id);
                 g_string_append(doc, ",\"message\":");
-                ctl_json_append_value_set(doc, message);
+                valueset_json_append(doc, message);
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
                 return;
@@ -89,6 +89,13 @@ int ctl_print_response(Ctl *ctl, const char *subject, AppServiceResponse *respon
         if (!message)
                 message = empty = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
         print_message(ctl, "response", /* id= */ NULL, header, message);
+        return CTL_EXIT_SUCCESS;
+}
+
+/* A message that is a response, not an AppServiceResponse (submit): as ctl_print_response()
+ * prints a successful one. */
+int ctl_print_value_set_response(Ctl *ctl, GVariant *message) {
+        print_message(ctl, "response", /* id= */ NULL, /* header= */ NULL, message);
         return CTL_EXIT_SUCCESS;
 }
 

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Manager.ListServices and the io.appservice1.Service properties. libappservice-1 has no wrapper
- * for these (yet), so they are read here with GDBus, on the same bus the library uses. */
+/* Manager.ListServices, the io.appservice1.Service properties, Manager.NodeName, and
+ * SubmitAction for `submit` (the library has it only for providers). libappservice-1 has no
+ * wrapper for the others (yet), so they are called here with GDBus, on the same bus the library
+ * uses. */
+
+#include <string.h>
 
 #include "appservicectl.h"
 
@@ -110,4 +114,58 @@ CtlServiceInfo *ctl_service_info_get(GDBusConnection *bus, const char *name, GEr
         if (!read_properties(bus, info, error))
                 return NULL;
         return g_steal_pointer(&info);
+}
+
+/* The broker's NodeName. */
+gchar *ctl_node_name(GDBusConnection *bus, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) value = NULL;
+
+        reply = g_dbus_connection_call_sync(bus, BUS_NAME, MANAGER_PATH, PROPERTIES_IFACE, "Get",
+                                            g_variant_new("(ss)", MANAGER_IFACE, "NodeName"), G_VARIANT_TYPE("(v)"),
+                                            G_DBUS_CALL_FLAGS_NONE, -1, /* cancellable= */ NULL, error);
+        if (!reply)
+                return NULL;
+        g_variant_get(reply, "(v)", &value);
+        if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING)) {
+                g_set_error(error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_SIGNATURE, "NodeName is a %s, not a string",
+                            g_variant_get_type_string(value));
+                return NULL;
+        }
+        return g_variant_dup_string(value, NULL);
+}
+
+/* Manager.SubmitAction(io.appservice.cloud, SubmitMessage, message): the cloud bridge's response,
+ * or its failure as the remote error it names ("NAME: message" in the failures). */
+GVariant *ctl_submit_message(GDBusConnection *bus, GVariant *message, GError **error) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) responses = NULL;
+        g_autoptr(GVariant) failures = NULL;
+        GVariant *response;
+        const char *failure, *separator;
+
+        reply = g_dbus_connection_call_sync(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "SubmitAction",
+                                            g_variant_new("(ss@a{sv})", APP_SERVICE_CLOUD_NAME, "SubmitMessage",
+                                                          message),
+                                            G_VARIANT_TYPE("(a{sv}a{ss})"), G_DBUS_CALL_FLAGS_NONE, G_MAXINT,
+                                            /* cancellable= */ NULL, error);
+        if (!reply)
+                return NULL;
+        g_variant_get(reply, "(@a{sv}@a{ss})", &responses, &failures);
+        response = g_variant_lookup_value(responses, APP_SERVICE_CLOUD_NAME, G_VARIANT_TYPE_VARDICT);
+        if (response)
+                return response;
+        if (!g_variant_lookup(failures, APP_SERVICE_CLOUD_NAME, "&s", &failure)) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED, "no answer");
+                return NULL;
+        }
+        separator = strstr(failure, ": ");
+        if (separator) {
+                g_autofree gchar *name = g_strndup(failure, separator - failure);
+
+                g_propagate_error(error, g_dbus_error_new_for_dbus_error(name, separator + 2));
+        } else {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED, "%s", failure);
+        }
+        return NULL;
 }

@@ -18,16 +18,16 @@ static const char list_description[] =
 
 static void append_service_json(GString *out, const CtlServiceInfo *info) {
         g_string_append(out, "{\"name\":");
-        ctl_json_append_string(out, info->name);
+        valueset_json_append_string(out, info->name);
         g_string_append(out, ",\"provider\":");
-        ctl_json_append_string(out, info->provider);
+        valueset_json_append_string(out, info->provider);
         g_string_append(out, ",\"description\":");
-        ctl_json_append_string(out, info->description);
+        valueset_json_append_string(out, info->description);
         g_string_append(out, ",\"state\":");
-        ctl_json_append_string(out, info->state);
+        valueset_json_append_string(out, info->state);
         g_string_append_printf(out, ",\"may_open\":%s", info->may_open ? "true" : "false");
         g_string_append(out, ",\"object_path\":");
-        ctl_json_append_string(out, info->object_path);
+        valueset_json_append_string(out, info->object_path);
         g_string_append_c(out, '}');
 }
 

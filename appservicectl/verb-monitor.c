@@ -123,9 +123,9 @@ static void print_text(const char *type, GVariant *event) {
 static void print_json(const char *type, GVariant *event) {
         g_autoptr(GString) doc = g_string_new("{\"type\":\"monitor-event\",\"event\":");
 
-        ctl_json_append_string(doc, type);
+        valueset_json_append_string(doc, type);
         g_string_append(doc, ",\"details\":");
-        ctl_json_append_value_set(doc, event);
+        valueset_json_append(doc, event);
         g_string_append_c(doc, '}');
         ctl_print_json(doc);
 }

@@ -20,7 +20,11 @@ static const char open_summary[] =
         "message, sent when the previous one has its response; the responses, the requests\n"
         "the provider sends (each answered with an empty response) and the close of the\n"
         "connection by the other side are printed as they come. The end of stdin closes the\n"
-        "connection.";
+        "connection.\n"
+        "\n"
+        "With --node=NODE, the app service NAME on the node NODE (by its node name), through\n"
+        "this node's bridge (appservice-mqtt): the connection is opened with the option\n"
+        "'node' and used as a local one.";
 
 static const char open_description[] =
         "A line holds KEY=VALUE words split as the shell splits them: Text='hello world'\n"
@@ -200,7 +204,7 @@ static void on_service_closed(AppServiceConnection *connection, AppServiceClosed
         if (s->ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":\"service-closed\",\"status\":");
 
-                ctl_json_append_string(doc, ctl_closed_status_to_string(status));
+                valueset_json_append_string(doc, ctl_closed_status_to_string(status));
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
         } else {
@@ -240,9 +244,9 @@ static void print_opened(Session *s) {
         if (s->ctl->json) {
                 g_autoptr(GString) doc = g_string_new("{\"type\":\"opened\",\"service\":");
 
-                ctl_json_append_string(doc, s->name);
+                valueset_json_append_string(doc, s->name);
                 g_string_append(doc, ",\"connection\":");
-                ctl_json_append_string(doc, path ? path : "");
+                valueset_json_append_string(doc, path ? path : "");
                 g_string_append_c(doc, '}');
                 ctl_print_json(doc);
         }
@@ -280,10 +284,13 @@ static gboolean open_connection(Session *s, int *ret_status) {
 
 int ctl_verb_open(Ctl *ctl, int argc, char **argv) {
         g_autofree gchar *provider = NULL;
+        g_autofree gchar *node = NULL;
         const GOptionEntry entries[] = {
                 { "provider", 0, 0, G_OPTION_ARG_STRING, &provider,
                   "Open NAME only as offered by the provider PROVIDER (its package family name)",
                   "PROVIDER" },
+                { "node", 0, 0, G_OPTION_ARG_STRING, &node,
+                  "Open NAME on the node NODE (by its node name), through this node's bridge", "NODE" },
                 G_OPTION_ENTRY_NULL
         };
         g_autoptr(GOptionContext) context = NULL;
@@ -307,6 +314,7 @@ int ctl_verb_open(Ctl *ctl, int argc, char **argv) {
         s.ctl = ctl;
         s.name = argv[1];
         s.connection = app_service_connection_new_for_bus(ctl->bus, s.name, provider ? provider : "");
+        app_service_connection_set_node(s.connection, node);
         /* Before opening: a provider may greet its client as soon as the connection exists. */
         g_signal_connect(s.connection, "request-received", G_CALLBACK(on_request_received), &s);
         g_signal_connect(s.connection, "service-closed", G_CALLBACK(on_service_closed), &s);

@@ -20,18 +20,18 @@ static const char status_description[] =
 static void print_json(const CtlServiceInfo *info) {
         g_autoptr(GString) doc = g_string_new("{\"name\":");
 
-        ctl_json_append_string(doc, info->name);
+        valueset_json_append_string(doc, info->name);
         g_string_append(doc, ",\"provider\":");
-        ctl_json_append_string(doc, info->provider);
+        valueset_json_append_string(doc, info->provider);
         g_string_append(doc, ",\"description\":");
-        ctl_json_append_string(doc, info->description);
+        valueset_json_append_string(doc, info->description);
         g_string_append(doc, ",\"state\":");
-        ctl_json_append_string(doc, info->state);
+        valueset_json_append_string(doc, info->state);
         g_string_append_printf(doc, ",\"activatable\":%s,\"connections\":%" G_GUINT32_FORMAT,
                                info->activatable ? "true" : "false", info->connections);
         g_string_append_printf(doc, ",\"may_open\":%s", info->may_open ? "true" : "false");
         g_string_append(doc, ",\"object_path\":");
-        ctl_json_append_string(doc, info->object_path);
+        valueset_json_append_string(doc, info->object_path);
         g_string_append_c(doc, '}');
         ctl_print_json(doc);
 }

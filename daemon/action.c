@@ -226,8 +226,8 @@ static void action_open(Action *a, Service *s, Peer *sender, const Identity *cal
 
 /* Who the receivers are told the sender is: its identity, the action, and its own app service when
  * it is a registered provider (the first in definition order when it serves several). */
-static int sender_identity(Manager *m, sd_bus_message *call, const char *action, Identity *ret,
-                           Service **ret_own, sd_bus_error *error) {
+static int sender_identity(Manager *m, sd_bus_message *call, const char *action, RemoteCaller **remote,
+                           Identity *ret, Service **ret_own, sd_bus_error *error) {
         _cleanup_(identity_done) Identity id = {};
         const char *sender = sd_bus_message_get_sender(call);
         Service *own = NULL;
@@ -244,6 +244,8 @@ static int sender_identity(Manager *m, sd_bus_message *call, const char *action,
         id.action = strdup(action);
         if (!id.action || (own && !(id.service = strdup(own->definition->name))))
                 return -ENOMEM;
+        if (remote)
+                id.remote = TAKE_PTR(*remote);
         *ret = id;
         id = (Identity) {};
         *ret_own = own;
@@ -313,8 +315,8 @@ static int submit(Manager *m, sd_bus_message *call, Service *single, Peer *sende
         return 1;
 }
 
-int action_submit(Manager *m, sd_bus_message *call, const char *action, Service *single, ActionDone done,
-                  sd_bus_error *error) {
+int action_submit(Manager *m, sd_bus_message *call, const char *action, Service *single, RemoteCaller **remote,
+                  ActionDone done, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Service *own = NULL;
         Peer *sender;
@@ -324,8 +326,9 @@ int action_submit(Manager *m, sd_bus_message *call, const char *action, Service 
         assert(call);
         assert(action);
         assert(done);
+        assert(single || !remote);
 
-        r = sender_identity(m, call, action, &caller, &own, error);
+        r = sender_identity(m, call, action, remote, &caller, &own, error);
         if (r < 0)
                 return r;
         if (!single && caller.uid != 0 && !own)

@@ -165,18 +165,117 @@ static int method_send_response(sd_bus_message *m, void *userdata, sd_bus_error 
         return handled(sd_bus_reply_method_return(m, NULL));
 }
 
+/* Close and CloseWithStatus: the other endpoint is told `status`. A bridge closing a connection
+ * that waits for its Accept refuses it: its client gets AppUnavailable (connection_close()). */
+static int close_with_status(sd_bus_message *m, Connection *c, uint32_t status) {
+        Endpoint from = sender_endpoint(c, m);
+
+        assert(!is_closed(c));
+        log_debug("app service '%s': connection %" PRIu64 " closed by its %s (status %" PRIu32 ")",
+                  c->service->definition->name, c->id, from == ENDPOINT_CLIENT ? "client" : "provider", status);
+        connection_close(c, 1u << endpoint_other(from), status);
+        return handled(sd_bus_reply_method_return(m, NULL));
+}
+
 static int method_close(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
-        Endpoint from;
 
         if (is_closed(c))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is already closed",
                                          sd_bus_message_get_path(m));
+        return close_with_status(m, c, CLOSED_COMPLETED);
+}
 
+static int method_close_with_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        uint32_t status;
+        int r;
+
+        r = sd_bus_message_read(m, "u", &status);
+        if (r < 0)
+                return r;
+        if (status > CLOSED_UNKNOWN)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "status %" PRIu32 " is not a ServiceClosed status (0 to 3)", status);
+        if (is_closed(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED, "connection %s is already closed",
+                                         sd_bus_message_get_path(m));
+        return close_with_status(m, c, status);
+}
+
+/* Accept and Refuse: only the bridge's side of a connection to the bridge may answer for the
+ * other node; to anyone else the methods are as closed as the object is to a stranger. */
+static int check_bridge_answer(sd_bus_message *m, Connection *c, sd_bus_error *error) {
+        Endpoint from = sender_endpoint(c, m);
+
+        if (from == ENDPOINT_NONE || from != ENDPOINT_PROVIDER || connection_bridge_endpoint(c) != ENDPOINT_PROVIDER)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                         "connection %" PRIu64 ": only the bridge it was opened to may accept or "
+                                         "refuse it", c->id);
+        return 0;
+}
+
+static int not_waiting(sd_bus_message *m, sd_bus_error *error) {
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST, "connection %s is not waiting to be accepted",
+                                 sd_bus_message_get_path(m));
+}
+
+static int method_accept(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        int r;
+
+        if (is_closed(c))
+                return not_waiting(m, error);
+        r = check_bridge_answer(m, c, error);
+        if (r < 0)
+                return r;
+        r = connection_accept(c, error);
+        if (r < 0)
+                return r;
+        return handled(sd_bus_reply_method_return(m, NULL));
+}
+
+static int method_refuse(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        const char *name, *message;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &name, &message);
+        if (r < 0)
+                return r;
+        if (is_closed(c))
+                return not_waiting(m, error);
+        r = check_bridge_answer(m, c, error);
+        if (r < 0)
+                return r;
+        r = connection_refuse(c, name, message, error);
+        if (r < 0)
+                return r;
+        return handled(sd_bus_reply_method_return(m, NULL));
+}
+
+static int method_fail_request(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+        const char *name, *message;
+        uint64_t id;
+        Endpoint from;
+        int r;
+
+        r = sd_bus_message_read(m, "tss", &id, &name, &message);
+        if (r < 0)
+                return r;
+        if (is_closed(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "connection %s is closed: its requests are no longer pending",
+                                         sd_bus_message_get_path(m));
         from = sender_endpoint(c, m);
-        log_debug("app service '%s': connection %" PRIu64 " closed by its %s",
-                  c->service->definition->name, c->id, from == ENDPOINT_CLIENT ? "client" : "provider");
-        connection_close(c, 1u << endpoint_other(from), CLOSED_COMPLETED);
+        if (from == ENDPOINT_NONE || from != connection_bridge_endpoint(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "connection %" PRIu64 ": only a bridge may fail a request it received "
+                                         "(FailRequest)", c->id);
+        r = connection_fail_request(c, from, id, name, message, error);
+        if (r < 0)
+                return r;
         return handled(sd_bus_reply_method_return(m, NULL));
 }
 
@@ -256,6 +355,22 @@ const sd_bus_vtable connection_vtable[] = {
                                 SD_BUS_NO_ARGS,
                                 SD_BUS_NO_RESULT,
                                 method_close, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CloseWithStatus",
+                                SD_BUS_ARGS("u", status),
+                                SD_BUS_NO_RESULT,
+                                method_close_with_status, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Accept",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_NO_RESULT,
+                                method_accept, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Refuse",
+                                SD_BUS_ARGS("s", error, "s", message),
+                                SD_BUS_NO_RESULT,
+                                method_refuse, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FailRequest",
+                                SD_BUS_ARGS("t", request, "s", error, "s", message),
+                                SD_BUS_NO_RESULT,
+                                method_fail_request, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("RequestReceived", SD_BUS_ARGS("t", request, "a{sv}", message), 0),
         SD_BUS_SIGNAL_WITH_ARGS("ServiceClosed", SD_BUS_ARGS("u", status), 0),
         SD_BUS_VTABLE_END

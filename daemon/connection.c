@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,9 @@
 #include "util.h"
 #include "valueset.h"
 
+/* The accept timer's slack: the client is told "within N s", so keep to it. */
+#define TIMER_ACCURACY_USEC 1000
+
 Peer *connection_peer(const Connection *c, Endpoint e) {
         return e == ENDPOINT_CLIENT ? c->client : c->provider;
 }
@@ -24,6 +28,9 @@ Peer *connection_peer(const Connection *c, Endpoint e) {
 Endpoint connection_endpoint_of(const Connection *c, const char *sender) {
         if (!sender)
                 return ENDPOINT_NONE;
+        /* Not the client's until the bridge accepted it: to the client it does not exist yet. */
+        if (connection_is_waiting(c))
+                return streq(c->provider->name, sender) ? ENDPOINT_PROVIDER : ENDPOINT_NONE;
         /* A peer that opened a connection to its own service counts as the client. */
         if (streq(c->client->name, sender))
                 return ENDPOINT_CLIENT;
@@ -93,6 +100,8 @@ static uint64_t new_connection_id(Manager *m) {
 static Connection *connection_free_unlinked(Connection *c) {
         if (!c)
                 return NULL;
+        assert(!connection_is_waiting(c));
+        sd_event_source_disable_unref(c->accept_timer);
         request_list_done(&c->requests);
         identity_done(&c->caller);
         free(c->path);
@@ -163,11 +172,43 @@ static const char *close_reason(const Connection *c, Endpoint waiting) {
         return "the connection closed";
 }
 
+/* Ends a waiting open with an error for its client: the connection was never the client's. */
+static void fail_waiting_open(Connection *c, const char *error_name, const char *format, ...)
+        __attribute__((format(printf, 3, 4)));
+static void fail_waiting_open(Connection *c, const char *error_name, const char *format, ...) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        (void) sd_bus_error_setfv(&error, error_name, format, ap);
+        va_end(ap);
+        c->accept_timer = sd_event_source_disable_unref(c->accept_timer);
+        completion_fail(&c->accepting, &error);
+}
+
+/* Why a waiting open ends without the bridge's answer. */
+static const char *waiting_close_reason(const Connection *c) {
+        if (c->provider->vanishing)
+                return "the bridge left the bus";
+        if (c->client->vanishing)
+                return "the client left the bus";
+        if (c->manager->state == MANAGER_STOPPING)
+                return "appserviced is shutting down";
+        return "the bridge closed the connection or stopped serving";
+}
+
 void connection_close(Connection *c, unsigned notify, uint32_t status) {
         Manager *m = c->manager;
         Service *s = c->service;
         Peer *client = c->client, *provider = c->provider;
         const char *reasons[_ENDPOINT_MAX];
+
+        /* A waiting open's client gets its OpenConnection's error instead of ServiceClosed. */
+        if (connection_is_waiting(c)) {
+                fail_waiting_open(c, APPSERVICE_ERROR_APP_UNAVAILABLE, "node '%s': the open ended before the bridge "
+                                  "accepted it (%s)", c->caller.target->node, waiting_close_reason(c));
+                notify &= ~(1u << ENDPOINT_CLIENT);
+        }
 
         /* ServiceClosed first, then the failed requests: a client that gets Closed for a request
          * has been told already that the connection is gone, and why (status). */
@@ -219,6 +260,11 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                 if (r < 0)
                         return r;
         }
+
+        if (connection_is_waiting(c))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "connection %" PRIu64 " is waiting to be accepted: call Accept before "
+                                         "sending on it", c->id);
 
         if (c->one_shot && from == ENDPOINT_PROVIDER)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_CLOSED,
@@ -289,6 +335,154 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         }
 
         request_answered(req, m);
+        if (c->one_shot)
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+        return 0;
+}
+
+/* The errors a bridge may hand on. Refuse: an open can end in these on the other node, as a local
+ * open would. */
+static const char *const refusals[] = {
+        APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+        APPSERVICE_ERROR_APP_NOT_INSTALLED,
+        APPSERVICE_ERROR_APP_UNAVAILABLE,
+        APPSERVICE_ERROR_NOT_AUTHORIZED,
+        APPSERVICE_ERROR_DISABLED_BY_POLICY,
+        APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+};
+
+/* FailRequest: a request can end in these on the other node (or in the bridge itself: a full
+ * spool). */
+static const char *const failures[] = {
+        APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
+        APPSERVICE_ERROR_INVALID_MESSAGE,
+        APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED,
+        APPSERVICE_ERROR_TIMEOUT,
+        APPSERVICE_ERROR_CLOSED,
+        APPSERVICE_ERROR_APP_UNAVAILABLE,
+        APPSERVICE_ERROR_NOT_AUTHORIZED,
+};
+
+static bool name_in(const char *name, const char *const *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(name, list[i]))
+                        return true;
+        return false;
+}
+
+static bool refusal_is_valid(const char *error_name) {
+        return name_in(error_name, refusals, ELEMENTSOF(refusals));
+}
+
+static bool failure_is_valid(const char *error_name) {
+        return name_in(error_name, failures, ELEMENTSOF(failures));
+}
+
+static int check_bridge_message(const Connection *c, const char *what, const char *error_name, bool valid,
+                                const char *message, sd_bus_error *error) {
+        if (!valid)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "connection %" PRIu64 ": '%.255s' is not an error %s may give", c->id,
+                                         error_name, what);
+        if (strlen(message) > CONNECTION_BRIDGE_MESSAGE_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "connection %" PRIu64 ": the message of %s is %zu bytes long, more than %u",
+                                         c->id, what, strlen(message), CONNECTION_BRIDGE_MESSAGE_MAX);
+        return 0;
+}
+
+static int on_accept_timeout(sd_event_source *source, uint64_t usec, void *userdata) {
+        Connection *c = userdata;
+        const Definition *d = c->service->definition;
+
+        log_info("app service '%s': connection %" PRIu64 " to node '%s' not accepted within %g s, closing",
+                 d->name, c->id, c->caller.target->node, (double) d->request_timeout_usec / 1e6);
+        fail_waiting_open(c, APPSERVICE_ERROR_APP_UNAVAILABLE, "node '%s' did not answer within %g s",
+                          c->caller.target->node, (double) d->request_timeout_usec / 1e6);
+        connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_CANCELED);
+        return 0;
+}
+
+void connection_wait_for_accept(Connection *c, Completion *done) {
+        int r;
+
+        assert(c->caller.target);
+        assert(completion_is_set(done));
+
+        completion_move(&c->accepting, done);
+        r = sd_event_add_time_relative(c->manager->event, &c->accept_timer, CLOCK_MONOTONIC,
+                                       c->service->definition->request_timeout_usec, TIMER_ACCURACY_USEC,
+                                       on_accept_timeout, c);
+        if (r < 0) {
+                /* Unbounded waiting is not an option: give up now. */
+                fail_waiting_open(c, APPSERVICE_ERROR_APP_UNAVAILABLE, "node '%s': cannot wait for the bridge: %s",
+                                  c->caller.target->node, strerror(-r));
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_CANCELED);
+        }
+}
+
+static int not_waiting(const Connection *c, sd_bus_error *error) {
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                 "connection %" PRIu64 " is not waiting to be accepted", c->id);
+}
+
+int connection_accept(Connection *c, sd_bus_error *error) {
+        Completion done;
+
+        if (!connection_is_waiting(c))
+                return not_waiting(c, error);
+
+        log_debug("app service '%s': connection %" PRIu64 " to node '%s' accepted by the bridge",
+                  c->service->definition->name, c->id, c->caller.target->node);
+        c->accept_timer = sd_event_source_disable_unref(c->accept_timer);
+        /* Taken first: from now on the client is an endpoint, before its reply is on its way. */
+        completion_move(&done, &c->accepting);
+        completion_opened(&done, c->path);
+        return 0;
+}
+
+int connection_refuse(Connection *c, const char *error_name, const char *message, sd_bus_error *error) {
+        int r;
+
+        if (!connection_is_waiting(c))
+                return not_waiting(c, error);
+        r = check_bridge_message(c, "Refuse", error_name, refusal_is_valid(error_name), message, error);
+        if (r < 0)
+                return r;
+
+        log_debug("app service '%s': connection %" PRIu64 " to node '%s' refused by the bridge: %s",
+                  c->service->definition->name, c->id, c->caller.target->node, error_name);
+        fail_waiting_open(c, error_name, "node '%s': %s", c->caller.target->node, message);
+        connection_close(c, /* notify= */ 0, CLOSED_COMPLETED);
+        return 0;
+}
+
+Endpoint connection_bridge_endpoint(const Connection *c) {
+        if (c->service->definition->bridge)
+                return ENDPOINT_PROVIDER;
+        if (c->caller.remote)
+                return ENDPOINT_CLIENT;
+        return ENDPOINT_NONE;
+}
+
+int connection_fail_request(Connection *c, Endpoint from, uint64_t id, const char *error_name, const char *message,
+                            sd_bus_error *error) {
+        const Definition *d = c->service->definition;
+        Request *req;
+        int r;
+
+        req = request_list_find(&c->requests, from, id);
+        if (!req)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "app service '%s': request %" PRIu64 " on connection %" PRIu64
+                                         " is not pending for you (never sent to you, answered, timed out or closed)",
+                                         d->name, id, c->id);
+        r = check_bridge_message(c, "FailRequest", error_name, failure_is_valid(error_name), message, error);
+        if (r < 0)
+                return r;
+
+        /* The requester sees what failed elsewhere as it was said there. */
+        request_fail(req, error_name, "%s", message);
         if (c->one_shot)
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return 0;

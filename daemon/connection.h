@@ -27,6 +27,12 @@ struct Connection {
 
         RequestList requests;     /* unanswered, both directions */
 
+        /* An open for another node (the caller's "target"): the client's OpenConnection, held
+         * until the bridge (the provider) calls Accept or Refuse, or accept_timer (the bridge
+         * service's RequestTimeoutSec) fires. Until then the connection is the bridge's alone. */
+        Completion accepting;
+        sd_event_source *accept_timer;
+
         LIST_FIELDS(Connection, service);
         LIST_FIELDS(Connection, client);
         LIST_FIELDS(Connection, provider);
@@ -37,6 +43,7 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
  * then the unanswered requests fail with Closed, then the connection is freed. */
 void connection_close(Connection *c, unsigned notify, uint32_t status);
 
+/* The endpoint `sender` is; while the connection waits to be accepted, the client is none yet. */
 Endpoint connection_endpoint_of(const Connection *c, const char *sender);
 Peer *connection_peer(const Connection *c, Endpoint e);
 
@@ -49,6 +56,29 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
                             Completion *completion);
 /* Handles SendResponse from endpoint `from`; `m` is the SendResponse call. */
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error);
+
+/* At most this many bytes of text come with Refuse's and FailRequest's error. */
+#define CONNECTION_BRIDGE_MESSAGE_MAX 1024u
+
+/* Whether the connection still waits for the bridge's Accept or Refuse. */
+static inline bool connection_is_waiting(const Connection *c) {
+        return completion_is_set(&c->accepting);
+}
+/* Makes a new connection wait for the bridge: takes `done`, arms the timer. */
+void connection_wait_for_accept(Connection *c, Completion *done);
+/* The bridge's answer to a waiting connection: the client gets the path, or `error_name` with
+ * "node 'A': message" and the connection is gone (no ServiceClosed to anyone). UnknownRequest
+ * when it is not waiting (any more); Refuse's arguments are checked here (InvalidArgs). */
+int connection_accept(Connection *c, sd_bus_error *error);
+int connection_refuse(Connection *c, const char *error_name, const char *message, sd_bus_error *error);
+/* The endpoint that speaks for callers elsewhere: the provider of a connection to a Bridge=yes
+ * service, or the client of one opened with "remote"; ENDPOINT_NONE for the others. */
+Endpoint connection_bridge_endpoint(const Connection *c);
+/* FailRequest from `from` (the bridge endpoint): request `id` it received fails for its sender
+ * with `error_name` and `message` as given. UnknownRequest as SendResponse; InvalidArgs for an
+ * error it may not hand on, or a message over CONNECTION_BRIDGE_MESSAGE_MAX. */
+int connection_fail_request(Connection *c, Endpoint from, uint64_t id, const char *error_name, const char *message,
+                            sd_bus_error *error);
 
 /* connection-dbus.c */
 int connection_emit_service_closed(Connection *c, Endpoint to, uint32_t status);

@@ -68,6 +68,7 @@ Definition *definition_free(Definition *d) {
         free(d->user_name);
         free(d->allow_uids);
         free(d->allow_gids);
+        strv_free(d->allow_remote_principals);
         properties_free(d->properties, d->n_properties);
         properties_free(d->secrets, d->n_secrets);
         free(d);
@@ -170,6 +171,33 @@ static bool id_is_valid(const char *s, size_t min_len) {
 
 bool definition_name_is_valid(const char *name) {
         return name && id_is_valid(name, 2);
+}
+
+bool definition_provider_is_valid(const char *provider) {
+        return provider && id_is_valid(provider, 1);
+}
+
+bool definition_principal_is_valid(const char *principal) {
+        size_t n;
+
+        if (!principal)
+                return false;
+        n = strlen(principal);
+        if (n == 0 || n > DEFINITION_MAX_PRINCIPAL_LENGTH)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) principal[i] <= 0x20 || (unsigned char) principal[i] >= 0x7f)
+                        return false;
+        return true;
+}
+
+bool definition_allows_principal(const Definition *d, const char *principal) {
+        if (!d->allow_remote_principals)
+                return true;
+        for (char **p = d->allow_remote_principals; *p; p++)
+                if (strcmp(*p, principal) == 0)
+                        return true;
+        return false;
 }
 
 /* A numeric uid or gid; (uid_t) -1 and the 16-bit -1 are never real ids. */
@@ -519,20 +547,68 @@ static int parse_activation_timeout(Definition *d, const char *value, char **ret
 }
 
 /* The spellings systemd and GLib accept, so that a unit writer's habit works here too. */
-static int parse_auto_start(Definition *d, const char *value, char **ret_message) {
+static int parse_boolean(const char *value, bool *ret, char **ret_message) {
         static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
 
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(value, yes[i]) == 0) {
-                        d->auto_start = true;
+                        *ret = true;
                         return 0;
                 }
                 if (strcasecmp(value, no[i]) == 0) {
-                        d->auto_start = false;
+                        *ret = false;
                         return 0;
                 }
         }
         return bad_value(ret_message, "'%s' is not a boolean (yes or no)", loggable(value));
+}
+
+static int parse_auto_start(Definition *d, const char *value, char **ret_message) {
+        return parse_boolean(value, &d->auto_start, ret_message);
+}
+
+static int parse_bridge(Definition *d, const char *value, char **ret_message) {
+        return parse_boolean(value, &d->bridge, ret_message);
+}
+
+static int parse_allow_remote(Definition *d, const char *value, char **ret_message) {
+        return parse_boolean(value, &d->allow_remote, ret_message);
+}
+
+/* Principals are names the bridges give remote callers ("cloud", "node:B"): compared byte for
+ * byte, never resolved, so that a typo shuts out rather than opens up. */
+static int parse_allow_remote_principals(Definition *d, const char *value, char **ret_message) {
+        _cleanup_(strv_freep) char **list = NULL;
+        size_t n = 0;
+
+        list = calloc(DEFINITION_MAX_REMOTE_PRINCIPALS + 1, sizeof(char *));
+        if (!list)
+                return -ENOMEM;
+        for (const char *p = value; *p; ) {
+                _cleanup_(freep) char *word = NULL;
+                size_t len;
+
+                while (is_list_separator(*p))
+                        p++;
+                if (!*p)
+                        break;
+                len = strcspn(p, " \t");
+                if (n == DEFINITION_MAX_REMOTE_PRINCIPALS)
+                        return bad_value(ret_message, "more than %u principals", DEFINITION_MAX_REMOTE_PRINCIPALS);
+                word = strndup(p, len);
+                if (!word)
+                        return -ENOMEM;
+                if (!definition_principal_is_valid(word))
+                        return bad_value(ret_message, "'%s' is not a valid principal (1 to %u bytes of printable "
+                                         "ASCII without spaces)", len > 64 ? "(a long word)" : loggable(word),
+                                         DEFINITION_MAX_PRINCIPAL_LENGTH);
+                list[n++] = TAKE_PTR(word);
+                p += len;
+        }
+
+        strv_free(d->allow_remote_principals);
+        d->allow_remote_principals = n > 0 ? TAKE_PTR(list) : NULL;
+        return 0;
 }
 
 static const char *const restart_names[] = {
@@ -621,6 +697,9 @@ static const KeyParser app_service_keys[] = {
         { "RetestSec", parse_retest_sec, /* raw= */ false },
         { "IdleTimeoutSec", parse_idle_timeout, /* raw= */ false },
         { "StopTimeoutSec", parse_stop_timeout, /* raw= */ false },
+        { "Bridge", parse_bridge, /* raw= */ false },
+        { "AllowRemote", parse_allow_remote, /* raw= */ false },
+        { "AllowRemotePrincipals", parse_allow_remote_principals, /* raw= */ false },
 };
 
 static int key_index(const char *key) {
@@ -1158,6 +1237,9 @@ bool definition_equal(const Definition *a, const Definition *b) {
                 a->max_peers_per_user == b->max_peers_per_user &&
                 a->request_timeout_usec == b->request_timeout_usec &&
                 a->activation_timeout_usec == b->activation_timeout_usec &&
+                a->bridge == b->bridge &&
+                a->allow_remote == b->allow_remote &&
+                strv_equal(a->allow_remote_principals, b->allow_remote_principals) &&
                 a->auto_start == b->auto_start &&
                 a->restart == b->restart &&
                 a->restart_usec == b->restart_usec &&
@@ -1315,6 +1397,21 @@ int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
         return definitions_load_dirs_full(dirs, ret, ret_n, NULL);
 }
 
+/* Opens for other nodes go to one bridge: the Bridge=yes definition whose name sorts first. Any
+ * other is still a bridge for remote callers (it may open with "remote"), but never gets those
+ * opens: say so, naming them. */
+static void warn_bridges(Definition **defs, size_t n) {
+        const Definition *first = NULL;
+
+        for (size_t i = 0; i < n; i++)
+                if (defs[i]->bridge && (!first || strcmp(defs[i]->name, first->name) < 0))
+                        first = defs[i];
+        for (size_t i = 0; first && i < n; i++)
+                if (defs[i]->bridge && defs[i] != first)
+                        log_warning("%s: app service '%s' also says Bridge=yes; opens for other nodes go to "
+                                    "'%s' only (its name sorts first)", defs[i]->path, defs[i]->name, first->name);
+}
+
 int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken) {
         _cleanup_(hashmap_freep) Hashmap *seen = NULL;
         Hashmap *loads = NULL;
@@ -1359,6 +1456,7 @@ int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret
                 return r < 0 ? r : -ENOMEM;
         }
 
+        warn_bridges(defs, n_defs);
         *ret = defs;
         *ret_n = n_defs;
         if (ret_broken)

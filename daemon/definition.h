@@ -26,6 +26,9 @@
 #define DEFINITION_DEFAULT_RETEST_USEC             (UINT64_C(30) * 1000000)
 #define DEFINITION_DEFAULT_IDLE_TIMEOUT_USEC       (UINT64_C(30) * 1000000)
 #define DEFINITION_DEFAULT_STOP_TIMEOUT_USEC       (UINT64_C(10) * 1000000)
+/* AllowRemotePrincipals=: at most this many, each 1 to 255 bytes of printable ASCII, no spaces. */
+#define DEFINITION_MAX_REMOTE_PRINCIPALS           64u
+#define DEFINITION_MAX_PRINCIPAL_LENGTH            255u
 
 /* Restart=: when the broker starts a provider again by itself. */
 typedef enum RestartPolicy {
@@ -69,6 +72,10 @@ typedef struct Definition {
         uint64_t max_peers_per_user;
         uint64_t request_timeout_usec;
         uint64_t activation_timeout_usec;
+
+        bool bridge;                      /* Bridge=: its provider speaks for other nodes and the cloud */
+        bool allow_remote;                /* AllowRemote=: callers elsewhere may reach it through a bridge */
+        char **allow_remote_principals;   /* AllowRemotePrincipals=; NULL: every remote principal */
 
         bool auto_start;                  /* AutoStart= */
         RestartPolicy restart;            /* Restart= */
@@ -129,6 +136,13 @@ char *const *definition_default_dirs(void);
 bool definition_name_is_valid(const char *name);
 const char *restart_policy_to_string(RestartPolicy p);
 bool definition_allows(const Definition *d, uid_t uid, const gid_t *gids, size_t n_gids);
+/* A provider id as Provider= takes it: 1 to 255 letters, digits, '.', '-', '_', not starting with '.'. */
+bool definition_provider_is_valid(const char *provider);
+/* A remote principal as AllowRemotePrincipals= takes it: 1 to 255 bytes of printable ASCII, no spaces. */
+bool definition_principal_is_valid(const char *principal);
+/* Whether AllowRemotePrincipals= lets `principal` in (an empty list lets every one in). Says
+ * nothing of AllowRemote=, which the caller checks first. */
+bool definition_allows_principal(const Definition *d, const char *principal);
 
 /* Splits a command line the way a POSIX shell splits words: blanks separate, '…' and "…" quote,
  * backslash escapes (inside "…" only before $ ` " \ and newline); no expansion of any kind.

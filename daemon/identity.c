@@ -16,6 +16,8 @@ void identity_done(Identity *id) {
         free(id->unit);
         free(id->action);
         free(id->service);
+        remote_caller_free(id->remote);
+        node_target_free(id->target);
         *id = (Identity) {};
 }
 
@@ -40,6 +42,8 @@ int identity_copy(const Identity *src, Identity *dst) {
         if (src->action && !(copy.action = strdup(src->action)))
                 return -ENOMEM;
         if (src->service && !(copy.service = strdup(src->service)))
+                return -ENOMEM;
+        if (remote_caller_copy(src->remote, &copy.remote) < 0 || node_target_copy(src->target, &copy.target) < 0)
                 return -ENOMEM;
 
         *dst = copy;
@@ -368,6 +372,16 @@ int identity_append(sd_bus_message *reply, const Identity *id) {
         }
         if (id->service) {
                 r = sd_bus_message_append(reply, "{sv}", "service", "s", id->service);
+                if (r < 0)
+                        return r;
+        }
+        if (id->remote) {
+                r = remote_caller_append(reply, id->remote);
+                if (r < 0)
+                        return r;
+        }
+        if (id->target) {
+                r = node_target_append(reply, id->target);
                 if (r < 0)
                         return r;
         }

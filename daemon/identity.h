@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "remote.h"
+
 typedef struct Identity {
         uid_t uid;
         gid_t gid;          /* primary group */
@@ -17,6 +19,8 @@ typedef struct Identity {
         char *unit;         /* NULL when unknown */
         char *action;       /* a SubmitAction connection: the action; NULL otherwise */
         char *service;      /* ... and the sender's app service when it is a provider; NULL otherwise */
+        RemoteCaller *remote; /* a bridge opening for a caller elsewhere: who that is; NULL otherwise */
+        NodeTarget *target; /* an open for another node, handed to the bridge: what is wanted there */
 } Identity;
 
 /* Fills `id` from the bus credentials of the sender of `m`. */
@@ -25,7 +29,7 @@ void identity_done(Identity *id);
 int identity_copy(const Identity *src, Identity *dst);
 
 /* Appends the contract's caller a{sv} ("uid", "gid", "pid", and "app-id", "unit", "action",
- * "service" where set). */
+ * "service", "remote", "target" where set). */
 int identity_append(sd_bus_message *reply, const Identity *id);
 
 /* From a cgroup path such as "/user.slice/user-1000.slice/user@1000.service/app.slice/

@@ -47,22 +47,127 @@ static int read_service(Manager *m, sd_bus_message *message, const char **ret_na
         return lookup_service(m, name, ret, error);
 }
 
+/* What OpenConnection's options say; unknown keys are ignored, as the contract has it. */
+typedef struct OpenOptions {
+        const char *node;        /* "node" (s), NULL when not given; points into the call */
+        bool has_remote;         /* "remote" was given, well-formed or not */
+        RemoteCaller *remote;    /* ... and read */
+} OpenOptions;
+
+static void open_options_done(OpenOptions *o) {
+        o->remote = remote_caller_free(o->remote);
+}
+
+static int read_open_option(sd_bus_message *message, const char *key, OpenOptions *o, sd_bus_error *error) {
+        const char *contents;
+        bool remote = streq(key, "remote");
+        char type;
+        int r;
+
+        if ((remote && o->has_remote) || (!remote && o->node))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option '%s' is given twice", key);
+        if (remote)
+                o->has_remote = true;
+        r = sd_bus_message_peek_type(message, &type, &contents);
+        if (r < 0)
+                return r;
+        if (type != SD_BUS_TYPE_VARIANT || !contents || !streq(contents, remote ? "a{sv}" : "s"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option '%s' must be of type '%s', not '%.32s'",
+                                         key, remote ? "a{sv}" : "s", strempty(contents));
+        r = sd_bus_message_enter_container(message, SD_BUS_TYPE_VARIANT, contents);
+        if (r < 0)
+                return r;
+        if (remote)
+                r = remote_caller_read(message, "option 'remote'", &o->remote, error);
+        else
+                r = sd_bus_message_read(message, "s", &o->node);
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+static int read_open_options(sd_bus_message *message, OpenOptions *o, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_enter_container(message, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        for (;;) {
+                const char *key;
+
+                r = sd_bus_message_enter_container(message, SD_BUS_TYPE_DICT_ENTRY, "sv");
+                if (r <= 0)
+                        break;
+                r = sd_bus_message_read(message, "s", &key);
+                if (r < 0)
+                        return r;
+                if (streq(key, "node") || streq(key, "remote"))
+                        r = read_open_option(message, key, o, error);
+                else
+                        r = sd_bus_message_skip(message, "v");
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
+/* OpenConnection with "node" naming another node: the bridge takes it (open.c). */
+static int open_on_node(Manager *m, sd_bus_message *message, const char *node, const char *name,
+                        const char *provider, sd_bus_error *error) {
+        Completion done;
+        int r;
+
+        if (!node_name_is_valid(node))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option 'node': '%.255s' is not a valid node name (1 to 255 letters, digits, "
+                                         "'.', '-' or '_')", node);
+        done = completion_for_call(message);
+        r = node_handle_open(m, message, node, name, provider, &done, error);
+        completion_for_call_drop(&done);  /* refused before the open took it */
+        return r;
+}
+
 static int method_open_connection(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        _cleanup_(open_options_done) OpenOptions o = {};
         Manager *m = userdata;
-        const char *provider;
+        const char *name, *provider;
         Completion done;
         Service *s;
         int r;
 
-        /* Options: none are defined yet, and unknown keys are ignored, so they are not read. */
-        r = read_service(m, message, NULL, &s, error);
+        r = sd_bus_message_read(message, "ss", &name, &provider);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read(message, "s", &provider);
+        r = read_open_options(message, &o, error);
+        /* Only a bridge speaks for remote callers; anyone else learns nothing more, not even
+         * what was wrong with what it said. */
+        if (o.has_remote && !manager_bridge_of(m, sd_bus_message_get_sender(message))) {
+                sd_bus_error_free(error);
+                return sd_bus_error_set(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                        "only a bridge may open for a remote caller");
+        }
+        if (r < 0)
+                return r;
+        if (o.has_remote && o.node)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "the options 'remote' and 'node' cannot be given together");
+        /* "" or this node's own name: an ordinary open here. */
+        if (o.node && *o.node && !streq(o.node, m->node_name))
+                return open_on_node(m, message, o.node, name, provider, error);
+
+        r = lookup_service(m, name, &s, error);
         if (r < 0)
                 return r;
         done = completion_for_call(message);
-        r = service_handle_open(s, message, provider, /* one_shot= */ false, &done, error);
+        if (o.remote)
+                r = service_handle_remote_open(s, message, provider, &o.remote, &done, error);
+        else
+                r = service_handle_open(s, message, provider, /* one_shot= */ false, &done, error);
         completion_for_call_drop(&done);  /* refused before the open took it */
         return r;
 }
@@ -104,7 +209,37 @@ static int method_submit_action(sd_bus_message *call, void *userdata, sd_bus_err
                 if (r < 0)
                         return r;
         }
-        return action_submit(m, call, action, single, submit_action_done, error);
+        return action_submit(m, call, action, single, /* remote= */ NULL, submit_action_done, error);
+}
+
+/* SubmitAction for one caller elsewhere, from a bridge: one destination, the remote checks. */
+static int method_submit_remote_action(sd_bus_message *call, void *userdata, sd_bus_error *error) {
+        _cleanup_(remote_caller_freep) RemoteCaller *remote = NULL;
+        const char *destination, *action;
+        Manager *m = userdata;
+        Service *single;
+        int r;
+
+        r = sd_bus_message_read(call, "ss", &destination, &action);
+        if (r < 0)
+                return r;
+        if (!manager_bridge_of(m, sd_bus_message_get_sender(call)))
+                return sd_bus_error_set(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                        "only a bridge may submit an action for a remote caller");
+        if (streq(destination, "*"))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "a remote action goes to one app service, not to every one (\"*\")");
+        r = action_check_arguments(m, call, action, error);
+        if (r < 0)
+                return r;
+        /* action_check_arguments() left the call right after the message: "remote" is next. */
+        r = remote_caller_read(call, "argument 'remote'", &remote, error);
+        if (r < 0)
+                return r;
+        r = lookup_service(m, destination, &single, error);
+        if (r < 0)
+                return r;
+        return action_submit(m, call, action, single, &remote, submit_action_done, error);
 }
 
 static int method_list_services(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -484,6 +619,10 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", destination, "s", action, "a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", responses, "a{ss}", failures),
                                 method_submit_action, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SubmitRemoteAction",
+                                SD_BUS_ARGS("s", destination, "s", action, "a{sv}", message, "a{sv}", remote),
+                                SD_BUS_RESULT("a{sv}", responses, "a{ss}", failures),
+                                method_submit_remote_action, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("StartMonitoring",
                                 SD_BUS_ARGS("a{sv}", options),
                                 SD_BUS_NO_RESULT,

@@ -238,6 +238,24 @@ Connection *manager_find_connection(Manager *m, uint64_t id) {
         return hashmap_get(m->connections, &id);
 }
 
+Service *manager_find_bridge(Manager *m) {
+        Service *bridge = NULL;
+
+        LIST_FOREACH(services, s, m->services)
+                if (s->definition->bridge && (!bridge || strcmp(s->definition->name, bridge->definition->name) < 0))
+                        bridge = s;
+        return bridge;
+}
+
+Service *manager_bridge_of(Manager *m, const char *sender) {
+        if (!sender)
+                return NULL;
+        LIST_FOREACH(services, s, m->services)
+                if (s->definition->bridge && s->provider && streq(s->provider->name, sender))
+                        return s;
+        return NULL;
+}
+
 void manager_set_state(Manager *m, ManagerState state) {
         if (m->state == state)
                 return;

@@ -96,4 +96,10 @@ Service *manager_find_service(Manager *m, const char *name);
 /* The event loop's CLOCK_MONOTONIC time of the current iteration. */
 uint64_t manager_now_usec(Manager *m);
 Connection *manager_find_connection(Manager *m, uint64_t id);
+/* The bridge to other nodes: the Bridge=yes service whose name sorts first, registered or not;
+ * NULL when none is declared. */
+Service *manager_find_bridge(Manager *m);
+/* The Bridge=yes service whose registered provider is `sender` (a unique bus name), or NULL: a
+ * peer found here is a bridge, and may speak for remote callers. */
+Service *manager_bridge_of(Manager *m, const char *sender);
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "errors.h"
+#include "manager.h"
 #include "open.h"
 #include "peer.h"
 #include "quota.h"
@@ -115,8 +116,8 @@ void service_open(Service *s, sd_bus_message *call, Peer *peer, Identity *caller
                 wait_for_provider(s, call, peer, caller, one_shot, size, done);
 }
 
-int service_handle_open(Service *s, sd_bus_message *call, const char *provider, bool one_shot, Completion *done,
-                        sd_bus_error *error) {
+static int handle_open(Service *s, sd_bus_message *call, const char *provider, RemoteCaller **remote,
+                       NodeTarget **target, bool one_shot, Completion *done, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Peer *peer;
         int r;
@@ -129,6 +130,11 @@ int service_handle_open(Service *s, sd_bus_message *call, const char *provider, 
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
                                                s->definition->name);
+        /* What the options add goes with the caller: its checks, and what the provider is told. */
+        if (remote)
+                caller.remote = TAKE_PTR(*remote);
+        if (target)
+                caller.target = TAKE_PTR(*target);
 
         r = peer_acquire(s->manager, sd_bus_message_get_sender(call), caller.uid, &peer, error);
         if (r < 0)
@@ -147,4 +153,44 @@ int service_handle_open(Service *s, sd_bus_message *call, const char *provider, 
         peer->n_pins--;
         peer_release_if_unused(peer);  /* when the open failed at once */
         return 1;
+}
+
+int service_handle_open(Service *s, sd_bus_message *call, const char *provider, bool one_shot, Completion *done,
+                        sd_bus_error *error) {
+        return handle_open(s, call, provider, /* remote= */ NULL, /* target= */ NULL, one_shot, done, error);
+}
+
+int service_handle_remote_open(Service *s, sd_bus_message *call, const char *provider, RemoteCaller **remote,
+                               Completion *done, sd_bus_error *error) {
+        assert(remote && *remote);
+
+        return handle_open(s, call, provider, remote, /* target= */ NULL, /* one_shot= */ false, done, error);
+}
+
+int node_handle_open(Manager *m, sd_bus_message *call, const char *node, const char *name, const char *provider,
+                     Completion *done, sd_bus_error *error) {
+        _cleanup_(node_target_freep) NodeTarget *target = NULL;
+        Service *bridge;
+        int r;
+
+        assert(node_name_is_valid(node));
+
+        bridge = manager_find_bridge(m);
+        if (!bridge)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                         "node '%s': no bridge to other nodes is declared (Bridge=yes)", node);
+        /* What the other node will be asked must be askable: the names' own rules, as here. */
+        if (!definition_name_is_valid(name))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                         "node '%s': '%.255s' is not a valid app service name", node, name);
+        if (*provider && !definition_provider_is_valid(provider))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_NOT_INSTALLED,
+                                         "node '%s': '%.255s' is not a valid provider id", node, provider);
+
+        r = node_target_new(node, name, provider, &target);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "node '%s': %m", node);
+        /* The opening checks are the bridge service's: it is what the caller opens here. */
+        return handle_open(bridge, call, /* provider= */ NULL, /* remote= */ NULL, &target, /* one_shot= */ false,
+                           done, error);
 }

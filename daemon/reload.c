@@ -70,7 +70,7 @@ static int service_swap_definition(Service *s, Definition *d) {
         Manager *m = s->manager;
         Definition *old = s->definition;
         bool was_activatable = service_is_activatable(s), watchers_changed;
-        const char *props[4];
+        const char *props[5];
         size_t n = 0;
         int r;
 
@@ -89,6 +89,8 @@ static int service_swap_definition(Service *s, Definition *d) {
                 props[n++] = "Description";
         if (was_activatable != service_is_activatable(s))
                 props[n++] = "Activatable";
+        if (old->max_message_size != d->max_message_size)
+                props[n++] = "MaxMessageSize";
         props[n] = NULL;
         watchers_changed = definition_watchers_differ(old, d);
         definition_free(old);

@@ -115,6 +115,13 @@ static int property_get_description(sd_bus *bus, const char *path, const char *i
         return sd_bus_message_append(reply, "s", strempty(s->definition->description));
 }
 
+static int property_get_max_message_size(sd_bus *bus, const char *path, const char *interface,
+                                         const char *property, sd_bus_message *reply, void *userdata,
+                                         sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "t", (uint64_t) s->definition->max_message_size);
+}
+
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
@@ -302,6 +309,7 @@ const sd_bus_vtable service_vtable[] = {
         SD_BUS_PROPERTY("Activatable", "b", property_get_activatable, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Connections", "u", property_get_connections, 0, 0),
         SD_BUS_PROPERTY("NRestarts", "u", property_get_n_restarts, 0, 0),
+        SD_BUS_PROPERTY("MaxMessageSize", "t", property_get_max_message_size, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("SendMessage",
                                 SD_BUS_ARGS("a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", response),

@@ -140,7 +140,17 @@ int service_check_open(Service *s, const char *provider, Peer *peer, const Ident
         if (s->disabled)
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_DISABLED_BY_POLICY,
                                          "app service '%s' is disabled", d->name);
-        if (!definition_allows_identity(d, caller))
+        if (caller->remote) {
+                /* AllowUsers=/AllowGroups= name local users: a remote caller is not one, and the
+                 * bridge's own uid must not let it in either. */
+                if (!d->allow_remote)
+                        return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                                 "app service '%s' does not allow remote callers", d->name);
+                if (!definition_allows_principal(d, caller->remote->principal))
+                        return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                                 "app service '%s' does not allow the remote principal '%s'",
+                                                 d->name, caller->remote->principal);
+        } else if (!definition_allows_identity(d, caller))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
                                          "app service '%s' may not be opened by uid " UID_FMT
                                          " (AllowUsers=, AllowGroups=)", d->name, caller->uid);
@@ -212,6 +222,11 @@ void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *ca
         }
         (void) service_emit_connection_opened(s, c);
 
+        /* An open for another node: the bridge has it now, and answers for the other node. */
+        if (c->caller.target) {
+                connection_wait_for_accept(c, completion);
+                return;
+        }
         if (!one_shot) {
                 completion_opened(completion, c->path);
                 return;

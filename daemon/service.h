@@ -118,7 +118,9 @@ bool service_is_activatable(const Service *s);
 
 /* Whether the caller passes AllowUsers=/AllowGroups= and the service is enabled (ListServices). */
 bool service_may_open(const Service *s, const Identity *caller);
-/* The contract's opening checks, in order, for a caller; on refusal fills error and returns < 0. */
+/* The contract's opening checks, in order, for a caller; on refusal fills error and returns < 0.
+ * For a remote caller (caller->remote, vouched for by a bridge) AllowRemote= and
+ * AllowRemotePrincipals= take the place of AllowUsers= and AllowGroups=. */
 int service_check_open(Service *s, const char *provider, Peer *peer, const Identity *caller,
                        sd_bus_error *error);
 /* Opens now: the provider is registered. `done` (taken) ends now (opened, or failed) or later

@@ -39,6 +39,7 @@ struct _AppServiceConnection {
 
         gchar *app_service_name;
         gchar *package_family_name;
+        gchar *node; /* the node to open on; NULL or empty: this one */
         gchar *object_path;
         gchar *owner; /* the broker's unique name at the other end of object_path */
         GVariant *caller;
@@ -56,6 +57,7 @@ enum {
         PROP_ACTION,
         PROP_CALLER_APP_SERVICE_NAME,
         PROP_IS_OPEN,
+        PROP_NODE,
         N_PROPS
 };
 
@@ -145,6 +147,7 @@ static void app_service_connection_finalize(GObject *object) {
         as_broker_link_clear(&self->link);
         g_free(self->app_service_name);
         g_free(self->package_family_name);
+        g_free(self->node);
         g_free(self->object_path);
         g_free(self->owner);
         g_clear_pointer(&self->caller, g_variant_unref);
@@ -181,6 +184,9 @@ static void app_service_connection_get_property(GObject *object, guint prop_id, 
         case PROP_IS_OPEN:
                 g_value_set_boolean(value, self->is_open);
                 break;
+        case PROP_NODE:
+                g_value_set_string(value, self->node);
+                break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         }
@@ -199,6 +205,9 @@ static void app_service_connection_set_property(GObject *object, guint prop_id, 
                 break;
         case PROP_BUS:
                 as_broker_link_set_bus(&self->link, g_value_get_object(value));
+                break;
+        case PROP_NODE:
+                app_service_connection_set_node(self, g_value_get_string(value));
                 break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -239,6 +248,25 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          */
         properties[PROP_PACKAGE_FAMILY_NAME] = g_param_spec_string(
                 "package-family-name", NULL, NULL, NULL,
+                G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+        /**
+         * AppServiceConnection:node:
+         *
+         * The node (machine) whose app service to open, by its node name (the broker's
+         * `NodeName`), for the Windows `OpenRemoteAsync`. %NULL or empty, the default: this node.
+         * When set, the open passes it to the broker as the `OpenConnection` option `node`;
+         * the broker opens locally when it names this node, and otherwise hands the open to the
+         * node's bridge (an app service declared with `Bridge=yes`, such as `appservice-mqtt`),
+         * which opens the service on the other node. Without a bridge, the open fails with
+         * %APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE; a node that is not reachable gives
+         * %APP_SERVICE_ERROR_APP_UNAVAILABLE. Once open, a remote connection is used as a local
+         * one. Set it before opening. %NULL on the provider side.
+         *
+         * Since: 0.3.0
+         */
+        properties[PROP_NODE] = g_param_spec_string(
+                "node", NULL, NULL, NULL,
                 G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
         /**
@@ -516,6 +544,41 @@ void app_service_connection_set_package_family_name(AppServiceConnection *self,
 }
 
 /**
+ * app_service_connection_get_node:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:node].
+ *
+ * Returns: (nullable) (transfer none): the node name, or %NULL for this node; owned by @self and
+ *   valid until it is set again or @self is finalized
+ *
+ * Since: 0.3.0
+ */
+const gchar *app_service_connection_get_node(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
+        return self->node;
+}
+
+/**
+ * app_service_connection_set_node:
+ * @self: a connection
+ * @node: (nullable): the node name, or %NULL (or `""`) for this node
+ *
+ * Sets [property@AppService.Connection:node]. It takes effect at the next open.
+ *
+ * Since: 0.3.0
+ */
+void app_service_connection_set_node(AppServiceConnection *self, const gchar *node) {
+        g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
+
+        if (g_strcmp0(self->node, node) == 0)
+                return;
+        g_free(self->node);
+        self->node = g_strdup(node);
+        g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_NODE]);
+}
+
+/**
  * app_service_connection_get_bus:
  * @self: a connection
  *
@@ -680,13 +743,23 @@ static gboolean check_can_open(AppServiceConnection *self, GError **error) {
         return TRUE;
 }
 
+/* The OpenConnection options: "node" when one is set. */
+static GVariant *open_options(AppServiceConnection *self) {
+        GVariantBuilder options;
+
+        g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
+        if (self->node && *self->node)
+                g_variant_builder_add(&options, "{sv}", "node", g_variant_new_string(self->node));
+        return g_variant_builder_end(&options);
+}
+
 static GDBusMessage *open_message(AppServiceConnection *self) {
         GDBusMessage *message;
 
         message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "OpenConnection");
         g_dbus_message_set_body(message, g_variant_new("(ss@a{sv})", self->app_service_name,
                                                        self->package_family_name ? self->package_family_name : "",
-                                                       g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+                                                       open_options(self)));
         return message;
 }
 

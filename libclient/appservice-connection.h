@@ -33,6 +33,10 @@ const gchar *app_service_connection_get_package_family_name(AppServiceConnection
 APP_SERVICE_AVAILABLE_IN_ALL
 void app_service_connection_set_package_family_name(AppServiceConnection *self, const gchar *package_family_name);
 APP_SERVICE_AVAILABLE_IN_ALL
+const gchar *app_service_connection_get_node(AppServiceConnection *self);
+APP_SERVICE_AVAILABLE_IN_ALL
+void app_service_connection_set_node(AppServiceConnection *self, const gchar *node);
+APP_SERVICE_AVAILABLE_IN_ALL
 GDBusConnection *app_service_connection_get_bus(AppServiceConnection *self);
 APP_SERVICE_AVAILABLE_IN_ALL
 const gchar *app_service_connection_get_object_path(AppServiceConnection *self);

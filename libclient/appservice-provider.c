@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
 #include "appservice-private.h"
 
 /**
@@ -1169,6 +1171,165 @@ gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const
         }
         split_submit_reply(reply, responses, failures);
         return TRUE;
+}
+
+/* ---- submit_message ---- */
+
+#define SUBMIT_MESSAGE_ACTION "SubmitMessage"
+
+/* What SubmitAction gave for io.appservice.cloud: its response, or its failure as an error in
+ * APP_SERVICE_ERROR (the "NAME: message" of the failures, the code of NAME). */
+static GVariant *cloud_response(GVariant *responses, GVariant *failures, GError **error) {
+        g_autoptr(GVariant) response = NULL;
+        const gchar *failure = NULL;
+        const gchar *separator;
+
+        /* The variant's content: lookup_value() unboxes the v of an a{sv}. */
+        response = g_variant_lookup_value(responses, APP_SERVICE_CLOUD_NAME, NULL);
+        if (response) {
+                if (g_variant_is_of_type(response, G_VARIANT_TYPE_VARDICT))
+                        return g_steal_pointer(&response);
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
+                            "app service '%s' answered with a %s instead of a ValueSet", APP_SERVICE_CLOUD_NAME,
+                            g_variant_get_type_string(response));
+                return NULL;
+        }
+        if (!g_variant_lookup(failures, APP_SERVICE_CLOUD_NAME, "&s", &failure)) {
+                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
+                            "app service '%s' gave no answer", APP_SERVICE_CLOUD_NAME);
+                return NULL;
+        }
+        separator = strstr(failure, ": ");
+        if (separator) {
+                g_autofree gchar *name = g_strndup(failure, separator - failure);
+                GError *e = g_dbus_error_new_for_dbus_error(name, separator + 2);
+
+                if (e->domain == APP_SERVICE_ERROR) {
+                        as_error_prettify(e);
+                        g_propagate_error(error, e);
+                        return NULL;
+                }
+                g_error_free(e);
+        }
+        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED, "app service '%s' failed: %s",
+                    APP_SERVICE_CLOUD_NAME, failure);
+        return NULL;
+}
+
+static void on_submit_message_done(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        g_autoptr(GVariant) responses = NULL;
+        g_autoptr(GVariant) failures = NULL;
+        GVariant *response;
+        GError *error = NULL;
+
+        if (!app_service_provider_submit_action_finish(APP_SERVICE_PROVIDER(source), result, &responses, &failures,
+                                                       &error)) {
+                g_task_return_error(task, error);
+                return;
+        }
+        response = cloud_response(responses, failures, &error);
+        if (!response)
+                g_task_return_error(task, error);
+        else
+                g_task_return_pointer(task, response, (GDestroyNotify) g_variant_unref);
+}
+
+/**
+ * app_service_provider_submit_message:
+ * @self: a provider, usually registered
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when the cloud bridge took the message
+ *   or it failed
+ * @user_data: data for @callback
+ *
+ * Sends @message to the cloud: the microServiceBus `SubmitMessage`, an IoT Hub device-to-cloud
+ * message. It goes to the app service %APP_SERVICE_CLOUD_NAME (the node's bridge,
+ * `appservice-mqtt`) through [method@AppService.Provider.submit_action] with the action
+ * `SubmitMessage`, so that the bridge learns from the broker which app service sent it (when
+ * @self is registered; else the sender's app id or uid) and publishes it under that name.
+ *
+ * The bridge answers once the message is safe in its spool: its response is
+ * `{"status": "delivered" | "queued", "id": s}`, `delivered` when the MQTT broker acknowledged
+ * it at once, `queued` when it will be published later (the link is down or slow), and `id` the
+ * message's id, unique to the node, which receivers use to drop duplicates.
+ *
+ * Errors: %APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE (no bridge is declared on this node),
+ * %APP_SERVICE_ERROR_APP_UNAVAILABLE (it could not be started),
+ * %APP_SERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED (its spool is full: nothing was dropped, try
+ * again later), %APP_SERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE, %APP_SERVICE_ERROR_TIMEOUT, and the
+ * others of [method@AppService.Provider.submit_action]: what the bridge or the broker reports
+ * is an error in %APP_SERVICE_ERROR with its code and message.
+ *
+ * Finish with [method@AppService.Provider.submit_message_finish].
+ *
+ * Since: 0.3.0
+ */
+void app_service_provider_submit_message(AppServiceProvider *self, GVariant *message, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data) {
+        GTask *task;
+
+        g_return_if_fail(APP_SERVICE_IS_PROVIDER(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_provider_submit_message);
+        app_service_provider_submit_action(self, APP_SERVICE_CLOUD_NAME, SUBMIT_MESSAGE_ACTION, message, cancellable,
+                                           on_submit_message_done, task);
+}
+
+/**
+ * app_service_provider_submit_message_finish:
+ * @self: a provider
+ * @result: the result passed to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes [method@AppService.Provider.submit_message].
+ *
+ * Returns: (transfer full): the bridge's response, an `a{sv}` with `status` and `id` (see
+ *   [method@AppService.Provider.submit_message]); free it with g_variant_unref(). %NULL with
+ *   @error set if the message was not taken
+ *
+ * Since: 0.3.0
+ */
+GVariant *app_service_provider_submit_message_finish(AppServiceProvider *self, GAsyncResult *result,
+                                                     GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/**
+ * app_service_provider_submit_message_sync:
+ * @self: a provider, usually registered
+ * @message: (nullable): the message, an `a{sv}` ValueSet (if floating, it is consumed); %NULL
+ *   for an empty one
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends @message to the cloud, blocking the calling thread: the synchronous twin of
+ * [method@AppService.Provider.submit_message]. It needs no running main loop.
+ *
+ * Returns: (transfer full): the bridge's response, an `a{sv}` with `status` and `id`; free it
+ *   with g_variant_unref(). %NULL with @error set if the message was not taken
+ *
+ * Since: 0.3.0
+ */
+GVariant *app_service_provider_submit_message_sync(AppServiceProvider *self, GVariant *message,
+                                                   GCancellable *cancellable, GError **error) {
+        g_autoptr(GVariant) responses = NULL;
+        g_autoptr(GVariant) failures = NULL;
+
+        g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), NULL);
+
+        if (!app_service_provider_submit_action_sync(self, APP_SERVICE_CLOUD_NAME, SUBMIT_MESSAGE_ACTION, message,
+                                                     &responses, &failures, cancellable, error))
+                return NULL;
+        return cloud_response(responses, failures, error);
 }
 
 /* ---- log ---- */

@@ -11,6 +11,16 @@
 
 G_BEGIN_DECLS
 
+/**
+ * APP_SERVICE_CLOUD_NAME:
+ *
+ * The name of the app service that takes messages for the cloud, `io.appservice.cloud`: the
+ * node's bridge (`appservice-mqtt`). [method@AppService.Provider.submit_message] sends to it.
+ *
+ * Since: 0.3.0
+ */
+#define APP_SERVICE_CLOUD_NAME "io.appservice.cloud"
+
 #define APP_SERVICE_TYPE_PROVIDER (app_service_provider_get_type())
 APP_SERVICE_AVAILABLE_IN_ALL
 G_DECLARE_FINAL_TYPE(AppServiceProvider, app_service_provider, APP_SERVICE, PROVIDER, GObject)
@@ -59,6 +69,16 @@ APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const gchar *destination,
                                                  const gchar *action, GVariant *message, GVariant **responses,
                                                  GVariant **failures, GCancellable *cancellable, GError **error);
+
+APP_SERVICE_AVAILABLE_IN_ALL
+void app_service_provider_submit_message(AppServiceProvider *self, GVariant *message, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer user_data);
+APP_SERVICE_AVAILABLE_IN_ALL
+GVariant *app_service_provider_submit_message_finish(AppServiceProvider *self, GAsyncResult *result,
+                                                     GError **error);
+APP_SERVICE_AVAILABLE_IN_ALL
+GVariant *app_service_provider_submit_message_sync(AppServiceProvider *self, GVariant *message,
+                                                   GCancellable *cancellable, GError **error);
 
 APP_SERVICE_AVAILABLE_IN_ALL
 void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,

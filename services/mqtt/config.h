@@ -35,4 +35,8 @@ typedef struct BridgeConfig {
  * error names the file, the key and what was wrong. */
 BridgeConfig *bridge_config_load(const char *path, const char *node_name, GError **error);
 void bridge_config_free(BridgeConfig *config);
+
+/* mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (1883 and 8883 by default; [ADDRESS] for IPv6). */
+gboolean bridge_config_parse_uri(const char *uri, char **ret_host, int *ret_port, gboolean *ret_tls,
+                                 GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BridgeConfig, bridge_config_free)

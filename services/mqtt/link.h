@@ -46,3 +46,14 @@ gboolean mqtt_link_publish(MqttLink *link, const char *topic, const void *payloa
 /* This node's name as the topics spell it (the client id) and the topic prefix. */
 const char *mqtt_link_get_node(MqttLink *link);
 const char *mqtt_link_get_prefix(MqttLink *link);
+
+/* The random hex of this connection's retained status ({"state":"online","incarnation":...}); a
+ * new one on every connect, so that other nodes see a reconnect even if they never saw the will.
+ * NULL while the link is down. */
+const char *mqtt_link_get_incarnation(MqttLink *link);
+
+/* The clean stop: publishes the retained status {"state":"offline",...}, waits (at most 2 s) for
+ * its PUBACK, disconnects (so that the will is not published) and calls `func` once, from the
+ * main loop. The link never reconnects after this; free it after `func`. */
+typedef void (*MqttLinkStoppedFunc)(MqttLink *link, gpointer user_data);
+void mqtt_link_stop(MqttLink *link, MqttLinkStoppedFunc func, gpointer user_data);

@@ -5,7 +5,7 @@
  *
  * Input: a mode byte, then the text; in assignment mode the words are separated by NUL bytes.
  * Whatever parses must be a valid ValueSet, print as text that parses back to the same value,
- * and print as JSON that is valid UTF-8. GLib criticals are fatal: a g_return_if_fail() that
+ * and print as JSON (common/valueset-json.h) that is valid UTF-8. GLib criticals are fatal: a g_return_if_fail() that
  * fires is a bug of the caller. */
 
 #include <stdio.h>
@@ -50,7 +50,7 @@ static void check_value_set(GVariant *value_set) {
                 abort();
         }
 
-        ctl_json_append_value_set(json, value_set);
+        valueset_json_append(json, value_set);
         if (!g_utf8_validate(json->str, json->len, NULL))
                 abort();
 

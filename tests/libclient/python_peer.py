@@ -9,7 +9,8 @@ typelib (the way an app written in Python uses it).
 Provider modes: echo (the message back), ignore (the handler lets the request go unanswered),
 hold (keeps requests unanswered until the "answer" command), defer MS (keeps the request, answers
 with the message after MS ms), greet (sends {'greeting': 'hello'} to each new client, then echo),
-close-on-request (closes the connection when a request arrives).
+close-on-request (closes the connection when a request arrives), cloud (a fake io.appservice.cloud:
+says "action ACTION SENDER" for each connection and answers {'status': 'queued', 'id': 'x'}).
 
 Everything that happens is one line on stdout: "register ok", "registered True", "connection
 uid=0", "request {...}", "closed 1", "greet-response 0 {...}", "open 0", "open-error DOMAIN
@@ -55,6 +56,8 @@ class Provider:
         connection.connect('request-received', self.on_request)
         connection.connect('service-closed', self.on_closed)
         emit('connection', 'uid=%d' % caller.lookup_value('uid', GLib.VariantType('u')).get_uint32())
+        if self.mode == 'cloud':
+            emit('action', connection.get_action(), connection.get_caller_app_service_name())
         if self.mode == 'greet':
             greeting = GLib.Variant('a{sv}', {'greeting': GLib.Variant('s', 'hello')})
             connection.send_message(greeting, None, self.on_greeting_answered)
@@ -72,6 +75,10 @@ class Provider:
         emit('request', text(message))
         if self.mode in ('echo', 'greet'):
             request.send_response(message, None, self.on_answered)
+        elif self.mode == 'cloud':
+            response = GLib.Variant('a{sv}', {'status': GLib.Variant('s', 'queued'),
+                                              'id': GLib.Variant('s', 'x')})
+            request.send_response(response, None, self.on_answered)
         elif self.mode == 'hold':
             self.held.append(request)
         elif self.mode == 'defer':

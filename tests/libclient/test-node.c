@@ -736,6 +736,136 @@ out:
                 g_signal_handlers_disconnect_by_data(p, &received);
 }
 
+/* ---- submit_message (0.3.0): to io.appservice.cloud ------------------------------------------ */
+
+typedef struct {
+        GPtrArray *actions;  /* "ACTION SENDER" per connection */
+        GPtrArray *messages; /* the messages received (GVariant) */
+} FakeCloud;
+
+static void on_cloud_request(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
+        FakeCloud *cloud = user_data;
+
+        g_ptr_array_add(cloud->messages, g_variant_ref(app_service_request_get_message(request)));
+        app_service_request_send_response(request, g_variant_new_parsed("{'status': <'queued'>, 'id': <'x'>}"), NULL,
+                                          NULL, NULL);
+}
+
+static void on_cloud_connection(AppServiceProvider *p, AppServiceConnection *connection, GVariant *caller,
+                                gpointer user_data) {
+        FakeCloud *cloud = user_data;
+
+        g_ptr_array_add(cloud->actions,
+                        g_strdup_printf("%s %s", app_service_connection_get_action(connection),
+                                        app_service_connection_get_caller_app_service_name(connection)));
+        g_signal_connect(connection, "request-received", G_CALLBACK(on_cloud_request), cloud);
+}
+
+static void test_submit_message(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) cloud_provider = NULL;
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(GPtrArray) actions = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) messages = g_ptr_array_new_with_free_func((GDestroyNotify) g_variant_unref);
+        g_autoptr(GVariant) message = lt_value_set("{'Temperature': <21.5>, 'Unit': <'C'>}");
+        g_autoptr(GVariant) expected = lt_value_set("{'status': <'queued'>, 'id': <'x'>}");
+        g_autoptr(GVariant) response = NULL;
+        g_autoptr(GError) error = NULL;
+        FakeCloud cloud = { actions, messages };
+        LtResult r = { 0 };
+
+        if (!b)
+                return;
+        g_assert_cmpstr(APP_SERVICE_CLOUD_NAME, ==, "io.appservice.cloud");
+        lt_bus_write_definition(b, APP_SERVICE_CLOUD_NAME, 0644, NULL);
+        lt_bus_write_definition(b, SENDER, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        cloud_provider = app_service_provider_new_for_bus(lt_bus_connect(b), APP_SERVICE_CLOUD_NAME);
+        g_signal_connect(cloud_provider, "connection-received", G_CALLBACK(on_cloud_connection), &cloud);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(cloud_provider, NULL, &error), out);
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), SENDER);
+        LT_CHECK_OR_GOTO(app_service_provider_register_sync(p, NULL, &error), out);
+
+        /* Async: the bridge's response, and on its side the action and the sending service. */
+        app_service_provider_submit_message(p, message, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, lt_ms(30000), "submit_message() callback"), out);
+        response = app_service_provider_submit_message_finish(p, r.result, &error);
+        lt_result_clear(&r);
+        g_assert_no_error(error);
+        LT_CHECK_OR_GOTO(response != NULL, out);
+        g_assert_false(g_variant_is_floating(response));
+        g_assert_true(lt_value_set_equal(response, expected));
+        g_assert_cmpuint(actions->len, ==, 1);
+        if (actions->len == 1)
+                g_assert_cmpstr(actions->pdata[0], ==, "SubmitMessage " SENDER);
+        g_assert_cmpuint(messages->len, ==, 1);
+        if (messages->len == 1)
+                g_assert_true(lt_value_set_equal(messages->pdata[0], message));
+        g_clear_pointer(&response, g_variant_unref);
+
+        /* A NULL message is an empty one. */
+        app_service_provider_submit_message(p, NULL, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, lt_ms(30000), "submit_message() callback"), out);
+        response = app_service_provider_submit_message_finish(p, r.result, &error);
+        lt_result_clear(&r);
+        g_assert_no_error(error);
+        g_assert_true(lt_value_set_equal(response, expected));
+        if (messages->len == 2)
+                g_assert_cmpuint(g_variant_n_children(messages->pdata[1]), ==, 0);
+        else
+                lt_fail("the fake cloud got %u messages, not 2", messages->len);
+
+        /* Not a ValueSet: refused before anything is sent. */
+        app_service_provider_submit_message(p, g_variant_new_int32(1), NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "submit_message() callback"), out);
+        g_assert_null(app_service_provider_submit_message_finish(p, r.result, &error));
+        lt_result_clear(&r);
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+out:
+        if (cloud_provider)
+                g_signal_handlers_disconnect_by_data(cloud_provider, &cloud);
+}
+
+/* What SubmitAction reports as a failure of the cloud service (here: no answer in time) and what
+ * it refuses (no such service) are errors with their codes. The sync twin, from a thread whose
+ * main context nobody runs: the receiver is another process. */
+static void test_submit_message_failures(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) p = NULL;
+        g_autoptr(GVariant) response = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GError) error = NULL;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, SENDER, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        p = app_service_provider_new_for_bus(lt_bus_connect(b), SENDER);
+        LT_CHECK_OR_RETURN(app_service_provider_register_sync(p, NULL, &error));
+
+        /* No bridge declared on this node. */
+        response = app_service_provider_submit_message_sync(p, g_variant_new_parsed("{'a': <1>}"), NULL, &error);
+        g_assert_null(response);
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE);
+        if (error)
+                g_assert_nonnull(strstr(error->message, APP_SERVICE_CLOUD_NAME));
+        g_clear_error(&error);
+
+        /* A bridge that does not answer within RequestTimeoutSec: a failure of SubmitAction. */
+        lt_bus_write_definition(b, APP_SERVICE_CLOUD_NAME, 0644, "RequestTimeoutSec=1\n");
+        reply = g_dbus_connection_call_sync(b->conn, "io.appservice1", "/io/appservice1", "io.appservice1.Manager",
+                                            "Reload", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+        g_assert_no_error(error);
+        LT_CHECK_OR_RETURN(reply != NULL);
+        lt_helper_start_provider(b, APP_SERVICE_CLOUD_NAME, "hold", NULL);
+        response = app_service_provider_submit_message_sync(p, NULL, NULL, &error);
+        g_assert_null(response);
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_TIMEOUT);
+        /* The message kept, without the D-Bus name in front. */
+        if (error)
+                g_assert_false(g_str_has_prefix(error->message, "io.appservice1.Error"));
+}
+
 int main(int argc, char **argv) {
         lt_init(&argc, &argv);
 
@@ -751,5 +881,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/provider/node-state", test_node_state_for_providers);
         g_test_add_func("/provider/submit-action", test_submit_action);
         g_test_add_func("/provider/submit-action-received", test_submit_action_received);
+        g_test_add_func("/provider/submit-message", test_submit_message);
+        g_test_add_func("/provider/submit-message-failures", test_submit_message_failures);
         return g_test_run();
 }

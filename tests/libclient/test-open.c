@@ -439,6 +439,83 @@ static void test_default_bus(void) {
         g_assert_cmpstr(line, ==, "response 0 {'ping': <1>}");
 }
 
+/* ---- the node property (0.3.0) ----------------------------------------------------------------- */
+
+static void on_notify_count(GObject *object, GParamSpec *pspec, gpointer user_data) {
+        (*(guint *) user_data)++;
+}
+
+/* This node by its name, or by none: an ordinary open here. */
+static void test_node_this_node(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceConnection) c = NULL;
+        g_autoptr(GVariant) node_name = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *node = NULL;
+        LtHelper *provider;
+        guint notified = 0;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node_name = lt_bus_get_manager_property(b, "NodeName");
+        LT_CHECK_OR_RETURN(node_name != NULL);
+        provider = lt_helper_start_provider(b, ECHO, "echo", NULL);
+
+        c = app_service_connection_new_for_bus(b->conn, ECHO, NULL);
+        g_assert_null(app_service_connection_get_node(c));
+        g_signal_connect(c, "notify::node", G_CALLBACK(on_notify_count), &notified);
+        app_service_connection_set_node(c, g_variant_get_string(node_name, NULL));
+        app_service_connection_set_node(c, g_variant_get_string(node_name, NULL)); /* no change */
+        g_assert_cmpuint(notified, ==, 1);
+        g_assert_cmpstr(app_service_connection_get_node(c), ==, g_variant_get_string(node_name, NULL));
+        g_object_get(c, "node", &node, NULL);
+        g_assert_cmpstr(node, ==, g_variant_get_string(node_name, NULL));
+
+        g_assert_cmpint(app_service_connection_open_sync(c, NULL, &error), ==, APP_SERVICE_CONNECTION_STATUS_SUCCESS);
+        g_assert_no_error(error);
+        check_open_connection(b, c, provider);
+        LT_CHECK_OR_RETURN(app_service_connection_close_sync(c, NULL, &error));
+        g_free(lt_helper_wait_line(provider, "closed ", LT_WAIT_MS));
+
+        /* Empty is this node too, and the property keeps what was set. */
+        g_object_set(c, "node", "", NULL);
+        g_assert_cmpstr(app_service_connection_get_node(c), ==, "");
+        g_assert_cmpuint(notified, ==, 2);
+        g_assert_cmpint(lt_open(c, &error), ==, APP_SERVICE_CONNECTION_STATUS_SUCCESS);
+        g_assert_no_error(error);
+        app_service_connection_set_node(c, NULL);
+        g_assert_null(app_service_connection_get_node(c));
+        g_signal_handlers_disconnect_by_data(c, &notified);
+}
+
+/* Another node, and no bridge declared here: the app service is unavailable. */
+static void test_node_without_bridge(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceConnection) c = NULL;
+        g_autoptr(GError) error = NULL;
+        AppServiceConnectionStatus status;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        lt_helper_start_provider(b, ECHO, "echo", NULL);
+
+        c = app_service_connection_new_for_bus(b->conn, ECHO, NULL);
+        app_service_connection_set_node(c, "some-other-node");
+        status = lt_open(c, &error);
+        if (status == APP_SERVICE_CONNECTION_STATUS_SUCCESS) {
+                /* A broker before 0.3.0 ignores the option and opens here. */
+                g_test_skip("this broker does not route the OpenConnection option 'node' (before 0.3.0)");
+                return;
+        }
+        g_assert_cmpint(status, ==, APP_SERVICE_CONNECTION_STATUS_APP_SERVICE_UNAVAILABLE);
+        g_assert_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE);
+        g_assert_false(app_service_connection_get_is_open(c));
+}
+
 int main(int argc, char **argv) {
         lt_init(&argc, &argv);
 
@@ -457,5 +534,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/open/cancelled/during-activation", test_open_cancelled_during_activation);
         g_test_add_func("/open/properties", test_properties);
         g_test_add_func("/open/no-bus", test_no_bus);
+        g_test_add_func("/open/node/this-node", test_node_this_node);
+        g_test_add_func("/open/node/without-bridge", test_node_without_bridge);
         return g_test_run();
 }

@@ -628,6 +628,66 @@ def test_python_provider_properties(services_dir, daemon, bus, conn):
     assert info.value.matches(AppService.error_quark(), AppService.Error.ALREADY_REGISTERED)
 
 
+# ---- 0.3.0: the node property, submit_message ------------------------------------------------
+
+SENDER = 'com.example.sender'
+
+
+def test_connection_node_property(service, conn, bus):
+    service('echo')
+    node_name = bus.get_property(MANAGER_PATH, 'io.appservice1.Manager', 'NodeName')
+    c = AppService.Connection.new_for_bus(conn, ECHO, None)
+    assert c.get_node() is None and c.props.node is None
+    notified = []
+    c.connect('notify::node', lambda obj, pspec: notified.append(obj.props.node))
+    c.props.node = node_name
+    assert notified == [node_name]
+    assert c.get_node() == node_name
+    # This node by its name: an ordinary open here.
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    response = c.send_message_sync(valueset(Text=V('s', 'by node name')), None)
+    assert response.get_message().unpack() == {'Text': 'by node name'}
+    c.close_sync(None)
+    c.set_node(None)
+    assert c.get_node() is None
+
+
+def test_submit_message(services_dir, daemon, bus, conn, peers):
+    services_dir.write(AppService.CLOUD_NAME, Provider='com.example.Cloud')
+    services_dir.write(SENDER, Provider='com.example.Sender')
+    daemon.start()
+    cloud = peers('provider', AppService.CLOUD_NAME, 'cloud', bus_address=bus.address)
+    assert cloud.wait_line('register ') == 'register ok'
+    assert AppService.CLOUD_NAME == 'io.appservice.cloud'
+
+    p = AppService.Provider.new_for_bus(conn, SENDER)
+    assert p.register_sync(None)
+    message = valueset(Temperature=V('d', 21.5), Unit=V('s', 'C'))
+    response = p.submit_message_sync(message, None)
+    assert response.get_type_string() == 'a{sv}'
+    assert response.unpack() == {'status': 'queued', 'id': 'x'}
+    # The bridge learns the action and the sending service from the broker.
+    assert cloud.wait_line('action ') == 'action SubmitMessage %s' % SENDER
+    assert cloud.wait_line('request ') == "request {'Temperature': <21.5>, 'Unit': <'C'>}"
+
+    r = AsyncResult()
+    p.submit_message(valueset(n=V('u', 1)), None, r.callback)
+    response = p.submit_message_finish(r.wait())
+    assert response.unpack() == {'status': 'queued', 'id': 'x'}
+    assert cloud.wait_line('request ') == "request {'n': <uint32 1>}"
+
+
+def test_submit_message_without_a_bridge(services_dir, daemon, bus, conn):
+    services_dir.write(SENDER, Provider='com.example.Sender')
+    daemon.start()
+    p = AppService.Provider.new_for_bus(conn, SENDER)
+    assert p.register_sync(None)
+    with pytest.raises(GLib.Error) as info:
+        p.submit_message_sync(valueset(n=V('u', 1)), None)
+    assert info.value.matches(AppService.error_quark(), AppService.Error.APP_SERVICE_UNAVAILABLE)
+    assert AppService.CLOUD_NAME in info.value.message
+
+
 # ---- GJS ------------------------------------------------------------------------------------
 
 GJS_SCRIPT = r'''

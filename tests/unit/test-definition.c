@@ -326,6 +326,61 @@ static void test_lifecycle_keys(void) {
         g_assert_cmpuint(d->stop_timeout_usec, ==, 1500000);
 }
 
+static void test_remote_keys(void) {
+        _cleanup_(definition_freep) Definition *none = parse_ok(HEAD, false);
+        _cleanup_(definition_freep) Definition *d = parse_ok(HEAD
+                                                             "Bridge=yes\n"
+                                                             "AllowRemote=true\n"
+                                                             "AllowRemotePrincipals=  cloud\tnode:B  node:C\n", false);
+        _cleanup_(definition_freep) Definition *empty = parse_ok(HEAD "AllowRemotePrincipals=\n", false);
+        g_autoptr(GString) many = g_string_new(HEAD "AllowRemotePrincipals=");
+        g_autofree char *long_word = g_strnfill(256, 'x');
+        g_autofree char *longest = g_strnfill(255, 'x');
+
+        ASSERT_OR_RETURN(none && d && empty);
+        g_assert_false(none->bridge);
+        g_assert_false(none->allow_remote);
+        g_assert_null(none->allow_remote_principals);
+        g_assert_true(definition_allows_principal(none, "anyone"));
+
+        g_assert_true(d->bridge);
+        g_assert_true(d->allow_remote);
+        g_assert_cmpstr(d->allow_remote_principals[0], ==, "cloud");
+        g_assert_cmpstr(d->allow_remote_principals[1], ==, "node:B");
+        g_assert_cmpstr(d->allow_remote_principals[2], ==, "node:C");
+        g_assert_null(d->allow_remote_principals[3]);
+        g_assert_true(definition_allows_principal(d, "node:B"));
+        g_assert_false(definition_allows_principal(d, "node:b"));
+        g_assert_false(definition_allows_principal(d, "node"));
+        g_assert_null(empty->allow_remote_principals);
+
+        assert_bad_value("Bridge", "maybe");
+        assert_bad_value("AllowRemote", "2");
+        assert_bad_value("AllowRemotePrincipals", "cloud n\x01" "de");
+        assert_bad_value("AllowRemotePrincipals", long_word);
+        assert_bad_value("AllowRemotePrincipals", "caf\xc3\xa9");
+        for (unsigned i = 0; i < DEFINITION_MAX_REMOTE_PRINCIPALS; i++)
+                g_string_append_printf(many, "p%u ", i);
+        {
+                g_autofree char *text = g_strdup_printf("%s\n", many->str);
+                _cleanup_(definition_freep) Definition *full = parse_ok(text, false);
+                ASSERT_OR_RETURN(full);
+                g_assert_cmpstr(full->allow_remote_principals[DEFINITION_MAX_REMOTE_PRINCIPALS - 1], ==, "p63");
+        }
+        g_string_append(many, "one-more\n");
+        assert_parse_fails(many->str, 4, "AllowRemotePrincipals");
+        {
+                g_autofree char *text = g_strdup_printf(HEAD "AllowRemotePrincipals=%s\n", longest);
+                _cleanup_(definition_freep) Definition *ok = parse_ok(text, false);
+                g_assert_nonnull(ok);
+        }
+
+        g_assert_true(definition_principal_is_valid("cloud"));
+        g_assert_false(definition_principal_is_valid(""));
+        g_assert_false(definition_principal_is_valid("a b"));
+        g_assert_false(definition_principal_is_valid(NULL));
+}
+
 static uint64_t user_limit(const Definition *d, const char *key) {
         if (strcmp(key, "MaxBytesPerUser") == 0)
                 return d->max_bytes_per_user;
@@ -1129,6 +1184,10 @@ static void test_equal(void) {
                 HEAD "RetestSec=3\n",
                 HEAD "IdleTimeoutSec=3\n",
                 HEAD "StopTimeoutSec=3\n",
+                HEAD "Bridge=yes\n",
+                HEAD "AllowRemote=yes\n",
+                HEAD "AllowRemotePrincipals=cloud\n",
+                HEAD "AllowRemotePrincipals=cloud node:B\n",
                 HEAD "\n[Properties]\ncolour=red\n",
                 HEAD "\n[Properties]\ncolour=blue\n",
                 "[App Service]\nName=com.example.echo\nProvider=com.example.OtherApp\n",
@@ -1172,6 +1231,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/errors/timeouts", test_bad_timeouts);
         g_test_add_func("/definition/lifecycle/keys", test_lifecycle_keys);
         g_test_add_func("/definition/lifecycle/values", test_lifecycle_values);
+        g_test_add_func("/definition/remote-keys", test_remote_keys);
         g_test_add_func("/definition/errors/lifecycle", test_bad_lifecycle_values);
         g_test_add_func("/definition/errors/missing-required", test_missing_required);
         g_test_add_func("/definition/errors/syntax", test_syntax_errors);

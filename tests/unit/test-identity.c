@@ -212,6 +212,103 @@ static void test_append(void) {
         bus_pair_close(&bus);
 }
 
+/* The keys of the a{sv} in the variant at m's position, in order, with their values when strings:
+ * "key=value other ". */
+static char *read_string_keys(sd_bus_message *m) {
+        GString *out = g_string_new(NULL);
+        const char *key, *contents, *s;
+        char type;
+
+        g_assert_cmpint(sd_bus_message_enter_container(m, 'v', "a{sv}"), >, 0);
+        g_assert_cmpint(sd_bus_message_enter_container(m, 'a', "{sv}"), >, 0);
+        while (sd_bus_message_enter_container(m, 'e', "sv") > 0) {
+                g_assert_cmpint(sd_bus_message_read(m, "s", &key), >, 0);
+                g_assert_cmpint(sd_bus_message_peek_type(m, &type, &contents), >, 0);
+                if (strcmp(contents, "s") == 0) {
+                        g_assert_cmpint(sd_bus_message_read(m, "v", "s", &s), >, 0);
+                        g_string_append_printf(out, "%s=%s ", key, s);
+                } else {
+                        g_assert_cmpint(sd_bus_message_skip(m, "v"), >, 0);
+                        g_string_append_printf(out, "%s ", key);
+                }
+                g_assert_cmpint(sd_bus_message_exit_container(m), >, 0);
+        }
+        g_assert_cmpint(sd_bus_message_exit_container(m), >, 0);
+        g_assert_cmpint(sd_bus_message_exit_container(m), >, 0);
+        return g_string_free(out, false);
+}
+
+/* The "remote" a{sv} a bridge gives: read and checked, appended to a caller, copied. */
+static void test_remote(void) {
+        _cleanup_(remote_caller_freep) RemoteCaller *rc = NULL, *copy = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(node_target_freep) NodeTarget *target = NULL;
+        Identity id = { .uid = 7, .gid = 7, .pid = 1 };
+        const char *key;
+        unsigned n = 0;
+        BusPair bus;
+        sd_bus_message *m, *out;
+
+        ASSERT_OR_RETURN(bus_pair_open(&bus) >= 0);
+
+        m = bus_pair_new_message(&bus);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 3, "principal", "s", "node:B", "uid", "u", 1000,
+                                              "unit", "s", "x.service"), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 1, "uid", "u", 1), >=, 0);
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 2, "principal", "s", "cloud", "gid", "s", "0"), >=, 0);
+        g_assert_cmpint(message_seal_for_reading(m), >=, 0);
+
+        g_assert_cmpint(remote_caller_read(m, "remote", &rc, &error), >=, 0);
+        ASSERT_OR_RETURN(rc);
+        g_assert_cmpstr(rc->principal, ==, "node:B");
+        g_assert_true(rc->has_uid && rc->uid == 1000 && !rc->has_gid && !rc->has_pid);
+        g_assert_cmpstr(rc->unit, ==, "x.service");
+        g_assert_null(rc->node);
+        g_assert_null(rc->app_id);
+
+        g_assert_cmpint(remote_caller_read(m, "remote", &copy, &error), <, 0);
+        g_assert_cmpstr(error.name, ==, SD_BUS_ERROR_INVALID_ARGS);
+        g_assert_nonnull(strstr(error.message, "'principal' is required"));
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(m);
+
+        g_assert_cmpint(remote_caller_copy(rc, &copy), ==, 0);
+        ASSERT_OR_RETURN(copy);
+        g_assert_true(copy->principal != rc->principal);
+        g_assert_cmpstr(copy->unit, ==, "x.service");
+        g_assert_cmpint(node_target_new("B", "com.example.echo", NULL, &target), ==, 0);
+
+        /* In the caller a{sv}: "remote" with the keys given, "target" with all three. */
+        id.remote = copy;
+        id.target = target;
+        out = bus_pair_new_message(&bus);
+        g_assert_cmpint(identity_append(out, &id), >=, 0);
+        g_assert_cmpint(message_seal_for_reading(out), >=, 0);
+        g_assert_cmpint(sd_bus_message_enter_container(out, 'a', "{sv}"), >, 0);
+        while (sd_bus_message_enter_container(out, 'e', "sv") > 0) {
+                g_assert_cmpint(sd_bus_message_read(out, "s", &key), >, 0);
+                if (strcmp(key, "remote") == 0 || strcmp(key, "target") == 0) {
+                        g_autofree char *keys = read_string_keys(out);
+                        g_assert_cmpstr(keys, ==, strcmp(key, "remote") == 0 ? "principal=node:B uid unit=x.service "
+                                                                             : "node=B name=com.example.echo provider= ");
+                        n++;
+                } else
+                        g_assert_cmpint(sd_bus_message_skip(out, "v"), >, 0);
+                g_assert_cmpint(sd_bus_message_exit_container(out), >, 0);
+        }
+        g_assert_cmpuint(n, ==, 2);
+        sd_bus_message_unref(out);
+        copy = NULL;
+        target = NULL;
+        identity_done(&id);
+
+        g_assert_true(node_name_is_valid("node-a.example_1"));
+        g_assert_false(node_name_is_valid(""));
+        g_assert_false(node_name_is_valid("a/b"));
+        g_assert_false(node_name_is_valid("a b"));
+        bus_pair_close(&bus);
+}
+
 static void test_copy(void) {
         gid_t groups[] = { 4, 24, 100 };
         Identity src = {
@@ -613,6 +710,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/identity/cgroup/root-and-garbage", test_cgroup_root_and_garbage);
         g_test_add_func("/identity/append", test_append);
         g_test_add_func("/identity/copy", test_copy);
+        g_test_add_func("/identity/remote", test_remote);
         g_test_add_func("/identity/from-message/self", test_from_message_self);
         g_test_add_func("/identity/from-message/other-user", test_from_message_other_user);
         g_test_add_func("/identity/from-message/app-scope", test_from_message_app_scope);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ValueSets as JSON, with the GVariant type written out wherever JSON alone would be ambiguous.
+/* The writer of the typed JSON mapping: ValueSets as JSON, with the GVariant type written out
+ * wherever JSON alone would be ambiguous (valueset-json-parse.c reads it back).
  *
  * A ValueSet is an object, one member per key. Each value is written as:
  *   - s                        a string
@@ -18,14 +19,14 @@
  * the key type is s, o or g and an array of [key, value] pairs otherwise; a maybe is [] (nothing)
  * or [PLAIN] (just); a variant (v) is written as a ValueSet value is, by the list above.
  *
- * The README has the same table, with examples. */
+ * README.md here has the same table, with examples. */
 
 #include <math.h>
 #include <string.h>
 
-#include "appservicectl.h"
+#include "valueset-json.h"
 
-void ctl_json_append_string(GString *out, const char *s) {
+void valueset_json_append_string(GString *out, const char *s) {
         g_string_append_c(out, '"');
         for (const char *p = s; *p; p++) {
                 unsigned char c = (unsigned char) *p;
@@ -105,7 +106,7 @@ static void append_dict_as_object(GString *out, GVariant *array) {
 
                 if (i > 0)
                         g_string_append_c(out, ',');
-                ctl_json_append_string(out, g_variant_get_string(key, NULL));
+                valueset_json_append_string(out, g_variant_get_string(key, NULL));
                 g_string_append_c(out, ':');
                 append_plain(out, value);
         }
@@ -170,7 +171,7 @@ static void append_plain(GString *out, GVariant *value) {
         case G_VARIANT_CLASS_STRING:
         case G_VARIANT_CLASS_OBJECT_PATH:
         case G_VARIANT_CLASS_SIGNATURE:
-                ctl_json_append_string(out, g_variant_get_string(value, NULL));
+                valueset_json_append_string(out, g_variant_get_string(value, NULL));
                 break;
         case G_VARIANT_CLASS_VARIANT: {
                 g_autoptr(GVariant) inner = g_variant_get_variant(value);
@@ -206,15 +207,20 @@ static void append_typed(GString *out, GVariant *value) {
         g_autofree gchar *member = g_strconcat("@", g_variant_get_type_string(value), NULL);
 
         g_string_append_c(out, '{');
-        ctl_json_append_string(out, member);
+        valueset_json_append_string(out, member);
         g_string_append_c(out, ':');
         append_plain(out, value);
         g_string_append_c(out, '}');
 }
 
+/* The null value of ValueSets: a variant holding an empty array of variants. */
+static gboolean value_is_null(GVariant *value) {
+        return g_variant_is_of_type(value, G_VARIANT_TYPE("av")) && g_variant_n_children(value) == 0;
+}
+
 /* One value of a ValueSet (what its variant holds). */
 static void append_value(GString *out, GVariant *value) {
-        if (app_service_value_is_null(value))
+        if (value_is_null(value))
                 g_string_append(out, "null");
         else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ||
                  g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN) ||
@@ -226,6 +232,15 @@ static void append_value(GString *out, GVariant *value) {
                 append_typed(out, value);
 }
 
-void ctl_json_append_value_set(GString *out, GVariant *value_set) {
+void valueset_json_append(GString *out, GVariant *value_set) {
+        g_return_if_fail(g_variant_is_of_type(value_set, G_VARIANT_TYPE_VARDICT));
+
         append_plain(out, value_set);
+}
+
+char *valueset_json_print(GVariant *value_set) {
+        GString *out = g_string_new(NULL);
+
+        valueset_json_append(out, value_set);
+        return g_string_free(out, FALSE);
 }

@@ -31,6 +31,10 @@
 
 /* The broker takes at most this many bytes of text with Refuse and FailRequest. */
 #define BRIDGE_MESSAGE_MAX 1024
+/* The retained statuses of the other nodes come right after the link: for this long after it
+ * came up, an open for a node whose status is not known yet waits for it instead of being
+ * refused as offline. */
+#define STATUS_SETTLE_USEC (1500 * G_TIME_SPAN_MILLISECOND)
 /* A status payload is a short JSON object. */
 #define STATUS_PAYLOAD_MAX 1024
 
@@ -52,6 +56,7 @@ struct Node {
         Remote *remote;
         char *name;
         gboolean online;
+        gboolean status_known;  /* a status came since the link last came up */
         char *incarnation;     /* of the last "online" seen, NULL before */
         GHashTable *sessions;  /* guint64 id → Session *, both directions (ids are random) */
 };
@@ -74,6 +79,9 @@ struct Session {
         AppServiceConnection *connection;  /* opener: the library's object of the local connection */
         gulong request_handler, closed_handler;
         guint open_timer;
+        gboolean awaiting_status;  /* opener: the node's status is not known yet (STATUS_SETTLE_USEC) */
+        char *provider;            /* opener: for the `open` frame */
+        GVariant *open_caller;     /* opener: for the `open` frame */
         guint64 far_max;       /* the far service's MaxMessageSize (opener) */
         guint64 told_max;      /* this service's, for `opened` (receiver) */
         GHashTable *sent;      /* local request ids sent as `request` → AppServiceRequest * (opener) or NULL */
@@ -113,6 +121,7 @@ struct Remote {
         guint signal_id;
         guint watch_id;
         char *broker_owner;   /* io.appservice1's unique name, NULL while it has none */
+        gint64 connected_at;  /* when the link last came up (monotonic), 0 while down */
         gboolean nodes_full_logged;
 };
 
@@ -456,6 +465,8 @@ static void session_free(Session *s) {
         }
         g_hash_table_unref(s->sent);
         g_hash_table_unref(s->received);
+        g_clear_pointer(&s->open_caller, g_variant_unref);
+        g_free(s->provider);
         g_free(s->path);
         g_free(s->name);
         g_free(s);
@@ -626,11 +637,49 @@ static gboolean on_open_timeout(gpointer user_data) {
         return G_SOURCE_REMOVE;
 }
 
+/* Sends the `open` frame and waits for the answer, or refuses the client now. */
+static void session_send_open(Session *s) {
+        Remote *r = s->remote;
+        g_autoptr(GError) error = NULL;
+        WireFrame f = { .kind = WIRE_OPEN, .session = s->id, .name = s->name, .provider = s->provider,
+                        .caller = s->open_caller };
+
+        s->awaiting_status = FALSE;
+        g_clear_handle_id(&s->open_timer, g_source_remove);
+        if (!s->node->online || !mqtt_link_is_connected(r->link)) {
+                g_autofree char *text = g_strdup_printf("node '%s' is offline", s->node->name);
+
+                g_message("refusing the open of %s: %s", s->path, text);
+                call_refuse(r, s->path, s->connection, ERROR_APP_UNAVAILABLE, text);
+                session_free(s);
+                return;
+        }
+        if (!send_frame(r, s->node, &f, &error)) {
+                g_autofree char *text = g_strdup_printf("node '%s' cannot be reached: %s", s->node->name,
+                                                        error->message);
+
+                g_message("refusing the open of %s: %s", s->path, text);
+                call_refuse(r, s->path, s->connection, ERROR_APP_UNAVAILABLE, text);
+                session_free(s);
+                return;
+        }
+        g_debug("session %016" G_GINT64_MODIFIER "x: opening '%s' on node '%s' for %s", s->id, s->name, s->node->name,
+                s->path);
+        s->open_timer = g_timeout_add(r->config->open_timeout_msec, on_open_timeout, s);
+}
+
+static gboolean on_status_settled(gpointer user_data) {
+        Session *s = user_data;
+
+        s->open_timer = 0;
+        session_send_open(s);
+        return G_SOURCE_REMOVE;
+}
+
 void remote_handle_open(Remote *r, AppServiceConnection *connection, GVariant *caller) {
         g_autoptr(GVariant) target = NULL;
-        g_autoptr(GVariant) frame_caller = NULL;
-        g_autoptr(GError) error = NULL;
         const char *node = NULL, *name = NULL, *provider = NULL;
+        gint64 settle_left = 0;
         Session *s;
         Node *n;
 
@@ -647,8 +696,10 @@ void remote_handle_open(Remote *r, AppServiceConnection *connection, GVariant *c
                 refuse_now(r, connection, ERROR_APP_UNAVAILABLE, "'%.64s' is not a node name", node);
                 return;
         }
-        n = node_get(r, node, FALSE);
-        if (!n || !n->online || !mqtt_link_is_connected(r->link)) {
+        if (r->connected_at > 0)
+                settle_left = r->connected_at + STATUS_SETTLE_USEC - g_get_monotonic_time();
+        n = node_get(r, node, settle_left > 0);
+        if (!mqtt_link_is_connected(r->link) || !n || (!n->online && (n->status_known || settle_left <= 0))) {
                 refuse_now(r, connection, ERROR_APP_UNAVAILABLE, "node '%s' is offline", node);
                 return;
         }
@@ -660,24 +711,19 @@ void remote_handle_open(Remote *r, AppServiceConnection *connection, GVariant *c
 
         s = session_new(r, n, new_session_id(n), /* opener= */ TRUE, name);
         s->path = g_strdup(app_service_connection_get_object_path(connection));
+        s->provider = g_strdup(provider);
+        s->open_caller = caller_for_frame(caller);
         s->connection = g_object_ref(connection);
         s->request_handler = g_signal_connect(connection, "request-received", G_CALLBACK(on_opener_request), s);
         s->closed_handler = g_signal_connect(connection, "service-closed", G_CALLBACK(on_opener_closed), s);
 
-        frame_caller = caller_for_frame(caller);
-        {
-                WireFrame f = { .kind = WIRE_OPEN, .session = s->id, .name = name, .provider = provider,
-                                .caller = frame_caller };
-
-                if (!send_frame(r, n, &f, &error)) {
-                        refuse_now(r, connection, ERROR_APP_UNAVAILABLE, "node '%s' cannot be reached: %s", node,
-                                   error->message);
-                        session_free(s);
-                        return;
-                }
+        if (n->online) {
+                session_send_open(s);
+                return;
         }
-        g_debug("session %016" G_GINT64_MODIFIER "x: opening '%s' on node '%s' for %s", s->id, name, node, s->path);
-        s->open_timer = g_timeout_add(r->config->open_timeout_msec, on_open_timeout, s);
+        /* The link came up a moment ago and this node's retained status has not come (yet). */
+        s->awaiting_status = TRUE;
+        s->open_timer = g_timeout_add((guint) (settle_left / 1000) + 1, on_status_settled, s);
 }
 
 typedef struct SessionRef {
@@ -1060,6 +1106,7 @@ static void on_status(MqttLink *link, const char *topic, const void *payload, gs
         n = node_get(r, name, g_strcmp0(state, "online") == 0);
         if (!n)
                 return;
+        n->status_known = TRUE;
         if (g_strcmp0(state, "online") != 0) {
                 if (n->online)
                         g_message("node '%s' is offline", n->name);
@@ -1074,6 +1121,18 @@ static void on_status(MqttLink *link, const char *topic, const void *payload, gs
         n->online = TRUE;
         g_free(n->incarnation);
         n->incarnation = g_strdup(incarnation);
+
+        /* Opens that waited for this status go now. */
+        {
+                g_autoptr(GPtrArray) all = sessions_of(n->sessions);
+
+                for (guint i = 0; i < all->len; i++) {
+                        Session *s = all->pdata[i];
+
+                        if (s->awaiting_status)
+                                session_send_open(s);
+                }
+        }
 }
 
 static void on_link_state(MqttLink *link, gboolean connected, gpointer user_data) {
@@ -1081,14 +1140,18 @@ static void on_link_state(MqttLink *link, gboolean connected, gpointer user_data
         GHashTableIter iter;
         gpointer value;
 
-        if (connected)
+        if (connected) {
+                r->connected_at = g_get_monotonic_time();
                 return;
+        }
+        r->connected_at = 0;
         /* Every other node's status is unknown until the retained ones come again. */
         g_hash_table_iter_init(&iter, r->nodes);
         while (g_hash_table_iter_next(&iter, NULL, &value)) {
                 Node *n = value;
 
                 n->online = FALSE;
+                n->status_known = FALSE;
                 node_end_sessions(n, "the link to the MQTT broker went down");
         }
 }

@@ -28,6 +28,7 @@
 #define ECHO_TEXT        "this should be echoed back"
 
 static gint arg_timeout = 20;
+static gchar *arg_node = NULL;     /* --node: the service on another node, through the bridges */
 
 typedef struct {
         AppServiceConnection *connection;
@@ -237,10 +238,15 @@ static int run(Client *c) {
 
         /* 1. Open. The handlers go on first: the greeting may come at once. */
         c->connection = app_service_connection_new(APP2APP_NAME, APP2APP_PROVIDER);
+        if (arg_node)
+                g_object_set(c->connection, "node", arg_node, NULL);
         g_signal_connect(c->connection, "request-received", G_CALLBACK(on_request_received), c);
         g_signal_connect(c->connection, "service-closed", G_CALLBACK(on_service_closed), c);
 
-        printf("Opening %s (provider %s)...\n", APP2APP_NAME, APP2APP_PROVIDER);
+        if (arg_node)
+                printf("Opening %s (provider %s) on node %s...\n", APP2APP_NAME, APP2APP_PROVIDER, arg_node);
+        else
+                printf("Opening %s (provider %s)...\n", APP2APP_NAME, APP2APP_PROVIDER);
         app_service_connection_open(c->connection, c->cancellable, on_async_done, c);
         if (!wait_for(c, &c->have_result, "the connection to open"))
                 return EXIT_FAILURE;
@@ -329,6 +335,8 @@ int main(int argc, char *argv[]) {
         static const GOptionEntry options[] = {
                 { "timeout", 't', 0, G_OPTION_ARG_INT, &arg_timeout,
                   "Seconds to wait at each step (default 20)", "SECONDS" },
+                { "node", 'n', 0, G_OPTION_ARG_STRING, &arg_node,
+                  "Open the app service on that node, through the MQTT bridges (default: this one)", "NODE" },
                 {}
         };
         g_autoptr(GOptionContext) context = NULL;
@@ -347,8 +355,8 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "app2app-client: %s\n", error->message);
                 return 2;
         }
-        if (argc > 1 || arg_timeout <= 0) {
-                fprintf(stderr, "app2app-client: usage: %s [--timeout=SECONDS]\n", argv[0]);
+        if (argc > 1 || arg_timeout <= 0 || (arg_node && !arg_node[0])) {
+                fprintf(stderr, "app2app-client: usage: %s [--timeout=SECONDS] [--node=NODE]\n", argv[0]);
                 return 2;
         }
 

@@ -55,12 +55,16 @@ def print_value_set(message):
 
 
 class Client:
-    def __init__(self, timeout):
+    def __init__(self, timeout, node=None):
         self.timeout = timeout
+        self.node = node
         self.cancellable = Gio.Cancellable()
         self.greeted = False
         self.closed_status = None
         self.connection = AppService.Connection.new(APP2APP_NAME, APP2APP_PROVIDER)
+        if node:
+            # The app service on another node, through the MQTT bridges (services/mqtt).
+            self.connection.set_property('node', node)
         # The handlers go on before opening: the greeting may come at once.
         self.connection.connect('request-received', self.on_request_received)
         self.connection.connect('service-closed', self.on_service_closed)
@@ -136,7 +140,11 @@ class Client:
 
     def run(self):
         # 1. Open.
-        print('Opening %s (provider %s)...' % (APP2APP_NAME, APP2APP_PROVIDER))
+        if self.node:
+            print('Opening %s (provider %s) on node %s...' % (APP2APP_NAME, APP2APP_PROVIDER,
+                                                            self.node))
+        else:
+            print('Opening %s (provider %s)...' % (APP2APP_NAME, APP2APP_PROVIDER))
         try:
             status = self.call(self.connection.open, self.connection.open_finish,
                                'the connection to open')
@@ -225,15 +233,20 @@ def main():
                     'DBUS_SYSTEM_BUS_ADDRESS.')
     parser.add_argument('-t', '--timeout', type=int, default=20, metavar='SECONDS',
                         help='seconds to wait at each step (default 20)')
+    parser.add_argument('-n', '--node', metavar='NODE',
+                        help='open the app service on that node, through the MQTT bridges '
+                             '(default: this one)')
     args = parser.parse_args()
     if args.timeout <= 0:
         parser.error('--timeout must be positive')
+    if args.node is not None and not args.node:
+        parser.error('--node must not be empty')
 
     # A line at a time even into a pipe, so that the transcript interleaves in order with the
     # provider's log (as in tools/demo).
     sys.stdout.reconfigure(line_buffering=True)
     try:
-        Client(args.timeout).run()
+        Client(args.timeout, args.node).run()
     except Failure as e:
         sys.stdout.flush()
         print('app2app-client.py: FAILED: %s' % e, file=sys.stderr)

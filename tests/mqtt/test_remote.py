@@ -18,7 +18,7 @@ import mqttharness as mh
 
 NAME = 'com.example.remote'
 APP2APP = 'com.example.app2app'
-KEEPALIVE = 3        # the harness's Broker.KeepaliveSec
+KEEPALIVE = 5        # the harness's Broker.KeepaliveSec (libmosquitto's least)
 
 # The App2App sample's TestValues (examples/app2app/README.md): each type at its minimum and
 # maximum, nulls, strings, arrays.

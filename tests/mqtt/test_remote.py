@@ -208,6 +208,7 @@ def test_offline_and_unknown_nodes(pair):
     os.kill(a.bridge.pid, 19)  # SIGSTOP
     try:
         r = open_remote(client, 'node-a').wait(30)
+        print('open of a stopped node: %s after %.2f s' % (r.error, r.elapsed))
         r.expect_error('AppUnavailable')
         assert r.elapsed < 5 + 2 * TIME_SCALE, r.elapsed
     finally:

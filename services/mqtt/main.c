@@ -19,6 +19,7 @@
 #include "config.h"
 #include "link.h"
 #include "log.h"
+#include "remote.h"
 #include "spool.h"
 
 #define CLOUD_SERVICE_NAME "io.appservice.cloud"
@@ -33,8 +34,9 @@ typedef struct {
         MqttLink *link;
         Cloud *cloud;
         Actions *actions;
-        /* The remote connections (README.md, "Remote app services") plug in here: made after the
-         * link and the cloud, before mqtt_link_start(), freed before the link. */
+        /* The remote connections (README.md, "Remote app services"): made after the link and the
+         * cloud, before mqtt_link_start(), freed before the link. */
+        Remote *remote;
         gboolean stopping;
         int exit_status;
 } Context;
@@ -43,6 +45,7 @@ static void context_done(Context *c) {
         /* The jobs first (their calls in flight are cancelled), then the link they publish on,
          * then what the link's handlers point at. */
         g_clear_pointer(&c->actions, actions_free);
+        g_clear_pointer(&c->remote, remote_free);
         g_clear_pointer(&c->link, mqtt_link_free);
         g_clear_pointer(&c->cloud, cloud_free);
         g_clear_pointer(&c->spool, spool_free);
@@ -54,33 +57,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Context, context_done)
 
 /* ---- connections ---------------------------------------------------------------------------- */
 
-static void on_refused(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GVariant) reply = NULL;
-        g_autoptr(GError) error = NULL;
-
-        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-        if (!reply)
-                g_message("refusing an open for another node failed, ignoring: %s", error->message);
-}
-
-/* An open for another node ("target" in the caller) while no remote part handles them. */
-static void refuse_remote_open(Context *c, AppServiceConnection *connection) {
-        g_dbus_connection_call(app_service_provider_get_bus(c->provider), "io.appservice1",
-                               app_service_connection_get_object_path(connection), "io.appservice1.Connection",
-                               "Refuse",
-                               g_variant_new("(ss)", "io.appservice1.Error.AppUnavailable",
-                                             "this bridge does not open app services on other nodes"),
-                               NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_refused, NULL);
-}
-
 static void on_connection_received(AppServiceProvider *provider, AppServiceConnection *connection,
                                    GVariant *caller, gpointer user_data) {
         Context *c = user_data;
         g_autoptr(GVariant) target = g_variant_lookup_value(caller, "target", G_VARIANT_TYPE_VARDICT);
 
         if (target) {
-                /* An open for another node: the remote part's (remote_handle_open()). */
-                refuse_remote_open(c, connection);
+                /* An open for another node: the remote part's. */
+                remote_handle_open(c->remote, connection, caller);
                 return;
         }
         cloud_handle_connection(c->cloud, connection, caller);
@@ -187,7 +171,7 @@ static gboolean start(Context *c, const char *config_path, GError **error) {
                 return FALSE;
         c->cloud = cloud_new(c->provider, c->link, c->spool, c->config);
         c->actions = actions_new(c->provider, c->link, c->config);
-        /* The remote part: remote_new(c->link, c->provider, c->config) here. */
+        c->remote = remote_new(c->link, c->provider, c->config);
         mqtt_link_start(c->link);
         return TRUE;
 }

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Topics and payloads of the bridge (README.md): pure functions on strings and GVariants. The
- * typed JSON mapping is common/'s (valueset-json.h), the one copy in the tree. */
+ * typed JSON mapping is common/'s (valueset-json.h), the wire encoding wire.c's. */
 
 #include <string.h>
 
 #include <gio/gio.h>
 
-#include <appservice.h>
-
 #include "payload.h"
 #include "valueset-json.h"
+#include "wire.h"
 
 gboolean payload_topic_segment_is_valid(const char *segment) {
         gsize n = strlen(segment);
@@ -68,46 +67,6 @@ char *payload_format_time(GDateTime *time) {
         return g_date_time_format(utc, "%Y-%m-%dT%H:%M:%S.%fZ");
 }
 
-GBytes *payload_wire_encode(GVariant *value) {
-        g_autoptr(GVariant) normal = g_variant_get_normal_form(value);
-
-        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
-                g_autoptr(GVariant) swapped = g_variant_byteswap(normal);
-
-                return g_variant_get_data_as_bytes(swapped);
-        }
-        return g_variant_get_data_as_bytes(normal);
-}
-
-GVariant *payload_wire_decode_value_set(const void *data, gsize size, gsize max_size, GError **error) {
-        g_autoptr(GBytes) bytes = NULL;
-        g_autoptr(GVariant) value = NULL;
-        g_autoptr(GError) local = NULL;
-
-        if (size > max_size) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%" G_GSIZE_FORMAT " bytes, more than %" G_GSIZE_FORMAT,
-                            size, max_size);
-                return NULL;
-        }
-        bytes = g_bytes_new(data, size);
-        value = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE_VARDICT, bytes, FALSE));
-        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
-                GVariant *swapped = g_variant_byteswap(value);
-
-                g_variant_unref(value);
-                value = swapped;
-        }
-        if (!g_variant_is_normal_form(value)) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not an a{sv} in GVariant's normal form");
-                return NULL;
-        }
-        if (!app_service_value_set_is_valid(value, &local)) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s", local->message);
-                return NULL;
-        }
-        return g_steal_pointer(&value);
-}
-
 SpoolMessage *payload_cloud_message(const char *prefix, const char *node, const char *service, const char *id,
                                     const char *time, GVariant *message, gboolean gvariant_format) {
         SpoolMessage *m = g_new0(SpoolMessage, 1);
@@ -118,7 +77,7 @@ SpoolMessage *payload_cloud_message(const char *prefix, const char *node, const 
                 m->user_properties = g_strdupv((char *[]){ "message-id", (char *) id, "id", (char *) id, "node",
                                                            (char *) node, "service", (char *) service, "time",
                                                            (char *) time, NULL });
-                m->payload = payload_wire_encode(message);
+                m->payload = wire_value_encode(message);
         } else {
                 GString *json = g_string_new("{\"id\":");
 
@@ -155,7 +114,7 @@ GBytes *payload_action_outcome(GVariant *response, const char *error_name, const
                         g_variant_dict_insert(&dict, "message", "s", error_message ? error_message : "");
                 }
                 outcome = g_variant_ref_sink(g_variant_dict_end(&dict));
-                return payload_wire_encode(outcome);
+                return wire_value_encode(outcome);
         } else {
                 GString *json = g_string_new("{\"status\":");
 
@@ -188,11 +147,11 @@ gboolean payload_parse_action(const char *content_type, const void *data, gsize 
                 return FALSE;
         }
         if (content_type && g_str_equal(content_type, PAYLOAD_CONTENT_TYPE_VALUESET)) {
-                message = payload_wire_decode_value_set(data, size, max_size, &local);
+                message = wire_value_set_decode(data, size, max_size, &local);
         } else if (!content_type || !*content_type || g_str_equal(content_type, PAYLOAD_CONTENT_TYPE_JSON) ||
                    g_str_has_prefix(content_type, PAYLOAD_CONTENT_TYPE_JSON ";")) {
                 message = valueset_json_parse(data, (gssize) size, &local);
-                if (message && !app_service_value_set_is_valid(message, &local))
+                if (message && !wire_value_set_check(message, &local))
                         g_clear_pointer(&message, g_variant_unref);
         } else {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,

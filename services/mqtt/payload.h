@@ -33,12 +33,6 @@ char *payload_format_time(GDateTime *time);
 SpoolMessage *payload_cloud_message(const char *prefix, const char *node, const char *service, const char *id,
                                     const char *time, GVariant *message, gboolean gvariant_format);
 
-/* The wire encoding of a value: normal form, little-endian. */
-GBytes *payload_wire_encode(GVariant *value);
-/* A ValueSet from its wire encoding: refused (G_IO_ERROR_INVALID_DATA) unless in normal form,
- * at most `max_size` bytes, and keeping the ValueSet rules. A full reference. */
-GVariant *payload_wire_decode_value_set(const void *data, gsize size, gsize max_size, GError **error);
-
 /* An action's outcome: {"status":"ok","response":{...}} or
  * {"status":"error","error":NAME,"message":TEXT}, as JSON or in the wire encoding (an a{sv} with
  * the same keys). `response` is NULL for an error. */

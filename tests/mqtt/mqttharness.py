@@ -523,7 +523,7 @@ class Bridge:
         self.runs = 0
         self.expect_exit = True
         self.config = {
-            'Broker': {'URI': uri, 'KeepaliveSec': 3},
+            'Broker': {'URI': uri, 'KeepaliveSec': 5},   # libmosquitto's least
             'Spool': {'Directory': self.spool},
             'Cloud': {'DeliveryWaitSec': 2},
             'Remote': {'OpenTimeoutSec': 5},

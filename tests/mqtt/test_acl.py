@@ -73,7 +73,7 @@ def test_node_a_cannot_publish_as_node_b(tls_cluster, mosquitto_tls):
     # A barrier through the same broker: node-a's own legitimate message.
     client = a.client('games', uid=GAMES_UID, gid=GAMES_GID)
     answer = accepted(send(client, valueset(Barrier=GLib.Variant('b', True))).wait(30))
-    everything.wait(lambda m: m.topic.startswith(messages_topic('node-a', '')) and
+    everything.wait(lambda m: m.topic.startswith('%s/node-a/messages/' % mh.PREFIX) and
                     m.json()['id'] == answer['id'])
     leaked = [m for m in everything.snapshot() if m.topic in forged]
     assert not leaked, 'Mosquitto passed on what node-a forged: %r' % leaked

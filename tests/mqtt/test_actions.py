@@ -11,6 +11,17 @@ from client import GLib, err, parse, typed, valueset
 from mqttharness import PREFIX
 
 RESPONSES = 'cloud/responses/#'
+WIRE = 'application/x-appservice-valueset'
+
+
+def decode(m):
+    """A response as a dict: JSON, or (for a request in the wire encoding) an a{sv}."""
+    if m.content_type == WIRE:
+        v = GLib.Variant.new_from_bytes(GLib.VariantType.new('a{sv}'), GLib.Bytes.new(m.payload),
+                                        False)
+        assert v.is_normal_form(), 'a response in normal form'
+        return v.unpack()
+    return m.json()
 
 
 def action_topic(node, service):
@@ -44,7 +55,7 @@ class Cloud:
         m = self.sub.wait(lambda m: m.correlation == correlation, timeout,
                           'the response with correlation data %r' % correlation)
         assert m.topic.startswith('cloud/responses/')
-        return m.json()
+        return decode(m)
 
     def responses(self, correlation):
         return self.sub.snapshot(lambda m: m.correlation == correlation)
@@ -148,12 +159,14 @@ def test_wire_encoded_action(cluster):
     provider = a.provider('com.example.act', auto='echo', AllowRemote='yes')
     cloud = Cloud(cluster, 'node-a')
     wire = REQUEST_AS_VALUESET.get_normal_form().get_data_as_bytes().get_data()
-    corr = cloud.request('com.example.act', wire, content_type='application/x-appservice-valueset')
+    corr = cloud.request('com.example.act', wire, content_type=WIRE)
     received = provider.wait_signal('RequestReceived')
     assert received.variant(1).get_normal_form().get_data_as_bytes().get_data() == wire, \
         'the ValueSet arrives byte for byte'
     m = cloud.sub.wait(lambda m: m.correlation == corr)
-    assert m.payload, 'a response in the request format'
+    assert m.content_type == WIRE, 'the response in the request\'s format: %r' % m
+    answer = decode(m)
+    assert answer['status'] == 'ok' and set(answer['response']) == set(REQUEST), answer
 
 
 def deep(n):
@@ -185,7 +198,7 @@ def test_malformed_requests(cluster):
     cloud = Cloud(cluster, 'node-a')
     sent = {}
     for name, payload in MALFORMED.items():
-        ctype = 'application/x-appservice-valueset' if name.startswith('wire') else None
+        ctype = WIRE if name.startswith('wire') else None
         sent[name] = cloud.request('com.example.act', payload, correlation='bad-' + name,
                                    content_type=ctype)
     # An action name that breaks the broker's rules, in a well-formed request.
@@ -200,7 +213,7 @@ def test_malformed_requests(cluster):
     answered = {}
     for name, corr in sent.items():
         for m in cloud.responses(corr):
-            answer = m.json()
+            answer = decode(m)
             assert answer['status'] == 'error' and answer['error'].startswith('io.appservice1.'), \
                 (name, answer)
             answered[name] = answer['error']

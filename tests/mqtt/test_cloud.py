@@ -4,12 +4,15 @@ the sender as the broker vouches for it, the payload is the typed JSON of the Va
 wire encoding), the sender is told delivered or queued, a message over MaxMessageSize never
 leaves the node, and the node's retained status."""
 
+import json
+import os
 import re
+import subprocess
 
 from client import (GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID, GLib, err,
                     valueset, valueset_of_size)
 from cloudlib import ID_RE, accepted, messages_topic, send, submit
-from mqttharness import CLOUD, PREFIX
+from mqttharness import BUILD_ROOT, CLOUD, PREFIX
 
 TIME_RE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$')
 
@@ -160,3 +163,22 @@ def test_cloud_is_not_for_invalid_messages(cluster):
     bad = valueset([('k', GLib.Variant('i', 1)), ('k', GLib.Variant('i', 2))])
     assert send(client, bad).wait().error == err('InvalidMessage')
     assert accepted(send(client, valueset(ok=GLib.Variant('b', True))).wait())
+
+
+def test_appservicectl_submit(cluster):
+    """`appservicectl submit KEY=VALUE...` as an unprivileged user: SubmitAction from an app, so
+    the topic names its uid."""
+    a = cluster.node('node-a')
+    sub = cluster.subscriber([messages_topic('node-a')], 'cloud')
+    ctl = os.path.join(BUILD_ROOT, 'appservicectl', 'appservicectl')
+    env = {k: v for k, v in os.environ.items() if not k.startswith('DBUS_')}
+    env['DBUS_SYSTEM_BUS_ADDRESS'] = a.bus.address
+    out = subprocess.run(['setpriv', '--reuid=%d' % GAMES_UID, '--regid=%d' % GAMES_GID,
+                          '--clear-groups', '--', ctl, '--json', 'submit', 'Text=hello'],
+                         capture_output=True, text=True, env=env, timeout=60, cwd='/')
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc['type'] == 'response' and doc['message']['status'] == 'delivered', doc
+    m = sub.wait(lambda m: m.json()['id'] == doc['message']['id'])
+    assert m.topic == messages_topic('node-a', '@uid-%d' % GAMES_UID)
+    assert m.json()['message'] == {'Text': 'hello'}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "settings.h"
 #include "log.h"
 #include "manager.h"
 #include "quota.h"
@@ -22,8 +23,8 @@ static void help(void) {
                "     --user                  Serve on the session bus\n"
                "     --services-dir=DIR      Load definitions from DIR instead of the search path\n"
                "                             (may be given more than once)\n"
-               "     --config=FILE           Read the broker's limits from FILE instead of\n"
-               "                             " QUOTA_CONFIG_FILE "\n"
+               "     --config=FILE           Read the broker's settings from FILE instead of\n"
+               "                             " SETTINGS_FILE "\n"
                "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
                "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n");
 }
@@ -147,7 +148,7 @@ static int run(int argc, char *argv[]) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
 
         /* The default file is optional; one named on the command line must be there. */
-        r = quota_load(&m->limits, m->config_path ?: QUOTA_CONFIG_FILE, /* must_exist= */ !!m->config_path);
+        r = settings_load(m, m->config_path ?: SETTINGS_FILE, /* must_exist= */ !!m->config_path);
         if (r < 0)
                 return r;
 

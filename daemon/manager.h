@@ -35,7 +35,7 @@ typedef struct Manager {
         bool user_bus;               /* --user: the session bus */
         char **services_dirs;        /* --services-dir; NULL: the contract's search path */
         uint64_t exit_on_idle_usec;  /* --exit-on-idle; 0: never */
-        char *config_path;           /* --config; NULL: QUOTA_CONFIG_FILE if it exists */
+        char *config_path;           /* --config; NULL: SETTINGS_FILE if it exists */
 
         Limits limits;               /* appserviced.conf [Limits] */
         Hashmap *usage;              /* uid → UserUsage: what each user makes the broker hold */

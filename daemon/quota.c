@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "definition.h"
 #include "errors.h"
@@ -19,8 +17,6 @@
 #include "util.h"
 
 #define QUOTA_GROUP "Limits"
-/* A configuration file is a few lines; anything bigger is a mistake, not a config. */
-#define QUOTA_MAX_FILE_SIZE (64u * 1024u)
 
 void quota_set_defaults(Limits *l) {
         *l = (Limits) {
@@ -45,73 +41,12 @@ static void load_key(const KeyFile *kf, const char *path, const char *key, uint6
         *value = v;
 }
 
-static void warn_unknown_keys(const KeyFile *kf, const char *path) {
-        static const char *const known[] = {
-                "MaxBytesPerUser", "MaxBytesTotal", "MaxRequestsPerUser", "MaxPeersPerUser",
-        };
-
-        for (size_t i = 0; i < kf->n_entries; i++) {
-                const KeyFileEntry *e = &kf->entries[i];
-                bool found = false;
-
-                if (!streq(e->group, QUOTA_GROUP)) {
-                        log_warning("%s:%u: unknown section [%s], ignoring", path, e->line, e->group);
-                        continue;
-                }
-                for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-                        found = found || streq(e->key, known[k]);
-                if (!found)
-                        log_warning("%s:%u: unknown key %s, ignoring", path, e->line, e->key);
-        }
-}
-
-static int read_small_file(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_(closep) int fd = -1;
-        _cleanup_(freep) char *buf = NULL;
-        ssize_t n;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
-        buf = malloc(QUOTA_MAX_FILE_SIZE + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = read(fd, buf, QUOTA_MAX_FILE_SIZE + 1);
-        if (n < 0)
-                return -errno;
-        if ((size_t) n > QUOTA_MAX_FILE_SIZE)
-                return -EFBIG;
-        *ret_size = (size_t) n;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-int quota_load(Limits *l, const char *path, bool must_exist) {
-        _cleanup_(freep) char *text = NULL;
-        KeyFileError kerr = {};
-        KeyFile *kf = NULL;
+void quota_load_keys(Limits *l, const KeyFile *kf, const char *path) {
         uint64_t requests, peers;
-        size_t size = 0;
-        int r;
 
         assert(l);
-        assert(path);
+        assert(kf);
 
-        r = read_small_file(path, &text, &size);
-        if (r == -ENOENT && !must_exist)
-                return 0;
-        if (r < 0)
-                return log_error_errno(r, "%s: cannot read the configuration: %m", path);
-
-        r = keyfile_parse(text, size, &kf, &kerr);
-        if (r < 0) {
-                log_warning("%s:%u: %s; using the default limits", path, kerr.line,
-                            kerr.message ? kerr.message : "cannot be parsed");
-                keyfile_error_done(&kerr);
-                return 0;
-        }
-
-        warn_unknown_keys(kf, path);
         load_key(kf, path, "MaxBytesPerUser", UINT64_MAX, &l->max_bytes_per_user);
         load_key(kf, path, "MaxBytesTotal", UINT64_MAX, &l->max_bytes_total);
         requests = l->max_requests_per_user;
@@ -120,8 +55,6 @@ int quota_load(Limits *l, const char *path, bool must_exist) {
         load_key(kf, path, "MaxPeersPerUser", UINT32_MAX, &peers);
         l->max_requests_per_user = (unsigned) requests;
         l->max_peers_per_user = (unsigned) peers;
-        keyfile_free(kf);
-        return 0;
 }
 
 /* One peer with connections or waiting opens at one service: it counts once among its uid's

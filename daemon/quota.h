@@ -12,11 +12,11 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+#include "keyfile.h"
+
 typedef struct Definition Definition;
 typedef struct Hashmap Hashmap;
 typedef struct Manager Manager;
-
-#define QUOTA_CONFIG_FILE "/etc/appservice/appserviced.conf"
 
 #define QUOTA_DEFAULT_MAX_BYTES_PER_USER (UINT64_C(64) << 20)
 #define QUOTA_DEFAULT_MAX_BYTES_TOTAL (UINT64_C(256) << 20)
@@ -60,9 +60,9 @@ typedef struct Charge {
 } Charge;
 
 void quota_set_defaults(Limits *l);
-/* Reads the [Limits] section of `path`. A missing file is fine unless `must_exist`; a bad value
- * is logged and leaves the default. Returns < 0 only for a file that cannot be read at all. */
-int quota_load(Limits *l, const char *path, bool must_exist);
+/* Takes the [Limits] keys of the broker's configuration file (settings.c); a bad value is logged
+ * and the default kept. */
+void quota_load_keys(Limits *l, const KeyFile *kf, const char *path);
 
 /* Takes `bytes` and `requests` for `uid` at the app service `d` declares, or refuses with
  * ResourceLimitsExceeded (< 0) and takes nothing. */

@@ -44,6 +44,33 @@ def test_manager_properties(services_dir, daemon, agents, bus):
     assert got['State'] == ('s', 'running')
 
 
+def test_node_name_from_the_configuration(services_dir, daemon, agents, bus, workdir):
+    services_dir.write(ECHO)
+    config = os.path.join(workdir, 'appserviced.conf')
+    with open(config, 'w') as f:
+        f.write('[Node]\nName=gateway-7.site_b\n')
+    daemon.start(['--config=' + config])
+    assert bus.get_property(MANAGER_PATH, MANAGER_IFACE, 'NodeName') == 'gateway-7.site_b'
+    # A provider is told the same name.
+    provider = agents.spawn('provider')
+    _, config = provider.register_ok(ECHO)
+    assert config['settings']['node-name'] == 'gateway-7.site_b'
+
+
+@pytest.mark.parametrize('value', ['', 'has space', 'slash/in/it', 'x' * 256, 'caf\u00e9'])
+def test_a_bad_node_name_is_named_and_the_host_name_kept(services_dir, daemon, bus, workdir, value):
+    services_dir.write(ECHO)
+    config = os.path.join(workdir, 'appserviced.conf')
+    with open(config, 'w', encoding='utf-8') as f:
+        f.write('[Node]\nName=%s\nColour=blue\n' % value)
+    daemon.start(['--config=' + config])
+    assert bus.get_property(MANAGER_PATH, MANAGER_IFACE, 'NodeName') == socket.gethostname()
+    log = '\n'.join(daemon.log_lines())
+    # "Name=" is the default, said out loud: nothing to complain about.
+    assert ('is not a node name' in log) == bool(value), log
+    assert 'unknown key Colour' in log, log
+
+
 def test_bus_policy_only_root_owns_the_name(bus, agents):
     games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
     r = games.call('org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus',

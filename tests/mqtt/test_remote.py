@@ -383,3 +383,27 @@ def test_node_names(pair):
         caller = typed(local.wait_signal('ConnectionOpened')['argv'][1])
         assert 'remote' not in caller and caller['uid'] == ('u', GAMES_UID), caller
         client.close(path).ok()
+
+
+def test_far_bridge_killed(pair):
+    """node-a's bridge SIGKILLed with a connection open and a request pending: node-b's client
+    gets ServiceClosed(3) and Closed (Mosquitto publishes node-a's will at once: its socket
+    closed), node-a's provider loses its connection too; a new bridge serves new opens."""
+    a, b = pair
+    provider = remote_provider(a)
+    client = b.client('games', uid=GAMES_UID, gid=GAMES_GID)
+    path = open_remote(client, 'node-a').wait(30).unpack(0, 'o')
+    ppath = provider.wait_signal('ConnectionOpened').arg(0, 'o')
+    call = client.send_message(path, valueset(Pending=GLib.Variant('b', True)))
+    provider.wait_signal('RequestReceived', path=ppath)
+    t0 = time.monotonic()
+    a.bridge.kill()
+    closed = client.wait_signal('ServiceClosed', path=path, timeout=10 * TIME_SCALE)
+    assert closed.arg(0, 'u') == 3
+    call.wait(10 * TIME_SCALE).expect_error('Closed')
+    provider.wait_signal('ServiceClosed', path=ppath, timeout=10 * TIME_SCALE)
+    print('far bridge killed: client closed after %.2f s' % (closed['time'] - t0))
+    a.bridge.start()
+    provider.auto('echo')
+    path = open_remote(client, 'node-a').wait(30).unpack(0, 'o')
+    assert client.send_message(path, valueset(x=GLib.Variant('i', 1))).ok(30)

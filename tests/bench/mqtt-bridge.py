@@ -9,7 +9,10 @@ tests/mqtt), then measures:
   * the remote round trip: a client on node-b sends a ValueSet on a connection to the echo
     example provider on node-a (Connection.SendMessage, answered by the echo), p50 and p99;
     floor: one line through mosquitto_pub -l -> topic ping -> mosquitto_sub | mosquitto_pub -l
-    -> topic pong -> mosquitto_sub, the same two broker hops each way, QoS 1;
+    -> topic pong -> mosquitto_sub, the same two broker hops each way, QoS 1; and the bridge's
+    round trip again with Mosquitto's default set_tcp_nodelay false (the harness sets it true:
+    with Nagle on, the response waits for a delayed ACK on the socket that just carried the
+    request's PUBACK, about 40 ms);
   * cloud messages per second: Service.SendMessage to io.appservice.cloud on node-a (several in
     flight) until a subscriber received them all; floor: the same count of lines published with
     mosquitto_pub -l (QoS 1) until mosquitto_sub received them all;
@@ -224,6 +227,24 @@ def bridge_rate(mh, cluster, node_a, count, in_flight):
     return count / elapsed, count / accepted_at
 
 
+def nagle_round_trip(mh, workdir, count, warmup):
+    mosq = mh.Mosquitto(workdir, nodelay=False, name='mosquitto-nagle')
+    os.makedirs(os.path.join(workdir, 'nagle'))
+    cluster = mh.Cluster(os.path.join(workdir, 'nagle'), mosq, debug=False)
+    try:
+        a = cluster.node('node-a', bridge_config={'Broker': {'KeepaliveSec': 10}})
+        b = cluster.node('node-b', bridge_config={'Broker': {'KeepaliveSec': 10}})
+        echo = os.path.join(mh.BUILD_ROOT, 'examples', 'echo', 'echo-provider')
+        a.write_service('com.example.echo', Provider='com.example.EchoApp', Exec=echo,
+                        AllowRemote='yes')
+        return bridge_round_trip(mh, b, count, warmup)
+    finally:
+        errors = cluster.teardown()
+        mosq.stop()
+        if errors:
+            raise RuntimeError('\n'.join(errors))
+
+
 def main():
     parser = argparse.ArgumentParser(description="The MQTT bridge's round trip and message rate "
                                      "against mosquitto's own clients")
@@ -275,6 +296,12 @@ def main():
                                            fmt_ms(statistics.mean(floor))))
         print('mqtt-bridge: round trip ratio bridge/floor: p50 %.2fx, p99 %.2fx' % (
             b50 / f50, b99 / f99))
+
+        # The same with Mosquitto's default set_tcp_nodelay false (Nagle on its sockets).
+        nagle = nagle_round_trip(mh, workdir, max(args.round_trips // 3, 10), args.warmup)
+        print('mqtt-bridge: remote round trip with Mosquitto\'s default set_tcp_nodelay false '
+              '(%d): p50 %s, p99 %s' % (len(nagle), fmt_ms(percentile(nagle, 50)),
+                                        fmt_ms(percentile(nagle, 99))))
 
         floor_mps = floor_rate(mh, mosq, args.messages)
         bridge_mps, accept_mps = bridge_rate(mh, cluster, a, args.messages, args.in_flight)

@@ -81,4 +81,5 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     c = getattr(item, 'mqtt_cluster', None)
     if rep.failed and c is not None and rep.when in ('call', 'setup', 'teardown'):
-        rep.sections.append(('node logs', c.logs()))
+        # Titled so that tap_report (which shows appserviced's sections) shows it too.
+        rep.sections.append(('appserviced and appservice-mqtt logs of every node', c.logs()))

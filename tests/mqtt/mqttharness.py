@@ -183,8 +183,8 @@ class Mosquitto:
     Persistence is on so that a subscriber's session (and what is queued for it) outlives a
     restart: the tests' cloud must not miss messages while the broker is away."""
 
-    def __init__(self, workdir, tls=False, users=None, acl=None):
-        self.dir = os.path.join(workdir, 'mosquitto')
+    def __init__(self, workdir, tls=False, users=None, acl=None, nodelay=True, name='mosquitto'):
+        self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.tls = tls
@@ -198,6 +198,9 @@ class Mosquitto:
                  'persistence true',
                  # The cloud's subscribers may fall behind a burst: hold it all for them.
                  'max_queued_messages 0',
+                 # Without it a remote round trip waits 40 ms for a delayed ACK (Nagle): the
+                 # response goes out on the socket that just carried the request's PUBACK.
+                 'set_tcp_nodelay %s' % ('true' if nodelay else 'false'),
                  'persistence_location %s/' % self.dir,
                  'log_dest file %s' % self.log_path,
                  'log_type error', 'log_type warning', 'log_type notice', 'log_type information',

@@ -6,9 +6,9 @@ one a line, each answered on stdout once done ("ok <command>"):
 
   cut        close every forwarded connection (both sides, at once) and stop listening, so that
              new connections are refused (ECONNREFUSED) until "restore"
-  blackhole  keep every connection open but forward nothing either way (what a dead route or a
-             lost peer looks like: only keepalives find it out); new connections are taken and
-             black-holed too
+  blackhole  keep every connection open but forward nothing either way, not even a close (what a
+             dead route or a lost peer looks like: only keepalives find it out); new connections
+             are taken and black-holed too
   restore    forward again (listening again on the same port after "cut")
   count      answers "ok count N": connections accepted so far
 
@@ -79,6 +79,10 @@ class Proxy:
                 dst.sendall(data)
             except OSError:
                 break
+        if self.mode == 'blackhole':
+            # A dead route tells nobody: the other side keeps its connection until its own
+            # keepalive gives up.
+            return
         self.drop(pair)
 
     def drop(self, pair):

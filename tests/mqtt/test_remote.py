@@ -173,18 +173,29 @@ def test_link_lost_mid_request(cluster, how):
 
     t0 = time.monotonic()
     getattr(b.proxy, how)()
-    # 1.5 keepalives for Mosquitto to give up on node-b (blackhole) and the bridge's own
-    # detection: a bound with slack, never a hang.
-    bound = (2 * KEEPALIVE + 5) * TIME_SCALE
-    closed = client.wait_signal('ServiceClosed', path=path, timeout=bound)
-    t_client = time.monotonic() - t0
-    assert closed.arg(0, 'u') == 3
-    call.wait(bound).expect_error('Closed')
-    pclosed = provider.wait_signal('ServiceClosed', path=ppath, timeout=bound)
-    t_provider = time.monotonic() - t0
-    assert pclosed.arg(0, 'u') == 3
-    print('link %s: client closed after %.2f s, provider after %.2f s (keepalive %d s)' % (
-        how, t_client, t_provider, KEEPALIVE))
+    # README: the other node's status turns offline "1.5 keepalives after that node vanished",
+    # "with the default Broker.KeepaliveSec=10, within 15 s; never a hang". A cut is seen at
+    # once. A black hole is seen only by keepalives: libmosquitto's on this node (a PINGREQ
+    # unanswered until the next one: up to 2 keepalives), Mosquitto's for the other node, which
+    # Mosquitto 2.0.11 applies with a coarse timer (its will for a client with keepalive 5 comes
+    # after about 11 s here, not 7.5). The bound is what those timers give, 2.5 keepalives and a
+    # second; the figures are printed, and above 1.5 keepalives they are the README's to fix.
+    bound = (1 if how == 'cut' else 2.5 * KEEPALIVE + 1) * TIME_SCALE
+    closed = client.wait_signal('ServiceClosed', path=path, timeout=3 * bound)
+    pclosed = provider.wait_signal('ServiceClosed', path=ppath, timeout=3 * bound)
+    failed = call.wait(3 * bound)
+    # The agents stamp each signal with CLOCK_MONOTONIC, the test's clock too.
+    t_client, t_provider = closed['time'] - t0, pclosed['time'] - t0
+    print('link %s: client closed after %.2f s, provider after %.2f s, the pending request '
+          'failed with %s (keepalive %d s)' % (how, t_client, t_provider, failed.error, KEEPALIVE))
+    assert closed.arg(0, 'u') == 3 and pclosed.arg(0, 'u') == 3
+    failed.expect_error('Closed')
+    if max(t_client, t_provider) > 1.5 * KEEPALIVE:
+        print('link %s: closed after more than the README\'s 1.5 keepalives (%.1f s)' % (
+            how, 1.5 * KEEPALIVE))
+    assert t_client <= bound and t_provider <= bound, \
+        'closed after %.2f s (client) and %.2f s (provider), over %.1f s' % (t_client,
+                                                                            t_provider, bound)
 
     # Back: a new connection works.
     restored_at = time.monotonic()
@@ -372,3 +383,27 @@ def test_node_names(pair):
         caller = typed(local.wait_signal('ConnectionOpened')['argv'][1])
         assert 'remote' not in caller and caller['uid'] == ('u', GAMES_UID), caller
         client.close(path).ok()
+
+
+def test_far_bridge_killed(pair):
+    """node-a's bridge SIGKILLed with a connection open and a request pending: node-b's client
+    gets ServiceClosed(3) and Closed (Mosquitto publishes node-a's will at once: its socket
+    closed), node-a's provider loses its connection too; a new bridge serves new opens."""
+    a, b = pair
+    provider = remote_provider(a)
+    client = b.client('games', uid=GAMES_UID, gid=GAMES_GID)
+    path = open_remote(client, 'node-a').wait(30).unpack(0, 'o')
+    ppath = provider.wait_signal('ConnectionOpened').arg(0, 'o')
+    call = client.send_message(path, valueset(Pending=GLib.Variant('b', True)))
+    provider.wait_signal('RequestReceived', path=ppath)
+    t0 = time.monotonic()
+    a.bridge.kill()
+    closed = client.wait_signal('ServiceClosed', path=path, timeout=10 * TIME_SCALE)
+    assert closed.arg(0, 'u') == 3
+    call.wait(10 * TIME_SCALE).expect_error('Closed')
+    provider.wait_signal('ServiceClosed', path=ppath, timeout=10 * TIME_SCALE)
+    print('far bridge killed: client closed after %.2f s' % (closed['time'] - t0))
+    a.bridge.start()
+    provider.auto('echo')
+    path = open_remote(client, 'node-a').wait(30).unpack(0, 'o')
+    assert client.send_message(path, valueset(x=GLib.Variant('i', 1))).ok(30)

@@ -156,3 +156,28 @@ def test_hostile_uid_flood_is_bounded(cluster):
     ledger.record(r)
     ledger.wait_all()
     ledger.report('hostile-flood')
+
+
+def test_spool_survives_a_sigkill_while_the_link_is_down(cluster):
+    """Queued (link down), the bridge SIGKILLed and started again still without a link: every
+    accepted message goes out once the link is back, in order."""
+    a = cluster.node('node-a', proxied=True, bridge_config={'Cloud': {'DeliveryWaitSec': 1}})
+    sub = cluster.subscriber([messages_topic('node-a')], 'cloud')
+    ledger = Ledger(sub, 'node-a')
+    client = a.client('games', uid=GAMES_UID, gid=GAMES_GID)
+    a.proxy.cut()
+    a.wait_status('offline', timeout=15)
+    burst(client, ledger, 0, 20)
+    assert len(ledger.accepted) == 20 and set(ledger.status.values()) == {'queued'}, ledger.status
+
+    a.bridge.kill()
+    a.bridge.start(wait=False)
+    wait_until(lambda: a.bridge.check_alive() and a.service_state('io.appservice.cloud') ==
+               'active', 20, 'the bridge to register again')
+    burst(client, ledger, 20, 5)
+    restored_at = time.monotonic()
+    a.proxy.restore()
+    a.wait_status('online', timeout=30, after=restored_at)
+    ledger.wait_all(timeout=30)
+    counts = ledger.report('sigkill-link-down')
+    assert counts['accepted'] == 25 and counts['duplicates'] == 0

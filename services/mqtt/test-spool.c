@@ -138,10 +138,11 @@ static void test_bounds(void) {
                 char *dir2 = make_dir();
                 g_autoptr(Spool) s2 = spool_open(dir2, 100, 2500, NULL);
                 g_autofree char *big = g_strnfill(1000, 'x');
+                g_autoptr(SpoolMessage) big_message = message("t", big);
 
                 add(s2, big);
                 add(s2, big);
-                g_assert_false(spool_add(s2, m, NULL, NULL) && spool_add(s2, message("t", big), NULL, &error));
+                g_assert_false(spool_add(s2, m, NULL, NULL) && spool_add(s2, big_message, NULL, &error));
                 g_assert_cmpuint(spool_get_bytes(s2), <=, 2500);
                 g_clear_error(&error);
                 g_clear_pointer(&s2, spool_free);

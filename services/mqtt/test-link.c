@@ -162,11 +162,12 @@ static void test_link(void) {
         g_autoptr(BridgeConfig) config = NULL, observer_config = NULL;
         g_autoptr(MqttLink) link = NULL, observer = NULL;
         g_autoptr(GError) error = NULL;
+        g_autofree char *mosquitto = g_find_program_in_path("mosquitto");
         Seen seen = { 0 }, watched = { 0 };
         gboolean stopped = FALSE;
         int mid = 0;
 
-        if (!g_find_program_in_path("mosquitto")) {
+        if (!mosquitto) {
                 g_test_skip("no mosquitto in PATH");
                 return;
         }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "remote.h"
+#include "valueset-dbus-size.h"
 #include "wire.h"
 
 #define BUS_NAME "io.appservice1"
@@ -524,7 +525,7 @@ static void session_local_request(Session *s, guint64 id, GVariant *message, App
                 call_fail_request(r, s->path, request, id, ERROR_RESOURCE_LIMITS_EXCEEDED, text);
                 return;
         }
-        size = wire_value_set_dbus_size(message);
+        size = valueset_dbus_size(message, /* limit= */ G_MAXUINT64).size;
         if (size > s->far_max) {
                 g_autofree char *text = g_strdup_printf(
                         "the message is %" G_GUINT64_FORMAT " bytes, more than MaxMessageSize of app service '%s' on "

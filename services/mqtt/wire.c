@@ -165,9 +165,8 @@ GBytes *wire_value_encode(GVariant *value) {
         return g_variant_get_data_as_bytes(normal);
 }
 
-/* The bytes as a value of `type`, only if they are its normal form and within `max_size`. */
-static GVariant *decode(const void *data, gsize size, gsize max_size, const GVariantType *type, const char *what,
-                        GError **error) {
+GVariant *wire_value_decode(const void *data, gsize size, gsize max_size, const GVariantType *type, const char *what,
+                            GError **error) {
         g_autoptr(GBytes) bytes = NULL;
         g_autoptr(GVariant) v = NULL;
 
@@ -195,7 +194,7 @@ static GVariant *decode(const void *data, gsize size, gsize max_size, const GVar
 }
 
 GVariant *wire_value_set_decode(const void *data, gsize size, gsize max_size, GError **error) {
-        g_autoptr(GVariant) v = decode(data, size, max_size, G_VARIANT_TYPE_VARDICT, "a ValueSet", error);
+        g_autoptr(GVariant) v = wire_value_decode(data, size, max_size, G_VARIANT_TYPE_VARDICT, "a ValueSet", error);
 
         if (!v || !check_value_set(v, "ValueSet", error))
                 return NULL;
@@ -349,7 +348,7 @@ WireFrame *wire_frame_decode(const void *data, gsize size, gsize max_size, GErro
         const char *kind;
         gsize n;
 
-        f->frame = decode(data, size, max_size, G_VARIANT_TYPE("(sa{sv})"), "a frame", error);
+        f->frame = wire_value_decode(data, size, max_size, G_VARIANT_TYPE("(sa{sv})"), "a frame", error);
         if (!f->frame)
                 return NULL;
 

@@ -85,16 +85,6 @@ static gboolean lex_fail(const char *text, gsize position, ValuesetJsonError cod
         return FALSE;
 }
 
-static int hex_value(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 /* The four hex digits of a \u escape at @at, or -1. */
 static int read_u_escape(const char *text, gsize length, gsize at) {
         int code = 0;
@@ -102,7 +92,7 @@ static int read_u_escape(const char *text, gsize length, gsize at) {
         if (at + 4 > length)
                 return -1;
         for (int k = 0; k < 4; k++) {
-                int digit = hex_value(text[at + k]);
+                int digit = g_ascii_xdigit_value(text[at + k]);
 
                 if (digit < 0)
                         return -1;

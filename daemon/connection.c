@@ -304,6 +304,17 @@ int connection_send_message(Connection *c, Endpoint from, sd_bus_message *call, 
         return 0;
 }
 
+/* The request `id` pending for endpoint `from`, or UnknownRequest. */
+static int find_pending(Connection *c, Endpoint from, uint64_t id, Request **ret_req, sd_bus_error *error) {
+        *ret_req = request_list_find(&c->requests, from, id);
+        if (!*ret_req)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
+                                         "app service '%s': request %" PRIu64 " on connection %" PRIu64
+                                         " is not pending for you (never sent to you, answered, timed out or closed)",
+                                         c->service->definition->name, id, c->id);
+        return 0;
+}
+
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
         const Definition *d = c->service->definition;
         Request *req;
@@ -314,12 +325,9 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         if (r < 0)
                 return r;
 
-        req = request_list_find(&c->requests, from, id);
-        if (!req)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
-                                         "app service '%s': request %" PRIu64 " on connection %" PRIu64
-                                         " is not pending for you (never sent to you, answered, timed out or closed)",
-                                         d->name, id, c->id);
+        r = find_pending(c, from, id, &req, error);
+        if (r < 0)
+                return r;
 
         /* A refused answer leaves the request pending: the responder may answer again. */
         r = valueset_check_for(m, d->name, d->max_message_size, NULL, error);
@@ -467,16 +475,12 @@ Endpoint connection_bridge_endpoint(const Connection *c) {
 
 int connection_fail_request(Connection *c, Endpoint from, uint64_t id, const char *error_name, const char *message,
                             sd_bus_error *error) {
-        const Definition *d = c->service->definition;
         Request *req;
         int r;
 
-        req = request_list_find(&c->requests, from, id);
-        if (!req)
-                return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
-                                         "app service '%s': request %" PRIu64 " on connection %" PRIu64
-                                         " is not pending for you (never sent to you, answered, timed out or closed)",
-                                         d->name, id, c->id);
+        r = find_pending(c, from, id, &req, error);
+        if (r < 0)
+                return r;
         r = check_bridge_message(c, "FailRequest", error_name, failure_is_valid(error_name), message, error);
         if (r < 0)
                 return r;

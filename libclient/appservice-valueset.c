@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "appservice-private.h"
+#include "valueset-dbus-size.h"
 
 /* ValueSets are plain GVariants of type a{sv}: these helpers hold no state and may be called
  * from any thread. */
@@ -563,143 +564,17 @@ gchar *app_service_value_set_print(GVariant *value_set) {
 
 /* ---- what a bus can carry ---- */
 
-/* The D-Bus alignment of a type: its first character decides. */
-static guint64 wire_alignment(const gchar *type) {
-        switch (type[0]) {
-        case 'n':
-        case 'q':
-                return 2;
-        case 'b':
-        case 'i':
-        case 'u':
-        case 'h':
-        case 's':
-        case 'o':
-        case 'a':
-                return 4;
-        case 'x':
-        case 't':
-        case 'd':
-        case '(':
-        case '{':
-                return 8;
-        default:
-                return 1; /* y, g, v */
-        }
-}
-
-/* The wire size of a fixed-size basic type (a boolean is 4 bytes on D-Bus, 1 in a GVariant), or
- * 0 for any other type. */
-static guint64 wire_fixed_size(const gchar *type) {
-        if (type[1] != '\0')
-                return 0;
-        switch (type[0]) {
-        case 'y':
-                return 1;
-        case 'n':
-        case 'q':
-                return 2;
-        case 'b':
-        case 'i':
-        case 'u':
-        case 'h':
-                return 4;
-        case 'x':
-        case 't':
-        case 'd':
-                return 8;
-        default:
-                return 0;
-        }
-}
-
-static guint64 align_to(guint64 position, guint64 alignment) {
-        return (position + alignment - 1) & ~(alignment - 1);
-}
-
-/* Where @value ends when marshalled for D-Bus from @position on; @depth is the number of
- * containers around it, and @m->max_depth grows to the deepest container seen. Past
- * AS_VALUE_SET_MAX_SIZE it stops walking (the result is then a lower bound): a ValueSet of
- * millions of small values costs about what GDBus's own marshalling of it would. */
-typedef struct {
-        guint max_depth; /* the deepest container seen */
-        gboolean partial; /* the walk stopped past the size limit: the size is a lower bound */
-} Measure;
-
-static guint64 wire_measure(GVariant *value, guint64 position, guint depth, Measure *m) {
-        const gchar *type = g_variant_get_type_string(value);
-        guint64 fixed = wire_fixed_size(type);
-        GVariantIter iter;
-        GVariant *child;
-
-        position = align_to(position, wire_alignment(type));
-        if (fixed)
-                return position + fixed;
-
-        switch (type[0]) {
-        case 's':
-        case 'o': {
-                gsize length;
-
-                g_variant_get_string(value, &length);
-                return position + 4 + length + 1;
-        }
-        case 'g': {
-                gsize length;
-
-                g_variant_get_string(value, &length);
-                return position + 1 + length + 1;
-        }
-        case 'v': {
-                g_autoptr(GVariant) inner = g_variant_get_variant(value);
-
-                m->max_depth = MAX(m->max_depth, depth + 1);
-                position += 1 + strlen(g_variant_get_type_string(inner)) + 1;
-                return wire_measure(inner, position, depth + 1, m);
-        }
-        case 'a': {
-                const gchar *element = type + 1;
-                guint64 element_size = wire_fixed_size(element);
-
-                m->max_depth = MAX(m->max_depth, depth + 1);
-                /* The length, then padding to the element's alignment even when empty. */
-                position = align_to(position + 4, wire_alignment(element));
-                if (element_size)
-                        return position + element_size * g_variant_n_children(value);
-                /* Only the containers present count, as the broker counts them while it reads: the
-                 * element type of an empty array adds none. */
-                break;
-        }
-        case '(':
-        case '{':
-                m->max_depth = MAX(m->max_depth, depth + 1);
-                break;
-        default:
-                return position; /* maybe types: not D-Bus; GDBus refuses them when it sends */
-        }
-
-        g_variant_iter_init(&iter, value);
-        while ((child = g_variant_iter_next_value(&iter))) {
-                position = wire_measure(child, position, depth + 1, m);
-                g_variant_unref(child);
-                if (position > AS_VALUE_SET_MAX_SIZE) {
-                        m->partial = TRUE;
-                        break;
-                }
-        }
-        return position;
-}
-
 /* The bus limits the library checks before it sends (see overview.md, "Sizes and depth"): a
  * ValueSet too large for the bus would make the bus drop our whole connection, and one nested
  * deeper than the broker's limit is refused by the broker anyway. */
 gboolean as_value_set_check_sendable(GVariant *value_set, GError **error) {
-        Measure m = { 0 };
-        guint64 size;
+        ValueSetDBusSize m;
 
         if (!value_set)
                 return TRUE;
-        size = wire_measure(value_set, 0, 0, &m);
+        /* Past AS_VALUE_SET_MAX_SIZE the walk stops: a ValueSet of millions of small values costs
+         * about what GDBus's own marshalling of it would. */
+        m = valueset_dbus_size(value_set, AS_VALUE_SET_MAX_SIZE);
         if (m.max_depth > AS_VALUE_SET_MAX_DEPTH) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_INVALID_MESSAGE,
                             "the ValueSet is nested %u containers deep, more than the limit of %u (arrays, dict "
@@ -707,12 +582,12 @@ gboolean as_value_set_check_sendable(GVariant *value_set, GError **error) {
                             m.max_depth, AS_VALUE_SET_MAX_DEPTH);
                 return FALSE;
         }
-        if (size > AS_VALUE_SET_MAX_SIZE) {
+        if (m.size > AS_VALUE_SET_MAX_SIZE) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
                             "the ValueSet is %s%" G_GUINT64_FORMAT " bytes when marshalled, more than the %" G_GUINT64_FORMAT
                             " bytes a message bus carries in one message (dbus-daemon's max_message_size of %u "
                             "bytes, less room for the header)",
-                            m.partial ? "at least " : "", size, (guint64) AS_VALUE_SET_MAX_SIZE,
+                            m.partial ? "at least " : "", m.size, (guint64) AS_VALUE_SET_MAX_SIZE,
                             AS_BUS_MAX_MESSAGE_SIZE);
                 return FALSE;
         }

@@ -16,7 +16,7 @@
 #include "chips.h"
 #include "client.h"
 #include "config.h"
-#include "log.h"
+#include "log-writer.h"
 #include "protocol.h"
 
 #define GPIO_SERVICE_NAME "io.appservice.gpio"
@@ -219,7 +219,7 @@ int main(int argc, char *argv[]) {
         g_autofree char *dev_dir = NULL;
 
         setlocale(LC_ALL, "");
-        log_setup();
+        log_writer_install();
 
         if (!parse_arguments(&argc, &argv, &dev_dir, &error)) {
                 g_printerr("appservice-gpio: %s (see --help)\n", error->message);

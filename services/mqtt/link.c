@@ -420,18 +420,23 @@ static void schedule_connect(MqttLink *link) {
         link->retry_source = g_timeout_add(delay, start_attempt, link);
 }
 
-/* Tears the connection (or what there was of it) down; tells the handlers if it was up. */
-static void connection_down(MqttLink *link, const char *reason) {
-        gboolean was_connected = link->connected;
-
+/* The mosquitto instance and its sources on the main loop, gone; the link is not connected. */
+static void drop_connection(MqttLink *link) {
         g_clear_handle_id(&link->read_source, g_source_remove);
         g_clear_handle_id(&link->write_source, g_source_remove);
         g_clear_handle_id(&link->misc_source, g_source_remove);
         g_clear_handle_id(&link->deadline_source, g_source_remove);
         g_clear_handle_id(&link->lost_source, g_source_remove);
         g_clear_pointer(&link->mosq, mosquitto_destroy);
-        g_clear_pointer(&link->lost_reason, g_free);
         link->connected = FALSE;
+}
+
+/* Tears the connection (or what there was of it) down; tells the handlers if it was up. */
+static void connection_down(MqttLink *link, const char *reason) {
+        gboolean was_connected = link->connected;
+
+        drop_connection(link);
+        g_clear_pointer(&link->lost_reason, g_free);
         link->lost = FALSE;
 
         if (was_connected) {
@@ -477,12 +482,7 @@ void mqtt_link_free(MqttLink *link) {
         g_clear_handle_id(&link->stop_source, g_source_remove);
         if (link->connecting)
                 link->connecting->orphaned = TRUE;
-        g_clear_handle_id(&link->read_source, g_source_remove);
-        g_clear_handle_id(&link->write_source, g_source_remove);
-        g_clear_handle_id(&link->misc_source, g_source_remove);
-        g_clear_handle_id(&link->deadline_source, g_source_remove);
-        g_clear_handle_id(&link->lost_source, g_source_remove);
-        g_clear_pointer(&link->mosq, mosquitto_destroy);
+        drop_connection(link);
         for (guint i = 0; i < link->subscriptions->len; i++)
                 g_free(g_array_index(link->subscriptions, Subscription, i).filter);
         g_array_unref(link->subscriptions);
@@ -616,13 +616,7 @@ static gboolean finish_stop(gpointer user_data) {
                 mosquitto_disconnect_v5(link->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
                 /* The DISCONNECT is small: one write to a socket whose buffer has room. */
                 mosquitto_loop_write(link->mosq, 1);
-                g_clear_handle_id(&link->read_source, g_source_remove);
-                g_clear_handle_id(&link->write_source, g_source_remove);
-                g_clear_handle_id(&link->misc_source, g_source_remove);
-                g_clear_handle_id(&link->deadline_source, g_source_remove);
-                g_clear_handle_id(&link->lost_source, g_source_remove);
-                g_clear_pointer(&link->mosq, mosquitto_destroy);
-                link->connected = FALSE;
+                drop_connection(link);
                 if (was_connected)
                         notify_state(link, FALSE);
         }

@@ -18,7 +18,7 @@
 #include "cloud.h"
 #include "config.h"
 #include "link.h"
-#include "log.h"
+#include "log-writer.h"
 #include "remote.h"
 #include "spool.h"
 
@@ -182,7 +182,7 @@ int main(int argc, char *argv[]) {
         g_autofree char *config_path = NULL;
 
         setlocale(LC_ALL, "");
-        log_setup();
+        log_writer_install();
 
         if (!parse_arguments(&argc, &argv, &config_path, &error)) {
                 g_printerr("appservice-mqtt: %s (see --help)\n", error->message);

@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "spool.h"
+#include "wire.h"
 
 #define MAGIC "ASSPOOL1"
 #define MAGIC_SIZE 8
@@ -53,38 +54,29 @@ void spool_message_free(SpoolMessage *message) {
 
 /* ---- the file format ------------------------------------------------------------------------- */
 
+/* The file: MAGIC, then the message as a MESSAGE_TYPE in the wire encoding (wire.c's: normal form,
+ * little-endian). */
 GBytes *spool_message_serialize(const SpoolMessage *m) {
-        g_autoptr(GVariant) value = NULL, normal = NULL;
+        g_autoptr(GBytes) encoded = NULL;
         GVariantBuilder props;
         GByteArray *out;
-        gsize size;
 
         g_variant_builder_init(&props, G_VARIANT_TYPE("a(ss)"));
         for (char **p = m->user_properties; p && p[0] && p[1]; p += 2)
                 g_variant_builder_add(&props, "(ss)", p[0], p[1]);
-        value = g_variant_ref_sink(g_variant_new(
+        encoded = wire_value_encode(g_variant_new(
                 "(ssa(ss)@ay)", m->topic, m->content_type ? m->content_type : "", &props,
                 g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, g_bytes_get_data(m->payload, NULL),
                                         g_bytes_get_size(m->payload), TRUE, (GDestroyNotify) g_bytes_unref,
                                         g_bytes_ref(m->payload))));
-        normal = g_variant_get_normal_form(value);
-        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
-                GVariant *swapped = g_variant_byteswap(normal);
-
-                g_variant_unref(normal);
-                normal = swapped;
-        }
-        size = g_variant_get_size(normal);
-        out = g_byte_array_sized_new(MAGIC_SIZE + size);
+        out = g_byte_array_sized_new(MAGIC_SIZE + g_bytes_get_size(encoded));
         g_byte_array_append(out, (const guint8 *) MAGIC, MAGIC_SIZE);
-        g_byte_array_set_size(out, MAGIC_SIZE + size);
-        g_variant_store(normal, out->data + MAGIC_SIZE);
+        g_byte_array_append(out, g_bytes_get_data(encoded, NULL), g_bytes_get_size(encoded));
         return g_byte_array_free_to_bytes(out);
 }
 
 SpoolMessage *spool_message_deserialize(GBytes *bytes, GError **error) {
         g_autoptr(SpoolMessage) m = g_new0(SpoolMessage, 1);
-        g_autoptr(GBytes) body = NULL;
         g_autoptr(GVariant) value = NULL, payload = NULL;
         g_autoptr(GVariantIter) props = NULL;
         GPtrArray *pairs;
@@ -95,18 +87,10 @@ SpoolMessage *spool_message_deserialize(GBytes *bytes, GError **error) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a spooled message (no header)");
                 return NULL;
         }
-        body = g_bytes_new_from_bytes(bytes, MAGIC_SIZE, size - MAGIC_SIZE);
-        value = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(MESSAGE_TYPE), body, FALSE));
-        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
-                GVariant *swapped = g_variant_byteswap(value);
-
-                g_variant_unref(value);
-                value = swapped;
-        }
-        if (!g_variant_is_normal_form(value)) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a spooled message that is not in normal form");
+        value = wire_value_decode((const guint8 *) g_bytes_get_data(bytes, NULL) + MAGIC_SIZE, size - MAGIC_SIZE,
+                                  /* max_size= */ G_MAXSIZE, G_VARIANT_TYPE(MESSAGE_TYPE), "a spooled message", error);
+        if (!value)
                 return NULL;
-        }
         g_variant_get(value, "(ssa(ss)@ay)", &m->topic, &m->content_type, &props, &payload);
         if (!*m->topic) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a spooled message without a topic");

@@ -47,7 +47,7 @@ static void test_every_key(void) {
         g_autofree char *ca = write_file("ca.pem", "x");
         g_autofree char *cert = write_file("cert.pem", "x");
         g_autofree char *key = write_file("key.pem", "x");
-        g_autofree char *pw = write_file("password", "s3cret\nignored\n");
+        g_autofree char *pw G_GNUC_UNUSED = write_file("password", "s3cret\nignored\n");  /* read through PasswordFile= */
         g_autofree char *path = write_file("all.conf", "[Broker]\n"
                                                        "URI=mqtts://mqtt.example.com\n"
                                                        "CAFile=ca.pem\n"

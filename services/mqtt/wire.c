@@ -146,102 +146,6 @@ gboolean wire_value_set_check(GVariant *value, GError **error) {
         return check_value_set(value, "ValueSet", error);
 }
 
-/* ---- the D-Bus marshalled size ---- */
-
-static guint64 align(guint64 offset, guint64 a) {
-        return (offset + a - 1) & ~(a - 1);
-}
-
-/* D-Bus's alignment of a type, which is also the size of its basic fixed-size types. */
-static guint64 dbus_alignment(const GVariantType *t) {
-        switch (g_variant_type_peek_string(t)[0]) {
-        case 'y':
-        case 'g':
-        case 'v':
-                return 1;
-        case 'n':
-        case 'q':
-                return 2;
-        case 'b':
-        case 'i':
-        case 'u':
-        case 'h':
-        case 's':
-        case 'o':
-        case 'a':
-                return 4;
-        default:  /* x t d ( { */
-                return 8;
-        }
-}
-
-/* A type string's first character is the whole type for these. */
-static gboolean is_dbus_fixed_basic(const GVariantType *t) {
-        char c = g_variant_type_peek_string(t)[0];
-
-        return c != '\0' && strchr("ybnqiuxtdh", c) != NULL;
-}
-
-static guint64 marshal_size(GVariant *v, guint64 offset) {
-        const GVariantType *t = g_variant_get_type(v);
-        char c = g_variant_type_peek_string(t)[0];
-
-        switch (c) {
-        case 's':
-        case 'o': {
-                gsize len;
-
-                g_variant_get_string(v, &len);
-                return align(offset, 4) + 4 + len + 1;
-        }
-        case 'g': {
-                gsize len;
-
-                g_variant_get_string(v, &len);
-                return offset + 1 + len + 1;
-        }
-        case 'v': {
-                g_autoptr(GVariant) inner = g_variant_get_variant(v);
-
-                offset += 1 + g_variant_type_get_string_length(g_variant_get_type(inner)) + 1;
-                return marshal_size(inner, offset);
-        }
-        case 'a': {
-                const GVariantType *element = g_variant_type_element(t);
-                gsize n = g_variant_n_children(v);
-
-                offset = align(align(offset, 4) + 4, dbus_alignment(element));
-                if (is_dbus_fixed_basic(element))
-                        return offset + n * dbus_alignment(element);
-                for (gsize i = 0; i < n; i++) {
-                        g_autoptr(GVariant) child = g_variant_get_child_value(v, i);
-
-                        offset = marshal_size(child, offset);
-                }
-                return offset;
-        }
-        case '(':
-        case '{': {
-                gsize n = g_variant_n_children(v);
-
-                offset = align(offset, 8);
-                for (gsize i = 0; i < n; i++) {
-                        g_autoptr(GVariant) child = g_variant_get_child_value(v, i);
-
-                        offset = marshal_size(child, offset);
-                }
-                return offset;
-        }
-        default:  /* a fixed-size basic type: its size is its alignment */
-                return align(offset, dbus_alignment(t)) + dbus_alignment(t);
-        }
-}
-
-guint64 wire_value_set_dbus_size(GVariant *value) {
-        g_return_val_if_fail(value, 0);
-        return marshal_size(value, 0);
-}
-
 /* ---- bytes ---- */
 
 GBytes *wire_value_encode(GVariant *value) {
@@ -261,9 +165,8 @@ GBytes *wire_value_encode(GVariant *value) {
         return g_variant_get_data_as_bytes(normal);
 }
 
-/* The bytes as a value of `type`, only if they are its normal form and within `max_size`. */
-static GVariant *decode(const void *data, gsize size, gsize max_size, const GVariantType *type, const char *what,
-                        GError **error) {
+GVariant *wire_value_decode(const void *data, gsize size, gsize max_size, const GVariantType *type, const char *what,
+                            GError **error) {
         g_autoptr(GBytes) bytes = NULL;
         g_autoptr(GVariant) v = NULL;
 
@@ -291,7 +194,7 @@ static GVariant *decode(const void *data, gsize size, gsize max_size, const GVar
 }
 
 GVariant *wire_value_set_decode(const void *data, gsize size, gsize max_size, GError **error) {
-        g_autoptr(GVariant) v = decode(data, size, max_size, G_VARIANT_TYPE_VARDICT, "a ValueSet", error);
+        g_autoptr(GVariant) v = wire_value_decode(data, size, max_size, G_VARIANT_TYPE_VARDICT, "a ValueSet", error);
 
         if (!v || !check_value_set(v, "ValueSet", error))
                 return NULL;
@@ -445,7 +348,7 @@ WireFrame *wire_frame_decode(const void *data, gsize size, gsize max_size, GErro
         const char *kind;
         gsize n;
 
-        f->frame = decode(data, size, max_size, G_VARIANT_TYPE("(sa{sv})"), "a frame", error);
+        f->frame = wire_value_decode(data, size, max_size, G_VARIANT_TYPE("(sa{sv})"), "a frame", error);
         if (!f->frame)
                 return NULL;
 

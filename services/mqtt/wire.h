@@ -69,10 +69,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(WireFrame, wire_frame_free)
 
 /* A value in the wire encoding: normal form, little-endian. */
 GBytes *wire_value_encode(GVariant *value);
+/* A value of `type` from its wire encoding: NULL with `error` unless it is 1 to `max_size` bytes
+ * in normal form; `what` names it in messages. A full reference. */
+GVariant *wire_value_decode(const void *data, gsize size, gsize max_size, const GVariantType *type, const char *what,
+                            GError **error);
 /* A ValueSet from its wire encoding, with the checks of wire_frame_decode(). A full reference. */
 GVariant *wire_value_set_decode(const void *data, gsize size, gsize max_size, GError **error);
-/* The size of the ValueSet `value` marshalled for D-Bus, as the broker measures it against
- * MaxMessageSize: the array alone, starting at an 8-aligned offset. */
-guint64 wire_value_set_dbus_size(GVariant *value);
 /* Whether `value` is a ValueSet that keeps the rules above; `error` says which and where. */
 gboolean wire_value_set_check(GVariant *value, GError **error);

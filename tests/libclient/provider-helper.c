@@ -510,7 +510,7 @@ int main(int argc, char **argv) {
                 { "uid", 0, 0, G_OPTION_ARG_INT, &uid, "switch to this uid first", "UID" },
                 { "gid", 0, 0, G_OPTION_ARG_INT, &gid, "switch to this gid first", "GID" },
                 { "stay", 0, 0, G_OPTION_ARG_NONE, &stay, "client: stay open after the first response", NULL },
-                { NULL },
+                G_OPTION_ENTRY_NULL,
         };
         g_autoptr(GOptionContext) context = g_option_context_new("MODE NAME [ARG]");
         g_autoptr(GError) error = NULL;

@@ -317,7 +317,6 @@ static gboolean cancel_cb(gpointer user_data) {
 static void test_send_cancelled(void) {
         Setup s;
         g_autoptr(GVariant) message = lt_value_set("{'n': <int32 1>}");
-        g_autoptr(GVariant) after = lt_value_set("{'after': <true>}");
         g_autoptr(GCancellable) cancellable = g_cancellable_new();
         g_autoptr(GCancellable) cancelled = g_cancellable_new();
         g_autoptr(GError) error = NULL;

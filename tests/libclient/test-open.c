@@ -188,7 +188,7 @@ static void test_app_not_installed(void) {
  * before connecting) is refused by AllowUsers=, and allowed when it is named. */
 static void test_not_authorized(void) {
         g_autoptr(LtBus) b = lt_bus_new();
-        g_autofree char *uid = NULL, *gid = NULL, *uid_arg = NULL, *gid_arg = NULL, *line = NULL;
+        g_autofree char *uid_arg = NULL, *gid_arg = NULL, *line = NULL;
         struct passwd *pw = getpwnam("games");
         LtHelper *client;
 
@@ -269,7 +269,6 @@ static void test_app_unavailable_no_registration(void) {
 static void test_disabled_by_policy(void) {
         g_autoptr(LtBus) b = lt_bus_new();
         g_autoptr(AppServiceConnection) c = NULL;
-        g_autoptr(AppServiceConnection) c2 = NULL;
         g_autoptr(GError) error = NULL;
         AppServiceConnectionStatus status;
 

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "log.h"
+#include "log-writer.h"
 
 static const char *level_prefix(GLogLevelFlags level) {
         if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
@@ -19,8 +19,9 @@ static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields,
                                   gpointer user_data) {
         if (g_log_writer_is_journald(fileno(stderr)))
                 return g_log_writer_journald(level, fields, n_fields, user_data);
-        /* Debug messages only with G_MESSAGES_DEBUG, as GLib's own writer does. */
-        if (g_log_writer_default_would_drop(level, G_LOG_DOMAIN))
+        /* Debug messages only with G_MESSAGES_DEBUG, as GLib's own writer does; the services log
+         * without a domain of their own. */
+        if (g_log_writer_default_would_drop(level, /* log_domain= */ NULL))
                 return G_LOG_WRITER_HANDLED;
         for (gsize i = 0; i < n_fields; i++)
                 if (g_str_equal(fields[i].key, "MESSAGE")) {
@@ -31,6 +32,6 @@ static GLogWriterOutput write_log(GLogLevelFlags level, const GLogField *fields,
         return G_LOG_WRITER_HANDLED;
 }
 
-void log_setup(void) {
+void log_writer_install(void) {
         g_log_set_writer_func(write_log, NULL, NULL);
 }

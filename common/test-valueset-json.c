@@ -179,7 +179,7 @@ static GVariant *random_value(GRand *rand, guint depth) {
         case 4:
                 return g_variant_new_uint32(g_rand_int(rand));
         case 5:
-                return g_variant_new_int64(((gint64) g_rand_int(rand) << 32) | g_rand_int(rand));
+                return g_variant_new_int64((gint64) (((guint64) g_rand_int(rand) << 32) | g_rand_int(rand)));
         case 6:
                 return g_variant_new_uint64(((guint64) g_rand_int(rand) << 32) | g_rand_int(rand));
         case 7: {

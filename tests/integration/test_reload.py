@@ -208,8 +208,9 @@ def test_changed(services_dir, daemon, agents, bus, how):
 
     changed = games.wait_signal('PropertiesChanged', path=ECHO_PATH)
     assert changed.arg(0, 's') == SERVICE_IFACE
-    assert changed.arg(1, 'a{sv}') == {'Description': 'New'}
+    assert changed.arg(1, 'a{sv}') == {'Description': 'New', 'MaxMessageSize': 1024}
     assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'Description') == 'New'
+    assert bus.get_property(ECHO_PATH, SERVICE_IFACE, 'MaxMessageSize') == 1024
     assert {s[0]: s[2] for s in root.list_services()} == {ECHO: 'New'}
 
     # The object, the provider and the connection stay ...

@@ -51,6 +51,10 @@ static void context_done(Context *c) {
         g_clear_pointer(&c->spool, spool_free);
         g_clear_object(&c->provider);
         g_clear_pointer(&c->config, bridge_config_free);
+        /* The jobs' calls still in flight were cancelled: GDBus hands each back to its callback
+         * in an idle, which frees what the call held. Nothing else is left to dispatch. */
+        while (g_main_context_iteration(NULL, /* may_block= */ FALSE))
+                ;
         g_clear_pointer(&c->loop, g_main_loop_unref);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Context, context_done)

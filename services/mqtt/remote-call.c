@@ -91,10 +91,12 @@ static void on_call_reply(GObject *source, GAsyncResult *result, gpointer user_d
 static void gate_pump(Remote *r) {
         Call *c;
 
+        /* The call holds its parameters (not floating) until remote_call_free(): GDBus takes a
+         * reference of its own. */
         while (r->calls_in_flight < REMOTE_CALLS_IN_FLIGHT_MAX && (c = g_queue_pop_head(&r->calls))) {
                 r->calls_in_flight++;
                 g_dbus_connection_call(r->bus, BUS_NAME, c->path, c->interface, c->method,
-                                       g_steal_pointer(&c->parameters), c->reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
+                                       c->parameters, c->reply_type, G_DBUS_CALL_FLAGS_NO_AUTO_START,
                                        c->timeout_msec, c->cancellable, on_call_reply, c);
         }
 }

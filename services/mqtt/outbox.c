@@ -30,8 +30,7 @@ static gboolean publish_one(Outbox *o, guint64 seq) {
         gboolean ok;
 
         if (!m) {
-                g_warning("spooled message %" G_GUINT64_FORMAT " cannot be read, dropping it: %s", seq, error->message);
-                spool_remove(o->spool, seq);
+                spool_reject(o->spool, seq, error->message);
                 return TRUE;
         }
         if (m->content_type)
@@ -50,10 +49,11 @@ static gboolean publish_one(Outbox *o, guint64 seq) {
         }
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) ||
             g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
-                /* It can never go out; keeping it would hold up everything after it. */
-                g_warning("spooled message %" G_GUINT64_FORMAT " to '%s' cannot be published, dropping it: %s", seq,
-                          m->topic, error->message);
-                spool_remove(o->spool, seq);
+                /* It can never go out, and keeping it in line would hold up everything after it:
+                 * set aside, still on disk and counted in the bounds. */
+                g_autofree char *why = g_strdup_printf("cannot be published to '%s': %s", m->topic, error->message);
+
+                spool_reject(o->spool, seq, why);
                 return TRUE;
         }
         g_debug("spooled message %" G_GUINT64_FORMAT " waits for the link: %s", seq, error->message);

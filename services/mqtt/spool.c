@@ -40,6 +40,10 @@ struct Spool {
         GQueue items;         /* Item *, by sequence number */
         GHashTable *by_seq;   /* seq (guint64 *) → its GList link in `items` */
         guint64 bytes;
+        /* Files set aside (`.corrupt`, `.rejected`): kept for an administrator and counted in the
+         * bounds until removed, so that what the bridge cannot send never makes room for more. */
+        guint64 held_messages;
+        guint64 held_bytes;
 };
 
 void spool_message_free(SpoolMessage *message) {
@@ -247,14 +251,32 @@ static gint compare_seq(gconstpointer a, gconstpointer b) {
         return x < y ? -1 : x > y;
 }
 
-static void move_aside(Spool *s, const char *name, const char *why) {
-        g_autofree char *aside = g_strconcat(name, ".corrupt", NULL);
+static guint64 file_size(Spool *s, const char *name) {
+        struct stat st;
 
-        g_warning("%s/%s: %s; moved aside to '%s'", s->dir, name, why, aside);
+        return fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) ? (guint64) st.st_size : 0;
+}
+
+static void hold(Spool *s, guint64 size) {
+        s->held_messages++;
+        s->held_bytes += size;
+}
+
+/* Renames `name` to `name` + `suffix`, held in the bounds; removed only when it cannot be renamed. */
+static void move_aside(Spool *s, const char *name, const char *suffix, const char *why) {
+        g_autofree char *aside = g_strconcat(name, suffix, NULL);
+        guint64 size = file_size(s, name);
+
+        g_warning("%s/%s: %s; moved aside to '%s' (it counts in the spool's bounds until removed)", s->dir, name, why,
+                  aside);
         if (renameat(s->dir_fd, name, s->dir_fd, aside) < 0) {
                 g_warning("%s/%s: cannot move it aside (%s), removing it", s->dir, name, g_strerror(errno));
                 unlinkat(s->dir_fd, name, 0);
+                return;
         }
+        if (fsync(s->dir_fd) < 0)
+                g_warning("%s: cannot sync the directory, ignoring: %s", s->dir, g_strerror(errno));
+        hold(s, size);
 }
 
 /* Finds the messages left by the last run; clears temporary files; corrupt ones go aside. */
@@ -274,14 +296,18 @@ static gboolean scan(Spool *s, GError **error) {
                         unlinkat(s->dir_fd, name, 0);
                         continue;
                 }
+                if (g_str_has_suffix(name, ".corrupt") || g_str_has_suffix(name, ".rejected")) {
+                        hold(s, file_size(s, name));
+                        continue;
+                }
                 if (!g_str_has_suffix(name, ".msg"))
-                        continue; /* spool-id, sequence, *.corrupt, and whatever else */
+                        continue; /* spool-id, sequence, and whatever else */
                 {
                         g_autofree char *digits = g_strndup(name, 20);
 
                         if (strlen(name) != 24 || strspn(name, "0123456789") != 20 ||
                             !g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64 / 2, &seq, NULL)) {
-                                move_aside(s, name, "not the name of a spooled message");
+                                move_aside(s, name, ".corrupt", "not the name of a spooled message");
                                 continue;
                         }
                 }
@@ -298,13 +324,17 @@ static gboolean scan(Spool *s, GError **error) {
                 if (bytes)
                         m = spool_message_deserialize(bytes, &local);
                 if (!m) {
-                        move_aside(s, fname, local->message);
+                        move_aside(s, fname, ".corrupt", local->message);
                         continue;
                 }
                 add_item(s, seq, g_bytes_get_size(bytes));
                 highest = MAX(highest, seq);
         }
         s->next_seq = MAX(load_reserved(s), highest + 1);
+        if (s->held_messages > 0)
+                g_warning("%s: %" G_GUINT64_FORMAT " file(s) set aside (*.corrupt, *.rejected, %" G_GUINT64_FORMAT
+                          " bytes) count in the spool's bounds until an administrator removes them",
+                          s->dir, s->held_messages, s->held_bytes);
         return TRUE;
 }
 
@@ -364,11 +394,13 @@ gboolean spool_add(Spool *s, const SpoolMessage *message, guint64 *ret_seq, GErr
         gsize size = g_bytes_get_size(bytes);
         guint64 seq = s->next_seq;
 
-        if (s->items.length + 1 > s->max_messages || s->bytes + size > s->max_bytes) {
+        if (s->items.length + s->held_messages + 1 > s->max_messages ||
+            s->bytes + s->held_bytes + size > s->max_bytes) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                            "the spool is full (%u of %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
-                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes)",
-                            s->items.length, s->max_messages, s->bytes, size, s->max_bytes);
+                            "the spool is full (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
+                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes, set-aside files included)",
+                            s->items.length + s->held_messages, s->max_messages, s->bytes + s->held_bytes, size,
+                            s->max_bytes);
                 return FALSE;
         }
         if (seq >= s->reserved_seq && !reserve(s, seq, error))
@@ -396,8 +428,7 @@ SpoolMessage *spool_read(Spool *s, guint64 seq, GError **error) {
         return bytes ? spool_message_deserialize(bytes, error) : NULL;
 }
 
-gboolean spool_remove(Spool *s, guint64 seq) {
-        g_autofree char *name = file_name(seq);
+static gboolean forget(Spool *s, guint64 seq) {
         GList *l = g_hash_table_lookup(s->by_seq, &seq);
         Item *item;
 
@@ -408,6 +439,23 @@ gboolean spool_remove(Spool *s, guint64 seq) {
         g_queue_delete_link(&s->items, l);
         s->bytes -= item->size;
         g_free(item);
+        return TRUE;
+}
+
+gboolean spool_reject(Spool *s, guint64 seq, const char *why) {
+        g_autofree char *name = file_name(seq);
+
+        if (!forget(s, seq))
+                return FALSE;
+        move_aside(s, name, ".rejected", why);
+        return TRUE;
+}
+
+gboolean spool_remove(Spool *s, guint64 seq) {
+        g_autofree char *name = file_name(seq);
+
+        if (!forget(s, seq))
+                return FALSE;
         /* No fsync: a removal lost in a crash means the message goes out once more, which
          * at-least-once allows (its id lets receivers drop it). */
         if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
@@ -438,6 +486,10 @@ guint64 spool_find_from(Spool *s, guint64 seq) {
 
 guint spool_get_length(Spool *s) {
         return s->items.length;
+}
+
+guint64 spool_get_held(Spool *s) {
+        return s->held_messages;
 }
 
 guint64 spool_get_bytes(Spool *s) {

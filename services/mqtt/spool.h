@@ -22,8 +22,8 @@ void spool_message_free(SpoolMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpoolMessage, spool_message_free)
 
 /* Opens (or creates, mode 0700) the spool in `dir`: makes the spool id once, removes stray
- * temporary files, moves corrupt files aside (`<name>.corrupt`, with a warning) and resumes the
- * messages found in sequence order. */
+ * temporary files, moves corrupt files aside (`<name>.corrupt`, with a warning), counts the files
+ * set aside before in its bounds, and resumes the messages found in sequence order. */
 Spool *spool_open(const char *dir, guint64 max_messages, guint64 max_bytes, GError **error);
 void spool_free(Spool *spool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Spool, spool_free)
@@ -41,6 +41,9 @@ gboolean spool_add(Spool *spool, const SpoolMessage *message, guint64 *ret_seq, 
 SpoolMessage *spool_read(Spool *spool, guint64 seq, GError **error);
 /* Removes message `seq` (after its PUBACK). FALSE if it was not there. */
 gboolean spool_remove(Spool *spool, guint64 seq);
+/* Sets message `seq` aside as `<name>.rejected`, with a warning saying `why`: it can never be
+ * published. It stays on disk for an administrator and counts in the bounds until removed. */
+gboolean spool_reject(Spool *spool, guint64 seq, const char *why);
 
 /* The messages in the spool, in order: the first one's number, and the one after `seq`'s (0: no
  * more). */
@@ -49,6 +52,8 @@ guint64 spool_next(Spool *spool, guint64 seq);
 /* The first message numbered `seq` or higher (0: none). */
 guint64 spool_find_from(Spool *spool, guint64 seq);
 guint spool_get_length(Spool *spool);
+/* The files set aside (`.corrupt`, `.rejected`) that count in the bounds. */
+guint64 spool_get_held(Spool *spool);
 guint64 spool_get_bytes(Spool *spool);
 
 /* The file format, for the tests: a header and the GVariant (ssa(ss)ay) in normal form,

@@ -185,10 +185,12 @@ static void test_stray_and_corrupt(void) {
                 /* Names first, then contents in sequence order: the truncated one, then 7. */
                 g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*moved aside*");
                 g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*00000000000000000007.msg*moved aside*");
+                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*3 file(s) set aside*");
                 s = spool_open(dir, 100, 1 << 20, NULL);
                 g_test_assert_expected_messages();
                 g_assert_nonnull(s);
                 g_assert_cmpuint(spool_get_length(s), ==, 1);
+                g_assert_cmpuint(spool_get_held(s), ==, 3);
                 g_assert_cmpuint(spool_first(s), ==, good);
         }
         g_assert_false(g_file_test(tmp, G_FILE_TEST_EXISTS));
@@ -198,11 +200,58 @@ static void test_stray_and_corrupt(void) {
         remove_dir(dir);
 }
 
+/* A message that can never go out is set aside, not dropped, and keeps its place in the bounds
+ * (also after a restart) until an administrator removes the file. */
+static void test_rejected_counts(void) {
+        char *dir = make_dir();
+        g_autoptr(SpoolMessage) m = message("t", "x");
+        g_autoptr(GError) error = NULL;
+        g_autofree char *rejected = NULL;
+        guint64 first;
+
+        {
+                g_autoptr(Spool) s = spool_open(dir, 2, 1 << 20, NULL);
+
+                first = add(s, "1");
+                add(s, "2");
+                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*too large for the MQTT broker; moved aside to*.rejected*");
+                g_assert_true(spool_reject(s, first, "too large for the MQTT broker"));
+                g_test_assert_expected_messages();
+                g_assert_false(spool_reject(s, first, "twice"));
+                g_assert_cmpuint(spool_get_length(s), ==, 1);
+                g_assert_cmpuint(spool_get_held(s), ==, 1);
+                g_assert_false(spool_add(s, m, NULL, &error));
+                g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+                g_clear_error(&error);
+        }
+        rejected = g_strdup_printf("%s/%020" G_GUINT64_FORMAT ".msg.rejected", dir, first);
+        g_assert_true(g_file_test(rejected, G_FILE_TEST_EXISTS));
+        {
+                g_autoptr(Spool) s = NULL;
+
+                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*1 file(s) set aside*");
+                s = spool_open(dir, 2, 1 << 20, NULL);
+                g_test_assert_expected_messages();
+                g_assert_cmpuint(spool_get_held(s), ==, 1);
+                g_assert_false(spool_add(s, m, NULL, NULL));
+        }
+        /* Removed by an administrator: its room is back. */
+        g_assert_cmpint(g_unlink(rejected), ==, 0);
+        {
+                g_autoptr(Spool) s = spool_open(dir, 2, 1 << 20, NULL);
+
+                g_assert_cmpuint(spool_get_held(s), ==, 0);
+                g_assert_true(spool_add(s, m, NULL, NULL));
+        }
+        remove_dir(dir);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/mqtt/spool/round-trip", test_round_trip);
         g_test_add_func("/mqtt/spool/write-restart-order", test_write_restart_order);
         g_test_add_func("/mqtt/spool/bounds", test_bounds);
         g_test_add_func("/mqtt/spool/stray-and-corrupt", test_stray_and_corrupt);
+        g_test_add_func("/mqtt/spool/rejected-counts", test_rejected_counts);
         return g_test_run();
 }

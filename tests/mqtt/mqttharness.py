@@ -183,7 +183,7 @@ class Mosquitto:
     Persistence is on so that a subscriber's session (and what is queued for it) outlives a
     restart: the tests' cloud must not miss messages while the broker is away."""
 
-    def __init__(self, workdir, tls=False, users=None, acl=None, nodelay=True, name='mosquitto'):
+    def __init__(self, workdir, tls=False, users=None, acl=None, nodelay=True, name='mosquitto', extra=()):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -226,6 +226,7 @@ class Mosquitto:
                       'acl_file %s' % self.acl_file]
         else:
             lines.append('allow_anonymous true')
+        lines += list(extra)  # more mosquitto.conf lines, e.g. 'max_packet_size 8192'
         with open(self.conf, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         self.start()

@@ -12,6 +12,7 @@ import pytest
 
 from client import GAMES_GID, GAMES_UID, MAN_GID, MAN_UID, err, valueset_of_size
 from cloudlib import Ledger, accepted, messages_topic, numbered, send
+import mqttharness as mh
 from mqttharness import wait_until
 
 
@@ -181,3 +182,48 @@ def test_spool_survives_a_sigkill_while_the_link_is_down(cluster):
     ledger.wait_all(timeout=30)
     counts = ledger.report('sigkill-link-down')
     assert counts['accepted'] == 25 and counts['duplicates'] == 0
+
+
+@pytest.fixture
+def small_packets(request, workdir):
+    """A cluster on a Mosquitto that takes packets of at most 8 KiB."""
+    m = mh.Mosquitto(workdir, name='mosquitto-small', extra=['max_packet_size 8192'])
+    c = mh.Cluster(workdir, m)
+    request.node.mqtt_cluster = c
+    yield c
+    errors = c.teardown()
+    m.stop()
+    assert not errors, '\n\n'.join(errors)
+
+
+def test_a_message_the_broker_never_takes_is_set_aside_and_still_counted(small_packets):
+    a = small_packets.node('node-a', proxied=True, bridge_config={
+        'Spool': {'MaxMessages': 3}, 'Cloud': {'DeliveryWaitSec': 1}})
+    sub = small_packets.subscriber([messages_topic('node-a')], 'cloud')
+    ledger = Ledger(sub, 'node-a')
+    client = a.client('games', uid=GAMES_UID, gid=GAMES_GID)
+    a.proxy.cut()
+    a.wait_status('offline', timeout=15)
+
+    # Accepted while the link is down (the bridge cannot know Mosquitto's limit then).
+    big = send(client, numbered(0, 'big', {'Pad': valueset_of_size(12000).lookup_value('blob', None)})).wait(30)
+    assert accepted(big)['status'] == 'queued'
+    small = send(client, numbered(1, 'small')).wait(30)
+    assert accepted(small)['status'] == 'queued'
+    ledger.record(small)
+
+    a.proxy.restore()
+    # The big one can never go out: set aside with a warning, not deleted; the small one goes.
+    a.bridge.wait_log(r'moved aside to .*\.rejected', timeout=30)
+    ledger.wait_all(timeout=30)
+    assert [f for f in a.bridge.spool_files() if f.endswith('.rejected')], a.bridge.spool_files()
+    assert not [m for m in sub.snapshot() if b'"big"' in m.payload], 'the big message went out'
+    assert a.bridge.running()
+
+    # It still holds its place in MaxMessages=3: two more fit, the third is refused.
+    a.proxy.cut()
+    a.wait_status('offline', timeout=15)
+    for i in (2, 3):
+        assert accepted(send(client, numbered(i, 'small')).wait(30))['status'] == 'queued'
+    send(client, numbered(4, 'small')).wait(30).expect_error('ResourceLimitsExceeded')
+    a.proxy.restore()

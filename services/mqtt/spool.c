@@ -4,6 +4,10 @@
  *   spool-id   the spool's random id, made once (message ids embed it)
  *   sequence   a high-water mark of sequence numbers, reserved in blocks, so that a number is
  *              never used twice even when the spool was empty at a restart
+ *   <name>.corrupt, <seq>.msg.rejected
+ *              held files: unreadable at start, or found unpublishable (spool_reject()); kept
+ *              for an administrator, and counted in the bounds until deleted, so that messages
+ *              moved aside cannot fill the disk
  * Every file is written to `.<name>.tmp`, fsynced, renamed, and the directory fsynced. */
 
 #include <errno.h>
@@ -22,6 +26,10 @@
 #define SEQ_BLOCK 1024
 #define ID_FILE "spool-id"
 #define SEQ_FILE "sequence"
+#define CORRUPT_SUFFIX ".corrupt"
+#define REJECTED_SUFFIX ".rejected"
+/* How often a full spool looks again whether held files were deleted. */
+#define HELD_RECHECK_USEC G_USEC_PER_SEC
 
 typedef struct {
         guint64 seq;
@@ -39,6 +47,9 @@ struct Spool {
         GQueue items;         /* Item *, by sequence number */
         GHashTable *by_seq;   /* seq (guint64 *) → its GList link in `items` */
         guint64 bytes;
+        GHashTable *held;     /* name → its size (guint64 *): rejected and corrupt files */
+        guint64 held_bytes;
+        gint64 held_checked;  /* when spool_recount_held() last ran (monotonic µs) */
 };
 
 void spool_message_free(SpoolMessage *message) {
@@ -263,14 +274,49 @@ static gint compare_seq(gconstpointer a, gconstpointer b) {
         return x < y ? -1 : x > y;
 }
 
-static void move_aside(Spool *s, const char *name, const char *why) {
-        g_autofree char *aside = g_strconcat(name, ".corrupt", NULL);
+/* The size of `name` in the spool (0 if it is not a regular file), or FALSE if it is not there. */
+static gboolean file_size(Spool *s, const char *name, guint64 *size) {
+        struct stat st;
 
-        g_warning("%s/%s: %s; moved aside to '%s'", s->dir, name, why, aside);
-        if (renameat(s->dir_fd, name, s->dir_fd, aside) < 0) {
-                g_warning("%s/%s: cannot move it aside (%s), removing it", s->dir, name, g_strerror(errno));
-                unlinkat(s->dir_fd, name, 0);
+        if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return FALSE;
+        *size = S_ISREG(st.st_mode) ? (guint64) st.st_size : 0;
+        return TRUE;
+}
+
+static void hold(Spool *s, const char *name, guint64 size) {
+        guint64 *value = g_new(guint64, 1);
+        guint64 *old = g_hash_table_lookup(s->held, name);
+
+        if (old)
+                s->held_bytes -= *old;
+        *value = size;
+        g_hash_table_insert(s->held, g_strdup(name), value);
+        s->held_bytes += size;
+}
+
+/* Renames `name` to `name` + `suffix` and syncs the directory; what is aside stays counted. */
+static void move_aside(Spool *s, const char *name, const char *suffix, const char *why) {
+        g_autofree char *aside = g_strconcat(name, suffix, NULL);
+        guint64 size = 0;
+
+        if (!file_size(s, name, &size)) {
+                g_warning("%s/%s: %s; it is gone (%s)", s->dir, name, why, g_strerror(errno));
+                return;
         }
+        if (renameat(s->dir_fd, name, s->dir_fd, aside) < 0) {
+                /* Kept under its own name: counted all the same, and met again at the next start. */
+                g_warning("%s/%s: %s; cannot move it aside to '%s' (%s), leaving it", s->dir, name, why, aside,
+                          g_strerror(errno));
+                hold(s, name, size);
+                return;
+        }
+        if (fsync(s->dir_fd) < 0)
+                g_warning("%s: cannot sync the directory after moving '%s' aside: %s", s->dir, name,
+                          g_strerror(errno));
+        g_warning("%s/%s: %s; moved aside to '%s', which counts in the spool's bounds until deleted", s->dir, name,
+                  why, aside);
+        hold(s, aside, size);
 }
 
 /* Finds the messages left by the last run; clears temporary files; corrupt ones go aside. */
@@ -290,14 +336,21 @@ static gboolean scan(Spool *s, GError **error) {
                         unlinkat(s->dir_fd, name, 0);
                         continue;
                 }
+                if (g_str_has_suffix(name, CORRUPT_SUFFIX) || g_str_has_suffix(name, REJECTED_SUFFIX)) {
+                        guint64 size;
+
+                        if (file_size(s, name, &size))
+                                hold(s, name, size);
+                        continue;
+                }
                 if (!g_str_has_suffix(name, ".msg"))
-                        continue; /* spool-id, sequence, *.corrupt, and whatever else */
+                        continue; /* spool-id, sequence, and whatever else */
                 {
                         g_autofree char *digits = g_strndup(name, 20);
 
                         if (strlen(name) != 24 || strspn(name, "0123456789") != 20 ||
                             !g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64 / 2, &seq, NULL)) {
-                                move_aside(s, name, "not the name of a spooled message");
+                                move_aside(s, name, CORRUPT_SUFFIX, "not the name of a spooled message");
                                 continue;
                         }
                 }
@@ -314,7 +367,7 @@ static gboolean scan(Spool *s, GError **error) {
                 if (bytes)
                         m = spool_message_deserialize(bytes, &local);
                 if (!m) {
-                        move_aside(s, fname, local->message);
+                        move_aside(s, fname, CORRUPT_SUFFIX, local->message);
                         continue;
                 }
                 add_item(s, seq, g_bytes_get_size(bytes));
@@ -336,6 +389,8 @@ Spool *spool_open(const char *dir, guint64 max_messages, guint64 max_bytes, GErr
         s->max_bytes = max_bytes;
         g_queue_init(&s->items);
         s->by_seq = g_hash_table_new(g_int64_hash, g_int64_equal);
+        s->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        s->held_checked = g_get_monotonic_time();
 
         if (g_mkdir_with_parents(dir, 0700) < 0) {
                 saved = errno;
@@ -361,6 +416,7 @@ void spool_free(Spool *s) {
                 close(s->dir_fd);
         g_queue_clear_full(&s->items, g_free);
         g_hash_table_unref(s->by_seq);
+        g_hash_table_unref(s->held);
         g_free(s->id);
         g_free(s->dir);
         g_free(s);
@@ -374,17 +430,47 @@ guint64 spool_get_next_seq(Spool *s) {
         return s->next_seq;
 }
 
+static gboolean has_room(Spool *s, gsize size) {
+        return (guint64) s->items.length + g_hash_table_size(s->held) + 1 <= s->max_messages &&
+               s->bytes + s->held_bytes + size <= s->max_bytes;
+}
+
+void spool_recount_held(Spool *s) {
+        GHashTableIter iter;
+        gpointer key, value;
+
+        s->held_checked = g_get_monotonic_time();
+        g_hash_table_iter_init(&iter, s->held);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+                guint64 size;
+
+                if (file_size(s, key, &size)) {
+                        s->held_bytes = s->held_bytes - *(guint64 *) value + size;
+                        *(guint64 *) value = size;
+                        continue;
+                }
+                /* Deleted, by an administrator. */
+                s->held_bytes -= *(guint64 *) value;
+                g_hash_table_iter_remove(&iter);
+        }
+}
+
 gboolean spool_add(Spool *s, const SpoolMessage *message, guint64 *ret_seq, GError **error) {
         g_autoptr(GBytes) bytes = spool_message_serialize(message);
         g_autofree char *name = NULL;
         gsize size = g_bytes_get_size(bytes);
         guint64 seq = s->next_seq;
 
-        if (s->items.length + 1 > s->max_messages || s->bytes + size > s->max_bytes) {
+        if (!has_room(s, size) &&
+            (g_hash_table_size(s->held) == 0 || g_get_monotonic_time() - s->held_checked < HELD_RECHECK_USEC ||
+             (spool_recount_held(s), !has_room(s, size)))) {
+                guint held = g_hash_table_size(s->held);
+
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
                             "the spool is full (%u of %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
-                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes)",
-                            s->items.length, s->max_messages, s->bytes, size, s->max_bytes);
+                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes%s)",
+                            s->items.length + held, s->max_messages, s->bytes + s->held_bytes, size, s->max_bytes,
+                            held ? ", counting the rejected and corrupt files held" : "");
                 return FALSE;
         }
         if (seq >= s->reserved_seq && !reserve(s, seq, error))
@@ -431,6 +517,22 @@ gboolean spool_remove(Spool *s, guint64 seq) {
         return TRUE;
 }
 
+gboolean spool_reject(Spool *s, guint64 seq, const char *why) {
+        g_autofree char *name = file_name(seq);
+        GList *l = g_hash_table_lookup(s->by_seq, &seq);
+        Item *item;
+
+        if (!l)
+                return FALSE;
+        item = l->data;
+        g_hash_table_remove(s->by_seq, &seq);
+        g_queue_delete_link(&s->items, l);
+        s->bytes -= item->size;
+        g_free(item);
+        move_aside(s, name, REJECTED_SUFFIX, why);
+        return TRUE;
+}
+
 guint64 spool_first(Spool *s) {
         Item *item = g_queue_peek_head(&s->items);
 
@@ -458,4 +560,10 @@ guint spool_get_length(Spool *s) {
 
 guint64 spool_get_bytes(Spool *s) {
         return s->bytes;
+}
+
+guint spool_get_held(Spool *s, guint64 *ret_bytes) {
+        if (ret_bytes)
+                *ret_bytes = s->held_bytes;
+        return g_hash_table_size(s->held);
 }

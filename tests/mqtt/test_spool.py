@@ -2,10 +2,13 @@
 """The spool (services/mqtt/README.md, "1. Messages to the cloud"): every message the bridge
 accepted reaches the cloud, across a broker outage and a SIGKILL of the bridge, in the order
 accepted, duplicated at most where a PUBACK may have been lost; a full spool refuses
-(ResourceLimitsExceeded) and drops nothing; a local uid flooding it is bounded.
+(ResourceLimitsExceeded) and drops nothing; a local uid flooding it is bounded; a spooled message
+that turns out unpublishable is moved aside, never dropped, and still counts in the bounds.
 
 Each test prints its counts (accepted, refused, received, distinct, lost, duplicates, extra)."""
 
+import glob
+import os
 import time
 
 import pytest
@@ -181,3 +184,53 @@ def test_spool_survives_a_sigkill_while_the_link_is_down(cluster):
     ledger.wait_all(timeout=30)
     counts = ledger.report('sigkill-link-down')
     assert counts['accepted'] == 25 and counts['duplicates'] == 0
+
+
+@pytest.mark.mosquitto_config('max_packet_size 4096')
+def test_unpublishable_message_moved_aside_and_counted(cluster):
+    """Accepted while the link was never up (Mosquitto's maximum unknown), a message over
+    Mosquitto's max_packet_size goes aside to <seq>.msg.rejected with a warning; the messages
+    after it go out in order; the rejected file still counts in Spool.MaxMessages."""
+    a = cluster.node('node-a', proxied=True, start=False,
+                     bridge_config={'Spool': {'MaxMessages': 4}, 'Cloud': {'DeliveryWaitSec': 1}})
+    a.proxy.cut()
+    a.start(bridge=False)
+    a.bridge.start(wait=False)
+    wait_until(lambda: a.bridge.check_alive() and a.service_state('io.appservice.cloud') ==
+               'active', 20, 'the bridge to register')
+    sub = cluster.subscriber([messages_topic('node-a')], 'cloud')
+    ledger = Ledger(sub, 'node-a')
+    client = a.client('games', uid=GAMES_UID, gid=GAMES_GID)
+
+    big = accepted(send(client, valueset_of_size(6 * 1024)).wait(30))
+    assert big['status'] == 'queued', big
+    for i in range(2):
+        ledger.record(send(client, numbered(i, 'small')).wait(30))
+    assert len(ledger.accepted) == 2
+    restored_at = time.monotonic()
+    a.proxy.restore()
+    a.wait_status('online', timeout=30, after=restored_at)
+    ledger.wait_all()
+    seq = int(big['id'].rsplit(':', 1)[1])
+    a.bridge.wait_log(r'%020d\.msg: to .*over the MQTT broker\'s maximum packet size of 4096 '
+                      r'bytes; moved aside to \'%020d\.msg\.rejected\'' % (seq, seq))
+    assert os.path.exists(os.path.join(a.bridge.spool, '%020d.msg.rejected' % seq))
+    assert big['id'] not in [i for i, _ in ledger.received()]
+
+    # Link down again (once every PUBACK is in): the maximum is remembered, and the rejected
+    # file takes a place.
+    wait_until(lambda: not glob.glob(os.path.join(a.bridge.spool, '*.msg')), 10,
+               'the spool to hold only the rejected file')
+    a.proxy.cut()
+    a.wait_status('offline', timeout=15)
+    send(client, valueset_of_size(6 * 1024)).wait(30).expect_error('MessageSizeTooLarge')
+    results = [send(client, numbered(i, 'small')).wait(30) for i in range(2, 6)]
+    assert [r.ok for r in results] == [True, True, True, False], [r.error for r in results]
+    results[-1].expect_error('ResourceLimitsExceeded')
+    for r in results:
+        ledger.record(r)
+    assert sorted(glob.glob(os.path.join(a.bridge.spool, '*.rejected'))) == [
+        os.path.join(a.bridge.spool, '%020d.msg.rejected' % seq)]
+    a.proxy.restore()
+    ledger.wait_all()
+    ledger.report('moved-aside')

@@ -2,7 +2,8 @@
 /* io.appservice.cloud: a request's ValueSet becomes a cloud message (payload.c), written to the
  * spool before the sender hears anything; the answer is "delivered" when the PUBACK comes within
  * DeliveryWaitSec, "queued" otherwise. A full spool fails the request with
- * ResourceLimitsExceeded (Connection.FailRequest). */
+ * ResourceLimitsExceeded (Connection.FailRequest); a message whose publish would be over the MQTT
+ * broker's maximum packet size (as its last CONNACK told) with MessageSizeTooLarge, unspooled. */
 
 #include "cloud.h"
 #include "outbox.h"
@@ -11,6 +12,7 @@
 #define BROKER_NAME "io.appservice1"
 #define CONNECTION_IFACE "io.appservice1.Connection"
 #define ERROR_RESOURCE_LIMITS "io.appservice1.Error.ResourceLimitsExceeded"
+#define ERROR_TOO_LARGE "io.appservice1.Error.MessageSizeTooLarge"
 #define ERROR_APP_UNAVAILABLE "io.appservice1.Error.AppUnavailable"
 
 struct Cloud {
@@ -105,12 +107,26 @@ static void on_request_received(AppServiceConnection *connection, AppServiceRequ
         g_autofree char *id = NULL;
         g_autoptr(SpoolMessage) m = NULL;
         g_autoptr(GError) error = NULL;
-        guint64 seq;
+        guint64 seq, packet_size, max;
         Waiting *w;
 
         id = payload_message_id(mqtt_link_get_node(c->link), spool_get_id(c->spool), spool_get_next_seq(c->spool));
         m = payload_cloud_message(mqtt_link_get_prefix(c->link), mqtt_link_get_node(c->link), service, id, time,
                                   app_service_request_get_message(request), c->config->cloud_gvariant);
+        /* What cannot go out is refused at the door, not spooled to be moved aside later. */
+        packet_size = outbox_publish_size(m);
+        max = mqtt_link_get_max_packet_size(c->link);
+        if (max && packet_size > max) {
+                g_autofree char *why = g_strdup_printf(
+                        "the message would be a %" G_GUINT64_FORMAT "-byte MQTT publish, over the MQTT broker's "
+                        "maximum packet size of %" G_GUINT64_FORMAT " bytes",
+                        packet_size, max);
+
+                g_message("a message from '%s' was refused: %s", service, why);
+                cloud_fail_request(app_service_provider_get_bus(c->provider), connection, request, ERROR_TOO_LARGE,
+                                   why);
+                return;
+        }
         if (!spool_add(c->spool, m, &seq, &error)) {
                 gboolean full = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
 
@@ -150,6 +166,8 @@ void cloud_handle_connection(Cloud *c, AppServiceConnection *connection, GVarian
 
 Cloud *cloud_new(AppServiceProvider *provider, MqttLink *link, Spool *spool, const BridgeConfig *config) {
         Cloud *c = g_new0(Cloud, 1);
+        guint64 held_bytes;
+        guint held;
 
         c->provider = provider;
         c->link = link;
@@ -160,6 +178,11 @@ Cloud *cloud_new(AppServiceProvider *provider, MqttLink *link, Spool *spool, con
         if (spool_get_length(spool) > 0)
                 g_message("spool '%s' (id %s): %u message(s) waiting, %" G_GUINT64_FORMAT " bytes",
                           config->spool_dir, spool_get_id(spool), spool_get_length(spool), spool_get_bytes(spool));
+        held = spool_get_held(spool, &held_bytes);
+        if (held > 0)
+                g_warning("spool '%s': %u rejected or corrupt file(s) held (*.rejected, *.corrupt), %" G_GUINT64_FORMAT
+                          " bytes, counted in Spool.MaxMessages and Spool.MaxBytes until deleted",
+                          config->spool_dir, held, held_bytes);
         return c;
 }
 

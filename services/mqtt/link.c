@@ -74,6 +74,9 @@ struct MqttLink {
         guint lost_source;
         guint backoff_msec;
         gboolean last_attempt_failed;
+        /* The maximum packet size of the last CONNACK (MQTT_LINK_NO_MAX_PACKET_SIZE when it told
+         * none), kept while the link is down; 0 until the first CONNACK. */
+        guint32 max_packet_size;
 
         GArray *subscriptions; /* Subscription */
         GArray *state_handlers;     /* Handler */
@@ -92,6 +95,16 @@ static void schedule_connect(MqttLink *link);
 static void update_write_watch(MqttLink *link);
 
 /* ---- helpers -------------------------------------------------------------------------------- */
+
+static guint varint_size(guint64 value) {
+        guint n = 1;
+
+        while (value >= 128) {
+                value /= 128;
+                n++;
+        }
+        return n;
+}
 
 static char *random_hex(void) {
         return g_strdup_printf("%08" G_GINT32_MODIFIER "x%08" G_GINT32_MODIFIER "x", g_random_int(), g_random_int());
@@ -127,6 +140,16 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags, con
         int mid;
 
         g_clear_handle_id(&link->deadline_source, g_source_remove);
+        if (rc == 0) {
+                uint32_t max = 0;
+                guint32 before = link->max_packet_size;
+
+                if (!mosquitto_property_read_int32(props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &max, false) || max == 0)
+                        max = MQTT_LINK_NO_MAX_PACKET_SIZE;
+                link->max_packet_size = max;
+                if (max != before && max != MQTT_LINK_NO_MAX_PACKET_SIZE)
+                        g_message("the MQTT broker's maximum packet size is %" G_GUINT32_FORMAT " bytes", max);
+        }
         if (rc != 0) {
                 /* Refused: bad user name or password (0x86), not authorized (0x87), ... */
                 link->lost = TRUE;
@@ -505,6 +528,25 @@ void mqtt_link_start(MqttLink *link) {
 
 gboolean mqtt_link_is_connected(MqttLink *link) {
         return link->connected;
+}
+
+guint32 mqtt_link_get_max_packet_size(MqttLink *link) {
+        return link->max_packet_size;
+}
+
+guint64 mqtt_link_publish_packet_size(const char *topic, gsize payload_size, const char *content_type,
+                                      char **user_properties) {
+        guint64 props = 0, remaining;
+
+        /* MQTT 5, 3.3: a fixed header byte, the remaining length (a variable byte integer), the
+         * topic (2 + its length), the packet id (QoS 1), the properties' length (a variable byte
+         * integer) and the properties (identifier byte, then 2 + length per string), the payload. */
+        if (content_type)
+                props += 1 + 2 + strlen(content_type);
+        for (char **p = user_properties; p && p[0] && p[1]; p += 2)
+                props += 1 + 2 + strlen(p[0]) + 2 + strlen(p[1]);
+        remaining = 2 + strlen(topic) + 2 + varint_size(props) + props + payload_size;
+        return 1 + varint_size(remaining) + remaining;
 }
 
 void mqtt_link_subscribe(MqttLink *link, const char *filter, MqttLinkMessageFunc func, gpointer user_data) {

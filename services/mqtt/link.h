@@ -30,6 +30,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MqttLink, mqtt_link_free)
 void mqtt_link_start(MqttLink *link);
 gboolean mqtt_link_is_connected(MqttLink *link);
 
+/* What the MQTT broker's last CONNACK told (also while the link is down since): the largest MQTT
+ * packet it takes, in bytes; MQTT_LINK_NO_MAX_PACKET_SIZE when it told none (MQTT's own limit);
+ * 0 before the first CONNACK (not known yet). */
+#define MQTT_LINK_NO_MAX_PACKET_SIZE G_MAXUINT32
+guint32 mqtt_link_get_max_packet_size(MqttLink *link);
+/* The size of the whole MQTT 5 PUBLISH packet (QoS 1) that mqtt_link_publish() makes of this
+ * topic, payload size, content type (may be NULL) and user properties (name, value, ...; may be
+ * NULL): what the MQTT broker's maximum packet size is compared with. */
+guint64 mqtt_link_publish_packet_size(const char *topic, gsize payload_size, const char *content_type,
+                                      char **user_properties);
+
 /* Subscribes (QoS 1) to `filter`, now and after every reconnect; messages whose topic matches it
  * go to `func`. Call before mqtt_link_start(). */
 void mqtt_link_subscribe(MqttLink *link, const char *filter, MqttLinkMessageFunc func, gpointer user_data);

@@ -2,7 +2,9 @@
 /* Publishing the spool. `send_from` is the lowest sequence number not published on this
  * connection yet; sequence numbers only grow, so new messages are found from it. Each publish in
  * flight maps its MQTT message id to its sequence number; a lost connection forgets them all and
- * the next one starts again from the spool's first message. */
+ * the next one starts again from the spool's first message. A message that can never be published
+ * (unreadable, or larger than the MQTT broker's maximum packet size) is moved aside by the spool
+ * (spool_reject()), never dropped: it would hold up everything after it. */
 
 #include <gio/gio.h>
 #include <mqtt_protocol.h>
@@ -26,11 +28,27 @@ static gboolean publish_one(Outbox *o, guint64 seq) {
         mosquitto_property *props = NULL;
         gconstpointer data;
         gsize size;
+        guint64 packet_size, max;
         int mid;
         gboolean ok;
 
         if (!m) {
-                spool_reject(o->spool, seq, error->message);
+                if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+                        return TRUE; /* not in the spool (any more) */
+                g_autofree char *why = g_strdup_printf("it cannot be read: %s", error->message);
+
+                spool_reject(o->spool, seq, why);
+                return TRUE;
+        }
+        packet_size = outbox_publish_size(m);
+        max = mqtt_link_get_max_packet_size(o->link);
+        if (max && packet_size > max) {
+                g_autofree char *why = g_strdup_printf(
+                        "to '%s', it would be a %" G_GUINT64_FORMAT "-byte MQTT publish, over the MQTT broker's maximum "
+                        "packet size of %" G_GUINT64_FORMAT " bytes",
+                        m->topic, packet_size, max);
+
+                spool_reject(o->spool, seq, why);
                 return TRUE;
         }
         if (m->content_type)
@@ -49,15 +67,19 @@ static gboolean publish_one(Outbox *o, guint64 seq) {
         }
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE) ||
             g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT)) {
-                /* It can never go out, and keeping it in line would hold up everything after it:
-                 * set aside, still on disk and counted in the bounds. */
-                g_autofree char *why = g_strdup_printf("cannot be published to '%s': %s", m->topic, error->message);
+                /* It can never go out; keeping it would hold up everything after it. */
+                g_autofree char *why = g_strdup_printf("it cannot be published: %s", error->message);
 
                 spool_reject(o->spool, seq, why);
                 return TRUE;
         }
         g_debug("spooled message %" G_GUINT64_FORMAT " waits for the link: %s", seq, error->message);
         return FALSE; /* the link is going down; its coming back starts over */
+}
+
+guint64 outbox_publish_size(const SpoolMessage *m) {
+        return mqtt_link_publish_packet_size(m->topic, g_bytes_get_size(m->payload), m->content_type,
+                                             m->user_properties);
 }
 
 void outbox_kick(Outbox *o) {

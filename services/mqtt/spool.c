@@ -4,6 +4,10 @@
  *   spool-id   the spool's random id, made once (message ids embed it)
  *   sequence   a high-water mark of sequence numbers, reserved in blocks, so that a number is
  *              never used twice even when the spool was empty at a restart
+ *   <name>.corrupt, <seq>.msg.rejected
+ *              held files: unreadable at start, or found unpublishable (spool_reject()); kept
+ *              for an administrator, and counted in the bounds until deleted, so that messages
+ *              moved aside cannot fill the disk
  * Every file is written to `.<name>.tmp`, fsynced, renamed, and the directory fsynced. */
 
 #include <errno.h>
@@ -15,7 +19,6 @@
 #include <glib/gstdio.h>
 
 #include "spool.h"
-#include "wire.h"
 
 #define MAGIC "ASSPOOL1"
 #define MAGIC_SIZE 8
@@ -23,6 +26,10 @@
 #define SEQ_BLOCK 1024
 #define ID_FILE "spool-id"
 #define SEQ_FILE "sequence"
+#define CORRUPT_SUFFIX ".corrupt"
+#define REJECTED_SUFFIX ".rejected"
+/* How often a full spool looks again whether held files were deleted. */
+#define HELD_RECHECK_USEC G_USEC_PER_SEC
 
 typedef struct {
         guint64 seq;
@@ -40,10 +47,9 @@ struct Spool {
         GQueue items;         /* Item *, by sequence number */
         GHashTable *by_seq;   /* seq (guint64 *) → its GList link in `items` */
         guint64 bytes;
-        /* Files set aside (`.corrupt`, `.rejected`): kept for an administrator and counted in the
-         * bounds until removed, so that what the bridge cannot send never makes room for more. */
-        guint64 held_messages;
+        GHashTable *held;     /* name → its size (guint64 *): rejected and corrupt files */
         guint64 held_bytes;
+        gint64 held_checked;  /* when spool_recount_held() last ran (monotonic µs) */
 };
 
 void spool_message_free(SpoolMessage *message) {
@@ -58,29 +64,38 @@ void spool_message_free(SpoolMessage *message) {
 
 /* ---- the file format ------------------------------------------------------------------------- */
 
-/* The file: MAGIC, then the message as a MESSAGE_TYPE in the wire encoding (wire.c's: normal form,
- * little-endian). */
 GBytes *spool_message_serialize(const SpoolMessage *m) {
-        g_autoptr(GBytes) encoded = NULL;
+        g_autoptr(GVariant) value = NULL, normal = NULL;
         GVariantBuilder props;
         GByteArray *out;
+        gsize size;
 
         g_variant_builder_init(&props, G_VARIANT_TYPE("a(ss)"));
         for (char **p = m->user_properties; p && p[0] && p[1]; p += 2)
                 g_variant_builder_add(&props, "(ss)", p[0], p[1]);
-        encoded = wire_value_encode(g_variant_new(
+        value = g_variant_ref_sink(g_variant_new(
                 "(ssa(ss)@ay)", m->topic, m->content_type ? m->content_type : "", &props,
                 g_variant_new_from_data(G_VARIANT_TYPE_BYTESTRING, g_bytes_get_data(m->payload, NULL),
                                         g_bytes_get_size(m->payload), TRUE, (GDestroyNotify) g_bytes_unref,
                                         g_bytes_ref(m->payload))));
-        out = g_byte_array_sized_new(MAGIC_SIZE + g_bytes_get_size(encoded));
+        normal = g_variant_get_normal_form(value);
+        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
+                GVariant *swapped = g_variant_byteswap(normal);
+
+                g_variant_unref(normal);
+                normal = swapped;
+        }
+        size = g_variant_get_size(normal);
+        out = g_byte_array_sized_new(MAGIC_SIZE + size);
         g_byte_array_append(out, (const guint8 *) MAGIC, MAGIC_SIZE);
-        g_byte_array_append(out, g_bytes_get_data(encoded, NULL), g_bytes_get_size(encoded));
+        g_byte_array_set_size(out, MAGIC_SIZE + size);
+        g_variant_store(normal, out->data + MAGIC_SIZE);
         return g_byte_array_free_to_bytes(out);
 }
 
 SpoolMessage *spool_message_deserialize(GBytes *bytes, GError **error) {
         g_autoptr(SpoolMessage) m = g_new0(SpoolMessage, 1);
+        g_autoptr(GBytes) body = NULL;
         g_autoptr(GVariant) value = NULL, payload = NULL;
         g_autoptr(GVariantIter) props = NULL;
         GPtrArray *pairs;
@@ -91,10 +106,18 @@ SpoolMessage *spool_message_deserialize(GBytes *bytes, GError **error) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a spooled message (no header)");
                 return NULL;
         }
-        value = wire_value_decode((const guint8 *) g_bytes_get_data(bytes, NULL) + MAGIC_SIZE, size - MAGIC_SIZE,
-                                  /* max_size= */ G_MAXSIZE, G_VARIANT_TYPE(MESSAGE_TYPE), "a spooled message", error);
-        if (!value)
+        body = g_bytes_new_from_bytes(bytes, MAGIC_SIZE, size - MAGIC_SIZE);
+        value = g_variant_ref_sink(g_variant_new_from_bytes(G_VARIANT_TYPE(MESSAGE_TYPE), body, FALSE));
+        if (G_BYTE_ORDER == G_BIG_ENDIAN) {
+                GVariant *swapped = g_variant_byteswap(value);
+
+                g_variant_unref(value);
+                value = swapped;
+        }
+        if (!g_variant_is_normal_form(value)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a spooled message that is not in normal form");
                 return NULL;
+        }
         g_variant_get(value, "(ssa(ss)@ay)", &m->topic, &m->content_type, &props, &payload);
         if (!*m->topic) {
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a spooled message without a topic");
@@ -251,32 +274,49 @@ static gint compare_seq(gconstpointer a, gconstpointer b) {
         return x < y ? -1 : x > y;
 }
 
-static guint64 file_size(Spool *s, const char *name) {
+/* The size of `name` in the spool (0 if it is not a regular file), or FALSE if it is not there. */
+static gboolean file_size(Spool *s, const char *name, guint64 *size) {
         struct stat st;
 
-        return fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) ? (guint64) st.st_size : 0;
+        if (fstatat(s->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return FALSE;
+        *size = S_ISREG(st.st_mode) ? (guint64) st.st_size : 0;
+        return TRUE;
 }
 
-static void hold(Spool *s, guint64 size) {
-        s->held_messages++;
+static void hold(Spool *s, const char *name, guint64 size) {
+        guint64 *value = g_new(guint64, 1);
+        guint64 *old = g_hash_table_lookup(s->held, name);
+
+        if (old)
+                s->held_bytes -= *old;
+        *value = size;
+        g_hash_table_insert(s->held, g_strdup(name), value);
         s->held_bytes += size;
 }
 
-/* Renames `name` to `name` + `suffix`, held in the bounds; removed only when it cannot be renamed. */
+/* Renames `name` to `name` + `suffix` and syncs the directory; what is aside stays counted. */
 static void move_aside(Spool *s, const char *name, const char *suffix, const char *why) {
         g_autofree char *aside = g_strconcat(name, suffix, NULL);
-        guint64 size = file_size(s, name);
+        guint64 size = 0;
 
-        g_warning("%s/%s: %s; moved aside to '%s' (it counts in the spool's bounds until removed)", s->dir, name, why,
-                  aside);
+        if (!file_size(s, name, &size)) {
+                g_warning("%s/%s: %s; it is gone (%s)", s->dir, name, why, g_strerror(errno));
+                return;
+        }
         if (renameat(s->dir_fd, name, s->dir_fd, aside) < 0) {
-                g_warning("%s/%s: cannot move it aside (%s), removing it", s->dir, name, g_strerror(errno));
-                unlinkat(s->dir_fd, name, 0);
+                /* Kept under its own name: counted all the same, and met again at the next start. */
+                g_warning("%s/%s: %s; cannot move it aside to '%s' (%s), leaving it", s->dir, name, why, aside,
+                          g_strerror(errno));
+                hold(s, name, size);
                 return;
         }
         if (fsync(s->dir_fd) < 0)
-                g_warning("%s: cannot sync the directory, ignoring: %s", s->dir, g_strerror(errno));
-        hold(s, size);
+                g_warning("%s: cannot sync the directory after moving '%s' aside: %s", s->dir, name,
+                          g_strerror(errno));
+        g_warning("%s/%s: %s; moved aside to '%s', which counts in the spool's bounds until deleted", s->dir, name,
+                  why, aside);
+        hold(s, aside, size);
 }
 
 /* Finds the messages left by the last run; clears temporary files; corrupt ones go aside. */
@@ -296,8 +336,11 @@ static gboolean scan(Spool *s, GError **error) {
                         unlinkat(s->dir_fd, name, 0);
                         continue;
                 }
-                if (g_str_has_suffix(name, ".corrupt") || g_str_has_suffix(name, ".rejected")) {
-                        hold(s, file_size(s, name));
+                if (g_str_has_suffix(name, CORRUPT_SUFFIX) || g_str_has_suffix(name, REJECTED_SUFFIX)) {
+                        guint64 size;
+
+                        if (file_size(s, name, &size))
+                                hold(s, name, size);
                         continue;
                 }
                 if (!g_str_has_suffix(name, ".msg"))
@@ -307,7 +350,7 @@ static gboolean scan(Spool *s, GError **error) {
 
                         if (strlen(name) != 24 || strspn(name, "0123456789") != 20 ||
                             !g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT64 / 2, &seq, NULL)) {
-                                move_aside(s, name, ".corrupt", "not the name of a spooled message");
+                                move_aside(s, name, CORRUPT_SUFFIX, "not the name of a spooled message");
                                 continue;
                         }
                 }
@@ -324,17 +367,13 @@ static gboolean scan(Spool *s, GError **error) {
                 if (bytes)
                         m = spool_message_deserialize(bytes, &local);
                 if (!m) {
-                        move_aside(s, fname, ".corrupt", local->message);
+                        move_aside(s, fname, CORRUPT_SUFFIX, local->message);
                         continue;
                 }
                 add_item(s, seq, g_bytes_get_size(bytes));
                 highest = MAX(highest, seq);
         }
         s->next_seq = MAX(load_reserved(s), highest + 1);
-        if (s->held_messages > 0)
-                g_warning("%s: %" G_GUINT64_FORMAT " file(s) set aside (*.corrupt, *.rejected, %" G_GUINT64_FORMAT
-                          " bytes) count in the spool's bounds until an administrator removes them",
-                          s->dir, s->held_messages, s->held_bytes);
         return TRUE;
 }
 
@@ -350,6 +389,8 @@ Spool *spool_open(const char *dir, guint64 max_messages, guint64 max_bytes, GErr
         s->max_bytes = max_bytes;
         g_queue_init(&s->items);
         s->by_seq = g_hash_table_new(g_int64_hash, g_int64_equal);
+        s->held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        s->held_checked = g_get_monotonic_time();
 
         if (g_mkdir_with_parents(dir, 0700) < 0) {
                 saved = errno;
@@ -375,6 +416,7 @@ void spool_free(Spool *s) {
                 close(s->dir_fd);
         g_queue_clear_full(&s->items, g_free);
         g_hash_table_unref(s->by_seq);
+        g_hash_table_unref(s->held);
         g_free(s->id);
         g_free(s->dir);
         g_free(s);
@@ -388,19 +430,47 @@ guint64 spool_get_next_seq(Spool *s) {
         return s->next_seq;
 }
 
+static gboolean has_room(Spool *s, gsize size) {
+        return (guint64) s->items.length + g_hash_table_size(s->held) + 1 <= s->max_messages &&
+               s->bytes + s->held_bytes + size <= s->max_bytes;
+}
+
+void spool_recount_held(Spool *s) {
+        GHashTableIter iter;
+        gpointer key, value;
+
+        s->held_checked = g_get_monotonic_time();
+        g_hash_table_iter_init(&iter, s->held);
+        while (g_hash_table_iter_next(&iter, &key, &value)) {
+                guint64 size;
+
+                if (file_size(s, key, &size)) {
+                        s->held_bytes = s->held_bytes - *(guint64 *) value + size;
+                        *(guint64 *) value = size;
+                        continue;
+                }
+                /* Deleted, by an administrator. */
+                s->held_bytes -= *(guint64 *) value;
+                g_hash_table_iter_remove(&iter);
+        }
+}
+
 gboolean spool_add(Spool *s, const SpoolMessage *message, guint64 *ret_seq, GError **error) {
         g_autoptr(GBytes) bytes = spool_message_serialize(message);
         g_autofree char *name = NULL;
         gsize size = g_bytes_get_size(bytes);
         guint64 seq = s->next_seq;
 
-        if (s->items.length + s->held_messages + 1 > s->max_messages ||
-            s->bytes + s->held_bytes + size > s->max_bytes) {
+        if (!has_room(s, size) &&
+            (g_hash_table_size(s->held) == 0 || g_get_monotonic_time() - s->held_checked < HELD_RECHECK_USEC ||
+             (spool_recount_held(s), !has_room(s, size)))) {
+                guint held = g_hash_table_size(s->held);
+
                 g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                            "the spool is full (%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
-                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes, set-aside files included)",
-                            s->items.length + s->held_messages, s->max_messages, s->bytes + s->held_bytes, size,
-                            s->max_bytes);
+                            "the spool is full (%u of %" G_GUINT64_FORMAT " messages, %" G_GUINT64_FORMAT
+                            " + %" G_GSIZE_FORMAT " of %" G_GUINT64_FORMAT " bytes%s)",
+                            s->items.length + held, s->max_messages, s->bytes + s->held_bytes, size, s->max_bytes,
+                            held ? ", counting the rejected and corrupt files held" : "");
                 return FALSE;
         }
         if (seq >= s->reserved_seq && !reserve(s, seq, error))
@@ -428,7 +498,8 @@ SpoolMessage *spool_read(Spool *s, guint64 seq, GError **error) {
         return bytes ? spool_message_deserialize(bytes, error) : NULL;
 }
 
-static gboolean forget(Spool *s, guint64 seq) {
+gboolean spool_remove(Spool *s, guint64 seq) {
+        g_autofree char *name = file_name(seq);
         GList *l = g_hash_table_lookup(s->by_seq, &seq);
         Item *item;
 
@@ -439,27 +510,26 @@ static gboolean forget(Spool *s, guint64 seq) {
         g_queue_delete_link(&s->items, l);
         s->bytes -= item->size;
         g_free(item);
+        /* No fsync: a removal lost in a crash means the message goes out once more, which
+         * at-least-once allows (its id lets receivers drop it). */
+        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
+                g_warning("%s/%s: cannot remove it, ignoring: %s", s->dir, name, g_strerror(errno));
         return TRUE;
 }
 
 gboolean spool_reject(Spool *s, guint64 seq, const char *why) {
         g_autofree char *name = file_name(seq);
+        GList *l = g_hash_table_lookup(s->by_seq, &seq);
+        Item *item;
 
-        if (!forget(s, seq))
+        if (!l)
                 return FALSE;
-        move_aside(s, name, ".rejected", why);
-        return TRUE;
-}
-
-gboolean spool_remove(Spool *s, guint64 seq) {
-        g_autofree char *name = file_name(seq);
-
-        if (!forget(s, seq))
-                return FALSE;
-        /* No fsync: a removal lost in a crash means the message goes out once more, which
-         * at-least-once allows (its id lets receivers drop it). */
-        if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
-                g_warning("%s/%s: cannot remove it, ignoring: %s", s->dir, name, g_strerror(errno));
+        item = l->data;
+        g_hash_table_remove(s->by_seq, &seq);
+        g_queue_delete_link(&s->items, l);
+        s->bytes -= item->size;
+        g_free(item);
+        move_aside(s, name, REJECTED_SUFFIX, why);
         return TRUE;
 }
 
@@ -488,10 +558,12 @@ guint spool_get_length(Spool *s) {
         return s->items.length;
 }
 
-guint64 spool_get_held(Spool *s) {
-        return s->held_messages;
-}
-
 guint64 spool_get_bytes(Spool *s) {
         return s->bytes;
+}
+
+guint spool_get_held(Spool *s, guint64 *ret_bytes) {
+        if (ret_bytes)
+                *ret_bytes = s->held_bytes;
+        return g_hash_table_size(s->held);
 }

@@ -23,7 +23,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(SpoolMessage, spool_message_free)
 
 /* Opens (or creates, mode 0700) the spool in `dir`: makes the spool id once, removes stray
  * temporary files, moves corrupt files aside (`<name>.corrupt`, with a warning), counts the files
- * set aside before in its bounds, and resumes the messages found in sequence order. */
+ * held aside (`*.corrupt`, `*.rejected`) in its bounds and resumes the messages found in sequence
+ * order. */
 Spool *spool_open(const char *dir, guint64 max_messages, guint64 max_bytes, GError **error);
 void spool_free(Spool *spool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Spool, spool_free)
@@ -35,15 +36,20 @@ const char *spool_get_id(Spool *spool);
 guint64 spool_get_next_seq(Spool *spool);
 
 /* Adds `message` as number spool_get_next_seq(), durably. Fails with G_IO_ERROR_NO_SPACE when the
- * spool would hold more than its bounds, and with the I/O error otherwise. */
+ * spool would hold more than its bounds (its messages and the files it holds aside together),
+ * and with the I/O error otherwise. */
 gboolean spool_add(Spool *spool, const SpoolMessage *message, guint64 *ret_seq, GError **error);
 /* Reads message `seq` back (NULL, with the reason, if it is not in the spool or cannot be read). */
 SpoolMessage *spool_read(Spool *spool, guint64 seq, GError **error);
 /* Removes message `seq` (after its PUBACK). FALSE if it was not there. */
 gboolean spool_remove(Spool *spool, guint64 seq);
-/* Sets message `seq` aside as `<name>.rejected`, with a warning saying `why`: it can never be
- * published. It stays on disk for an administrator and counts in the bounds until removed. */
+/* Message `seq` can never be published (`why`): it leaves the messages but is moved aside to
+ * `<seq>.msg.rejected` (the directory fsynced), with a warning naming the file and `why`, and
+ * stays counted in the bounds until an administrator deletes it. FALSE if it was not there. */
 gboolean spool_reject(Spool *spool, guint64 seq, const char *why);
+/* Looks again at the files held aside: the ones deleted no longer count. spool_add() does it
+ * itself (at most once a second) when the spool would be full. */
+void spool_recount_held(Spool *spool);
 
 /* The messages in the spool, in order: the first one's number, and the one after `seq`'s (0: no
  * more). */
@@ -51,10 +57,11 @@ guint64 spool_first(Spool *spool);
 guint64 spool_next(Spool *spool, guint64 seq);
 /* The first message numbered `seq` or higher (0: none). */
 guint64 spool_find_from(Spool *spool, guint64 seq);
+/* The messages (to be published) and their bytes. */
 guint spool_get_length(Spool *spool);
-/* The files set aside (`.corrupt`, `.rejected`) that count in the bounds. */
-guint64 spool_get_held(Spool *spool);
 guint64 spool_get_bytes(Spool *spool);
+/* The files held aside (rejected and corrupt), and their bytes in *ret_bytes (may be NULL). */
+guint spool_get_held(Spool *spool, guint64 *ret_bytes);
 
 /* The file format, for the tests: a header and the GVariant (ssa(ss)ay) in normal form,
  * little-endian. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The spool on a temporary directory: write, restart, order, bounds, corrupt and temporary files,
- * the id made once, sequence numbers never reused. */
+ * the id made once, sequence numbers never reused; rejected messages moved aside and, with the
+ * corrupt files, counted in the bounds until deleted. */
 
 #include <string.h>
 
@@ -185,12 +186,10 @@ static void test_stray_and_corrupt(void) {
                 /* Names first, then contents in sequence order: the truncated one, then 7. */
                 g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*moved aside*");
                 g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*00000000000000000007.msg*moved aside*");
-                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*3 file(s) set aside*");
                 s = spool_open(dir, 100, 1 << 20, NULL);
                 g_test_assert_expected_messages();
                 g_assert_nonnull(s);
                 g_assert_cmpuint(spool_get_length(s), ==, 1);
-                g_assert_cmpuint(spool_get_held(s), ==, 3);
                 g_assert_cmpuint(spool_first(s), ==, good);
         }
         g_assert_false(g_file_test(tmp, G_FILE_TEST_EXISTS));
@@ -200,49 +199,102 @@ static void test_stray_and_corrupt(void) {
         remove_dir(dir);
 }
 
-/* A message that can never go out is set aside, not dropped, and keeps its place in the bounds
- * (also after a restart) until an administrator removes the file. */
-static void test_rejected_counts(void) {
+static char *path_of(const char *dir, guint64 seq, const char *suffix) {
+        return g_strdup_printf("%s/%020" G_GUINT64_FORMAT ".msg%s", dir, seq, suffix);
+}
+
+static void test_reject_held_in_bounds(void) {
         char *dir = make_dir();
-        g_autoptr(SpoolMessage) m = message("t", "x");
+        g_autofree char *msg = NULL, *rejected = NULL, *other = g_build_filename(dir, "x.corrupt", NULL);
+        g_autoptr(SpoolMessage) m = message("t/a", "more");
         g_autoptr(GError) error = NULL;
-        g_autofree char *rejected = NULL;
-        guint64 first;
+        guint64 bytes, a, b, c;
 
         {
-                g_autoptr(Spool) s = spool_open(dir, 2, 1 << 20, NULL);
+                g_autoptr(Spool) s = spool_open(dir, 3, 1 << 20, NULL);
 
-                first = add(s, "1");
-                add(s, "2");
-                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*too large for the MQTT broker; moved aside to*.rejected*");
-                g_assert_true(spool_reject(s, first, "too large for the MQTT broker"));
+                a = add(s, "one");
+                b = add(s, "two");
+                c = add(s, "three");
+                msg = path_of(dir, b, "");
+                rejected = path_of(dir, b, ".rejected");
+                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*.msg: too large; moved aside to*.msg.rejected*");
+                g_assert_true(spool_reject(s, b, "too large"));
                 g_test_assert_expected_messages();
-                g_assert_false(spool_reject(s, first, "twice"));
-                g_assert_cmpuint(spool_get_length(s), ==, 1);
-                g_assert_cmpuint(spool_get_held(s), ==, 1);
+                g_assert_false(spool_reject(s, b, "again"));
+                g_assert_false(g_file_test(msg, G_FILE_TEST_EXISTS));
+                g_assert_true(g_file_test(rejected, G_FILE_TEST_EXISTS));
+                /* No longer a message to publish, still counted. */
+                g_assert_cmpuint(spool_get_length(s), ==, 2);
+                g_assert_cmpuint(spool_first(s), ==, a);
+                g_assert_cmpuint(spool_next(s, a), ==, c);
+                g_assert_cmpuint(spool_get_held(s, &bytes), ==, 1);
+                g_assert_cmpuint(bytes, >, 0);
                 g_assert_false(spool_add(s, m, NULL, &error));
                 g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
                 g_clear_error(&error);
-        }
-        rejected = g_strdup_printf("%s/%020" G_GUINT64_FORMAT ".msg.rejected", dir, first);
-        g_assert_true(g_file_test(rejected, G_FILE_TEST_EXISTS));
-        {
-                g_autoptr(Spool) s = NULL;
-
-                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*1 file(s) set aside*");
-                s = spool_open(dir, 2, 1 << 20, NULL);
-                g_test_assert_expected_messages();
-                g_assert_cmpuint(spool_get_held(s), ==, 1);
+                spool_remove(s, a);
+                add(s, "four");
                 g_assert_false(spool_add(s, m, NULL, NULL));
         }
-        /* Removed by an administrator: its room is back. */
-        g_assert_cmpint(g_unlink(rejected), ==, 0);
+        g_assert_true(g_file_set_contents(other, "a corrupt file of an earlier run", -1, NULL));
         {
-                g_autoptr(Spool) s = spool_open(dir, 2, 1 << 20, NULL);
+                /* At start: the rejected and the corrupt file count, as before. */
+                g_autoptr(Spool) s = spool_open(dir, 4, 1 << 20, NULL);
 
-                g_assert_cmpuint(spool_get_held(s), ==, 0);
-                g_assert_true(spool_add(s, m, NULL, NULL));
+                g_assert_cmpuint(spool_get_length(s), ==, 2);
+                g_assert_cmpuint(spool_get_held(s, NULL), ==, 2);
+                g_assert_false(spool_add(s, m, NULL, NULL));
+                /* An administrator deletes them: room again. */
+                g_assert_cmpint(g_unlink(rejected), ==, 0);
+                g_assert_cmpint(g_unlink(other), ==, 0);
+                spool_recount_held(s);
+                g_assert_cmpuint(spool_get_held(s, NULL), ==, 0);
+                add(s, "five");
+                add(s, "six");
+                g_assert_false(spool_add(s, m, NULL, NULL));
         }
+        {
+                /* In bytes too. */
+                g_autoptr(Spool) s = spool_open(dir, 100, 4096, NULL);
+                g_autofree char *big = g_strnfill(1500, 'x');
+                g_autoptr(SpoolMessage) big_message = message("t/a", big);
+                guint64 first;
+
+                g_assert_cmpuint(spool_get_length(s), ==, 4);
+                while (spool_first(s))
+                        spool_remove(s, spool_first(s));
+                first = add(s, big);
+                add(s, big);
+                g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*moved aside*");
+                spool_reject(s, first, "too large");
+                g_test_assert_expected_messages();
+                g_assert_cmpuint(spool_get_bytes(s) + (spool_get_held(s, &bytes), bytes), >, 3000);
+                g_assert_false(spool_add(s, big_message, NULL, &error));
+                g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+        }
+        remove_dir(dir);
+}
+
+static void test_reject_rename_fails(void) {
+        char *dir = make_dir();
+        g_autofree char *block = NULL;
+        g_autoptr(SpoolMessage) m = message("t", "x");
+        g_autoptr(Spool) s = spool_open(dir, 2, 1 << 20, NULL);
+        guint64 a = add(s, "one");
+
+        /* A directory in the way of the rename: the message stays under its name, counted. */
+        block = path_of(dir, a, ".rejected");
+        g_assert_cmpint(g_mkdir(block, 0700), ==, 0);
+        g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*cannot move it aside*");
+        g_assert_true(spool_reject(s, a, "too large"));
+        g_test_assert_expected_messages();
+        g_assert_cmpuint(spool_get_length(s), ==, 0);
+        g_assert_cmpuint(spool_get_held(s, NULL), ==, 1);
+        add(s, "two");
+        g_assert_false(spool_add(s, m, NULL, NULL));
+        g_rmdir(block);
+        g_clear_pointer(&s, spool_free);
         remove_dir(dir);
 }
 
@@ -252,6 +304,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/mqtt/spool/write-restart-order", test_write_restart_order);
         g_test_add_func("/mqtt/spool/bounds", test_bounds);
         g_test_add_func("/mqtt/spool/stray-and-corrupt", test_stray_and_corrupt);
-        g_test_add_func("/mqtt/spool/rejected-counts", test_rejected_counts);
+        g_test_add_func("/mqtt/spool/reject-held-in-bounds", test_reject_held_in_bounds);
+        g_test_add_func("/mqtt/spool/reject-rename-fails", test_reject_rename_fails);
         return g_test_run();
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Fixtures of the MQTT bridge's tests (mqttharness.py has the parts): `mosquitto` (plain, on a
-free loopback port), `mosquitto_tls` (TLS, passwords and the bridge's ACL), `cluster` and
+free loopback port; a test marked `mosquitto_config('max_packet_size 4096')` gets those lines in
+its configuration), `mosquitto_tls` (TLS, passwords and the bridge's ACL), `cluster` and
 `tls_cluster` (nodes sharing that Mosquitto; `cluster.node('node-a', proxied=True, ...)` starts
 one). tests/integration's fixtures and classes are reused through mqttharness."""
 
@@ -18,6 +19,8 @@ import mqttharness as mh  # noqa: E402
 def pytest_configure(config):
     config.addinivalue_line('markers', 'bridge_config(section={...}): mqtt.conf keys for every '
                             'node the test starts')
+    config.addinivalue_line('markers', 'mosquitto_config(line, ...): lines added to the '
+                            'configuration of the `mosquitto` fixture')
 
 
 @pytest.fixture
@@ -40,9 +43,10 @@ def _preconditions():
 
 
 @pytest.fixture
-def mosquitto(workdir):
+def mosquitto(request, workdir):
     _preconditions()
-    m = mh.Mosquitto(workdir)
+    marker = request.node.get_closest_marker('mosquitto_config')
+    m = mh.Mosquitto(workdir, extra=marker.args if marker else ())
     yield m
     m.stop()
 

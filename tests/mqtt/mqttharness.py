@@ -181,9 +181,11 @@ class Mosquitto:
     """A real mosquitto on a free loopback port with a generated configuration. With `tls`, the
     listener takes TLS only, users need a password (mosquitto_passwd -b) and the ACL applies.
     Persistence is on so that a subscriber's session (and what is queued for it) outlives a
-    restart: the tests' cloud must not miss messages while the broker is away."""
+    restart: the tests' cloud must not miss messages while the broker is away. `extra` lines
+    are added to the configuration (e.g. 'max_packet_size 4096')."""
 
-    def __init__(self, workdir, tls=False, users=None, acl=None, nodelay=True, name='mosquitto', extra=()):
+    def __init__(self, workdir, tls=False, users=None, acl=None, nodelay=True, name='mosquitto',
+                 extra=()):
         self.dir = os.path.join(workdir, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -206,7 +208,7 @@ class Mosquitto:
                  'log_type error', 'log_type warning', 'log_type notice', 'log_type information',
                  'log_type subscribe', 'log_type unsubscribe',
                  'connection_messages true',
-                 'log_timestamp_format %H:%M:%S']
+                 'log_timestamp_format %H:%M:%S'] + list(extra)
         if tls:
             self.pki = Pki(os.path.join(self.dir, 'pki'))
             self.password_file = os.path.join(self.dir, 'passwords')
@@ -226,7 +228,6 @@ class Mosquitto:
                       'acl_file %s' % self.acl_file]
         else:
             lines.append('allow_anonymous true')
-        lines += list(extra)  # more mosquitto.conf lines, e.g. 'max_packet_size 8192'
         with open(self.conf, 'w') as f:
             f.write('\n'.join(lines) + '\n')
         self.start()

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Messages to the cloud (services/mqtt/README.md, "1. Messages to the cloud"): the topic names
 the sender as the broker vouches for it, the payload is the typed JSON of the ValueSet (or its
-wire encoding), the sender is told delivered or queued, a message over MaxMessageSize never
-leaves the node, and the node's retained status."""
+wire encoding), the sender is told delivered or queued, a message over MaxMessageSize or over the
+MQTT broker's maximum packet size never leaves the node, and the node's retained status."""
 
 import json
 import os
 import re
 import subprocess
+
+import pytest
 
 from client import (GAMES_GID, GAMES_UID, LP_GID, LP_UID, MAN_GID, MAN_UID, GLib, err,
                     valueset, valueset_of_size)
@@ -124,6 +126,27 @@ def test_message_over_max_message_size_never_leaves(cluster):
     barrier = accepted(send(client, valueset(After=GLib.Variant('b', True))).wait())
     sub.wait(lambda m: m.json()['id'] == barrier['id'])
     assert len(sub.snapshot(lambda m: m.topic.startswith('%s/node-a/messages/' % PREFIX))) == 2
+
+
+@pytest.mark.mosquitto_config('max_packet_size 4096')
+def test_over_the_mqtt_brokers_max_packet_size_refused(cluster):
+    """With the link up, a message whose publish would be over Mosquitto's max_packet_size is
+    refused with MessageSizeTooLarge naming both sizes: not spooled, never published."""
+    a = cluster.node('node-a')
+    sub = cluster.subscriber([messages_topic('node-a')], 'cloud')
+    client = a.client('games', uid=GAMES_UID, gid=GAMES_GID)
+    r = send(client, valueset_of_size(6 * 1024)).wait(30)
+    r.expect_error('MessageSizeTooLarge')
+    assert re.search(r'\d+-byte MQTT publish.*maximum packet size of 4096 bytes', r.message), \
+        r.message
+    assert not [f for f in a.bridge.spool_files() if '.msg' in os.path.basename(f)], \
+        a.bridge.spool_files()
+    small = accepted(send(client, valueset(Small=GLib.Variant('s', 'fits'))).wait(30))
+    assert small['status'] == 'delivered', small
+    got = sub.wait(lambda m: m.json()['id'] == small['id'])
+    mine = sub.snapshot(lambda m: m.topic.startswith('%s/node-a/messages/' % PREFIX))
+    assert len(mine) == 1, mine
+    assert got.json()['message'] == {'Small': 'fits'}
 
 
 def test_retained_status_and_incarnations(cluster):

@@ -208,7 +208,7 @@ static int method_close_with_status(sd_bus_message *m, void *userdata, sd_bus_er
 static int check_bridge_answer(sd_bus_message *m, Connection *c, sd_bus_error *error) {
         Endpoint from = sender_endpoint(c, m);
 
-        if (from == ENDPOINT_NONE || from != ENDPOINT_PROVIDER || connection_bridge_endpoint(c) != ENDPOINT_PROVIDER)
+        if (from != ENDPOINT_PROVIDER || connection_bridge_endpoint(c) != ENDPOINT_PROVIDER)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
                                          "connection %" PRIu64 ": only the bridge it was opened to may accept or "
                                          "refuse it", c->id);

@@ -498,8 +498,8 @@ SpoolMessage *spool_read(Spool *s, guint64 seq, GError **error) {
         return bytes ? spool_message_deserialize(bytes, error) : NULL;
 }
 
-gboolean spool_remove(Spool *s, guint64 seq) {
-        g_autofree char *name = file_name(seq);
+/* Takes message `seq` out of the spool's accounting; FALSE if it was not there. */
+static gboolean forget(Spool *s, guint64 seq) {
         GList *l = g_hash_table_lookup(s->by_seq, &seq);
         Item *item;
 
@@ -510,6 +510,14 @@ gboolean spool_remove(Spool *s, guint64 seq) {
         g_queue_delete_link(&s->items, l);
         s->bytes -= item->size;
         g_free(item);
+        return TRUE;
+}
+
+gboolean spool_remove(Spool *s, guint64 seq) {
+        g_autofree char *name = file_name(seq);
+
+        if (!forget(s, seq))
+                return FALSE;
         /* No fsync: a removal lost in a crash means the message goes out once more, which
          * at-least-once allows (its id lets receivers drop it). */
         if (unlinkat(s->dir_fd, name, 0) < 0 && errno != ENOENT)
@@ -519,16 +527,9 @@ gboolean spool_remove(Spool *s, guint64 seq) {
 
 gboolean spool_reject(Spool *s, guint64 seq, const char *why) {
         g_autofree char *name = file_name(seq);
-        GList *l = g_hash_table_lookup(s->by_seq, &seq);
-        Item *item;
 
-        if (!l)
+        if (!forget(s, seq))
                 return FALSE;
-        item = l->data;
-        g_hash_table_remove(s->by_seq, &seq);
-        g_queue_delete_link(&s->items, l);
-        s->bytes -= item->size;
-        g_free(item);
         move_aside(s, name, REJECTED_SUFFIX, why);
         return TRUE;
 }

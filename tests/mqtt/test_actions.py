@@ -235,3 +235,27 @@ def test_parse_is_strict_about_numbers(cluster):
         True)
     assert got.lookup_value('f', None).get_type_string() == 'd'
     assert got.lookup_value('e', None).get_type_string() == 'd'
+
+
+def test_a_flood_of_actions_is_bounded(cluster):
+    """Actions whose provider never answers hold their place until RequestTimeoutSec: at most 32
+    at once; the rest are answered ResourceLimitsExceeded at once, and the bridge serves again
+    once the held ones timed out."""
+    a = cluster.node('node-a')
+    stuck = a.provider('com.example.stuck', auto='ignore', AllowRemote='yes', RequestTimeoutSec=8)
+    a.provider('com.example.act', auto='echo', AllowRemote='yes')
+    cloud = Cloud(cluster, 'node-a')
+
+    sent = [cloud.request('com.example.stuck', {'N': i}) for i in range(40)]
+    refused = [c for c in sent[32:] if cloud.response(c)['status'] == 'error']
+    for corr in refused:
+        assert cloud.response(corr)['error'] == err('ResourceLimitsExceeded'), cloud.response(corr)
+    assert len(refused) == 8, [cloud.responses(c) for c in sent[32:]]
+    assert not any(cloud.responses(c) for c in sent[:32]), 'a held action was answered early'
+    assert len(stuck.signals('ConnectionOpened')) <= 32
+
+    # The held ones end with the provider's RequestTimeoutSec, each answered; then room again.
+    for corr in sent[:32]:
+        assert cloud.response(corr, timeout=30)['error'] == err('Timeout')
+    corr = cloud.request('com.example.act', {'Text': 'after'})
+    assert cloud.response(corr) == {'status': 'ok', 'response': {'Text': 'after'}}

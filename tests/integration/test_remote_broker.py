@@ -331,6 +331,10 @@ def test_node_open_without_a_bridge(services_dir, daemon, agents, bus):
     own = bus.get_property(MANAGER_PATH, MANAGER_IFACE, 'NodeName')
     for node in ('', own):
         open_with(client, TARGET, options(node=V('s', node))).wait().expect_ok()
+    # The provider's signals travel apart from the client's replies: wait for both, not count.
+    for _ in range(2):
+        provider.wait_signal('ConnectionOpened')
+    provider.barrier()
     assert len(provider.signals('ConnectionOpened')) == 2
 
 

@@ -2,7 +2,8 @@
 #pragma once
 
 /* A D-Bus method call as a Completion: its outcome is the call's reply. Opened: the
- * connection's path (OpenConnection); answered: an empty return (the administrative calls);
+ * connection's path (OpenConnection), or the path and the direct link's end or why there is none
+ * (OpenDirectConnection, whose completion takes a link); answered: an empty return (the administrative calls);
  * failed: the error. SendMessage's reply, the response's ValueSet, is connection-dbus.c's
  * (connection_call_completion()). Each holds a reference to the call until it ends. */
 

@@ -22,6 +22,16 @@ void completion_opened(Completion *c, const char *path) {
         taken.ops->opened(taken.userdata, path);
 }
 
+void completion_opened_with_link(Completion *c, const char *path, const LinkOffer *link) {
+        Completion taken;
+
+        assert(completion_takes_link(c));
+        assert(link);
+
+        completion_move(&taken, c);
+        taken.ops->opened_with_link(taken.userdata, path, link);
+}
+
 void completion_answered(Completion *c, sd_bus_message *response) {
         Completion taken;
 

@@ -8,13 +8,27 @@
  * callback runs, which may free what held it. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <systemd/sd-bus.h>
+
+/* What an open tells a caller that asked for a direct link (OpenDirectConnection): the client's end
+ * of the link and the limits it enforces, or why the connection is brokered. */
+typedef struct LinkOffer {
+        int fd;                        /* the client's end; -1: brokered */
+        const char *brokered;          /* why, when fd < 0 */
+        uint64_t max_message_size;
+        uint32_t max_pending_requests;
+        uint64_t request_timeout_usec;
+} LinkOffer;
 
 typedef struct CompletionOps {
         /* The message went out as a request: failures from now on are the receiver's. Optional. */
         void (*sent)(void *userdata);
         /* OpenConnection: the connection is open at `path`. */
         void (*opened)(void *userdata, const char *path);
+        /* The same for a caller that takes a direct link (it asked for one); optional: set,
+         * the open offers it one (link.h). */
+        void (*opened_with_link)(void *userdata, const char *path, const LinkOffer *link);
         /* The receiver answered: its SendResponse call, the ValueSet checked; NULL for work that
          * ends with nothing to say (StartService and the other administrative calls). */
         void (*answered)(void *userdata, sd_bus_message *response);
@@ -39,6 +53,11 @@ static inline void completion_move(Completion *to, Completion *from) {
 
 void completion_sent(Completion *c);
 void completion_opened(Completion *c, const char *path);
+/* Whether the caller takes a direct link, and the open with one (or with why there is none). */
+static inline bool completion_takes_link(const Completion *c) {
+        return completion_is_set(c) && c->ops->opened_with_link;
+}
+void completion_opened_with_link(Completion *c, const char *path, const LinkOffer *link);
 void completion_answered(Completion *c, sd_bus_message *response);
 void completion_fail(Completion *c, const sd_bus_error *error);
 void completion_fail_errnof(Completion *c, int error, const char *format, ...) __attribute__((format(printf, 3, 4)));

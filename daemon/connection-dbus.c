@@ -293,6 +293,13 @@ static int property_get_name(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_append(reply, "s", c->service->definition->name);
 }
 
+static int property_get_direct(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Connection *c = userdata;
+
+        return sd_bus_message_append(reply, "b", c->direct);
+}
+
 static int property_get_caller(sd_bus *bus, const char *path, const char *interface, const char *property,
                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Connection *c = userdata;
@@ -343,6 +350,7 @@ const sd_bus_vtable connection_vtable[] = {
         SD_BUS_PROPERTY("Service", "o", property_get_service, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Caller", "a{sv}", property_get_caller, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Direct", "b", property_get_direct, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_METHOD_WITH_ARGS("SendMessage",
                                 SD_BUS_ARGS("a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", response),

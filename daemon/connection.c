@@ -110,7 +110,7 @@ static Connection *connection_free_unlinked(Connection *c) {
 }
 DEFINE_CLEANUP(Connection, connection_free_unlinked);
 
-int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret) {
+int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, bool direct, Connection **ret) {
         Manager *m = s->manager;
         _cleanup_(connection_free_unlinkedp) Connection *c = NULL;
         char *path;
@@ -126,6 +126,7 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
                 .client = client,
                 .provider = s->provider,
                 .one_shot = one_shot,
+                .direct = direct,
         };
         if (asprintf(&path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
@@ -152,10 +153,11 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
         LIST_PREPEND(client, client->client_connections, c);
         LIST_PREPEND(provider, c->provider->provider_connections, c);
 
-        log_debug("app service '%s': connection %" PRIu64 " opened by %s (uid " UID_FMT ")%s",
-                  s->definition->name, c->id, client->name, c->caller.uid, one_shot ? ", one-shot" : "");
-        monitor_emit(m, "connection-opened", "so@", "service", s->definition->name, "connection", c->path,
-                     "caller", append_caller, &c->caller);
+        log_debug("app service '%s': connection %" PRIu64 " opened by %s (uid " UID_FMT ")%s%s",
+                  s->definition->name, c->id, client->name, c->caller.uid, one_shot ? ", one-shot" : "",
+                  direct ? ", direct link" : "");
+        monitor_emit(m, "connection-opened", "so@b", "service", s->definition->name, "connection", c->path,
+                     "caller", append_caller, &c->caller, "direct", (int) direct);
         *ret = TAKE_PTR(c);
         return 0;
 }

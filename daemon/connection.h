@@ -24,6 +24,7 @@ struct Connection {
         Peer *provider;
         Identity caller;
         bool one_shot;            /* made by Service.SendMessage or SubmitAction */
+        bool direct;              /* its endpoints got a direct link (link.h): its messages pass them alone */
 
         RequestList requests;     /* unanswered, both directions */
 
@@ -38,7 +39,7 @@ struct Connection {
         LIST_FIELDS(Connection, provider);
 };
 
-int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Connection **ret);
+int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, bool direct, Connection **ret);
 /* Closes: ServiceClosed(status) goes to each endpoint in `notify` (a bit mask of 1 << Endpoint),
  * then the unanswered requests fail with Closed, then the connection is freed. */
 void connection_close(Connection *c, unsigned notify, uint32_t status);

@@ -546,21 +546,10 @@ static int parse_activation_timeout(Definition *d, const char *value, char **ret
         return parse_seconds(value, &d->activation_timeout_usec, ret_message);
 }
 
-/* The spellings systemd and GLib accept, so that a unit writer's habit works here too. */
 static int parse_boolean(const char *value, bool *ret, char **ret_message) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(value, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(value, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return bad_value(ret_message, "'%s' is not a boolean (yes or no)", loggable(value));
+        if (parse_boolean_word(value, ret) < 0)
+                return bad_value(ret_message, "'%s' is not a boolean (yes or no)", loggable(value));
+        return 0;
 }
 
 static int parse_auto_start(Definition *d, const char *value, char **ret_message) {
@@ -569,6 +558,10 @@ static int parse_auto_start(Definition *d, const char *value, char **ret_message
 
 static int parse_bridge(Definition *d, const char *value, char **ret_message) {
         return parse_boolean(value, &d->bridge, ret_message);
+}
+
+static int parse_allow_direct(Definition *d, const char *value, char **ret_message) {
+        return parse_boolean(value, &d->allow_direct, ret_message);
 }
 
 static int parse_allow_remote(Definition *d, const char *value, char **ret_message) {
@@ -700,6 +693,7 @@ static const KeyParser app_service_keys[] = {
         { "Bridge", parse_bridge, /* raw= */ false },
         { "AllowRemote", parse_allow_remote, /* raw= */ false },
         { "AllowRemotePrincipals", parse_allow_remote_principals, /* raw= */ false },
+        { "AllowDirect", parse_allow_direct, /* raw= */ false },
 };
 
 static int key_index(const char *key) {
@@ -926,6 +920,7 @@ static Definition *definition_new(const char *path) {
                 .retest_usec = DEFINITION_DEFAULT_RETEST_USEC,
                 .idle_timeout_usec = DEFINITION_DEFAULT_IDLE_TIMEOUT_USEC,
                 .stop_timeout_usec = DEFINITION_DEFAULT_STOP_TIMEOUT_USEC,
+                .allow_direct = true,
         };
         if (!d->path || !d->description)
                 return NULL;
@@ -1240,6 +1235,7 @@ bool definition_equal(const Definition *a, const Definition *b) {
                 a->bridge == b->bridge &&
                 a->allow_remote == b->allow_remote &&
                 strv_equal(a->allow_remote_principals, b->allow_remote_principals) &&
+                a->allow_direct == b->allow_direct &&
                 a->auto_start == b->auto_start &&
                 a->restart == b->restart &&
                 a->restart_usec == b->restart_usec &&

@@ -76,6 +76,7 @@ typedef struct Definition {
         bool bridge;                      /* Bridge=: its provider speaks for other nodes and the cloud */
         bool allow_remote;                /* AllowRemote=: callers elsewhere may reach it through a bridge */
         char **allow_remote_principals;   /* AllowRemotePrincipals=; NULL: every remote principal */
+        bool allow_direct;                /* AllowDirect=: connections may get a direct link (io.appservice1.Link) */
 
         bool auto_start;                  /* AutoStart= */
         RestartPolicy restart;            /* Restart= */

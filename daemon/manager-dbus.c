@@ -325,6 +325,46 @@ static int reply_registration(sd_bus_message *message, Service *s) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* RegisterProvider's options: "direct-links" (b); unknown keys are ignored. */
+static int read_register_options(sd_bus_message *message, bool *ret_direct_links, sd_bus_error *error) {
+        int r;
+
+        *ret_direct_links = false;
+        r = sd_bus_message_enter_container(message, SD_BUS_TYPE_ARRAY, "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(message, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
+                const char *key, *contents;
+                char type;
+                int value;
+
+                r = sd_bus_message_read(message, "s", &key);
+                if (r < 0)
+                        return r;
+                if (!streq(key, "direct-links"))
+                        r = sd_bus_message_skip(message, "v");
+                else {
+                        r = sd_bus_message_peek_type(message, &type, &contents);
+                        if (r < 0)
+                                return r;
+                        if (!contents || !streq(contents, "b"))
+                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                         "option 'direct-links' must be of type 'b', not '%.32s'",
+                                                         strempty(contents));
+                        r = sd_bus_message_read(message, "v", "b", &value);
+                        *ret_direct_links = value;
+                }
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(message);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(message);
+}
+
 static int method_register_provider(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         _cleanup_(identity_done) Identity caller = {};
         Manager *m = userdata;
@@ -332,9 +372,13 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
         Service *s;
         Peer *peer;
         uid_t allowed;
+        bool direct_links;
         int r;
 
         r = read_service(m, message, &name, &s, error);
+        if (r < 0)
+                return r;
+        r = read_register_options(message, &direct_links, error);
         if (r < 0)
                 return r;
 
@@ -362,6 +406,7 @@ static int method_register_provider(sd_bus_message *message, void *userdata, sd_
                 return r;
         }
         s->provider_pid = caller.pid;  /* tells whether it is the process the broker started */
+        s->provider_direct_links = direct_links;
         return handled(service_register_provider(s, peer));
 }
 
@@ -598,6 +643,10 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenConnection",
                                 SD_BUS_ARGS("s", name, "s", provider, "a{sv}", options),
                                 SD_BUS_RESULT("o", connection),
+                                method_open_connection, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenDirectConnection",
+                                SD_BUS_ARGS("s", name, "s", provider, "a{sv}", options),
+                                SD_BUS_RESULT("o", connection, "a{sv}", link),
                                 method_open_connection, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("ListServices",
                                 SD_BUS_NO_ARGS,

@@ -122,6 +122,7 @@ int manager_new(Manager **ret) {
         if (!m->services_by_name || !m->connections || !m->peers || !m->usage || !m->service_usage)
                 return -ENOMEM;
         quota_set_defaults(&m->limits);
+        m->allow_direct = true;
 
         if (gethostname(hostname, sizeof hostname - 1) < 0 || !hostname[0])
                 strcpy(hostname, "localhost");

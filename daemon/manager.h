@@ -44,6 +44,7 @@ typedef struct Manager {
 
         ManagerState state;
         char *node_name;
+        bool allow_direct;           /* appserviced.conf [Policy] AllowDirect=: direct links at all */
 
         Service *services;           /* list, in definition order */
         Service *removed_services;   /* removed by a reload, their providers still stopping (list "services") */

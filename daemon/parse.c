@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "parse.h"
 
@@ -38,4 +39,20 @@ int parse_size(const char *s, uint64_t max, uint64_t *ret) {
                 return r;
         *ret = v << shift;
         return 0;
+}
+
+int parse_boolean_word(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Numbers as the broker's files write them: plain decimals, and sizes with K, M or G. Strict, so
+/* Numbers and booleans as the broker's files write them: plain decimals, and sizes with K, M or G. Strict, so
  * that "0x10", "-1" or " 5" are errors rather than something else. */
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Decimal digits only: no sign, no blanks, no base prefix. -EINVAL, or -ERANGE above `max`. */
@@ -12,3 +13,7 @@ int parse_decimal(const char *s, uint64_t max, uint64_t *ret);
 /* A decimal, optionally followed by K, M or G (powers of 1024, as systemd's sizes). -EINVAL, or
  * -ERANGE when the bytes it names are above `max`. */
 int parse_size(const char *s, uint64_t max, uint64_t *ret);
+
+/* yes/no, true/false, on/off, 1/0, in any case: the spellings systemd and GLib accept, so that a
+ * unit writer's habit works here too. -EINVAL for anything else. */
+int parse_boolean_word(const char *s, bool *ret);

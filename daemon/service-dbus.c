@@ -230,21 +230,27 @@ void service_emit_watchers_changed(Service *s) {
         send_private_state(s);
 }
 
-int service_emit_connection_opened(Service *s, Connection *c) {
+int service_emit_connection_opened(Service *s, Connection *c, const LinkOffer *link) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        const char *member = link ? "DirectConnectionOpened" : "ConnectionOpened";
         int r;
 
-        r = bus_new_unicast_signal(s->manager->bus, c->provider->name, s->path, APPSERVICE_SERVICE_IFACE,
-                                       "ConnectionOpened", &signal);
+        r = bus_new_unicast_signal(s->manager->bus, c->provider->name, s->path, APPSERVICE_SERVICE_IFACE, member,
+                                   &signal);
         if (r >= 0)
                 r = sd_bus_message_append(signal, "o", c->path);
         if (r >= 0)
                 r = identity_append(signal, &c->caller);
+        if (r >= 0 && link)
+                r = sd_bus_message_append(signal, "a{sv}", 4, "fd", "h", link->fd,
+                                          "max-message-size", "t", link->max_message_size,
+                                          "max-pending-requests", "u", link->max_pending_requests,
+                                          "request-timeout-usec", "t", link->request_timeout_usec);
         if (r >= 0)
                 r = sd_bus_send(s->manager->bus, signal, NULL);
         if (r < 0)
-                log_warning_errno(r, "app service '%s': failed to send ConnectionOpened, ignoring: %m",
-                                  s->definition->name);
+                log_warning_errno(r, "app service '%s': failed to send %s, ignoring: %m", s->definition->name,
+                                  member);
         return r;
 }
 
@@ -319,6 +325,8 @@ const sd_bus_vtable service_vtable[] = {
                                 SD_BUS_NO_RESULT,
                                 method_log, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("ConnectionOpened", SD_BUS_ARGS("o", connection, "a{sv}", caller), 0),
+        SD_BUS_SIGNAL_WITH_ARGS("DirectConnectionOpened",
+                                SD_BUS_ARGS("o", connection, "a{sv}", caller, "a{sv}", link), 0),
         SD_BUS_SIGNAL_WITH_ARGS("StopRequested", SD_BUS_ARGS("a{sv}", details), 0),
         SD_BUS_VTABLE_END
 };

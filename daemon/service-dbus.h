@@ -16,7 +16,8 @@ int service_object_path(const char *name, char **ret);
 void service_emit_state_changed(Service *s);
 /* After a reload changed who may see the service's state: tells everyone what they see now. */
 void service_emit_watchers_changed(Service *s);
-int service_emit_connection_opened(Service *s, Connection *c);
+/* ConnectionOpened, or with `link` (the provider's end and the limits) DirectConnectionOpened. */
+int service_emit_connection_opened(Service *s, Connection *c, const LinkOffer *link);
 /* ObjectManager's InterfacesAdded and InterfacesRemoved, when a reload adds or removes it. */
 void service_emit_added(Service *s);
 void service_emit_removed(Service *s);

@@ -10,6 +10,7 @@
 #include "connection.h"
 #include "errors.h"
 #include "fault.h"
+#include "link.h"
 #include "log.h"
 #include "monitor.h"
 #include "peer.h"
@@ -208,19 +209,31 @@ void service_fail_waiters(Service *s, const char *error_name, const char *format
  * outcome comes later. */
 void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *caller, bool one_shot, uint64_t size,
                       Completion *completion) {
+        _cleanup_(link_pair_done) LinkPair link = LINK_PAIR_NULL;
+        const char *brokered = NULL;
         Connection *c;
         int r;
 
         assert(s->provider);
         assert(completion_is_set(completion));
 
-        r = connection_new(s, peer, caller, one_shot, &c);
+        if (!one_shot && completion_takes_link(completion))
+                brokered = link_pair_make(s, peer, caller, &link);
+        r = connection_new(s, peer, caller, one_shot, link.client_end >= 0, &c);
         if (r < 0) {
                 completion_fail_errnof(completion, r, "app service '%s': cannot open a connection: %m",
                                        s->definition->name);
                 return;
         }
-        (void) service_emit_connection_opened(s, c);
+        if (c->direct) {
+                LinkOffer offer = link_offer(s->definition, link.provider_end, NULL);
+
+                (void) service_emit_connection_opened(s, c, &offer);
+                offer.fd = link.client_end;
+                completion_opened_with_link(completion, c->path, &offer);
+                return;
+        }
+        (void) service_emit_connection_opened(s, c, NULL);
 
         /* An open for another node: the bridge has it now, and answers for the other node. */
         if (c->caller.target) {
@@ -228,7 +241,11 @@ void service_open_now(Service *s, sd_bus_message *call, Peer *peer, Identity *ca
                 return;
         }
         if (!one_shot) {
-                completion_opened(completion, c->path);
+                if (completion_takes_link(completion)) {
+                        LinkOffer offer = link_offer(s->definition, -1, brokered);
+                        completion_opened_with_link(completion, c->path, &offer);
+                } else
+                        completion_opened(completion, c->path);
                 return;
         }
 

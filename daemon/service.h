@@ -46,6 +46,7 @@ struct Service {
         bool disabled;
         bool reload_mark;            /* reload.c: declared by the files just read */
         Peer *provider;              /* registered provider, or NULL */
+        bool provider_direct_links;  /* ... which registered with "direct-links" (link.h) */
 
         Connection *connections;     /* list "service" */
         unsigned n_connections;

@@ -8,6 +8,7 @@
 
 #include "keyfile.h"
 #include "log.h"
+#include "parse.h"
 #include "quota.h"
 #include "remote.h"
 #include "settings.h"
@@ -25,9 +26,11 @@ static const char *const limits_keys[] = {
         "MaxBytesPerUser", "MaxBytesTotal", "MaxRequestsPerUser", "MaxPeersPerUser", NULL,
 };
 static const char *const node_keys[] = { "Name", NULL };
+static const char *const policy_keys[] = { "AllowDirect", NULL };
 static const KnownGroup known_groups[] = {
         { "Limits", limits_keys },
         { "Node", node_keys },
+        { "Policy", policy_keys },
 };
 
 static bool is_known(const char *group, const char *key, bool *ret_group_known) {
@@ -100,6 +103,21 @@ static int load_node_name(Manager *m, const KeyFile *kf, const char *path) {
         return 0;
 }
 
+/* An administrator who wants every message to pass the broker (to see it in the monitors, or to
+ * keep one place of enforcement) says AllowDirect=no; a value that is not a boolean keeps what is
+ * safe to keep, the broker in the path. */
+static void load_policy(Manager *m, const KeyFile *kf, const char *path) {
+        const KeyFileEntry *e = keyfile_lookup(kf, "Policy", "AllowDirect");
+
+        if (!e)
+                return;
+        if (parse_boolean_word(e->value, &m->allow_direct) < 0) {
+                log_warning("%s:%u: AllowDirect=%s is not a boolean (yes or no), direct links are off", path,
+                            e->line, e->value);
+                m->allow_direct = false;
+        }
+}
+
 int settings_load(Manager *m, const char *path, bool must_exist) {
         _cleanup_(freep) char *text = NULL;
         KeyFileError kerr = {};
@@ -127,6 +145,7 @@ int settings_load(Manager *m, const char *path, bool must_exist) {
         warn_unknown_keys(kf, path);
         quota_load_keys(&m->limits, kf, path);
         r = load_node_name(m, kf, path);
+        load_policy(m, kf, path);
         keyfile_free(kf);
         return r;
 }

@@ -213,6 +213,7 @@ class Result:
         self.error = ev.get('error')
         self.message = ev.get('message')
         self.elapsed = ev.get('elapsed')
+        self.n_fds = ev.get('n_fds', 0)
 
     def __repr__(self):
         if self.ok:
@@ -446,14 +447,14 @@ class Peer:
     # ---- calls ------------------------------------------------------------------------------
 
     def call(self, dest, path, iface, member, sig='()', args='()', timeout_ms=120000, fds=0,
-             interactive=False, no_reply=False):
+             interactive=False, no_reply=False, keep_fds=False):
         """An asynchronous call; `args` is GVariant text of type `sig`, or a GLib.Variant of
         that type (sent exactly, as its serialisation). With no_reply, sent with the
         NO_REPLY_EXPECTED flag, and "answered" (empty) once sent."""
         tag = self.next_tag()
         cmd = {'cmd': 'call', 'tag': tag, 'dest': dest, 'path': path, 'iface': iface,
                'member': member, 'sig': sig, 'timeout_ms': timeout_ms, 'fds': fds,
-               'interactive': interactive, 'no_reply': no_reply}
+               'interactive': interactive, 'no_reply': no_reply, 'keep_fds': keep_fds}
         if isinstance(args, GLib.Variant):
             assert args.get_type_string() == sig, (args.get_type_string(), sig)
             cmd['args_blob'] = blob(args)
@@ -463,6 +464,32 @@ class Peer:
         self.send(cmd)
         return Call(self, tag, '%s %s.%s%s on %s' % (self.name, iface, member,
                                                      _short(args), path))
+
+    # ---- kept fds (a direct link's ends): keyed by the call's tag or the signal's fds_key ----------
+
+    def fd_write(self, key, data):
+        tag = self.next_tag()
+        self.send({'cmd': 'fd_write', 'tag': tag, 'key': key,
+                   'data': base64.b64encode(data).decode()})
+        ev = self.wait_event(lambda e: e['event'] == 'fd_written' and e['tag'] == tag, None,
+                             'fd_write')
+        if not ev['ok']:
+            self.fail('writing to fd %s failed: %s' % (key, ev['error']))
+
+    def fd_read(self, key, n=4096, timeout=5.0):
+        """Up to n bytes, b'' at end of file; fails when nothing came within `timeout`."""
+        tag = self.next_tag()
+        self.send({'cmd': 'fd_read', 'tag': tag, 'key': key, 'n': n, 'timeout': timeout})
+        ev = self.wait_event(lambda e: e['event'] == 'fd_data' and e['tag'] == tag,
+                             timeout + DEFAULT_WAIT, 'fd_read')
+        if ev.get('error'):
+            self.fail('reading fd %s: %s' % (key, ev['error']))
+        return base64.b64decode(ev['data'])
+
+    def fd_close(self, key):
+        tag = self.next_tag()
+        self.send({'cmd': 'fd_close', 'tag': tag, 'key': key})
+        self.wait_event(lambda e: e['event'] == 'fd_closed' and e['tag'] == tag, None, 'fd_close')
 
     def manager(self, member, sig='()', args='()', **kw):
         return self.call(BUS_NAME, MANAGER_PATH, MANAGER_IFACE, member, sig, args, **kw)

@@ -31,9 +31,18 @@ Commands (test -> agent), each may carry a "tag" that the answer repeats:
       holding; replies {"event": "polkit_released", "count": n}.
   {"cmd": "polkit_hold"}  holds the CheckAuthorization calls from now on again; replies
       {"event": "polkit_holding"}.
+  {"cmd": "fd_write", "key", "data"}  writes base64 `data` to the fd kept under `key` (a call's
+      tag, or a signal's "fds_key"); replies {"event": "fd_written", "ok", "error"}.
+  {"cmd": "fd_read", "key", "n", "timeout"}  reads up to n bytes (waits up to timeout s);
+      replies {"event": "fd_data", "data" (base64, "" at end of file), "eof", "error"}.
+  {"cmd": "fd_close", "key"}  closes the kept fd; replies {"event": "fd_closed"}.
   {"cmd": "ping"}   answered with {"event": "pong"} (orders the channel).
   {"cmd": "exit"}   flush and close the bus connection, exit 0.
   {"cmd": "crash"}  os._exit(1) at once, nothing closed by hand.
+
+Calls with "keep_fds" keep the unix fds of their reply (the reply reports "n_fds"); signals that
+carry fds keep them too, the event giving "fds_key". With --register-direct, RegisterProvider
+says {"direct-links": <true>}.
 
 With --on-stop exit, a StopRequested signal makes the agent unregister (--register's name) and
 exit 0, as a well-behaved provider does; with the default (ignore) it only reports the signal.
@@ -215,6 +224,7 @@ class Agent:
         self.standin_jobs = 0
         self.standin_children = []
         self.exit_code = 0
+        self.kept_fds = {}  # key -> fd: unix fds received in replies and signals
 
     # ---- reporting ------------------------------------------------------------------------------
 
@@ -266,11 +276,15 @@ class Agent:
         if mtype == Gio.DBusMessageType.SIGNAL:
             body = msg.get_body()
             text, argv = variant_texts(body)
-            ev = {'event': 'signal', 'seq': self.next_seq(), 'member': msg.get_member(),
+            seq = self.next_seq()
+            fds = msg.get_unix_fd_list()
+            ev = {'event': 'signal', 'seq': seq, 'member': msg.get_member(),
                   'interface': msg.get_interface(), 'path': msg.get_path(),
                   'sender': msg.get_sender(), 'destination': msg.get_destination(),
                   'signature': msg.get_signature(), 'args': text, 'argv': argv,
                   'argv_blobs': variant_blobs(body), 'time': time.monotonic()}
+            if fds is not None and fds.get_length() > 0:
+                ev['fds_key'] = self.keep_fds('signal-%d' % seq, fds)
             self.emit(ev)
             if (self.args.on_stop == 'exit' and msg.get_interface() == SERVICE_IFACE and
                     msg.get_member() == 'StopRequested'):
@@ -364,10 +378,17 @@ class Agent:
             self.call(tag, cmd['dest'], cmd['path'], cmd['iface'], cmd['member'],
                       cmd.get('sig', '()'), cmd.get('args', '()'), cmd.get('timeout_ms', 60000),
                       cmd.get('fds', 0), cmd.get('args_blob'), cmd.get('interactive', False),
-                      cmd.get('no_reply', False))
+                      cmd.get('no_reply', False), cmd.get('keep_fds', False))
         elif what == 'auto':
             self.auto = (cmd['mode'], cmd.get('seconds', 0), cmd.get('value_blob'))
             self.emit({'event': 'auto_set', 'tag': tag})
+        elif what == 'fd_write':
+            self.fd_write(tag, cmd['key'], cmd['data'])
+        elif what == 'fd_read':
+            self.fd_read(tag, cmd['key'], cmd.get('n', 4096), cmd.get('timeout', 5))
+        elif what == 'fd_close':
+            os.close(self.kept_fds.pop(cmd['key']))
+            self.emit({'event': 'fd_closed', 'tag': tag})
         elif what == 'ping':
             self.emit({'event': 'pong', 'tag': tag})
         elif what == 'become_monitor':
@@ -390,8 +411,53 @@ class Agent:
         else:
             raise ValueError('unknown command %r' % what)
 
+    # ---- kept fds -------------------------------------------------------------------------------
+
+    def keep_fds(self, key, fd_list):
+        """Keeps the first fd of `fd_list` under `key` (a direct link's end is the only fd the
+        contract sends) and closes the others."""
+        fds = fd_list.steal_fds()
+        for fd in fds[1:]:
+            os.close(fd)
+        self.kept_fds[key] = fds[0]
+        return key
+
+    def fd_write(self, tag, key, data):
+        try:
+            os.write(self.kept_fds[key], base64.b64decode(data))
+            self.emit({'event': 'fd_written', 'tag': tag, 'ok': True})
+        except OSError as e:
+            self.emit({'event': 'fd_written', 'tag': tag, 'ok': False, 'error': str(e)})
+
+    def fd_read(self, tag, key, n, timeout):
+        fd = self.kept_fds[key]
+        done = [False]
+
+        def ready(_fd, _cond):
+            if done[0]:
+                return False
+            done[0] = True
+            try:
+                data = os.read(fd, n)
+                self.emit({'event': 'fd_data', 'tag': tag, 'data': base64.b64encode(data).decode(),
+                           'eof': not data})
+            except OSError as e:
+                self.emit({'event': 'fd_data', 'tag': tag, 'data': '', 'eof': False,
+                           'error': str(e)})
+            return False
+
+        def expire():
+            if not done[0]:
+                done[0] = True
+                self.emit({'event': 'fd_data', 'tag': tag, 'data': '', 'eof': False,
+                           'error': 'timed out'})
+            return False
+        GLib.unix_fd_add_full(GLib.PRIORITY_DEFAULT, fd, GLib.IOCondition.IN | GLib.IOCondition.HUP,
+                              ready)
+        GLib.timeout_add(int(timeout * 1000), expire)
+
     def call(self, tag, dest, path, iface, member, sig, args, timeout_ms, n_fds, args_blob=None,
-             interactive=False, no_reply=False):
+             interactive=False, no_reply=False, keep_fds=False):
         if args_blob is not None:
             params = from_blob(sig, args_blob)
         else:
@@ -410,19 +476,19 @@ class Agent:
                        'blobs': [], 'sig': '()', 'elapsed': time.monotonic() - start})
             return
 
-        def report_ok(value):
+        def report_ok(value, n_fds=0):
             text, values = variant_texts(value)
             self.emit({'event': 'reply', 'tag': tag, 'ok': True, 'value': text,
                        'values': values, 'blobs': variant_blobs(value),
                        'sig': value.get_type_string() if value else '()',
-                       'elapsed': time.monotonic() - start})
+                       'n_fds': n_fds, 'elapsed': time.monotonic() - start})
 
         def report_error(e):
             name, text = split_error(e)
             self.emit({'event': 'reply', 'tag': tag, 'ok': False, 'error': name,
                        'message': text, 'elapsed': time.monotonic() - start})
 
-        if n_fds:
+        if n_fds or keep_fds:
             fd_list = Gio.UnixFDList.new()
             for _ in range(n_fds):
                 fd = os.open('/dev/null', os.O_RDONLY | os.O_CLOEXEC)
@@ -431,8 +497,11 @@ class Agent:
 
             def done_fds(conn, res):
                 try:
-                    value, _ = conn.call_with_unix_fd_list_finish(res)
-                    report_ok(value)
+                    value, out_fds = conn.call_with_unix_fd_list_finish(res)
+                    n = out_fds.get_length() if out_fds is not None else 0
+                    if keep_fds and n:
+                        self.keep_fds(tag, out_fds)
+                    report_ok(value, n)
                 except GLib.Error as e:
                     report_error(e)
             self.conn.call_with_unix_fd_list(dest, path, iface, member, params, None,
@@ -588,6 +657,9 @@ class Agent:
 
     # ---- provider start-up ----------------------------------------------------------------------
 
+    def register_options(self):
+        return {'direct-links': GLib.Variant('b', True)} if self.args.register_direct else {}
+
     def register(self, name):
         def done(conn, res):
             try:
@@ -604,7 +676,8 @@ class Agent:
                                      (name, err, text))
                     self.quit(3)
         self.conn.call(BUS_NAME, MANAGER_PATH, MANAGER_IFACE, 'RegisterProvider',
-                       GLib.Variant('(sa{sv})', (name, {})), None, Gio.DBusCallFlags.NONE,
+                       GLib.Variant('(sa{sv})', (name, self.register_options())), None,
+                       Gio.DBusCallFlags.NONE,
                        60000, None, done)
         return False
 
@@ -674,6 +747,8 @@ def main():
                    help='connect to $DBUS_SYSTEM_BUS_ADDRESS (as a provider started by the daemon)')
     p.add_argument('--control-socket', help='unix socket of the test to take commands from')
     p.add_argument('--register', metavar='NAME', help='RegisterProvider(NAME) at start')
+    p.add_argument('--register-direct', action='store_true',
+                   help='register with {"direct-links": <true>}')
     p.add_argument('--register-delay', type=float, default=0, metavar='SECONDS')
     p.add_argument('--auto', default='ignore',
                    help='answer to each RequestReceived: echo, ignore, delay:SECONDS')

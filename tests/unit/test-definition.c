@@ -326,6 +326,20 @@ static void test_lifecycle_keys(void) {
         g_assert_cmpuint(d->stop_timeout_usec, ==, 1500000);
 }
 
+static void test_allow_direct(void) {
+        _cleanup_(definition_freep) Definition *none = parse_ok(HEAD, false);
+        _cleanup_(definition_freep) Definition *off = parse_ok(HEAD "AllowDirect=No\n", false);
+        _cleanup_(definition_freep) Definition *on = parse_ok(HEAD "AllowDirect=on\n", false);
+
+        ASSERT_OR_RETURN(none && off && on);
+        g_assert_true(none->allow_direct);  /* on by default: the broker checks before it links */
+        g_assert_false(off->allow_direct);
+        g_assert_true(on->allow_direct);
+        g_assert_false(definition_equal(none, off));
+        assert_bad_value("AllowDirect", "sometimes");
+        assert_bad_value("AllowDirect", "");
+}
+
 static void test_remote_keys(void) {
         _cleanup_(definition_freep) Definition *none = parse_ok(HEAD, false);
         _cleanup_(definition_freep) Definition *d = parse_ok(HEAD
@@ -1232,6 +1246,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/lifecycle/keys", test_lifecycle_keys);
         g_test_add_func("/definition/lifecycle/values", test_lifecycle_values);
         g_test_add_func("/definition/remote-keys", test_remote_keys);
+        g_test_add_func("/definition/allow-direct", test_allow_direct);
         g_test_add_func("/definition/errors/lifecycle", test_bad_lifecycle_values);
         g_test_add_func("/definition/errors/missing-required", test_missing_required);
         g_test_add_func("/definition/errors/syntax", test_syntax_errors);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include <gio/gunixfdlist.h>
+
 #include "appservice-private.h"
 
 /**
@@ -96,7 +98,10 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceProvider, app_service_provider, G_TYPE_O
                                                     as_broker_link_async_initable_iface_init))
 
 static void register_again(AppServiceProvider *self);
-static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller);
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller,
+                                     gint link_fd, GVariant *link_info);
+static void handle_direct_connection_opened(AppServiceProvider *self, const gchar *sender,
+                                            const gchar *object_path, GVariant *caller, GVariant *link_info);
 static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details);
 static void handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state);
 
@@ -183,7 +188,14 @@ static void on_signal(gpointer instance, const gchar *sender, const gchar *objec
                 g_autoptr(GVariant) caller = NULL;
 
                 g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
-                handle_connection_opened(self, connection_path, caller);
+                handle_connection_opened(self, connection_path, caller, -1, NULL);
+        } else if (g_str_equal(signal_name, "DirectConnectionOpened")) {
+                const gchar *connection_path;
+                g_autoptr(GVariant) caller = NULL;
+                g_autoptr(GVariant) link_info = NULL;
+
+                g_variant_get(parameters, "(&o@a{sv}@a{sv})", &connection_path, &caller, &link_info);
+                handle_direct_connection_opened(self, sender, connection_path, caller, link_info);
         } else if (g_str_equal(signal_name, "StopRequested")) {
                 g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 0);
 
@@ -577,14 +589,41 @@ const gchar *app_service_provider_get_property_value(AppServiceProvider *self, c
 /* ---- the broker's signals ---- */
 
 /* From our broker: the hub routes the service object's signals from the owner it was bound with. */
-static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller) {
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller,
+                                     gint link_fd, GVariant *link_info) {
         g_autoptr(AppServiceConnection) connection = NULL;
 
         connection = as_connection_new_provider_side(self->link.bus, self->link.context, self->app_service_name, self->owner,
-                                                     object_path, caller);
+                                                     object_path, caller, link_fd, link_info);
         g_hash_table_add(self->connections, g_object_ref(connection));
         g_signal_connect(connection, "notify::is-open", G_CALLBACK(on_connection_is_open), self);
         g_signal_emit(self, signals[SIGNAL_CONNECTION_RECEIVED], 0, connection, caller);
+}
+
+/* The same with our end of the connection's direct link, whose fd the hub kept from the message. A
+ * connection whose fd cannot be had is of no use to its client (it talks on the link alone): it
+ * is closed. */
+static void handle_direct_connection_opened(AppServiceProvider *self, const gchar *sender,
+                                            const gchar *object_path, GVariant *caller, GVariant *link_info) {
+        g_autoptr(GUnixFDList) fds = as_broker_link_take_fds(&self->link, object_path, sender);
+        g_autoptr(GError) error = NULL;
+        gint32 handle;
+        gint fd = -1;
+
+        if (!g_variant_lookup(link_info, "fd", "h", &handle))
+                g_set_error_literal(&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "no \"fd\" in the link");
+        else if (!fds)
+                g_set_error_literal(&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "the signal carried no fd");
+        else
+                fd = g_unix_fd_list_get(fds, handle, &error);
+        if (fd < 0) {
+                g_warning("app service '%s': cannot take the direct link of connection %s, closing it: %s",
+                          self->app_service_name, object_path, error->message);
+                g_dbus_connection_call(self->link.bus, sender, object_path, AS_CONNECTION_IFACE, "Close", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                return;
+        }
+        handle_connection_opened(self, object_path, caller, fd, link_info);
 }
 
 static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details) {
@@ -627,11 +666,17 @@ static gboolean check_can_register(AppServiceProvider *self, GError **error) {
 
 static GDBusMessage *register_message(AppServiceProvider *self) {
         GDBusMessage *message;
+        GVariantBuilder options;
 
         message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                                                  "RegisterProvider");
+        /* Direct links are taken unless APPSERVICE_DIRECT=0; a broker older than 0.4 ignores
+         * the option. */
+        g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
+        if (as_direct_links_enabled())
+                g_variant_builder_add(&options, "{sv}", "direct-links", g_variant_new_boolean(TRUE));
         g_dbus_message_set_body(message, g_variant_new("(s@a{sv})", self->app_service_name,
-                                                       g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+                                                       g_variant_builder_end(&options)));
         return message;
 }
 

@@ -166,10 +166,27 @@ static void app_service_connection_init(AppServiceConnection *self) {
         as_broker_link_init(&self->link, G_OBJECT(self), &hub_vtable);
 }
 
+static void on_disposed_close_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        AsDirectLink *link = user_data;
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+
+        as_direct_link_close(link);
+        fail_link(link, "the connection closed");
+}
+
 static void app_service_connection_dispose(GObject *object) {
         AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
 
-        if (self->is_open) {
+        if (self->is_open && self->link_to_peer) {
+                /* The link closes once the broker has the Close: the other side must not see
+                 * its end of file first, or it would close the connection itself (Canceled). */
+                self->is_open = FALSE;
+                as_broker_link_unbind_path(&self->link, self->object_path);
+                as_direct_link_detach(self->link_to_peer);
+                g_dbus_connection_call(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "Close",
+                                       NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_disposed_close_reply,
+                                       g_steal_pointer(&self->link_to_peer));
+        } else if (self->is_open) {
                 self->is_open = FALSE;
                 as_broker_link_unbind_path(&self->link, self->object_path);
                 send_close(self->link.bus, self->owner, self->object_path);

@@ -276,11 +276,12 @@ static void close_peer(AsDirectLink *link) {
         if (link->registration)
                 g_dbus_connection_unregister_object(link->peer, link->registration);
         link->registration = 0;
-        if (link->initialized) {
-                /* Its worker closes the stream (and the socket), if the end of file did not. */
-                if (!g_dbus_connection_is_closed(link->peer))
-                        g_dbus_connection_close(link->peer, NULL, NULL, NULL);
+        if (link->initialized && !g_dbus_connection_is_closed(link->peer)) {
+                /* Its worker closes the stream, and the socket. */
+                g_dbus_connection_close(link->peer, NULL, NULL, NULL);
         } else {
+                /* The worker is done with it (end of file), or never had it: the socket closes
+                 * now, not when the last reference to the connection goes. */
                 /* No worker ever touched the stream. */
                 g_io_stream_close(link->stream, NULL, NULL);
         }
@@ -297,6 +298,8 @@ static void become_ready(AsDirectLink *link) {
         g_assert(link->handshake_done);
         error = g_steal_pointer(&link->handshake_error);
         g_mutex_unlock(&link->lock);
+        /* Its wakeup fd, if the handshake made one, goes now rather than with the last request. */
+        g_clear_object(&link->handshake_cancellable);
 
         if (link->state == LINK_CLOSED) {
                 /* Closed while authenticating: the connection waited for the worker to be done. */
@@ -487,7 +490,8 @@ void as_direct_link_close(AsDirectLink *link) {
         if (was == LINK_CONNECTING) {
                 /* The worker still uses the connection: become_ready() closes it when it is done. */
                 link->state = LINK_CLOSED;
-                g_cancellable_cancel(link->handshake_cancellable);
+                if (link->handshake_cancellable)
+                        g_cancellable_cancel(link->handshake_cancellable);
                 return;
         }
         close_peer(link);

@@ -810,9 +810,18 @@ void as_connection_cancel(AppServiceConnection *self) {
         closed_here(self, TRUE, APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
-/* Closed on our side without a call (the provider unregistered): no signal, as for close(). */
-void as_connection_forget(AppServiceConnection *self) {
+/* Closed on our side without a call (the provider unregisters): no signal, as for close(). The
+ * direct link, if any, is handed back detached but open: the provider closes it once the broker
+ * has its UnregisterProvider, so that the client never sees the link end first. */
+AsDirectLink *as_connection_forget(AppServiceConnection *self) {
+        AsDirectLink *link = NULL;
+
+        if (self->is_open && self->link_to_peer) {
+                link = g_steal_pointer(&self->link_to_peer);
+                as_direct_link_detach(link);
+        }
         closed_here(self, FALSE, 0);
+        return link;
 }
 
 /* ---- the direct link ---- */

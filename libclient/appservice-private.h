@@ -25,7 +25,7 @@ AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMai
                                                       const gchar *app_service_name, const gchar *owner,
                                                       const gchar *object_path, GVariant *caller, gint link_fd,
                                                       GVariant *link_info);
-void as_connection_forget(AppServiceConnection *self);
+AsDirectLink *as_connection_forget(AppServiceConnection *self);
 void as_connection_cancel(AppServiceConnection *self);
 
 /* ---- the other objects' private constructors ---- */

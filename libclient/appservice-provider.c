@@ -143,9 +143,29 @@ static void forget_connection(gpointer p) {
         g_object_unref(connection);
 }
 
-/* Our connections closed because we unregistered or left: no signals, as for close(); or because
- * the broker went away (@cancel): service-closed with Canceled. */
-static void drop_connections(AppServiceProvider *self, gboolean cancel) {
+/* The direct links of connections we forgot, closed once the broker has our UnregisterProvider. */
+static void close_link(gpointer p) {
+        AsDirectLink *link = p;
+
+        as_direct_link_close(link);
+        as_direct_link_fail_pending(link, "the connection closed");
+        as_direct_link_unref(link);
+}
+
+static GPtrArray *links_new(void) {
+        return g_ptr_array_new_with_free_func(close_link);
+}
+
+static void on_unregistered_close_links(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+
+        g_ptr_array_unref(user_data);
+}
+
+/* Our connections closed because we unregistered or left: no signals, as for close(), and their
+ * direct links go into @links (when given; else they close now); or because the broker went away
+ * (@cancel): service-closed with Canceled. */
+static void drop_connections_keeping_links(AppServiceProvider *self, gboolean cancel, GPtrArray *links) {
         g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_object_unref);
         GHashTableIter iter;
         gpointer key;
@@ -157,11 +177,22 @@ static void drop_connections(AppServiceProvider *self, gboolean cancel) {
                 g_hash_table_iter_steal(&iter);
         }
         for (guint i = 0; i < all->len; i++) {
-                if (cancel)
+                AsDirectLink *link;
+
+                if (cancel) {
                         as_connection_cancel(g_ptr_array_index(all, i));
-                else
-                        as_connection_forget(g_ptr_array_index(all, i));
+                        continue;
+                }
+                link = as_connection_forget(g_ptr_array_index(all, i));
+                if (link && links)
+                        g_ptr_array_add(links, link);
+                else if (link)
+                        close_link(link);
         }
+}
+
+static void drop_connections(AppServiceProvider *self, gboolean cancel) {
+        drop_connections_keeping_links(self, cancel, NULL);
 }
 
 /* ---- what the hub tells the provider ---- */
@@ -226,11 +257,15 @@ static void app_service_provider_dispose(GObject *object) {
 
         self->wanted = FALSE;
         if (self->registered) {
-                /* Fire and forget; leaving the bus would do as well. The broker closes our
-                 * connections: forget them without a call each. */
+                /* Leaving the bus would do as well. The broker closes our connections: forget
+                 * them without a call each; their direct links close once it has done so. */
+                GPtrArray *links = links_new();
+
+                drop_connections_keeping_links(self, /* cancel= */ FALSE, links);
                 g_dbus_connection_call(self->link.bus, self->owner, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                                        "UnregisterProvider", g_variant_new("(s)", self->app_service_name), NULL,
-                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_unregistered_close_links,
+                                       links);
                 self->registered = FALSE;
                 as_broker_link_unbind_path(&self->link, self->service_path);
         }
@@ -919,11 +954,15 @@ static void unregister_start(GTask *task) {
                        g_task_get_cancellable(task), as_call_always_return_to_task, task);
 }
 
-/* At once, like close(): no connection-received from now on, our connections are forgotten. */
-static void unregister_locally(AppServiceProvider *self) {
+/* At once, like close(): no connection-received from now on, our connections are forgotten.
+ * Their direct links are returned, to close once the broker has our UnregisterProvider. */
+static GPtrArray *unregister_locally(AppServiceProvider *self) {
+        GPtrArray *links = links_new();
+
         self->wanted = FALSE;
-        drop_connections(self, /* cancel= */ FALSE);
+        drop_connections_keeping_links(self, /* cancel= */ FALSE, links);
         set_registered(self, FALSE);
+        return links;
 }
 
 /**
@@ -957,7 +996,8 @@ void app_service_provider_unregister(AppServiceProvider *self, GCancellable *can
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_unregister);
-        unregister_locally(self);
+        /* Closed with the task, after the broker's answer. */
+        g_task_set_task_data(task, unregister_locally(self), (GDestroyNotify) g_ptr_array_unref);
         as_broker_link_then(&self->link, task, unregister_start);
 }
 
@@ -995,10 +1035,12 @@ gboolean app_service_provider_unregister_finish(AppServiceProvider *self, GAsync
  */
 gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancellable *cancellable,
                                               GError **error) {
+        g_autoptr(GPtrArray) links = NULL; /* closed after the broker's answer */
+
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        unregister_locally(self);
+        links = unregister_locally(self);
         if (!as_broker_link_init_sync(&self->link, cancellable, error) || !check_can_unregister(self, error))
                 return FALSE;
         return as_call_always_sync(self->link.bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,

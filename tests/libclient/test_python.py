@@ -796,6 +796,10 @@ def test_direct_link_limits_from_a_raw_peer(service, conn):
     assert name == 'io.appservice1.Error.InvalidMessage' and 'empty' in message, message
     name, message = link_send(peer, {'k' * 256: V('i', 1)})
     assert name == 'io.appservice1.Error.InvalidMessage' and '256' in message, message
+    name, message = link_send(peer, {'fd': V('h', 0)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and 'unix fd' in message, message
+    name, message = link_send(peer, {'deep': GLib.Variant.parse(None, '<' * 30 + '1' + '>' * 30, None, None)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and 'deep' in message, message
     # Both wrong: the ValueSet rules first.
     name, message = link_send(peer, {'': V('s', 'x' * 5000)})
     assert name == 'io.appservice1.Error.InvalidMessage', message

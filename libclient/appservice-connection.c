@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gio/gunixfdlist.h>
+
 #include "appservice-private.h"
 
 /**
@@ -45,6 +47,10 @@ struct _AppServiceConnection {
         GVariant *caller;
         gboolean is_open;
         gboolean opening;
+        gboolean direct;       /* opened with a direct link (stays set after the close) */
+        AsDirectLink *link_to_peer; /* while open with a direct link */
+        gboolean ending;       /* the link ended: Close is on its way to the broker */
+        const gchar *last_cause; /* why the pending sends failed at the last close (static) */
 };
 
 enum {
@@ -58,6 +64,7 @@ enum {
         PROP_CALLER_APP_SERVICE_NAME,
         PROP_IS_OPEN,
         PROP_NODE,
+        PROP_DIRECT,
         N_PROPS
 };
 
@@ -77,6 +84,37 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceConnection, app_service_connection, G_TY
 
 static void closed_by_broker(AppServiceConnection *self, AppServiceClosedStatus status);
 static void handle_request(AppServiceConnection *self, guint64 id, GVariant *message);
+static void direct_request(gpointer owner, AsDirectLink *link, guint64 id, GVariant *message);
+static void direct_ended(gpointer owner, AsDirectLink *link);
+
+static const AsDirectLinkVTable direct_vtable = {
+        .request = direct_request,
+        .ended = direct_ended,
+};
+
+/* Why the pending sends of a connection closed with @status fail: in the broker's words. */
+static const gchar *closed_cause(AppServiceConnection *self, AppServiceClosedStatus status) {
+        if (status == APP_SERVICE_CLOSED_STATUS_CANCELED)
+                return self->caller ? "the client left the bus" : "the provider left the bus";
+        return "the connection closed";
+}
+
+/* The direct link goes with the connection: closed, and our pending sends failed with @cause
+ * (after the application heard why, when it is told). */
+static AsDirectLink *take_link(AppServiceConnection *self) {
+        AsDirectLink *link = g_steal_pointer(&self->link_to_peer);
+
+        if (link)
+                as_direct_link_close(link);
+        return link;
+}
+
+static void fail_link(AsDirectLink *link, const gchar *cause) {
+        if (!link)
+                return;
+        as_direct_link_fail_pending(link, cause);
+        as_direct_link_unref(link);
+}
 
 static void send_close(GDBusConnection *bus, const gchar *owner, const gchar *object_path) {
         /* Fire and forget: no callback means no reply is asked for. */
@@ -128,14 +166,32 @@ static void app_service_connection_init(AppServiceConnection *self) {
         as_broker_link_init(&self->link, G_OBJECT(self), &hub_vtable);
 }
 
+static void on_disposed_close_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        AsDirectLink *link = user_data;
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+
+        as_direct_link_close(link);
+        fail_link(link, "the connection closed");
+}
+
 static void app_service_connection_dispose(GObject *object) {
         AppServiceConnection *self = APP_SERVICE_CONNECTION(object);
 
-        if (self->is_open) {
+        if (self->is_open && self->link_to_peer) {
+                /* The link closes once the broker has the Close: the other side must not see
+                 * its end of file first, or it would close the connection itself (Canceled). */
+                self->is_open = FALSE;
+                as_broker_link_unbind_path(&self->link, self->object_path);
+                as_direct_link_detach(self->link_to_peer);
+                g_dbus_connection_call(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "Close",
+                                       NULL, NULL, G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_disposed_close_reply,
+                                       g_steal_pointer(&self->link_to_peer));
+        } else if (self->is_open) {
                 self->is_open = FALSE;
                 as_broker_link_unbind_path(&self->link, self->object_path);
                 send_close(self->link.bus, self->owner, self->object_path);
         }
+        fail_link(take_link(self), "the connection closed");
         as_broker_link_detach(&self->link);
 
         G_OBJECT_CLASS(app_service_connection_parent_class)->dispose(object);
@@ -186,6 +242,9 @@ static void app_service_connection_get_property(GObject *object, guint prop_id, 
                 break;
         case PROP_NODE:
                 g_value_set_string(value, self->node);
+                break;
+        case PROP_DIRECT:
+                g_value_set_boolean(value, self->direct);
                 break;
         default:
                 G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -356,6 +415,25 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
                 "is-open", NULL, NULL, FALSE,
                 G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+        /**
+         * AppServiceConnection:direct:
+         *
+         * Whether the connection's messages travel over a direct link (the D-Bus interface
+         * `io.appservice1.Link`): a socket between the client and the provider that the broker
+         * made at the open, so that messages and responses skip the broker. The broker still
+         * opens, checks and closes the connection; the receiving side enforces the service's
+         * limits itself. %FALSE for a brokered connection: the broker or the service does not
+         * allow direct links, the provider does not take them, the open is for another node, or
+         * the environment variable `APPSERVICE_DIRECT` is `0`. Set at the open (on the provider
+         * side, from the start) and kept after the connection closed. Nothing else changes for
+         * the application: see the overview, "Direct links".
+         *
+         * Since: 0.4
+         */
+        properties[PROP_DIRECT] = g_param_spec_boolean("direct", NULL, NULL, FALSE,
+                                                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
+                                                               G_PARAM_STATIC_STRINGS);
+
         g_object_class_install_properties(object_class, N_PROPS, properties);
 
         /**
@@ -456,7 +534,8 @@ AppServiceConnection *app_service_connection_new_for_bus(GDBusConnection *bus, c
 /* A provider's end of a connection a client opened, already open. */
 AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMainContext *context,
                                                       const gchar *app_service_name, const gchar *owner,
-                                                      const gchar *object_path, GVariant *caller) {
+                                                      const gchar *object_path, GVariant *caller, gint link_fd,
+                                                      GVariant *link_info) {
         AppServiceConnection *self;
 
         /* The provider's context, whichever is the thread's default while its signal runs. */
@@ -469,6 +548,11 @@ AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMai
         self->caller = g_variant_ref_sink(caller);
         self->is_open = TRUE;
         as_broker_link_bind_path(&self->link, object_path, owner);
+        if (link_fd >= 0) {
+                self->direct = TRUE;
+                self->link_to_peer = as_direct_link_new(link_fd, /* server_side= */ TRUE, link_info, app_service_name,
+                                                        object_path, self->link.context, &direct_vtable, self);
+        }
         return self;
 }
 
@@ -681,9 +765,26 @@ gboolean app_service_connection_get_is_open(AppServiceConnection *self) {
         return self->is_open;
 }
 
-/* Closed without our close(): with ::service-closed if @tell. */
+/**
+ * app_service_connection_get_direct:
+ * @self: a connection
+ *
+ * Gets [property@AppService.Connection:direct].
+ *
+ * Returns: whether the connection was opened with a direct link
+ *
+ * Since: 0.4
+ */
+gboolean app_service_connection_get_direct(AppServiceConnection *self) {
+        g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), FALSE);
+        return self->direct;
+}
+
+/* Closed without our close(): with ::service-closed if @tell. A direct link closes first, and its
+ * pending sends fail after the signal, as the broker fails a brokered connection's. */
 static void closed_here(AppServiceConnection *self, gboolean tell, AppServiceClosedStatus status) {
         g_autoptr(AppServiceConnection) keep = NULL;
+        AsDirectLink *link;
 
         if (!self->is_open)
                 return;
@@ -691,9 +792,12 @@ static void closed_here(AppServiceConnection *self, gboolean tell, AppServiceClo
         keep = g_object_ref(self);
         self->is_open = FALSE;
         as_broker_link_unbind_path(&self->link, self->object_path);
+        link = take_link(self);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
+        self->last_cause = tell ? closed_cause(self, status) : "the connection closed";
         if (tell)
                 g_signal_emit(self, signals[SIGNAL_SERVICE_CLOSED], 0, status);
+        fail_link(link, self->last_cause);
 }
 
 /* Closed by the broker, the other side or the broker's departure: tell the application. */
@@ -706,9 +810,97 @@ void as_connection_cancel(AppServiceConnection *self) {
         closed_here(self, TRUE, APP_SERVICE_CLOSED_STATUS_CANCELED);
 }
 
-/* Closed on our side without a call (the provider unregistered): no signal, as for close(). */
-void as_connection_forget(AppServiceConnection *self) {
+/* Closed on our side without a call (the provider unregisters): no signal, as for close(). The
+ * direct link, if any, is handed back detached but open: the provider closes it once the broker
+ * has its UnregisterProvider, so that the client never sees the link end first. */
+AsDirectLink *as_connection_forget(AppServiceConnection *self) {
+        AsDirectLink *link = NULL;
+
+        if (self->is_open && self->link_to_peer) {
+                link = g_steal_pointer(&self->link_to_peer);
+                as_direct_link_detach(link);
+        }
         closed_here(self, FALSE, 0);
+        return link;
+}
+
+/* ---- the direct link ---- */
+
+static void direct_request(gpointer owner, AsDirectLink *link, guint64 id, GVariant *message) {
+        AppServiceConnection *self = owner;
+        g_autoptr(AppServiceRequest) request = NULL;
+
+        if (!self->is_open) /* closed on our side, the link not yet: it answers Closed */
+                return;
+        request = as_request_new_direct(link, id, message);
+        g_signal_emit(self, signals[SIGNAL_REQUEST_RECEIVED], 0, request);
+        /* Our reference goes here: an unanswered request nobody kept answers itself. */
+}
+
+/* The status of a connection whose link ended first, from the broker's answer to our Close: it
+ * failed, so the connection was gone already and its ServiceClosed (sent before) says why; it
+ * succeeded, so the other side broke the link while the connection was open: Canceled. */
+static AppServiceClosedStatus ended_status(AppServiceConnection *self, gboolean closed, const gchar *owner,
+                                           const gchar *path) {
+        guint32 status;
+
+        if (!closed && as_broker_link_take_closed(&self->link, path, owner, &status))
+                return closed_status(status);
+        return APP_SERVICE_CLOSED_STATUS_CANCELED;
+}
+
+typedef struct {
+        AppServiceConnection *self;
+        gchar *owner;
+        gchar *path;
+} EndData;
+
+static void on_ended_close_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        EndData *data = user_data;
+        AppServiceConnection *self = data->self;
+        g_autoptr(GError) error = NULL;
+        gboolean closed;
+
+        closed = as_call_always_finish(result, &error);
+        self->ending = FALSE;
+        /* Still ours, and not closed meanwhile (the ServiceClosed that came first did it). */
+        if (self->is_open && g_strcmp0(self->object_path, data->path) == 0)
+                closed_by_broker(self, ended_status(self, closed, data->owner, data->path));
+        g_object_unref(self);
+        g_free(data->owner);
+        g_free(data->path);
+        g_free(data);
+}
+
+static void direct_ended(gpointer owner, AsDirectLink *link) {
+        AppServiceConnection *self = owner;
+        EndData *data;
+
+        if (!self->is_open || self->ending || link != self->link_to_peer)
+                return;
+        self->ending = TRUE;
+        data = g_new0(EndData, 1);
+        data->self = g_object_ref(self);
+        data->owner = g_strdup(self->owner);
+        data->path = g_strdup(self->object_path);
+        as_call_always(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "Close", NULL, NULL,
+                       on_ended_close_reply, data);
+}
+
+/* A _sync() send found the link ended: the same, blocking, so that the application hears why
+ * before the send returns. */
+static void direct_ended_sync(AppServiceConnection *self) {
+        g_autofree gchar *owner = NULL;
+        g_autofree gchar *path = NULL;
+        gboolean closed;
+
+        if (!self->is_open)
+                return;
+        owner = g_strdup(self->owner);
+        path = g_strdup(self->object_path);
+        closed = as_call_always_sync(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, NULL, NULL);
+        if (self->is_open && g_strcmp0(self->object_path, path) == 0)
+                closed_by_broker(self, ended_status(self, closed, owner, path));
 }
 
 static void handle_request(AppServiceConnection *self, guint64 id, GVariant *message) {
@@ -753,10 +945,13 @@ static GVariant *open_options(AppServiceConnection *self) {
         return g_variant_builder_end(&options);
 }
 
-static GDBusMessage *open_message(AppServiceConnection *self) {
+/* OpenDirectConnection, unless direct links are off (APPSERVICE_DIRECT=0) or the broker is too
+ * old for it (@direct FALSE, after its UnknownMethod). */
+static GDBusMessage *open_message(AppServiceConnection *self, gboolean direct) {
         GDBusMessage *message;
 
-        message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "OpenConnection");
+        message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
+                                                 direct ? "OpenDirectConnection" : "OpenConnection");
         g_dbus_message_set_body(message, g_variant_new("(ss@a{sv})", self->app_service_name,
                                                        self->package_family_name ? self->package_family_name : "",
                                                        open_options(self)));
@@ -766,10 +961,12 @@ static GDBusMessage *open_message(AppServiceConnection *self) {
 static void undo_open(GDBusConnection *bus, GDBusMessage *reply, gpointer undo_data) {
         GVariant *body = g_dbus_message_get_body(reply);
 
-        if (body && g_variant_is_of_type(body, G_VARIANT_TYPE("(o)"))) {
+        /* The link's fd, if any, closes with the reply. */
+        if (body && (g_variant_is_of_type(body, G_VARIANT_TYPE("(o)")) ||
+                     g_variant_is_of_type(body, G_VARIANT_TYPE("(oa{sv})")))) {
                 const gchar *path;
 
-                g_variant_get(body, "(&o)", &path);
+                g_variant_get_child(body, 0, "&o", &path);
                 send_close(bus, g_dbus_message_get_sender(reply), path);
         }
 }
@@ -778,19 +975,46 @@ static AppServiceConnectionStatus open_done(AppServiceConnection *self, GDBusMes
                                             GError **ret_error) {
         GVariant *body;
         const gchar *path;
+        g_autoptr(GVariant) link_info = NULL;
+        gint fd = -1;
 
         self->opening = FALSE;
         if (!reply)
                 goto failed;
 
         body = g_dbus_message_get_body(reply);
-        if (!body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(o)"))) {
+        if (body && g_variant_is_of_type(body, G_VARIANT_TYPE("(oa{sv})"))) {
+                gint32 handle;
+
+                g_variant_get(body, "(&o@a{sv})", &path, &link_info);
+                if (g_variant_lookup(link_info, "fd", "h", &handle)) {
+                        GUnixFDList *fds = g_dbus_message_get_unix_fd_list(reply);
+
+                        fd = fds ? g_unix_fd_list_get(fds, handle, &error) : -1;
+                        if (fd < 0) {
+                                if (!error)
+                                        error = g_error_new(G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                                            "OpenDirectConnection replied without the link's fd");
+                                g_prefix_error(&error, "app service '%s': cannot take the direct link: ",
+                                               self->app_service_name);
+                                send_close(self->link.bus, g_dbus_message_get_sender(reply), path);
+                                goto failed;
+                        }
+                } else {
+                        const gchar *why = NULL;
+
+                        g_variant_lookup(link_info, "brokered", "&s", &why);
+                        g_debug("app service '%s': the connection is brokered: %s", self->app_service_name,
+                                why ? why : "(no reason given)");
+                }
+        } else if (body && g_variant_is_of_type(body, G_VARIANT_TYPE("(o)"))) {
+                g_variant_get(body, "(&o)", &path);
+        } else {
                 error = g_error_new(G_DBUS_ERROR, G_DBUS_ERROR_INVALID_SIGNATURE,
                                     "OpenConnection replied with %s instead of (o)",
                                     body ? g_variant_get_type_string(body) : "nothing");
                 goto failed;
         }
-        g_variant_get(body, "(&o)", &path);
 
         g_free(self->object_path);
         self->object_path = g_strdup(path);
@@ -799,6 +1023,13 @@ static AppServiceConnectionStatus open_done(AppServiceConnection *self, GDBusMes
         self->is_open = TRUE;
         /* Before anything else runs in this context: signals that followed the reply find us. */
         as_broker_link_bind_path(&self->link, self->object_path, self->owner);
+        if (self->direct != (fd >= 0)) {
+                self->direct = fd >= 0;
+                g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_DIRECT]);
+        }
+        if (fd >= 0)
+                self->link_to_peer = as_direct_link_new(fd, /* server_side= */ FALSE, link_info, self->app_service_name,
+                                                        self->object_path, self->link.context, &direct_vtable, self);
 
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_OBJECT_PATH]);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
@@ -830,9 +1061,15 @@ static void open_start(GTask *task) {
         }
 
         self->opening = TRUE;
-        message = open_message(self);
+        message = open_message(self, as_direct_links_enabled());
+        g_task_set_task_data(task, GINT_TO_POINTER(as_direct_links_enabled()), NULL);
         as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_open, NULL, NULL, on_open_reply,
                         task);
+}
+
+/* A broker older than 0.4 knows no OpenDirectConnection. */
+static gboolean error_is_old_broker(const GError *error) {
+        return g_error_matches(error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD);
 }
 
 static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
@@ -844,6 +1081,15 @@ static void on_open_reply(GObject *source, GAsyncResult *result, gpointer user_d
         GError *open_error = NULL;
 
         reply = as_call_message_finish(result, &error);
+        if (!reply && error_is_old_broker(error) && g_task_get_task_data(task)) {
+                g_autoptr(GDBusMessage) message = open_message(self, FALSE);
+
+                g_clear_error(&error);
+                g_task_set_task_data(task, GINT_TO_POINTER(FALSE), NULL);
+                as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_open, NULL, NULL,
+                                on_open_reply, g_steal_pointer(&task));
+                return;
+        }
         status = open_done(self, reply, error, &open_error);
         if (open_error)
                 g_task_return_error(task, open_error);
@@ -954,8 +1200,14 @@ AppServiceConnectionStatus app_service_connection_open_sync(AppServiceConnection
         }
 
         self->opening = TRUE;
-        message = open_message(self);
+        message = open_message(self, as_direct_links_enabled());
         reply = as_call_message_sync(self->link.bus, message, cancellable, undo_open, NULL, &e);
+        if (!reply && error_is_old_broker(e) && as_direct_links_enabled()) {
+                g_clear_error(&e);
+                g_clear_object(&message);
+                message = open_message(self, FALSE);
+                reply = as_call_message_sync(self->link.bus, message, cancellable, undo_open, NULL, &e);
+        }
         return open_done(self, reply, e, error);
 }
 
@@ -1028,6 +1280,25 @@ static AppServiceResponse *send_done(GVariant *reply, GError *error, GError **re
         return response;
 }
 
+static void on_direct_send_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        AppServiceConnection *self = g_task_get_source_object(task);
+        AsDirectLink *link = g_task_get_task_data(task);
+        GVariant *reply;
+        GError *error = NULL;
+        AppServiceResponse *response;
+        GError *send_error = NULL;
+
+        reply = as_direct_link_send_finish(link, result, &error);
+        response = send_done(reply, error, &send_error);
+        if (response && app_service_response_get_error(response))
+                closed_before_send_failed(self, app_service_response_get_error(response));
+        if (response)
+                g_task_return_pointer(task, response, g_object_unref);
+        else
+                g_task_return_error(task, send_error);
+}
+
 static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autoptr(GTask) task = user_data;
         GVariant *reply;
@@ -1089,6 +1360,14 @@ void app_service_connection_send_message(AppServiceConnection *self, GVariant *m
                 return;
         }
 
+        if (self->link_to_peer) {
+                /* The link's data: it outlives the connection's end, whose pending sends it fails. */
+                g_task_set_task_data(task, as_direct_link_ref(self->link_to_peer),
+                                     (GDestroyNotify) as_direct_link_unref);
+                as_direct_link_send(self->link_to_peer, message, cancellable, on_direct_send_reply,
+                                    g_steal_pointer(&task));
+                return;
+        }
         g_dbus_connection_call(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE, "SendMessage",
                                send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, on_send_reply,
@@ -1156,6 +1435,23 @@ AppServiceResponse *app_service_connection_send_message_sync(AppServiceConnectio
         if (!as_value_set_check_sendable(message, &e))
                 return refused_response(e);
 
+        if (self->link_to_peer) {
+                g_autoptr(AsDirectLink) link = as_direct_link_ref(self->link_to_peer);
+
+                reply = as_direct_link_send_sync(link, message, cancellable, &e);
+                if (reply || !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CLOSED))
+                        return send_done(reply, e, error);
+                /* The link ended under the call: the application hears why first, and the send
+                 * fails as a pending one would (if the connection closed already, why it did). */
+                g_clear_error(&e);
+                direct_ended_sync(self);
+                e = g_error_new(APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED,
+                                "app service '%s': connection %s closed before the response came: %s",
+                                self->app_service_name, self->object_path,
+                                self->last_cause ? self->last_cause : "the connection closed");
+                return send_done(NULL, e, error);
+        }
+
         reply = g_dbus_connection_call_sync(self->link.bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
                                             "SendMessage", send_parameters(message), G_VARIANT_TYPE("(a{sv})"),
                                             G_DBUS_CALL_FLAGS_NO_AUTO_START, AS_CALL_TIMEOUT, cancellable, &e);
@@ -1174,6 +1470,8 @@ static gboolean close_locally(AppServiceConnection *self, gchar **ret_owner, gch
 
         self->is_open = FALSE;
         as_broker_link_unbind_path(&self->link, self->object_path);
+        if (self->link_to_peer)
+                as_direct_link_detach(self->link_to_peer);
         *ret_owner = g_strdup(self->owner);
         *ret_path = g_strdup(self->object_path);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
@@ -1199,6 +1497,11 @@ static void on_close_reply(GObject *source, GAsyncResult *result, gpointer user_
         gboolean closed;
 
         closed = as_call_always_finish(result, &error);
+        /* The broker has it: now the link (the other side may see its end of file first). */
+        if (g_task_get_task_data(task)) {
+                as_direct_link_close(g_task_get_task_data(task));
+                as_direct_link_fail_pending(g_task_get_task_data(task), "the connection closed");
+        }
         if (close_done(closed, error, &close_error))
                 g_task_return_boolean(task, TRUE);
         else
@@ -1237,6 +1540,11 @@ void app_service_connection_close(AppServiceConnection *self, GCancellable *canc
         if (!close_locally(self, &owner, &path)) {
                 g_task_return_boolean(task, TRUE);
                 return;
+        }
+        if (self->link_to_peer) {
+                /* No signal reaches it any more; closed once the broker answered. */
+                g_task_set_task_data(task, g_steal_pointer(&self->link_to_peer), (GDestroyNotify) as_direct_link_unref);
+                self->last_cause = "the connection closed";
         }
         /* The broker is told even if @cancellable fires: this side is closed already. */
         as_call_always(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, on_close_reply,
@@ -1282,6 +1590,7 @@ gboolean app_service_connection_close_finish(AppServiceConnection *self, GAsyncR
 gboolean app_service_connection_close_sync(AppServiceConnection *self, GCancellable *cancellable, GError **error) {
         g_autofree gchar *owner = NULL;
         g_autofree gchar *path = NULL;
+        AsDirectLink *link;
         GError *e = NULL;
         gboolean closed;
 
@@ -1290,7 +1599,13 @@ gboolean app_service_connection_close_sync(AppServiceConnection *self, GCancella
 
         if (!close_locally(self, &owner, &path))
                 return TRUE;
+        link = g_steal_pointer(&self->link_to_peer);
         closed = as_call_always_sync(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, cancellable, &e);
+        if (link) {
+                self->last_cause = "the connection closed";
+                as_direct_link_close(link);
+                fail_link(link, self->last_cause);
+        }
         return close_done(closed, e, error);
 }
 

@@ -48,6 +48,8 @@ APP_SERVICE_AVAILABLE_IN_ALL
 const gchar *app_service_connection_get_caller_app_service_name(AppServiceConnection *self);
 APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_connection_get_is_open(AppServiceConnection *self);
+APP_SERVICE_AVAILABLE_IN_ALL
+gboolean app_service_connection_get_direct(AppServiceConnection *self);
 
 APP_SERVICE_AVAILABLE_IN_ALL
 void app_service_connection_open(AppServiceConnection *self, GCancellable *cancellable,

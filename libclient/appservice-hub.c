@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "appservice-hub.h"
 
+#include <gio/gunixfdlist.h>
+
 #include "appservice-dbus.h"
 
 /* The hub: one per (bus, main context), shared by every object made in that context. It holds
@@ -31,7 +33,13 @@
  *   ServiceClosed still queued in the hub's context. Such a send closes the connection with the
  *   noted status first (as_hub_take_closed()).
  *
- * All fields but the user count and the closed notes are used only in the hub's context. */
+ * - The fds of DirectConnectionOpened (the provider's end of a direct link) are kept by the same
+ *   filter, by connection path: a signal subscription gives the parameters, not the message's
+ *   fds. The provider takes them while the signal is dispatched (as_hub_take_fds()); whatever
+ *   is not taken then (a signal from a stranger, for nobody here) is closed right after.
+ *
+ * All fields but the user count, the closed notes and the fd notes are used only in the hub's
+ * context. */
 
 /* More notes than this are stale (spoofed, or for connections of no object here): drop them. */
 #define CLOSED_NOTES_MAX 1024
@@ -40,6 +48,11 @@ typedef struct {
         gchar *sender;
         guint32 status;
 } ClosedNote;
+
+typedef struct {
+        gchar *sender;
+        GUnixFDList *fds;
+} FdNote;
 
 typedef struct {
         AsHubClient *client;
@@ -63,6 +76,7 @@ struct _AsHub {
         guint closed_filter;
         GMutex closed_lock;
         GHashTable *closed; /* object path → ClosedNote: ServiceClosed seen, not dispatched yet */
+        GHashTable *fds;    /* connection path → FdNote: DirectConnectionOpened seen; closed_lock */
 };
 
 G_LOCK_DEFINE_STATIC(hubs);
@@ -72,6 +86,14 @@ static void closed_note_free(gpointer p) {
         ClosedNote *note = p;
 
         g_free(note->sender);
+        g_free(note);
+}
+
+static void fd_note_free(gpointer p) {
+        FdNote *note = p;
+
+        g_free(note->sender);
+        g_clear_object(&note->fds); /* closes the fds nobody took */
         g_free(note);
 }
 
@@ -95,6 +117,7 @@ static void hub_unref(gpointer p) {
                 return;
         g_hash_table_unref(hub->bound);
         g_hash_table_unref(hub->closed);
+        g_hash_table_unref(hub->fds);
         g_mutex_clear(&hub->closed_lock);
         g_free(hub->owner);
         g_main_context_unref(hub->context);
@@ -109,6 +132,24 @@ const gchar *as_hub_get_owner(AsHub *hub) {
 /* ---- ServiceClosed, as it arrives ---- */
 
 /* In GDBus's worker thread, for every incoming message, in the bus's order. */
+static void note_fds(AsHub *hub, GDBusMessage *message, GVariant *body, const gchar *sender) {
+        GUnixFDList *fds = g_dbus_message_get_unix_fd_list(message);
+        const gchar *connection_path;
+        FdNote *note;
+
+        if (!fds || !body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(oa{sv}a{sv})")))
+                return;
+        g_variant_get_child(body, 0, "&o", &connection_path);
+        note = g_new0(FdNote, 1);
+        note->sender = g_strdup(sender);
+        note->fds = g_object_ref(fds);
+        g_mutex_lock(&hub->closed_lock);
+        if (g_hash_table_size(hub->fds) >= CLOSED_NOTES_MAX)
+                g_hash_table_remove_all(hub->fds);
+        g_hash_table_replace(hub->fds, g_strdup(connection_path), note);
+        g_mutex_unlock(&hub->closed_lock);
+}
+
 static GDBusMessage *closed_filter(GDBusConnection *bus, GDBusMessage *message, gboolean incoming,
                                    gpointer user_data) {
         AsHub *hub = user_data;
@@ -116,6 +157,13 @@ static GDBusMessage *closed_filter(GDBusConnection *bus, GDBusMessage *message, 
         const gchar *path = g_dbus_message_get_path(message);
         const gchar *sender = g_dbus_message_get_sender(message);
         ClosedNote *note;
+
+        if (incoming && sender && g_dbus_message_get_message_type(message) == G_DBUS_MESSAGE_TYPE_SIGNAL &&
+            g_strcmp0(g_dbus_message_get_member(message), "DirectConnectionOpened") == 0 &&
+            g_strcmp0(g_dbus_message_get_interface(message), AS_SERVICE_IFACE) == 0) {
+                note_fds(hub, message, body, sender);
+                return message;
+        }
 
         if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
             g_strcmp0(g_dbus_message_get_member(message), "ServiceClosed") != 0 ||
@@ -153,6 +201,31 @@ gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *o
         }
         g_mutex_unlock(&hub->closed_lock);
         return found;
+}
+
+GUnixFDList *as_hub_take_fds(AsHub *hub, const gchar *connection_path, const gchar *owner) {
+        GUnixFDList *fds = NULL;
+        FdNote *note;
+
+        g_mutex_lock(&hub->closed_lock);
+        note = g_hash_table_lookup(hub->fds, connection_path);
+        if (note && g_strcmp0(note->sender, owner) == 0) {
+                fds = g_steal_pointer(&note->fds);
+                g_hash_table_remove(hub->fds, connection_path);
+        }
+        g_mutex_unlock(&hub->closed_lock);
+        return fds;
+}
+
+static void fds_forget(AsHub *hub, GVariant *parameters) {
+        const gchar *connection_path;
+
+        if (!g_variant_is_of_type(parameters, G_VARIANT_TYPE("(oa{sv}a{sv})")))
+                return;
+        g_variant_get_child(parameters, 0, "&o", &connection_path);
+        g_mutex_lock(&hub->closed_lock);
+        g_hash_table_remove(hub->fds, connection_path);
+        g_mutex_unlock(&hub->closed_lock);
 }
 
 /* ---- calling the clients ---- */
@@ -200,10 +273,22 @@ static void broadcast_signal(AsHub *hub, AsHubWants wants, const gchar *sender, 
 
 /* ---- the signals ---- */
 
+static void deliver_path_signal(AsHub *hub, const gchar *sender, const gchar *object_path,
+                                const gchar *interface_name, const gchar *signal_name, GVariant *parameters);
+
 static void on_path_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
                            const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
                            gpointer user_data) {
         AsHub *hub = user_data;
+
+        deliver_path_signal(hub, sender, object_path, interface_name, signal_name, parameters);
+        /* Dispatched now: fds its client did not take are closed. */
+        if (g_str_equal(signal_name, "DirectConnectionOpened"))
+                fds_forget(hub, parameters);
+}
+
+static void deliver_path_signal(AsHub *hub, const gchar *sender, const gchar *object_path,
+                                const gchar *interface_name, const gchar *signal_name, GVariant *parameters) {
         PathBinding *binding;
 
         if (g_str_equal(signal_name, "ServiceClosed"))
@@ -298,6 +383,7 @@ static AsHub *hub_new(GDBusConnection *bus, GMainContext *context) {
         hub->bound = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, path_binding_free);
         g_mutex_init(&hub->closed_lock);
         hub->closed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, closed_note_free);
+        hub->fds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, fd_note_free);
         hub->closed_filter = g_dbus_connection_add_filter(bus, closed_filter, hub_ref(hub), hub_unref);
 
         /* Subscriptions and the watch deliver to the thread-default context at the time of the

@@ -6,6 +6,7 @@
  * class: an object attaches as a client with a vtable, and the hub calls it only through it. */
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 G_BEGIN_DECLS
 
@@ -50,5 +51,9 @@ void as_hub_unbind_path(AsHub *hub, const gchar *object_path, AsHubClient *clien
 /* Whether ServiceClosed from @owner for @object_path arrived and was not dispatched yet; if so,
  * its status, and the note is taken. */
 gboolean as_hub_take_closed(AsHub *hub, const gchar *object_path, const gchar *owner, guint32 *ret_status);
+
+/* The fds of the DirectConnectionOpened for @connection_path from @owner, while that signal is
+ * dispatched (they are closed after it); %NULL if none. */
+GUnixFDList *as_hub_take_fds(AsHub *hub, const gchar *connection_path, const gchar *owner);
 
 G_END_DECLS

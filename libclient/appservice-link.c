@@ -181,6 +181,10 @@ gboolean as_broker_link_take_closed(AsBrokerLink *link, const gchar *object_path
         return link->hub && as_hub_take_closed(link->hub, object_path, owner, ret_status);
 }
 
+GUnixFDList *as_broker_link_take_fds(AsBrokerLink *link, const gchar *connection_path, const gchar *owner) {
+        return link->hub ? as_hub_take_fds(link->hub, connection_path, owner) : NULL;
+}
+
 /* ---- GInitable and GAsyncInitable, for the link's owner ---- */
 
 static gboolean initable_init(GInitable *initable, GCancellable *cancellable, GError **error) {

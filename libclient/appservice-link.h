@@ -56,6 +56,8 @@ void as_broker_link_unbind_path(AsBrokerLink *link, const gchar *object_path);
 gboolean as_broker_link_take_closed(AsBrokerLink *link, const gchar *object_path, const gchar *owner,
                                     guint32 *ret_status);
 
+GUnixFDList *as_broker_link_take_fds(AsBrokerLink *link, const gchar *connection_path, const gchar *owner);
+
 /* The bus for the owner's `bus` property: initializes the link first if needed (which may block). */
 GDBusConnection *as_broker_link_get_bus(AsBrokerLink *link);
 

@@ -8,6 +8,7 @@
 
 #include "appservice.h"
 #include "appservice-dbus.h"
+#include "appservice-direct.h"
 #include "appservice-link.h"
 
 G_BEGIN_DECLS
@@ -22,14 +23,16 @@ gboolean as_value_set_check_sendable(GVariant *value_set, GError **error);
 
 AppServiceConnection *as_connection_new_provider_side(GDBusConnection *bus, GMainContext *context,
                                                       const gchar *app_service_name, const gchar *owner,
-                                                      const gchar *object_path, GVariant *caller);
-void as_connection_forget(AppServiceConnection *self);
+                                                      const gchar *object_path, GVariant *caller, gint link_fd,
+                                                      GVariant *link_info);
+AsDirectLink *as_connection_forget(AppServiceConnection *self);
 void as_connection_cancel(AppServiceConnection *self);
 
 /* ---- the other objects' private constructors ---- */
 
 AppServiceRequest *as_request_new(GDBusConnection *bus, const gchar *owner, const gchar *object_path, guint64 id,
                                   GVariant *message);
+AppServiceRequest *as_request_new_direct(AsDirectLink *direct, guint64 id, GVariant *message);
 AppServiceResponse *as_response_new(GVariant *message, const GError *error);
 
 G_END_DECLS

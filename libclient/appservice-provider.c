@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include <gio/gunixfdlist.h>
+
 #include "appservice-private.h"
 
 /**
@@ -96,7 +98,10 @@ G_DEFINE_FINAL_TYPE_WITH_CODE(AppServiceProvider, app_service_provider, G_TYPE_O
                                                     as_broker_link_async_initable_iface_init))
 
 static void register_again(AppServiceProvider *self);
-static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller);
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller,
+                                     gint link_fd, GVariant *link_info);
+static void handle_direct_connection_opened(AppServiceProvider *self, const gchar *sender,
+                                            const gchar *object_path, GVariant *caller, GVariant *link_info);
 static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details);
 static void handle_state_update(AppServiceProvider *self, const gchar *sender, GVariant *state);
 
@@ -138,9 +143,29 @@ static void forget_connection(gpointer p) {
         g_object_unref(connection);
 }
 
-/* Our connections closed because we unregistered or left: no signals, as for close(); or because
- * the broker went away (@cancel): service-closed with Canceled. */
-static void drop_connections(AppServiceProvider *self, gboolean cancel) {
+/* The direct links of connections we forgot, closed once the broker has our UnregisterProvider. */
+static void close_link(gpointer p) {
+        AsDirectLink *link = p;
+
+        as_direct_link_close(link);
+        as_direct_link_fail_pending(link, "the connection closed");
+        as_direct_link_unref(link);
+}
+
+static GPtrArray *links_new(void) {
+        return g_ptr_array_new_with_free_func(close_link);
+}
+
+static void on_unregistered_close_links(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+
+        g_ptr_array_unref(user_data);
+}
+
+/* Our connections closed because we unregistered or left: no signals, as for close(), and their
+ * direct links go into @links (when given; else they close now); or because the broker went away
+ * (@cancel): service-closed with Canceled. */
+static void drop_connections_keeping_links(AppServiceProvider *self, gboolean cancel, GPtrArray *links) {
         g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func(g_object_unref);
         GHashTableIter iter;
         gpointer key;
@@ -152,11 +177,22 @@ static void drop_connections(AppServiceProvider *self, gboolean cancel) {
                 g_hash_table_iter_steal(&iter);
         }
         for (guint i = 0; i < all->len; i++) {
-                if (cancel)
+                AsDirectLink *link;
+
+                if (cancel) {
                         as_connection_cancel(g_ptr_array_index(all, i));
-                else
-                        as_connection_forget(g_ptr_array_index(all, i));
+                        continue;
+                }
+                link = as_connection_forget(g_ptr_array_index(all, i));
+                if (link && links)
+                        g_ptr_array_add(links, link);
+                else if (link)
+                        close_link(link);
         }
+}
+
+static void drop_connections(AppServiceProvider *self, gboolean cancel) {
+        drop_connections_keeping_links(self, cancel, NULL);
 }
 
 /* ---- what the hub tells the provider ---- */
@@ -183,7 +219,14 @@ static void on_signal(gpointer instance, const gchar *sender, const gchar *objec
                 g_autoptr(GVariant) caller = NULL;
 
                 g_variant_get(parameters, "(&o@a{sv})", &connection_path, &caller);
-                handle_connection_opened(self, connection_path, caller);
+                handle_connection_opened(self, connection_path, caller, -1, NULL);
+        } else if (g_str_equal(signal_name, "DirectConnectionOpened")) {
+                const gchar *connection_path;
+                g_autoptr(GVariant) caller = NULL;
+                g_autoptr(GVariant) link_info = NULL;
+
+                g_variant_get(parameters, "(&o@a{sv}@a{sv})", &connection_path, &caller, &link_info);
+                handle_direct_connection_opened(self, sender, connection_path, caller, link_info);
         } else if (g_str_equal(signal_name, "StopRequested")) {
                 g_autoptr(GVariant) details = g_variant_get_child_value(parameters, 0);
 
@@ -214,11 +257,15 @@ static void app_service_provider_dispose(GObject *object) {
 
         self->wanted = FALSE;
         if (self->registered) {
-                /* Fire and forget; leaving the bus would do as well. The broker closes our
-                 * connections: forget them without a call each. */
+                /* Leaving the bus would do as well. The broker closes our connections: forget
+                 * them without a call each; their direct links close once it has done so. */
+                GPtrArray *links = links_new();
+
+                drop_connections_keeping_links(self, /* cancel= */ FALSE, links);
                 g_dbus_connection_call(self->link.bus, self->owner, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                                        "UnregisterProvider", g_variant_new("(s)", self->app_service_name), NULL,
-                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, on_unregistered_close_links,
+                                       links);
                 self->registered = FALSE;
                 as_broker_link_unbind_path(&self->link, self->service_path);
         }
@@ -577,14 +624,41 @@ const gchar *app_service_provider_get_property_value(AppServiceProvider *self, c
 /* ---- the broker's signals ---- */
 
 /* From our broker: the hub routes the service object's signals from the owner it was bound with. */
-static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller) {
+static void handle_connection_opened(AppServiceProvider *self, const gchar *object_path, GVariant *caller,
+                                     gint link_fd, GVariant *link_info) {
         g_autoptr(AppServiceConnection) connection = NULL;
 
         connection = as_connection_new_provider_side(self->link.bus, self->link.context, self->app_service_name, self->owner,
-                                                     object_path, caller);
+                                                     object_path, caller, link_fd, link_info);
         g_hash_table_add(self->connections, g_object_ref(connection));
         g_signal_connect(connection, "notify::is-open", G_CALLBACK(on_connection_is_open), self);
         g_signal_emit(self, signals[SIGNAL_CONNECTION_RECEIVED], 0, connection, caller);
+}
+
+/* The same with our end of the connection's direct link, whose fd the hub kept from the message. A
+ * connection whose fd cannot be had is of no use to its client (it talks on the link alone): it
+ * is closed. */
+static void handle_direct_connection_opened(AppServiceProvider *self, const gchar *sender,
+                                            const gchar *object_path, GVariant *caller, GVariant *link_info) {
+        g_autoptr(GUnixFDList) fds = as_broker_link_take_fds(&self->link, object_path, sender);
+        g_autoptr(GError) error = NULL;
+        gint32 handle;
+        gint fd = -1;
+
+        if (!g_variant_lookup(link_info, "fd", "h", &handle))
+                g_set_error_literal(&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "no \"fd\" in the link");
+        else if (!fds)
+                g_set_error_literal(&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS, "the signal carried no fd");
+        else
+                fd = g_unix_fd_list_get(fds, handle, &error);
+        if (fd < 0) {
+                g_warning("app service '%s': cannot take the direct link of connection %s, closing it: %s",
+                          self->app_service_name, object_path, error->message);
+                g_dbus_connection_call(self->link.bus, sender, object_path, AS_CONNECTION_IFACE, "Close", NULL, NULL,
+                                       G_DBUS_CALL_FLAGS_NO_AUTO_START, -1, NULL, NULL, NULL);
+                return;
+        }
+        handle_connection_opened(self, object_path, caller, fd, link_info);
 }
 
 static void handle_stop_requested(AppServiceProvider *self, const gchar *sender, GVariant *details) {
@@ -627,11 +701,17 @@ static gboolean check_can_register(AppServiceProvider *self, GError **error) {
 
 static GDBusMessage *register_message(AppServiceProvider *self) {
         GDBusMessage *message;
+        GVariantBuilder options;
 
         message = g_dbus_message_new_method_call(AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE,
                                                  "RegisterProvider");
+        /* Direct links are taken unless APPSERVICE_DIRECT=0; a broker older than 0.4 ignores
+         * the option. */
+        g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
+        if (as_direct_links_enabled())
+                g_variant_builder_add(&options, "{sv}", "direct-links", g_variant_new_boolean(TRUE));
         g_dbus_message_set_body(message, g_variant_new("(s@a{sv})", self->app_service_name,
-                                                       g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)));
+                                                       g_variant_builder_end(&options)));
         return message;
 }
 
@@ -874,11 +954,15 @@ static void unregister_start(GTask *task) {
                        g_task_get_cancellable(task), as_call_always_return_to_task, task);
 }
 
-/* At once, like close(): no connection-received from now on, our connections are forgotten. */
-static void unregister_locally(AppServiceProvider *self) {
+/* At once, like close(): no connection-received from now on, our connections are forgotten.
+ * Their direct links are returned, to close once the broker has our UnregisterProvider. */
+static GPtrArray *unregister_locally(AppServiceProvider *self) {
+        GPtrArray *links = links_new();
+
         self->wanted = FALSE;
-        drop_connections(self, /* cancel= */ FALSE);
+        drop_connections_keeping_links(self, /* cancel= */ FALSE, links);
         set_registered(self, FALSE);
+        return links;
 }
 
 /**
@@ -912,7 +996,8 @@ void app_service_provider_unregister(AppServiceProvider *self, GCancellable *can
 
         task = g_task_new(self, cancellable, callback, user_data);
         g_task_set_source_tag(task, app_service_provider_unregister);
-        unregister_locally(self);
+        /* Closed with the task, after the broker's answer. */
+        g_task_set_task_data(task, unregister_locally(self), (GDestroyNotify) g_ptr_array_unref);
         as_broker_link_then(&self->link, task, unregister_start);
 }
 
@@ -950,10 +1035,12 @@ gboolean app_service_provider_unregister_finish(AppServiceProvider *self, GAsync
  */
 gboolean app_service_provider_unregister_sync(AppServiceProvider *self, GCancellable *cancellable,
                                               GError **error) {
+        g_autoptr(GPtrArray) links = NULL; /* closed after the broker's answer */
+
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
         g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), FALSE);
 
-        unregister_locally(self);
+        links = unregister_locally(self);
         if (!as_broker_link_init_sync(&self->link, cancellable, error) || !check_can_unregister(self, error))
                 return FALSE;
         return as_call_always_sync(self->link.bus, self->owner ? self->owner : AS_BUS_NAME, AS_MANAGER_PATH,

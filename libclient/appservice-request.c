@@ -24,6 +24,7 @@ struct _AppServiceRequest {
         gchar *object_path;
         guint64 id;
         GVariant *message;
+        AsDirectLink *direct; /* set for a request received on a direct link: answered there */
         gboolean answered; /* the broker took our response */
         gboolean gone;     /* the broker no longer has the request: nothing to complete */
         gboolean responding;
@@ -106,7 +107,11 @@ static void app_service_request_init(AppServiceRequest *self) {
 static void app_service_request_dispose(GObject *object) {
         AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
-        if (!self->answered && !self->gone && self->bus) {
+        if (!self->answered && !self->gone && self->direct) {
+                /* An empty answer; nothing to do if the link is gone or it timed out. */
+                as_direct_link_respond(self->direct, self->id, NULL, NULL);
+                self->gone = TRUE;
+        } else if (!self->answered && !self->gone && self->bus) {
                 /* Fire and forget: no callback means NO_REPLY_EXPECTED, which holds none of the
                  * bus's pending replies, so it needs no place in the gate (the contract allows it). */
                 g_dbus_connection_call(self->bus, self->owner, self->object_path, AS_CONNECTION_IFACE,
@@ -122,6 +127,7 @@ static void app_service_request_finalize(GObject *object) {
         AppServiceRequest *self = APP_SERVICE_REQUEST(object);
 
         g_clear_object(&self->bus);
+        g_clear_pointer(&self->direct, as_direct_link_unref);
         g_free(self->owner);
         g_free(self->object_path);
         g_clear_pointer(&self->message, g_variant_unref);
@@ -167,7 +173,9 @@ static void app_service_request_class_init(AppServiceRequestClass *klass) {
         /**
          * AppServiceRequest:id:
          *
-         * The broker's id of the request, unique while the broker runs.
+         * The broker's id of the request, unique while the broker runs; on a connection with a
+         * direct link (since 0.4, see [property@AppService.Connection:direct]), the link's id,
+         * unique on that connection.
          *
          * Since: 0.1
          */
@@ -199,6 +207,35 @@ AppServiceRequest *as_request_new(GDBusConnection *bus, const gchar *owner, cons
         self->id = id;
         self->message = g_variant_ref_sink(message);
         return self;
+}
+
+static AppServiceResponseStatus respond_done(AppServiceRequest *self, GVariant *reply, GError *error,
+                                             GError **ret_error);
+
+/* A request received on a direct link, with the link's own id. */
+AppServiceRequest *as_request_new_direct(AsDirectLink *direct, guint64 id, GVariant *message) {
+        AppServiceRequest *self = g_object_new(APP_SERVICE_TYPE_REQUEST, NULL);
+
+        self->direct = as_direct_link_ref(direct);
+        self->id = id;
+        self->message = g_variant_ref_sink(message);
+        return self;
+}
+
+/* Answers on the direct link: at once, no round trip. */
+static AppServiceResponseStatus respond_direct(AppServiceRequest *self, GVariant *response,
+                                               GCancellable *cancellable, GError **error) {
+        GError *e = NULL;
+
+        if (g_cancellable_set_error_if_cancelled(cancellable, &e))
+                return respond_done(self, NULL, e, error);
+
+        if (as_direct_link_respond(self->direct, self->id, response, &e)) {
+                self->answered = TRUE;
+                g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_ANSWERED]);
+                return APP_SERVICE_RESPONSE_STATUS_SUCCESS;
+        }
+        return respond_done(self, NULL, e, error);
 }
 
 /**
@@ -247,7 +284,7 @@ gboolean app_service_request_get_answered(AppServiceRequest *self) {
 }
 
 static gboolean check_can_respond(AppServiceRequest *self, GVariant *response, GError **error) {
-        if (!self->bus) {
+        if (!self->bus && !self->direct) {
                 g_set_error_literal(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_UNKNOWN_REQUEST,
                                     "this request did not come from a connection");
                 return FALSE;
@@ -443,6 +480,16 @@ void app_service_request_send_response(AppServiceRequest *self, GVariant *respon
                 return;
         }
 
+        if (self->direct) {
+                GError *e = NULL;
+                AppServiceResponseStatus status = respond_direct(self, response, cancellable, &e);
+
+                if (e)
+                        g_task_return_error(task, e);
+                else
+                        g_task_return_int(task, status);
+                return;
+        }
         self->responding = TRUE;
         g_task_set_task_data(task, g_variant_ref_sink(response_parameters(self->id, response)),
                              (GDestroyNotify) g_variant_unref);
@@ -517,6 +564,8 @@ AppServiceResponseStatus app_service_request_send_response_sync(AppServiceReques
                 return status;
         }
 
+        if (self->direct)
+                return respond_direct(self, response, cancellable, error);
         self->responding = TRUE;
         parameters = g_variant_ref_sink(response_parameters(self->id, response));
         for (guint delay_ms = RETRY_FIRST_MS;; delay_ms = MIN(delay_ms * 2, RETRY_MAX_MS)) {

@@ -711,3 +711,131 @@ def test_gjs(service, bus):
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ['open 0', "response 0 {'text': <'from gjs'>}"], out.stderr
     assert provider.wait_line('request ') == "request {'text': <'from gjs'>}"
+
+
+# ---- direct links (io.appservice1.Link) -----------------------------------------------------
+
+def test_direct_open_send_receive(service, conn):
+    """Opens, sends and receives over a direct link: the broker says Direct, the provider gets
+    the message and its response comes back byte for byte."""
+    provider = service('greet')
+    c = AppService.Connection.new_for_bus(conn, ECHO, None)
+    greetings = []
+
+    def on_request(connection, request):
+        greetings.append(request.get_message().unpack())
+        request.send_response(valueset(reply=V('s', 'hi')), None, None)
+    c.connect('request-received', on_request)
+    assert c.open_sync(None) == AppService.ConnectionStatus.SUCCESS
+    assert c.props.direct
+    assert c.get_direct()
+    direct = conn.call_sync('io.appservice1', c.get_object_path(), 'org.freedesktop.DBus.Properties', 'Get',
+                            V('(ss)', ('io.appservice1.Connection', 'Direct')), GLib.VariantType('(v)'),
+                            Gio.DBusCallFlags.NONE, -1, None)
+    assert direct.unpack() == (True,)
+    response = c.send_message_sync(TYPED, None)
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    assert response.get_message().get_data_as_bytes().get_data() == \
+        TYPED.get_data_as_bytes().get_data()
+    assert provider.wait_line('request ') == 'request ' + TYPED.print_(True)
+    run_until(lambda: greetings, what="the provider's greeting")
+    assert greetings == [{'greeting': 'hello'}]
+    assert provider.wait_line('greet-response ') == "greet-response 0 {'reply': <'hi'>}"
+    assert c.close_sync(None)
+    assert provider.wait_line('closed ') == 'closed 0'
+
+
+def test_direct_disabled_by_environment(service, conn):
+    service('echo')
+    os.environ['APPSERVICE_DIRECT'] = '0'
+    try:
+        c = open_connection(conn)
+    finally:
+        del os.environ['APPSERVICE_DIRECT']
+    assert not c.props.direct
+    assert c.send_message_sync(valueset(n=V('i', 1)), None).get_message().unpack() == {'n': 1}
+    assert c.close_sync(None)
+
+
+def raw_link(conn):
+    """A raw peer on a direct link, built with Gio alone: OpenDirectConnection called by hand,
+    the client end of the socket pair, GDBus's client authentication (EXTERNAL, refused, then
+    ANONYMOUS)."""
+    reply, fds = conn.call_with_unix_fd_list_sync(
+        'io.appservice1', MANAGER_PATH, 'io.appservice1.Manager', 'OpenDirectConnection',
+        V('(ssa{sv})', (ECHO, '', {})), GLib.VariantType('(oa{sv})'), Gio.DBusCallFlags.NONE, -1, None, None)
+    path, link = reply.unpack()
+    assert 'fd' in link, link
+    socket = Gio.Socket.new_from_fd(fds.get(link['fd']))
+    stream = socket.connection_factory_create_connection()
+    peer = Gio.DBusConnection.new_sync(stream, None, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT, None, None)
+    return path, link, peer
+
+
+def link_send(peer, message, timeout_ms=10000):
+    """The reply's ValueSet, or the D-Bus error name and message."""
+    try:
+        reply = peer.call_sync(None, '/io/appservice1/link', 'io.appservice1.Link', 'SendMessage',
+                               GLib.Variant('(a{sv})', (message,)), GLib.VariantType('(a{sv})'),
+                               Gio.DBusCallFlags.NONE, timeout_ms, None)
+        return reply.unpack()[0]
+    except GLib.Error as e:
+        return Gio.DBusError.get_remote_error(e), e.message
+
+
+def test_direct_link_limits_from_a_raw_peer(service, conn):
+    """The library provider enforces the link's limits as the broker would, in the broker's order
+    (ValueSet rules, size, pending requests), times out what it never answers, and survives it
+    all: it answers afterwards."""
+    provider = service('hold', MaxMessageSize=4096, MaxPendingRequests=2, RequestTimeoutSec=2)
+    path, link, peer = raw_link(conn)
+    assert link['max-message-size'] == 4096 and link['max-pending-requests'] == 2
+    assert provider.wait_line('connection ') == 'connection uid=0'
+
+    name, message = link_send(peer, {'': V('i', 1)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and 'empty' in message, message
+    name, message = link_send(peer, {'k' * 256: V('i', 1)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and '256' in message, message
+    name, message = link_send(peer, {'fd': V('h', 0)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and 'unix fd' in message, message
+    name, message = link_send(peer, {'deep': GLib.Variant.parse(None, '<' * 30 + '1' + '>' * 30, None, None)})
+    assert name == 'io.appservice1.Error.InvalidMessage' and 'deep' in message, message
+    # Both wrong: the ValueSet rules first.
+    name, message = link_send(peer, {'': V('s', 'x' * 5000)})
+    assert name == 'io.appservice1.Error.InvalidMessage', message
+    name, message = link_send(peer, {'big': V('s', 'x' * 5000)})
+    assert name == 'io.appservice1.Error.MessageSizeTooLarge' and 'MaxMessageSize' in message, message
+
+    # Two held (asynchronously), the third refused at once; a too large one still says so.
+    held = []
+    for i in range(2):
+        peer.call(None, '/io/appservice1/link', 'io.appservice1.Link', 'SendMessage',
+                  GLib.Variant('(a{sv})', ({'i': V('i', i)},)), GLib.VariantType('(a{sv})'),
+                  Gio.DBusCallFlags.NONE, 10000, None, lambda p, r, *a: held.append(r))
+    assert provider.wait_line('request ').startswith('request ')
+    assert provider.wait_line('request ').startswith('request ')
+    name, message = link_send(peer, {'third': V('b', True)})
+    assert name == 'io.appservice1.Error.ResourceLimitsExceeded' and 'MaxPendingRequests' in message, message
+    name, message = link_send(peer, {'big': V('s', 'x' * 5000)})
+    assert name == 'io.appservice1.Error.MessageSizeTooLarge', message
+
+    # Never answered: Timeout after RequestTimeoutSec, from the receiving end.
+    run_until(lambda: len(held) == 2, timeout=DEFAULT_WAIT + 2, what='the held requests to time out')
+    for r in held:
+        with pytest.raises(GLib.Error) as info:
+            peer.call_finish(r)
+        assert Gio.DBusError.get_remote_error(info.value) == 'io.appservice1.Error.Timeout'
+
+    # Alive and serving: a request held now is answered on command.
+    result = []
+    peer.call(None, '/io/appservice1/link', 'io.appservice1.Link', 'SendMessage',
+              GLib.Variant('(a{sv})', ({'after': V('b', True)},)), GLib.VariantType('(a{sv})'),
+              Gio.DBusCallFlags.NONE, 10000, None, lambda p, r, *a: result.append(p.call_finish(r)))
+    assert provider.wait_line('request ') == "request {'after': <true>}"
+    provider.command('answer')
+    run_until(lambda: result, what='the answer')
+    assert result[0].unpack() == ({'after': True},)
+    assert provider.proc.poll() is None
+    peer.close_sync(None)
+    # The link ended while the connection was open: the provider closes it, status Canceled.
+    assert provider.wait_line('closed ') == 'closed 1'

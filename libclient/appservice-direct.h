@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A connection's direct link (io.appservice1.Link): peer-to-peer D-Bus over the socket the broker
+ * handed out, between the connection's two endpoints, without the broker in the path. It knows
+ * no object of the library: its owner (an AppServiceConnection) attaches with a vtable, and the
+ * link calls it only through that, for each request received and when the link ends by itself.
+ *
+ * - Made from the fd (taken), as the server side of the authentication (the provider's end) or
+ *   the client side; the handshake runs in a worker thread, and the link is ready, its object
+ *   exported, once the owner's context sees it done (or a _sync() send waits for it).
+ * - Sends issued before it is ready wait for it. A send whose link ends before the response is
+ *   held, not completed: the owner fails them with as_direct_link_fail_pending() once it has
+ *   told the application why the connection ended.
+ * - Received requests are checked as the broker checks SendMessage (ValueSet rules, the link's
+ *   max-message-size, max-pending-requests), get an id unique on the link, and time out after
+ *   request-timeout-usec.
+ *
+ * Used in the owner's thread (the thread running the owner's context) only. Every symbol is
+ * hidden, as_*. */
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef struct _AsDirectLink AsDirectLink;
+
+typedef struct {
+        /* A request arrived and passed the checks: the owner hands it to the application, and
+         * answers it with as_direct_link_respond(). */
+        void (*request)(gpointer owner, AsDirectLink *link, guint64 id, GVariant *message);
+        /* The link ended without as_direct_link_close(): end of file, or the handshake failed. */
+        void (*ended)(gpointer owner, AsDirectLink *link);
+} AsDirectLinkVTable;
+
+/* Whether the library asks for direct links: not when APPSERVICE_DIRECT=0. */
+gboolean as_direct_links_enabled(void);
+
+/* @link_info is the "link" a{sv} of OpenDirectConnection or DirectConnectionOpened (its limits);
+ * @fd is taken. @owner (a GObject) is not referenced: as_direct_link_close() detaches it. */
+AsDirectLink *as_direct_link_new(gint fd, gboolean server_side, GVariant *link_info,
+                                 const gchar *app_service_name, const gchar *connection_path,
+                                 GMainContext *context, const AsDirectLinkVTable *vtable, gpointer owner);
+AsDirectLink *as_direct_link_ref(AsDirectLink *link);
+void as_direct_link_unref(AsDirectLink *link);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(AsDirectLink, as_direct_link_unref)
+
+/* The owner closed the connection and waits for the broker before it closes the link: from now
+ * on received requests are refused (Closed), those not answered yet can no longer be, and the
+ * owner hears nothing more. */
+void as_direct_link_detach(AsDirectLink *link);
+/* Ends the link: the owner hears nothing more; received requests can no longer be answered;
+ * pending sends stay held for as_direct_link_fail_pending(). The socket is closed. Idempotent. */
+void as_direct_link_close(AsDirectLink *link);
+/* Completes every held or pending send with APP_SERVICE_ERROR_CLOSED, @cause ending its message. */
+void as_direct_link_fail_pending(AsDirectLink *link, const gchar *cause);
+
+/* SendMessage on the other end: the reply, `(a{sv})`, or the error (remote ones in their
+ * domains, a timeout as APP_SERVICE_ERROR_TIMEOUT). */
+void as_direct_link_send(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data);
+GVariant *as_direct_link_send_finish(AsDirectLink *link, GAsyncResult *result, GError **error);
+/* Blocks; G_IO_ERROR_CLOSED when the link ended before the response. */
+GVariant *as_direct_link_send_sync(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
+                                   GError **error);
+
+/* Answers received request @id with @response (may be %NULL: empty). Refused (and the request
+ * still pending) when @response breaks the ValueSet rules or the link's size limit;
+ * APP_SERVICE_ERROR_UNKNOWN_REQUEST when @id is not pending (answered, timed out, link closed). */
+gboolean as_direct_link_respond(AsDirectLink *link, guint64 id, GVariant *response, GError **error);
+
+G_END_DECLS

@@ -33,7 +33,8 @@ static const char open_description[] =
         "\n"
         "Output: 'response:', 'request ID:' and their values, one per line, indented;\n"
         "'service-closed: STATUS' (Completed, Canceled, ResourceLimitsExceeded, Unknown).\n"
-        "With --json, one document per line: {\"type\": \"opened\", \"service\", \"connection\"},\n"
+        "With --json, one document per line: {\"type\": \"opened\", \"service\", \"connection\",\n"
+        "\"direct\" (true when the messages go over a direct link, not through the broker)},\n"
         "{\"type\": \"response\", \"message\"}, {\"type\": \"error\", \"error\", \"text\"},\n"
         "{\"type\": \"request\", \"id\", \"message\"}, {\"type\": \"service-closed\", \"status\"}.\n"
         "Each message line gives exactly one response or error document, in order.\n"
@@ -247,12 +248,13 @@ static void print_opened(Session *s) {
                 valueset_json_append_string(doc, s->name);
                 g_string_append(doc, ",\"connection\":");
                 valueset_json_append_string(doc, path ? path : "");
-                g_string_append_c(doc, '}');
+                g_string_append_printf(doc, ",\"direct\":%s}",
+                                       app_service_connection_get_direct(s->connection) ? "true" : "false");
                 ctl_print_json(doc);
         }
         if (isatty(STDIN_FILENO))
-                fprintf(stderr, "Connected to %s. Each line is a message (KEY=VALUE...); Ctrl-D closes.\n",
-                        s->name);
+                fprintf(stderr, "Connected to %s%s. Each line is a message (KEY=VALUE...); Ctrl-D closes.\n",
+                        s->name, app_service_connection_get_direct(s->connection) ? " (direct link)" : "");
 }
 
 static int session_run(Session *s) {

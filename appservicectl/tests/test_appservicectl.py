@@ -31,6 +31,9 @@ from client import (DEFAULT_WAIT, AgentManager, ECHO, ECHO_PROVIDER, GAMES_GID, 
                     MANAGER_PATH, GLib, service_path, typed, valueset)
 from conftest import DBUS_DAEMON, BUILD_ROOT, Bus, Daemon, ServicesDir, project_version
 
+HELLO = 'com.example.hello'
+HELLO_PROVIDER = os.environ.get('APPSERVICE_HELLO_PROVIDER') or os.path.join(
+    BUILD_ROOT, 'examples', 'hello', 'hello-provider')
 CTL = os.environ.get('APPSERVICECTL') or os.path.join(BUILD_ROOT, 'appservicectl', 'appservicectl')
 NO_BUS = 'unix:path=/nonexistent/appservicectl-test-socket'
 
@@ -647,6 +650,7 @@ def test_open_json_session(start_service, bus, sessions):
     s = sessions(['--json', 'open', ECHO], bus.address, uid=GAMES_UID, gid=GAMES_GID)
     opened = s.read_json()
     assert opened['type'] == 'opened' and opened['service'] == ECHO
+    assert opened['direct'] is False  # the test agent takes no direct links
     path = provider.wait_signal('ConnectionOpened').arg(0, 'o')
     assert opened['connection'] == path
 
@@ -670,6 +674,22 @@ def test_open_json_session(start_service, bus, sessions):
     assert s.read_json() == {'type': 'service-closed', 'status': 'Completed'}
     assert s.wait() == 0, s.describe()
     assert s.rest() == []
+
+
+def test_open_over_a_direct_link(services_dir, daemon, bus, sessions):
+    """The Hello example's provider is on the library, which takes direct links: the session's
+    messages go over the link, and the broker says so."""
+    if not os.access(HELLO_PROVIDER, os.X_OK):
+        pytest.skip('the hello example is not built at %s' % HELLO_PROVIDER)
+    services_dir.write(HELLO, Provider='com.example.Hello', Exec=HELLO_PROVIDER)
+    daemon.start()
+    s = sessions(['--json', 'open', HELLO], bus.address, uid=GAMES_UID, gid=GAMES_GID)
+    opened = s.read_json()
+    assert opened['type'] == 'opened' and opened['direct'] is True, opened
+    s.send('text=there')
+    assert s.read_json() == {'type': 'response', 'message': {'result': 'Hello, there!'}}
+    s.end_input()
+    assert s.wait() == 0, s.describe()
 
 
 def test_open_text_session_until_end_of_input(start_service, bus, sessions):

@@ -100,9 +100,20 @@ void client_release_chip(Client *c, const char *chip_name) {
         }
 }
 
-void client_on_edge(LineRequest *request, const EdgeEvent *edge, gpointer user_data) {
+void client_on_edges(LineRequest *request, const EdgeEvent *edges, guint n_edges, gpointer user_data) {
         Client *c = user_data;
+        EdgeSource source = {
+                .request_id = line_request_get_id(request),
+                .chip = line_request_get_chip_name(request),
+                .edge_batch = line_request_get_edge_batch(request),
+        };
+        g_autofree const char **names = NULL;
 
-        event_queue_push_edge(c->events, line_request_get_id(request), line_request_get_chip_name(request),
-                              line_request_get_line_name(request, edge->offset), edge);
+        /* `edge` events name each edge's line; `edges` events do not. */
+        if (source.edge_batch == 0) {
+                names = g_new(const char *, n_edges);
+                for (guint i = 0; i < n_edges; i++)
+                        names[i] = line_request_get_line_name(request, edges[i].offset);
+        }
+        event_queue_push_edges(c->events, &source, edges, names, n_edges);
 }

@@ -29,7 +29,7 @@ const char *client_get_label(Client *client);
 
 /* limit when the client holds MaxRequests requests already; else the id for the next one. */
 gboolean client_reserve_id(Client *client, guint32 *ret_id, GError **error);
-/* Takes @request, made with an id from client_reserve_id() and client_on_edge() as its edge
+/* Takes @request, made with an id from client_reserve_id() and client_on_edges() as its edge
  * callback with @client as data. */
 void client_add_request(Client *client, LineRequest *request);
 /* unknown-request for ids this client does not hold. Borrowed: valid until released. */
@@ -39,4 +39,4 @@ gboolean client_release_request(Client *client, guint32 id, GError **error);
 void client_release_chip(Client *client, const char *chip_name);
 
 /* The EdgeFunc of the client's requests. */
-void client_on_edge(LineRequest *request, const EdgeEvent *edge, gpointer user_data);
+void client_on_edges(LineRequest *request, const EdgeEvent *edges, guint n_edges, gpointer user_data);

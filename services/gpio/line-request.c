@@ -5,7 +5,8 @@
 #include "gpio-error.h"
 #include "line-request.h"
 
-/* Edges read from the kernel per wake-up; more wait in the kernel's own buffer for the next. */
+/* Edges read from the kernel per wake-up, at least; a request with a larger EdgeBatch reads up to
+ * that many. More wait in the kernel's own buffer for the next wake-up. */
 #define EDGE_BUFFER_CAPACITY 64
 /* Edges the kernel keeps for a request while the service is busy elsewhere: its maximum (16 per
  * line for 64 lines), instead of its default of 16 per line, so that a burst shows as gaps only
@@ -14,12 +15,15 @@
 
 struct LineRequest {
         guint32 id;
-        char *chip_name;
+        char *chip_name;  /* GRefString */
         GArray *offsets;  /* guint */
-        GPtrArray *names; /* char *, "" for a line without a name */
+        GPtrArray *names; /* GRefString, "" for a line without a name */
+        char *no_name;    /* GRefString "": the name of an offset not in the request */
         LineSettings settings;
+        guint edge_batch;
         GpiodLineRequest *request;
         GpiodEdgeEventBuffer *edges;
+        EdgeEvent *read;  /* the edges of one read, copied out of libgpiod's buffer */
         guint edge_watch;
         EdgeFunc on_edge;
         gpointer user_data;
@@ -33,7 +37,9 @@ void line_request_free(LineRequest *r) {
         g_clear_pointer(&r->edges, gpiod_edge_event_buffer_free);
         g_clear_pointer(&r->offsets, g_array_unref);
         g_clear_pointer(&r->names, g_ptr_array_unref);
-        g_free(r->chip_name);
+        g_clear_pointer(&r->no_name, g_ref_string_release);
+        g_clear_pointer(&r->chip_name, g_ref_string_release);
+        g_free(r->read);
         g_free(r);
 }
 
@@ -78,23 +84,24 @@ static void set_busy_error(OpenChip *chip, const guint *offsets, gsize n, GError
 
 /* ---- edges ---------------------------------------------------------------------------------- */
 
-static void deliver_edge(LineRequest *r, struct gpiod_edge_event *event) {
-        EdgeEvent edge = {
+static void copy_edge(EdgeEvent *edge, struct gpiod_edge_event *event) {
+        *edge = (EdgeEvent){
                 .offset = gpiod_edge_event_get_line_offset(event),
                 .rising = gpiod_edge_event_get_event_type(event) == GPIOD_EDGE_EVENT_RISING_EDGE,
                 .timestamp_ns = gpiod_edge_event_get_timestamp_ns(event),
                 .global_seqno = gpiod_edge_event_get_global_seqno(event),
                 .line_seqno = gpiod_edge_event_get_line_seqno(event),
         };
-
-        r->on_edge(r, &edge, r->user_data);
 }
 
+/* One read takes every edge the kernel holds, up to the buffer's capacity, and hands them on
+ * together, so that they can leave in one event; what is left over wakes us again at once. */
 static gboolean on_edges_readable(int fd, GIOCondition condition, gpointer user_data) {
         LineRequest *r = user_data;
         int n;
 
-        n = gpiod_line_request_read_edge_events(r->request, r->edges, EDGE_BUFFER_CAPACITY);
+        n = gpiod_line_request_read_edge_events(r->request, r->edges,
+                                                gpiod_edge_event_buffer_get_capacity(r->edges));
         if (n < 0) {
                 /* Typically ENODEV: the chip went away; its removal releases the request. */
                 g_warning("request %" G_GUINT32_FORMAT
@@ -104,20 +111,22 @@ static gboolean on_edges_readable(int fd, GIOCondition condition, gpointer user_
                 return G_SOURCE_REMOVE;
         }
         for (int i = 0; i < n; i++)
-                deliver_edge(r, gpiod_edge_event_buffer_get_event(r->edges, (unsigned long) i));
+                copy_edge(&r->read[i], gpiod_edge_event_buffer_get_event(r->edges, (unsigned long) i));
+        if (n > 0)
+                r->on_edge(r, r->read, (guint) n, r->user_data);
         return G_SOURCE_CONTINUE;
 }
 
 /* ---- the request ---------------------------------------------------------------------------- */
 
 static GPtrArray *line_names_new(OpenChip *chip, const guint *offsets, gsize n) {
-        GPtrArray *names = g_ptr_array_new_full((guint) n, g_free);
+        GPtrArray *names = g_ptr_array_new_full((guint) n, (GDestroyNotify) g_ref_string_release);
 
         for (gsize i = 0; i < n; i++) {
                 g_autoptr(GpiodLineInfo) info = gpiod_chip_get_line_info(chip->chip, offsets[i]);
                 const char *name = info ? gpiod_line_info_get_name(info) : NULL;
 
-                g_ptr_array_add(names, g_strdup(name ? name : ""));
+                g_ptr_array_add(names, g_ref_string_new(name ? name : ""));
         }
         return names;
 }
@@ -150,19 +159,27 @@ static GpiodLineRequest *request_lines(OpenChip *chip, const guint *offsets, gsi
 
 LineRequest *line_request_new(OpenChip *chip, guint32 id, const guint *offsets, gsize n_offsets,
                               const LineSettings *settings, GArray *values, const char *consumer,
-                              EdgeFunc on_edge, gpointer user_data, GError **error) {
+                              guint edge_batch, EdgeFunc on_edge, gpointer user_data, GError **error) {
         g_autoptr(LineRequest) r = g_new0(LineRequest, 1);
+        guint capacity;
+
+        g_return_val_if_fail(edge_batch <= EDGE_BATCH_MAX, NULL);
 
         r->id = id;
-        r->chip_name = g_strdup(chip->name);
+        r->chip_name = g_ref_string_new(chip->name);
+        r->no_name = g_ref_string_new("");
         r->offsets = g_array_sized_new(FALSE, FALSE, sizeof(guint), (guint) n_offsets);
         g_array_append_vals(r->offsets, offsets, (guint) n_offsets);
         r->settings = *settings;
+        r->edge_batch = edge_batch;
         r->on_edge = on_edge;
         r->user_data = user_data;
-        r->edges = gpiod_edge_event_buffer_new(EDGE_BUFFER_CAPACITY);
+        /* Sized to the batch: the edges of one event come out of the kernel in one read. */
+        capacity = MAX(edge_batch, EDGE_BUFFER_CAPACITY);
+        r->edges = gpiod_edge_event_buffer_new(capacity);
         if (!r->edges)
                 return (gpio_error_set_errno(error, errno, "cannot make an edge event buffer"), NULL);
+        r->read = g_new(EdgeEvent, gpiod_edge_event_buffer_get_capacity(r->edges));
 
         r->request = request_lines(chip, offsets, n_offsets, settings, values, consumer, error);
         if (!r->request)
@@ -193,7 +210,11 @@ const char *line_request_get_line_name(LineRequest *r, guint offset) {
         for (guint i = 0; i < r->offsets->len; i++)
                 if (g_array_index(r->offsets, guint, i) == offset)
                         return r->names->pdata[i];
-        return "";
+        return r->no_name;
+}
+
+guint line_request_get_edge_batch(LineRequest *r) {
+        return r->edge_batch;
 }
 
 gboolean line_request_is_output(LineRequest *r) {

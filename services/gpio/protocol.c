@@ -141,6 +141,26 @@ static gboolean lookup_consumer(GVariant *message, char **ret, GError **error) {
         return TRUE;
 }
 
+/* `EdgeBatch`: 0 (absent) for one `edge` event per edge, the format of before; 1 to EDGE_BATCH_MAX
+ * for `edges` events of up to that many edges. */
+static gboolean lookup_edge_batch(GVariant *message, guint *ret, GError **error) {
+        g_autoptr(GVariant) value = NULL;
+        guint32 batch;
+
+        if (!args_lookup(message, "EdgeBatch", G_VARIANT_TYPE_UINT32, FALSE, &value, error))
+                return FALSE;
+        batch = value ? g_variant_get_uint32(value) : 0;
+        if (batch > EDGE_BATCH_MAX) {
+                g_set_error(error, GPIO_ERROR, GPIO_ERROR_INVALID_ARGUMENT,
+                            "'EdgeBatch' is %" G_GUINT32_FORMAT ": it accepts 0 (an `edge` event per edge) to %d "
+                            "(`edges` events of up to that many)",
+                            batch, EDGE_BATCH_MAX);
+                return FALSE;
+        }
+        *ret = batch;
+        return TRUE;
+}
+
 /* Lines named without `Chip`: each found across all chips, and all on the same one. */
 static OpenChip *resolve_names(Chips *chips, GArray *refs, GArray *offsets, GError **error) {
         g_autoptr(OpenChip) first = NULL;
@@ -233,6 +253,7 @@ static gboolean action_request(Chips *chips, Client *client, GVariant *message, 
         g_autofree char *offsets_text = NULL;
         LineRequest *request;
         LineSettings settings;
+        guint edge_batch;
         guint32 id;
 
         if (!args_lookup_lines(message, "Lines", &refs, error) ||
@@ -240,27 +261,29 @@ static gboolean action_request(Chips *chips, Client *client, GVariant *message, 
             !line_settings_parse(message, &settings, error) ||
             !values_parse(message, refs->len, settings.direction == GPIOD_LINE_DIRECTION_OUTPUT, FALSE,
                           &values, error) ||
-            !lookup_consumer(message, &consumer, error))
+            !lookup_consumer(message, &consumer, error) || !lookup_edge_batch(message, &edge_batch, error))
                 return FALSE;
         chip = resolve_lines(chips, chip_name, refs, &offsets, error);
         if (!chip || !client_reserve_id(client, &id, error))
                 return FALSE;
         request = line_request_new(chip, id, (const guint *) offsets->data, offsets->len, &settings, values,
-                                   consumer, client_on_edge, client, error);
+                                   consumer, edge_batch, client_on_edges, client, error);
         if (!request)
                 return FALSE;
         client_add_request(client, request);
 
         offsets_text = describe_offsets(offsets);
-        g_message("%s: request %" G_GUINT32_FORMAT ": chip '%s' lines %s, %s, consumer '%s'",
+        g_message("%s: request %" G_GUINT32_FORMAT ": chip '%s' lines %s, %s, consumer '%s', edge batch %u",
                   client_get_label(client), id, chip->name, offsets_text,
-                  direction_to_string(settings.direction), consumer);
+                  direction_to_string(settings.direction), consumer, edge_batch);
         add(response, "Request", g_variant_new_uint32(id));
         add(response, "Chip", g_variant_new_string(chip->name));
         add(response, "Offsets", offsets_to_variant(offsets));
         add(response, "Names",
             g_variant_new_strv((const char *const *) line_request_get_names(request)->pdata,
                                line_request_get_names(request)->len));
+        /* Says that this service knows EdgeBatch: one that predates it ignores the key. */
+        add(response, "EdgeBatch", g_variant_new_uint32(edge_batch));
         return TRUE;
 }
 

@@ -129,6 +129,10 @@ static void test_request_arguments(Fixture *f, gconstpointer data) {
                 "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'Consumer': "
                 "<'0123456789abcdef0123456789abcdef'>}",
                 "{'Action': <'Request'>, 'Lines': <@au [1]>}",
+                "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'EdgeBatch': <@u 1025>}",
+                "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'EdgeBatch': <@u 4294967295>}",
+                "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'EdgeBatch': <64>}",
+                "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'EdgeBatch': <true>}",
         };
 
         for (gsize i = 0; i < G_N_ELEMENTS(invalid); i++)
@@ -140,6 +144,11 @@ static void test_request_arguments(Fixture *f, gconstpointer data) {
                "'Consumer': <'0123456789abcdef0123456789abcde'>}",
                "unknown-line");
         expect(f, "{'Action': <'Request'>, 'Lines': <@au [1]>, 'Chip': <'gpiochip0'>}", "unknown-chip");
+        /* EdgeBatch from 0 (edge events, as without it) to 1024 is well-formed. */
+        expect(f, "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'Edge': <'both'>, 'EdgeBatch': <@u 0>}",
+               "unknown-line");
+        expect(f, "{'Action': <'Request'>, 'Lines': <@as ['a']>, 'Edge': <'both'>, 'EdgeBatch': <@u 1024>}",
+               "unknown-line");
 }
 
 static void test_unknown_request(Fixture *f, gconstpointer data) {

@@ -14,30 +14,37 @@
  *   floor    gpiod_chip_request_lines() with Edge=both, events read from the request's fd
  *            (poll, gpiod_line_request_read_edge_events()) in the main thread;
  *   service  a connection to io.appservice.gpio through libappservice, a Request with
- *            Edge=both, and the `edge` events received as request-received in the main loop.
+ *            Edge=both and EdgeBatch=--batch (default 256), and its `edges` events (`edge`
+ *            events with --batch=0, the format of before) received as request-received in the
+ *            main loop.
  *
  * For each way, after a few uncounted edges:
  *
  *   burst    --edges pulls as fast as the thread can write them; how many edges arrived, how fast
  *            (edges received / time from the first pull to the last arrival), and what went
- *            missing: `lost` (the service's Lost, events it dropped for a slow client), `gaps`
- *            (holes in the kernel's GlobalSeqno: its event buffer overflowed) and `merged` (pulls
+ *            missing: `lost` (the service's Lost, edges it dropped for a slow client), `gaps`
+ *            (holes in the kernel's GlobalSeqno that Lost does not explain: its event buffer
+ *            overflowed) and `merged` (pulls
  *            that made no event of their own: two pulls before the kernel's edge thread ran once,
  *            which no reader can see; shown as received < pulls with contiguous seqnos);
  *   paced    --paced-edges pulls at each of the --paced rates: whether all arrived in order with
  *            nothing lost, and how late the last one came after the last pull; the highest rate
- *            kept up with (all arrived, none lost, the last within 100 ms or ten periods of the
- *            last pull: not from a growing backlog) is the rate delivered without loss;
+ *            kept up with (every edge the kernel made arrived, in order: none lost, no gap, no
+ *            seqno going back; the last within 100 ms or ten periods of the last pull: not from a
+ *            growing backlog) is the rate delivered without loss. Merged pulls do not count
+ *            against it: the kernel made no edge of them, which no reader can receive;
  *   latency  --latency-edges pulls one at a time, each after the previous edge arrived and a
  *            --pause-ms pause: pull to callback (the pull's clock_gettime just before the sysfs
  *            write, the callback's on arrival) and kernel timestamp to callback, min, median and
  *            p99.
  *
- * Then a table, with the service's figures over the floor's.
+ * Then a table, with the service's figures over the floor's, and the two ratios the service is
+ * judged by (services/gpio/README.md): the rate without loss, service/floor (the goal: 0.5 or
+ * more), and the median latency pull -> callback, service/floor (the goal: 3 or less).
  *
  *   gpio-edges --chip=gpiochipM --offset=K [--pull-path=PATH] [--edges=N] [--paced=R,R,...]
  *              [--paced-edges=N] [--latency-edges=N] [--pause-ms=N] [--only=floor|service]
- *              [--bus-address=ADDRESS]
+ *              [--batch=N] [--bus-address=ADDRESS]
  *
  * The service's bus is the system bus (DBUS_SYSTEM_BUS_ADDRESS if set) unless --bus-address is
  * given. tests/bench/gpio-edges.py runs it inside the tests/vm guest, with a gpio-sim chip and a
@@ -74,6 +81,7 @@ static gint arg_paced_edges = 500;
 static gint arg_latency_edges = 200;
 static gint arg_pause_ms = 5;
 static gchar *arg_only = NULL;
+static gint arg_batch = 256;
 static gchar *arg_bus_address = NULL;
 
 static gint64 now_ns(void) {
@@ -101,13 +109,13 @@ typedef struct {
         gint64 *t_kernel;       /* its kernel timestamp */
         guint64 n_received;
         guint64 n_lost;         /* the service's Lost, summed */
-        guint64 n_gaps;         /* holes in GlobalSeqno */
-        guint64 n_repeats;      /* an edge in the same direction as the one before */
+        guint64 n_gaps;         /* holes in GlobalSeqno that Lost does not account for */
+        guint64 n_disorder;     /* a GlobalSeqno not above the one before */
+        guint64 n_messages;     /* the service's events that carried them */
         gint64 last_cb;
-        /* Across phases: the seqnos and directions go on. */
+        /* Across phases: the seqnos go on. */
         gboolean have_last;
         guint64 last_seqno;
-        gboolean last_rising;
 } Tally;
 
 static void tally_reset(Tally *t, gsize capacity) {
@@ -117,32 +125,38 @@ static void tally_reset(Tally *t, gsize capacity) {
         t->capacity = capacity;
         t->t_cb = g_new0(gint64, capacity);
         t->t_kernel = g_new0(gint64, capacity);
-        t->n_received = t->n_lost = t->n_gaps = t->n_repeats = 0;
+        t->n_received = t->n_lost = t->n_gaps = t->n_disorder = t->n_messages = 0;
         t->last_cb = 0;
         g_mutex_unlock(&t->lock);
 }
 
-static void tally_record(Tally *t, guint64 kernel_ns, guint64 seqno, gboolean rising, guint64 lost) {
-        gint64 now = now_ns();
-
+/* One edge that arrived at @now (the edges of one read or one event share it), @lost (the
+ * service's Lost) edges dropped before it. */
+static void tally_record(Tally *t, gint64 now, guint64 kernel_ns, guint64 seqno, guint64 lost) {
         g_mutex_lock(&t->lock);
         if (t->n_received < t->capacity) {
                 t->t_cb[t->n_received] = now;
                 t->t_kernel[t->n_received] = (gint64) kernel_ns;
         }
         if (t->have_last) {
-                if (seqno > t->last_seqno + 1)
-                        t->n_gaps += seqno - t->last_seqno - 1;
-                if (rising == t->last_rising)
-                        t->n_repeats++;
+                /* What the service dropped leaves a hole too: it is lost, not a gap. */
+                if (seqno > t->last_seqno + 1 + lost)
+                        t->n_gaps += seqno - t->last_seqno - 1 - lost;
+                if (seqno <= t->last_seqno)
+                        t->n_disorder++;
         }
         t->have_last = TRUE;
         t->last_seqno = seqno;
-        t->last_rising = rising;
         t->n_lost += lost;
         t->n_received++;
         t->last_cb = now;
         g_cond_broadcast(&t->cond);
+        g_mutex_unlock(&t->lock);
+}
+
+static void tally_message(Tally *t) {
+        g_mutex_lock(&t->lock);
+        t->n_messages++;
         g_mutex_unlock(&t->lock);
 }
 
@@ -240,16 +254,17 @@ typedef struct {
 
 static void floor_read(Way *w, int timeout_ms) {
         struct pollfd pfd = { .fd = gpiod_line_request_get_fd(w->request), .events = POLLIN };
+        gint64 now;
         int n;
 
         if (poll(&pfd, 1, timeout_ms) <= 0)
                 return;
         n = gpiod_line_request_read_edge_events(w->request, w->events, FLOOR_EVENT_BUFFER);
+        now = now_ns();
         for (int i = 0; i < n; i++) {
                 struct gpiod_edge_event *e = gpiod_edge_event_buffer_get_event(w->events, (unsigned long) i);
 
-                tally_record(&w->tally, gpiod_edge_event_get_timestamp_ns(e), gpiod_edge_event_get_global_seqno(e),
-                             gpiod_edge_event_get_event_type(e) == GPIOD_EDGE_EVENT_RISING_EDGE, 0);
+                tally_record(&w->tally, now, gpiod_edge_event_get_timestamp_ns(e), gpiod_edge_event_get_global_seqno(e), 0);
         }
 }
 
@@ -299,24 +314,65 @@ static void floor_close(Way *w) {
         g_clear_pointer(&w->chip, gpiod_chip_close);
 }
 
+static void unexpected(GVariant *message) {
+        g_autofree char *text = g_variant_print(message, TRUE);
+
+        fprintf(stderr, "gpio-edges: unexpected message from the service: %s\n", text);
+}
+
+/* `edge`: one edge. */
+static void record_edge(Way *w, GVariant *message, gint64 now) {
+        guint64 timestamp = 0, seqno = 0, lost = 0;
+
+        if (!g_variant_lookup(message, "TimestampNs", "t", &timestamp) || !g_variant_lookup(message, "GlobalSeqno", "t", &seqno) || !g_variant_lookup(message, "Lost", "t", &lost)) {
+                unexpected(message);
+                return;
+        }
+        tally_record(&w->tally, now, timestamp, seqno, lost);
+}
+
+/* `edges`: the arrays, one element per edge; Lost is of before the first. */
+static void record_edges(Way *w, GVariant *message, gint64 now) {
+        g_autoptr(GVariant) edges = g_variant_lookup_value(message, "Edges", G_VARIANT_TYPE_STRING_ARRAY);
+        g_autoptr(GVariant) stamps = g_variant_lookup_value(message, "TimestampsNs", G_VARIANT_TYPE("at"));
+        g_autoptr(GVariant) seqnos = g_variant_lookup_value(message, "GlobalSeqnos", G_VARIANT_TYPE("at"));
+        const guint64 *stamp, *seqno;
+        gsize n = 0, n_stamps = 0, n_seqnos = 0;
+        guint64 lost = 0;
+
+        if (!edges || !stamps || !seqnos || !g_variant_lookup(message, "Lost", "t", &lost)) {
+                unexpected(message);
+                return;
+        }
+        n = g_variant_n_children(edges);
+        stamp = g_variant_get_fixed_array(stamps, &n_stamps, sizeof(guint64));
+        seqno = g_variant_get_fixed_array(seqnos, &n_seqnos, sizeof(guint64));
+        if (n == 0 || n_stamps != n || n_seqnos != n) {
+                unexpected(message);
+                return;
+        }
+        for (gsize i = 0; i < n; i++)
+                tally_record(&w->tally, now, stamp[i], seqno[i], i == 0 ? lost : 0);
+        tally_message(&w->tally);
+}
+
 static void on_request_received(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
         Way *w = user_data;
         GVariant *message = app_service_request_get_message(request);
-        const char *event = NULL, *edge = NULL;
-        guint64 timestamp = 0, seqno = 0, lost = 0;
+        gint64 now = now_ns();
+        const char *event = NULL;
 
         /* Not kept: the library answers the event with an empty response when it drops it,
          * which lets the service send the next one. */
-        if (!g_variant_lookup(message, "Event", "&s", &event) || strcmp(event, "edge") != 0 ||
-            !g_variant_lookup(message, "Edge", "&s", &edge) ||
-            !g_variant_lookup(message, "TimestampNs", "t", &timestamp) ||
-            !g_variant_lookup(message, "GlobalSeqno", "t", &seqno) || !g_variant_lookup(message, "Lost", "t", &lost)) {
-                g_autofree char *text = g_variant_print(message, TRUE);
-
-                fprintf(stderr, "gpio-edges: unexpected message from the service: %s\n", text);
-                return;
-        }
-        tally_record(&w->tally, timestamp, seqno, strcmp(edge, "rising") == 0, lost);
+        if (!g_variant_lookup(message, "Event", "&s", &event))
+                unexpected(message);
+        else if (arg_batch > 0 && strcmp(event, "edges") == 0)
+                record_edges(w, message, now);
+        else if (arg_batch == 0 && strcmp(event, "edge") == 0) {
+                record_edge(w, message, now);
+                tally_message(&w->tally);
+        } else
+                unexpected(message);
 }
 
 static void on_service_closed(AppServiceConnection *connection, AppServiceClosedStatus status, gpointer user_data) {
@@ -353,6 +409,9 @@ static GVariant *service_call(Way *w, GVariant *message, GError **error) {
 
 static gboolean service_open(Way *w, GError **error) {
         g_autoptr(GVariant) answer = NULL;
+        g_autoptr(GVariant) base = NULL;
+        GVariantDict request;
+        guint32 batch = 0;
 
         if (arg_bus_address) {
                 g_autoptr(GDBusConnection) bus = g_dbus_connection_new_for_address_sync(
@@ -368,13 +427,23 @@ static gboolean service_open(Way *w, GError **error) {
         g_signal_connect(w->connection, "service-closed", G_CALLBACK(on_service_closed), w);
         if (app_service_connection_open_sync(w->connection, NULL, error) != APP_SERVICE_CONNECTION_STATUS_SUCCESS)
                 return FALSE;
-        answer = service_call(w,
-                              g_variant_new_parsed("{'Action': <'Request'>, 'Chip': <%s>, 'Lines': <@au [%u]>, "
-                                                   "'Direction': <'input'>, 'Edge': <'both'>, "
-                                                   "'Consumer': <'gpio-edges'>}",
-                                                   arg_chip, (guint32) arg_offset),
-                              error);
-        return answer && g_variant_lookup(answer, "Request", "u", &w->request_id);
+        base = g_variant_ref_sink(g_variant_new_parsed("{'Action': <'Request'>, 'Chip': <%s>, 'Lines': <@au [%u]>, "
+                                                       "'Direction': <'input'>, 'Edge': <'both'>, "
+                                                       "'Consumer': <'gpio-edges'>}",
+                                                       arg_chip, (guint32) arg_offset));
+        g_variant_dict_init(&request, base);
+        /* --batch=0 asks as a client from before EdgeBatch does: without the key. */
+        if (arg_batch > 0)
+                g_variant_dict_insert(&request, "EdgeBatch", "u", (guint32) arg_batch);
+        answer = service_call(w, g_variant_dict_end(&request), error);
+        if (!answer || !g_variant_lookup(answer, "Request", "u", &w->request_id))
+                return FALSE;
+        if (arg_batch > 0 && (!g_variant_lookup(answer, "EdgeBatch", "u", &batch) || batch != (guint32) arg_batch)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                            "the service did not take EdgeBatch=%d (a build from before it?): try --batch=0", arg_batch);
+                return FALSE;
+        }
+        return TRUE;
 }
 
 static void service_close(Way *w) {
@@ -434,7 +503,7 @@ typedef struct {
 } Spread;
 
 typedef struct {
-        guint64 pulls, received, lost, gaps, merged, repeats;
+        guint64 pulls, received, lost, gaps, merged, disorder, messages;
         double pull_rate;       /* pulls/s the thread managed */
         double rate;            /* edges received/s, first pull to last arrival */
         double lag_ms;          /* last arrival after the last pull */
@@ -476,7 +545,8 @@ static Count count_of(Way *w, Puller *p) {
         c.received = t->n_received;
         c.lost = t->n_lost;
         c.gaps = t->n_gaps;
-        c.repeats = t->n_repeats;
+        c.disorder = t->n_disorder;
+        c.messages = t->n_messages;
         c.merged = c.pulls > c.received + c.lost + c.gaps ? c.pulls - c.received - c.lost - c.gaps : 0;
         c.pull_rate = p->t_end > p->t_start ? (double) p->n * NS_PER_S / (double) (p->t_end - p->t_start) : 0;
         c.rate = t->last_cb > p->t_start ? (double) c.received * NS_PER_S / (double) (t->last_cb - p->t_start) : 0;
@@ -562,6 +632,15 @@ static char *fmt_count(const Result *r, const Count *c) {
                                c->received, c->lost, c->gaps, c->merged);
 }
 
+/* The service's counts, with the edges per event after them. */
+static char *fmt_count_events(const Result *r, const Count *c) {
+        g_autofree char *count = fmt_count(r, c);
+
+        if (c->messages == 0)
+                return g_steal_pointer(&count);
+        return g_strdup_printf("%s %.1f/ev", count, (double) c->received / (double) c->messages);
+}
+
 static char *fmt_rate(const Count *c) {
         return c->pulls ? g_strdup_printf("%.0f", c->rate) : g_strdup("-");
 }
@@ -574,16 +653,72 @@ static double ratio(double service, double floor) {
         return floor > 0 && service > 0 ? service / floor : 0;
 }
 
-/* Kept up at @rate: every pull's edge arrived, nothing lost, the last one within 100 ms or ten
- * periods of the last pull (not delivered from a growing backlog). */
+/* Kept up at @rate: every edge the kernel made arrived, in order (nothing lost by the service, no
+ * gap in the kernel's seqnos, none going back), the last one within 100 ms or ten periods of the
+ * last pull (not delivered from a growing backlog). Merged pulls made no edge: no reader can
+ * receive them, so they do not count against either way. */
 static gboolean keeps_up(const Count *c, double rate) {
-        return c->pulls > 0 && c->received == c->pulls && c->lost == 0 && c->gaps == 0 && c->repeats == 0 &&
+        return c->pulls > 0 && c->received > 0 && c->lost == 0 && c->gaps == 0 && c->disorder == 0 &&
                c->lag_ms < MAX(100.0, 10 * 1000.0 / rate);
+}
+
+/* The highest paced rate each way kept up with, 0 for none. */
+static void best_rates(const Result *r, const double *rates, gsize n_rates, double best[N_WAYS]) {
+        for (WayKind k = 0; k < N_WAYS; k++) {
+                best[k] = 0;
+                for (gsize i = 0; i < n_rates; i++)
+                        if (keeps_up(&r[k].paced[i], rates[i]) && rates[i] > best[k])
+                                best[k] = rates[i];
+        }
+}
+
+static guint64 disorder_of(const Result *r, gsize n_rates) {
+        guint64 n = r->burst.disorder;
+
+        for (gsize i = 0; i < n_rates; i++)
+                n += r->paced[i].disorder;
+        return n;
+}
+
+static void print_goal(const char *what, double value, gboolean higher_is_better, double goal) {
+        if (value <= 0) {
+                printf("  %-48s %8s\n", what, "-");
+                return;
+        }
+        printf("  %-48s %8.2f   goal %s %.1f: %s\n", what, value, higher_is_better ? ">=" : "<=", goal,
+               (higher_is_better ? value >= goal : value <= goal) ? "met" : "NOT met");
+}
+
+/* The two figures the service is judged by, service/floor (services/gpio/README.md, "Events"). */
+static void print_ratios(const Result *r, const double *rates, gsize n_rates) {
+        const Result *f = &r[WAY_FLOOR], *s = &r[WAY_SERVICE];
+        double best[N_WAYS], top = 0;
+
+        best_rates(r, rates, n_rates, best);
+        for (gsize i = 0; i < n_rates; i++)
+                top = MAX(top, rates[i]);
+        if (arg_batch > 0)
+                printf("\nservice/floor, with EdgeBatch=%d:\n", arg_batch);
+        else
+                printf("\nservice/floor, with `edge` events (no EdgeBatch):\n");
+        print_goal("rate without loss (highest paced rate kept up)", ratio(best[WAY_SERVICE], best[WAY_FLOOR]), TRUE, 0.5);
+        print_goal("median latency, pull -> callback", ratio(s->pull_to_cb.median, f->pull_to_cb.median), FALSE, 3.0);
+        if (best[WAY_FLOOR] > 0 && best[WAY_FLOOR] >= top && best[WAY_SERVICE] >= top)
+                printf("  (both kept up with the highest rate tried, %.0f/s: give higher --paced rates to tell them "
+                       "apart)\n",
+                       top);
+        for (WayKind k = 0; k < N_WAYS; k++)
+                if (disorder_of(&r[k], n_rates) > 0)
+                        printf("  %s: %" G_GUINT64_FORMAT " edges came with a seqno not above the one before\n",
+                               way_names[k], disorder_of(&r[k], n_rates));
 }
 
 static void print_table(const Result *r, const double *rates, gsize n_rates) {
         const Result *f = &r[WAY_FLOOR], *s = &r[WAY_SERVICE];
         g_autofree char *x = NULL, *y = NULL;
+        double best[N_WAYS];
+
+        best_rates(r, rates, n_rates, best);
 
         printf("\n%s line %d, edges made through %s\n", arg_chip, arg_offset, arg_pull_path);
         printf("  %-34s %22s %22s %10s\n", "", way_names[WAY_FLOOR], way_names[WAY_SERVICE], "svc/floor");
@@ -601,27 +736,19 @@ static void print_table(const Result *r, const double *rates, gsize n_rates) {
                 ROW(label, g_strdup_printf("%.0f", f->burst.pull_rate), g_strdup_printf("%.0f", s->burst.pull_rate), 0);
         }
         ROW("  edges/s received", fmt_rate(&f->burst), fmt_rate(&s->burst), ratio(s->burst.rate, f->burst.rate));
-        ROW("  received/lost/gaps/merged", fmt_count(f, &f->burst), fmt_count(s, &s->burst), 0);
+        ROW("  received/lost/gaps/merged", fmt_count(f, &f->burst), fmt_count_events(s, &s->burst), 0);
         ROW("  last edge after last pull, ms", g_strdup_printf("%.1f", f->burst.lag_ms),
             g_strdup_printf("%.1f", s->burst.lag_ms), ratio(s->burst.lag_ms, f->burst.lag_ms));
         for (gsize i = 0; i < n_rates; i++) {
                 g_autofree char *label = g_strdup_printf("paced %d at %.0f/s: rcvd/lost/gaps/merged", arg_paced_edges,
                                                          rates[i]);
 
-                ROW(label, fmt_count(f, &f->paced[i]), fmt_count(s, &s->paced[i]), 0);
+                ROW(label, fmt_count(f, &f->paced[i]), fmt_count_events(s, &s->paced[i]), 0);
                 ROW("  last edge after last pull, ms", g_strdup_printf("%.1f", f->paced[i].lag_ms),
                     g_strdup_printf("%.1f", s->paced[i].lag_ms), 0);
         }
-        {
-                double best[N_WAYS] = {};
-
-                for (WayKind k = 0; k < N_WAYS; k++)
-                        for (gsize i = 0; i < n_rates; i++)
-                                if (keeps_up(&r[k].paced[i], rates[i]) && rates[i] > best[k])
-                                        best[k] = rates[i];
-                ROW("highest paced rate kept up with, /s", best[0] > 0 ? g_strdup_printf("%.0f", best[0]) : g_strdup("none"),
-                    best[1] > 0 ? g_strdup_printf("%.0f", best[1]) : g_strdup("none"), ratio(best[1], best[0]));
-        }
+        ROW("highest paced rate kept up with, /s", best[0] > 0 ? g_strdup_printf("%.0f", best[0]) : g_strdup("none"),
+            best[1] > 0 ? g_strdup_printf("%.0f", best[1]) : g_strdup("none"), ratio(best[1], best[0]));
         {
                 g_autofree char *label = g_strdup_printf("latency, %d edges (min/med/p99 µs)", arg_latency_edges);
 
@@ -637,7 +764,9 @@ static void print_table(const Result *r, const double *rates, gsize n_rates) {
 #undef ROW
         printf("(svc/floor: of rates, below 1 is slower; of latencies, above 1 is later. lost: dropped by the\n"
                " service for a slow client; gaps: kernel buffer overflow; merged: pulls that made no edge of\n"
-               " their own, two pulls before the kernel's edge thread ran once)\n");
+               " their own, two pulls before the kernel's edge thread ran once; /ev: edges per event. Kept up\n"
+               " with: no edge lost, no gap, in order, the last within 100 ms or ten periods of the last pull)\n");
+        print_ratios(r, rates, n_rates);
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -661,13 +790,15 @@ int main(int argc, char *argv[]) {
                 { "pull-path", 0, 0, G_OPTION_ARG_FILENAME, &arg_pull_path,
                   "The line's sysfs pull attribute (default: found from the chip)", "PATH" },
                 { "edges", 0, 0, G_OPTION_ARG_INT, &arg_edges, "Pulls in the burst (5000)", "N" },
-                { "paced", 0, 0, G_OPTION_ARG_STRING, &arg_paced, "Paced rates, pulls/s (100,250,500,1000,2000,4000)",
+                { "paced", 0, 0, G_OPTION_ARG_STRING, &arg_paced, "Paced rates, pulls/s (100,250,500,1000,2000,4000,8000)",
                   "R,R,..." },
                 { "paced-edges", 0, 0, G_OPTION_ARG_INT, &arg_paced_edges, "Pulls at each paced rate (500)", "N" },
                 { "latency-edges", 0, 0, G_OPTION_ARG_INT, &arg_latency_edges, "Pulls timed one at a time (200)",
                   "N" },
                 { "pause-ms", 0, 0, G_OPTION_ARG_INT, &arg_pause_ms, "Pause before each timed pull (5)", "N" },
                 { "only", 0, 0, G_OPTION_ARG_STRING, &arg_only, "Run only one way: floor or service", "WAY" },
+                { "batch", 0, 0, G_OPTION_ARG_INT, &arg_batch,
+                  "The service's EdgeBatch (256); 0: `edge` events, as a client from before it", "N" },
                 { "bus-address", 0, 0, G_OPTION_ARG_STRING, &arg_bus_address,
                   "The bus of the broker (default: the system bus)", "ADDRESS" },
                 {}
@@ -687,12 +818,12 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         if (!arg_chip || arg_offset < 0 || arg_edges < 1 || arg_paced_edges < 1 || arg_latency_edges < 1 ||
-            arg_pause_ms < 0 || (arg_only && strcmp(arg_only, "floor") != 0 && strcmp(arg_only, "service") != 0)) {
+            arg_pause_ms < 0 || arg_batch < 0 || (arg_only && strcmp(arg_only, "floor") != 0 && strcmp(arg_only, "service") != 0)) {
                 fprintf(stderr, "gpio-edges: --chip and --offset are required; counts must be positive; "
-                                "--only is floor or service\n");
+                                "--batch is 0 or more; --only is floor or service\n");
                 return 2;
         }
-        rate_texts = g_strsplit(arg_paced ? arg_paced : "100,250,500,1000,2000,4000", ",", -1);
+        rate_texts = g_strsplit(arg_paced ? arg_paced : "100,250,500,1000,2000,4000,8000", ",", -1);
         for (char **r = rate_texts; *r && **r; r++) {
                 double rate = g_ascii_strtod(*r, NULL);
 

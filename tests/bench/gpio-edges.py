@@ -7,14 +7,17 @@ Runs INSIDE the tests/vm guest (it needs root and gpio-sim): makes a gpio-sim ch
 broker of a build tree serving the build tree's definition of io.appservice.gpio (whose Exec= is
 the provider just built, run as root), then runs BUILD_DIR/tests/bench/gpio-edges (see
 gpio-edges.c) on one line of the chip: edges made by pulling the line through sysfs, received
-first with libgpiod directly, then as the service's `edge` events through libappservice. Prints
-the rates, what was lost and the latencies, and the service's figures over the floor's. A
-benchmark: it prints figures and fails only when something does not work, never on a number.
+first with libgpiod directly, then as the service's `edges` events (a Request with EdgeBatch)
+through libappservice. Prints the rates, what was lost and the latencies, the service's figures
+over the floor's, and the two ratios the service is judged by: the rate without loss (goal: 0.5
+or more) and the median latency (goal: 3 or less). A benchmark: it prints figures and fails only
+when something does not work, never on a number.
 
     tests/vm/run-vm --cache DIR -- /usr/bin/python3 tests/bench/gpio-edges.py BUILD_DIR [OPTIONS]
 
 OPTIONS are gpio-edges's own (--edges N, --paced R,R,..., --paced-edges N, --latency-edges N,
---pause-ms N, --only floor|service), passed on. With --bus-address ADDRESS, the broker already
+--pause-ms N, --only floor|service, --batch N: the EdgeBatch asked for, default 256, 0 for one
+`edge` event per edge as a client from before EdgeBatch gets them), passed on. With --bus-address ADDRESS, the broker already
 running on that bus is used instead of a private one (it must serve io.appservice.gpio).
 
 BUILD_DIR is configured with the tests (`-Dtests=enabled` or auto) and libgpiod v2, which builds
@@ -40,7 +43,7 @@ def main():
         description='GPIO edge delivery through io.appservice.gpio against libgpiod, on a '
                     'gpio-sim chip (inside the tests/vm guest)',
         epilog='Other options are passed on to gpio-edges (--edges, --paced, --paced-edges, '
-               '--latency-edges, --pause-ms, --only).')
+               '--latency-edges, --pause-ms, --only, --batch).')
     parser.add_argument('build_dir')
     parser.add_argument('--bus-address', help="a bus whose broker serves io.appservice.gpio "
                         "already (default: start a private one)")

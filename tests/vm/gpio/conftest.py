@@ -186,6 +186,8 @@ LINE_INFO_TYPES = {'Chip': 's', 'Offset': 'u', 'Name': 's', 'Consumer': 's', 'Us
 EDGE_EVENT_TYPES = {'Event': 's', 'Request': 'u', 'Chip': 's', 'Line': 'u', 'Name': 's',
                     'Edge': 's', 'TimestampNs': 't', 'GlobalSeqno': 't', 'LineSeqno': 't',
                     'Lost': 't'}
+EDGES_EVENT_TYPES = {'Event': 's', 'Request': 'u', 'Chip': 's', 'Lines': 'au', 'Edges': 'as',
+                     'TimestampsNs': 'at', 'GlobalSeqnos': 'at', 'LineSeqnos': 'at', 'Lost': 't'}
 
 
 # ---- a client of the service --------------------------------------------------------------------

@@ -89,6 +89,13 @@ def check_alternating(edges, merged=0):
     assert all(e['Edge'] in ('rising', 'falling') for e in edges)
 
 
+def under_asan(pid):
+    """Whether the process runs with AddressSanitizer, whose quarantine holds freed memory back
+    from reuse (its RSS grows with what is freed)."""
+    with open('/proc/%d/maps' % pid) as f:
+        return any('libasan' in line for line in f)
+
+
 def vmrss_kib(pid):
     with open('/proc/%d/status' % pid) as f:
         for line in f:
@@ -292,9 +299,13 @@ def test_hostile_client_cannot_grow_the_service(gpio, chips):
     after = vmrss_kib(pid)
     print('provider VmRSS %d KiB after 2000 edges, %d KiB after 12000 more' % (before, after))
     # Unbounded, 12000 more edges would hold about a megabyte (an edge waiting takes about 100
-    # bytes): half of that is far above the noise of a steady process.
-    assert after - before < 512, \
-        'the provider grew by %d KiB while its client did not answer' % (after - before)
+    # bytes): half of that is far above the noise of a steady process. Not under ASan, whose
+    # quarantine keeps every freed edge's memory for a while (1.6 MiB here).
+    if under_asan(pid):
+        print('the provider runs under AddressSanitizer: its VmRSS is not checked')
+    else:
+        assert after - before < 512, \
+            'the provider grew by %d KiB while its client did not answer' % (after - before)
 
     first = take_events(hostile, window, timeout=30)
     assert_no_more(hostile, settle=1.0)

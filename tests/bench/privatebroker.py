@@ -20,6 +20,7 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <auth>EXTERNAL</auth>
   <include>{defaults}</include>
   <include>{policy}</include>
+{extra}
 </busconfig>
 """
 
@@ -54,9 +55,9 @@ def connect(address):
 
 
 @contextlib.contextmanager
-def private_broker(build, definitions):
+def private_broker(build, definitions, extra_config=""):
     """Yields (address, environment for clients, the daemon's Popen). `definitions` maps a file
-    name to its text. Everything started is stopped on exit; the broker stops the providers it
+    name to its text; `extra_config` goes into the bus configuration after the policies. Everything started is stopped on exit; the broker stops the providers it
     started."""
     with tempfile.TemporaryDirectory(prefix="appservice-bench-") as tmp:
         socket = os.path.join(tmp, "bus")
@@ -64,7 +65,8 @@ def private_broker(build, definitions):
         with open(config, "w") as f:
             f.write(BUS_CONFIG.format(socket=socket,
                                       defaults=os.path.join(SOURCE_ROOT, "tests", "system-bus-policy.conf"),
-                                      policy=os.path.join(SOURCE_ROOT, "systemd", "io.appservice1.conf")))
+                                      policy=os.path.join(SOURCE_ROOT, "systemd", "io.appservice1.conf"),
+                                      extra=extra_config))
         services = os.path.join(tmp, "services")
         os.mkdir(services)
         for name, text in definitions.items():

@@ -110,7 +110,9 @@ int manager_new(Manager **ret) {
                 return -ENOMEM;
         m->state = MANAGER_STARTING;
 
-        r = sd_event_default(&m->event);
+        /* A loop of our own, not the thread's default: sd-event checks gettid() (a system call)
+         * twice per iteration of a default loop, and the broker iterates a few times per message. */
+        r = sd_event_new(&m->event);
         if (r < 0)
                 return r;
 

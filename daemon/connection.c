@@ -130,7 +130,7 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, Co
         if (asprintf(&path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
         c->path = path;
-        r = request_list_init(&c->requests, m->event, m, &m->last_request_id, s->definition->name, c->id);
+        r = request_list_init(&c->requests, &m->request_clock, m, s->definition->name, c->id);
         if (r < 0)
                 return r;
         c->requests.loopback = client == c->provider;

@@ -115,6 +115,7 @@ int manager_new(Manager **ret) {
         r = sd_event_new(&m->event);
         if (r < 0)
                 return r;
+        request_clock_init(&m->request_clock, m->event);
 
         m->services_by_name = hashmap_new(HASHMAP_KEY_STRING);
         m->connections = hashmap_new(HASHMAP_KEY_UINT64);
@@ -179,6 +180,7 @@ Manager *manager_free(Manager *m) {
         sd_bus_slot_unref(m->service_enumerator_slot);
         sd_bus_slot_unref(m->connection_slot);
         sd_bus_flush_close_unref(m->bus);
+        request_clock_done(&m->request_clock);
         sd_event_unref(m->event);
 
         hashmap_free(m->services_by_name);

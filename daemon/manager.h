@@ -12,6 +12,7 @@
 #include "hashmap.h"
 #include "quota.h"
 #include "list.h"
+#include "request.h"
 
 typedef struct ActivationEvents ActivationEvents;
 typedef struct AdminCall AdminCall;
@@ -54,7 +55,7 @@ typedef struct Manager {
         Peer *monitors;              /* peers that called StartMonitoring (list "monitors") */
         Peer *subscribers;           /* peers that called Subscribe (list "subscribers", visibility.c) */
         uint64_t fallback_connection_id; /* connection.c: the last id counted when no random one was had */
-        uint64_t last_request_id;
+        RequestClock request_clock;  /* request ids, and the one timer of all requests' deadlines */
 
         sd_event_source *lifecycle_check; /* post source: idle providers, "starting" → "running" */
         bool lifecycle_started;      /* AutoStart= providers were started */

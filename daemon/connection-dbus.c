@@ -305,22 +305,21 @@ static int send_unicast(Connection *c, Endpoint to, const char *member, sd_bus_m
                                           APPSERVICE_CONNECTION_IFACE, member, ret);
 }
 
-int connection_emit_request_received(Connection *c, Request *req, sd_bus_message *call) {
+int connection_new_request_received(Connection *c, Endpoint to, uint64_t id, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
 
-        r = send_unicast(c, endpoint_other(req->from), "RequestReceived", &signal);
+        r = send_unicast(c, to, "RequestReceived", &signal);
         if (r < 0)
                 return r;
-        r = sd_bus_message_append(signal, "t", req->id);
+        r = sd_bus_message_append_basic(signal, 't', &id);
         if (r < 0)
                 return r;
-        r = valueset_seek(call);
-        if (r < 0)
-                return r;
-        r = valueset_copy(signal, call);
-        if (r < 0)
-                return r;
+        *ret = TAKE_PTR(signal);
+        return 0;
+}
+
+int connection_emit_request_received(Connection *c, sd_bus_message *signal) {
         return sd_bus_send(c->manager->bus, signal, NULL);
 }
 

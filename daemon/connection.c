@@ -245,21 +245,28 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
         _cleanup_(request_freep) Request *req = NULL;
-        uint64_t size;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        uint64_t size, id = request_list_next_id(&c->requests);
         int r;
 
         assert(completion_is_set(completion));
 
-        if (checked_size)
+        /* RequestReceived takes the ValueSet as it is checked: it is read once, not once to check
+         * and once to copy. The signal is thrown away if anything below refuses the message. */
+        r = connection_new_request_received(c, from == ENDPOINT_CLIENT ? ENDPOINT_PROVIDER : ENDPOINT_CLIENT, id,
+                                            &signal);
+        if (r < 0)
+                return r;
+        r = valueset_seek(call);
+        if (r < 0)
+                return r;
+        if (checked_size) {
                 size = *checked_size;
-        else {
-                r = valueset_seek(call);
-                if (r < 0)
-                        return r;
-                r = valueset_check_for(call, d->name, d->max_message_size, &size, error);
-                if (r < 0)
-                        return r;
-        }
+                r = valueset_copy(signal, call);
+        } else
+                r = valueset_check_copy_for(call, signal, d->name, d->max_message_size, &size, error);
+        if (r < 0)
+                return r;
 
         if (connection_is_waiting(c))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
@@ -275,7 +282,8 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         r = request_new(&c->requests, d, from, connection_peer(c, from)->uid, size, &req, error);
         if (r < 0)
                 return r;
-        r = connection_emit_request_received(c, req, call);
+        assert(req->id == id);
+        r = connection_emit_request_received(c, signal);
         if (r < 0)
                 return r;
 

@@ -113,6 +113,10 @@ static inline unsigned request_list_pending(const RequestList *l, Endpoint from)
  * id is then left for the next one). */
 int request_new(RequestList *l, const Definition *d, Endpoint from, uid_t uid, uint64_t size, Request **ret,
                 sd_bus_error *error);
+/* The id the next request_new() reserves, on this list or any other of its clock. */
+static inline uint64_t request_list_next_id(const RequestList *l) {
+        return l->clock->last_id + 1;
+}
 /* The request went out: pending from now on, its id used up, its deadline counted from now;
  * takes `completion` and tells it that it was sent. */
 void request_start(Request *r, Completion *completion);

@@ -107,9 +107,28 @@ static void call_answered(void *userdata, sd_bus_message *response) {
                                 strempty(sd_bus_message_get_path(call)), strempty(sd_bus_message_get_sender(call)));
 }
 
+/* SendMessage's reply, made before the answer is checked: the check copies the ValueSet into it. */
+static int call_new_reply(void *userdata, sd_bus_message **ret) {
+        sd_bus_message *call = userdata;
+
+        return sd_bus_message_new_method_return(call, ret);
+}
+
+static void call_replied(void *userdata, sd_bus_message *reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = userdata;
+        int r;
+
+        r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0)
+                log_debug_errno(r, "%s: failed to deliver a response to %s, ignoring: %m",
+                                strempty(sd_bus_message_get_path(call)), strempty(sd_bus_message_get_sender(call)));
+}
+
 static const CompletionOps call_ops = {
         .answered = call_answered,
         .failed = completion_call_failed,
+        .new_reply = call_new_reply,
+        .replied = call_replied,
 };
 
 Completion connection_call_completion(sd_bus_message *call) {

@@ -325,8 +325,9 @@ static int find_pending(Connection *c, Endpoint from, uint64_t id, Request **ret
 
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
         const Definition *d = c->service->definition;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Request *req;
-        uint64_t id;
+        uint64_t id, size = 0;
         int r;
 
         r = sd_bus_message_read(m, "t", &id);
@@ -337,20 +338,25 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         if (r < 0)
                 return r;
 
-        /* A refused answer leaves the request pending: the responder may answer again. */
-        r = valueset_check_for(m, d->name, d->max_message_size, NULL, error);
+        /* The requester's reply, when it takes one (SendMessage's): the ValueSet is checked while it
+         * is copied into it, one pass. A refused answer leaves the request pending: the responder
+         * may answer again. */
+        r = completion_new_reply(&req->completion, &reply);
+        if (r < 0)
+                return r;
+        r = valueset_check_copy_for(m, reply, d->name, d->max_message_size, &size, error);
         if (r < 0)
                 return r;
 
-        if (monitor_is_active(c->manager)) {
-                uint64_t size = 0;
-                (void) valueset_measure(m, &size);
+        if (monitor_is_active(c->manager))
                 monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,
                              "request", id, "latency-usec", manager_now_usec(c->manager) - req->sent_usec,
                              "size", (uint32_t) size);
-        }
 
-        request_answered(req, m);
+        if (reply)
+                request_replied(req, reply);
+        else
+                request_answered(req, m);
         if (c->one_shot)
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return 0;

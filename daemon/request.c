@@ -175,6 +175,16 @@ void request_answered(Request *req, sd_bus_message *response) {
         completion_answered(&done, response);
 }
 
+void request_replied(Request *req, sd_bus_message *reply) {
+        Completion done;
+
+        assert(req);
+        assert(reply);
+
+        done = request_take(req);
+        completion_replied(&done, reply);
+}
+
 /* The oldest started request that is due at `now`, among those that existed when the timer fired
  * (ids up to `last_id`): those its completion starts wait for the next time. */
 static Request *clock_due(const RequestClock *k, uint64_t now, uint64_t last_id) {

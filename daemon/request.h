@@ -129,6 +129,9 @@ Request *request_list_find(RequestList *l, Endpoint answering, uint64_t id);
 
 /* Ends `r` with the answer `response`, through its completion; frees it. */
 void request_answered(Request *r, sd_bus_message *response);
+/* The same, with the answer's ValueSet in `reply`, the message its completion made for it
+ * (completion_new_reply()). */
+void request_replied(Request *r, sd_bus_message *reply);
 /* Ends `r` with the error `error_name`, through its completion; frees it. */
 void request_fail(Request *r, const char *error_name, const char *format, ...) __attribute__((format(printf, 3, 4)));
 /* The connection closed: every pending request fails with Closed, the message giving

@@ -24,7 +24,7 @@ static char response_token;
 
 /* What one request's completion saw. */
 typedef struct Outcome {
-        unsigned sent, answered, failed;
+        unsigned sent, answered, failed, replied;
         sd_bus_message *response;
         char *error_name, *error_message;
         /* What the list looked like from inside the completion. */
@@ -94,6 +94,31 @@ static const CompletionOps outcome_ops = {
         .sent = outcome_sent,
         .answered = outcome_answered,
         .failed = outcome_failed,
+};
+
+/* A completion that makes the message the answer goes into (as SendMessage's does). */
+static char reply_token;
+#define REPLY ((sd_bus_message *) &reply_token)
+
+static int outcome_new_reply(void *userdata, sd_bus_message **ret) {
+        *ret = REPLY;
+        return 0;
+}
+
+static void outcome_replied(void *userdata, sd_bus_message *reply) {
+        Outcome *o = userdata;
+
+        o->replied++;
+        o->response = reply;
+        outcome_seen(o);
+}
+
+static const CompletionOps reply_ops = {
+        .sent = outcome_sent,
+        .answered = outcome_answered,
+        .failed = outcome_failed,
+        .new_reply = outcome_new_reply,
+        .replied = outcome_replied,
 };
 
 static void list_failing(void *userdata, const Request *r, const char *error_name) {
@@ -322,6 +347,37 @@ static void test_answer(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(o->failed, ==, 0);
         g_assert_cmpuint(f->n_failing, ==, 0);
         g_assert_cmpuint(f->n_timed_out, ==, 0);
+}
+
+/* An answer that went into the requester's own message: handed over as the answer is. */
+static void test_replied(Fixture *f, gconstpointer data) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Completion c = { .ops = &reply_ops, .userdata = &f->o[0] };
+        sd_bus_message *reply = NULL;
+        Outcome *o = &f->o[0];
+        Request *r = NULL;
+
+        o->fixture = f;
+        g_assert_cmpint(request_new(&f->list, f->d, ENDPOINT_CLIENT, UID, SIZE, &r, &error), ==, 0);
+        ASSERT_OR_RETURN(r);
+        request_start(r, &c);
+        g_assert_cmpint(completion_new_reply(&r->completion, &reply), ==, 0);
+        g_assert_true(reply == REPLY);
+
+        request_replied(r, reply);
+        g_assert_cmpuint(o->replied, ==, 1);
+        g_assert_cmpuint(o->answered + o->failed, ==, 0);
+        g_assert_true(o->response == REPLY);
+        g_assert_cmpuint(o->pending_seen, ==, 0);
+        g_assert_cmpuint(o->bytes_held_seen, ==, 0);
+        assert_nothing_charged(f);
+
+        /* One that takes the answer itself makes nothing. */
+        reply = REPLY;
+        ASSERT_OR_RETURN((r = start(f, ENDPOINT_CLIENT, &f->o[1])));
+        g_assert_cmpint(completion_new_reply(&r->completion, &reply), ==, 0);
+        g_assert_null(reply);
+        request_answered(r, RESPONSE);
 }
 
 static void test_timeout(Fixture *f, gconstpointer data) {
@@ -570,6 +626,7 @@ int main(int argc, char *argv[]) {
         ADD("/request/ids", test_ids);
         ADD("/request/find", test_find);
         ADD("/request/answer", test_answer);
+        ADD("/request/replied", test_replied);
         ADD("/request/timeout", test_timeout);
         ADD("/request/timeout-after-answer", test_timeout_after_answer);
         ADD("/request/timeout-order", test_timeout_order);

@@ -8,6 +8,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-util.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "quota.h"
@@ -33,6 +34,7 @@ typedef enum ManagerState {
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
+        BusLoop *bus_loop;           /* the bus on the loop, a batch of messages per wake-up */
         bool user_bus;               /* --user: the session bus */
         char **services_dirs;        /* --services-dir; NULL: the contract's search path */
         uint64_t exit_on_idle_usec;  /* --exit-on-idle; 0: never */

@@ -4,16 +4,20 @@
  * broker-path: the brokered round trip, timed, against the plain D-Bus call it is made of.
  *
  *   broker-path --address=ADDR --service=NAME [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
- *   broker-path --address=ADDR --plain [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
+ *   broker-path --address=ADDR (--plain | --relay) [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
  *
  * Brokered: opens one connection to app service NAME (an echo: it answers every message with the
  * message) and sends N messages on it, io.appservice1.Connection.SendMessage with the ValueSet
  * {"Text": <BYTES x's>}, D in flight at once (1: one after another). Plain: forks a process that
  * serves one method on the same bus (it replies with the ValueSet it was sent) and makes the same
- * N calls to it directly; that is the floor, the cost of the bus itself.
+ * N calls to it directly; that is the floor, the cost of the bus itself. Relay: forks a relay and
+ * an echo that exchange the brokered path's five messages and nothing else (the client's call, a
+ * unicast signal to the echo, the echo's call back with the answer, the relay's reply to it and
+ * its reply to the client), without a check or a table beyond the calls in flight: the floor of
+ * the protocol itself on this bus, which no broker can go below.
  *
  * Each call is timed from its send to its reply (CLOCK_MONOTONIC); prints one line:
- *   <brokered|plain> depth=D size=BYTES count=N p50_us=... p99_us=... calls_per_s=...
+ *   <brokered|plain|relay> depth=D size=BYTES count=N p50_us=... p99_us=... calls_per_s=...
  * The first W calls (100) are sent and not counted. Every reply is checked (no error, the
  * ValueSet as sent for the first). Plain sd-bus on one connection, no event loop: the client is
  * never what limits the figures. tests/bench/broker-path.py runs both against a private broker.
@@ -47,6 +51,7 @@
 static const char *arg_address = NULL;
 static const char *arg_service = NULL;
 static bool arg_plain = false;
+static bool arg_relay = false;
 static unsigned arg_count = 10000;
 static unsigned arg_depth = 1;
 static unsigned arg_size = 16;
@@ -56,7 +61,7 @@ typedef struct Bench {
         sd_bus *bus;
         const char *destination;
         char *broker;          /* brokered: the broker's unique name */
-        char *path;            /* brokered: the connection; plain: PLAIN_PATH */
+        char *path;            /* brokered: the connection; plain and relay: PLAIN_PATH */
         const char *interface;
         const char *member;
         char *text;            /* the value sent */
@@ -207,7 +212,7 @@ static int run(Bench *b) {
 
         qsort(b->latency_ns, n, sizeof(uint64_t), compare_u64);
         printf("%s depth=%u size=%u count=%u p50_us=%.1f p99_us=%.1f calls_per_s=%.0f\n",
-               arg_plain ? "plain" : "brokered", arg_depth, arg_size, n, percentile_us(b->latency_ns, n, 0.50),
+               arg_plain ? "plain" : arg_relay ? "relay" : "brokered", arg_depth, arg_size, n, percentile_us(b->latency_ns, n, 0.50),
                percentile_us(b->latency_ns, n, 0.99), n / (elapsed / 1e9));
         fflush(stdout);
         return 0;
@@ -258,23 +263,9 @@ static const sd_bus_vtable plain_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
-static int serve_plain(int ready_fd) {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
-        const char *unique;
+static int serve_loop(sd_bus *bus) {
         int r;
 
-        r = bus_open(&bus);
-        if (r < 0)
-                return r;
-        r = sd_bus_add_object_vtable(bus, NULL, PLAIN_PATH, PLAIN_IFACE, plain_vtable, NULL);
-        if (r < 0)
-                return r;
-        r = sd_bus_get_unique_name(bus, &unique);
-        if (r < 0)
-                return r;
-        if (write(ready_fd, unique, strlen(unique) + 1) < 0)
-                return -errno;
-        close(ready_fd);
         for (;;) {
                 r = sd_bus_process(bus, NULL);
                 if (r < 0)
@@ -287,8 +278,117 @@ static int serve_plain(int ready_fd) {
         }
 }
 
-/* Forks the plain server; its unique name goes to `ret_name`. */
-static int start_plain(pid_t *ret_pid, char ret_name[static 256]) {
+/* The relay's side: the calls in flight, by the id of the signal that carried them. */
+#define RELAY_SLOTS 4096u
+static sd_bus_message *relay_calls[RELAY_SLOTS];
+static uint64_t relay_last_id;
+static const char *relay_echo;  /* the echo's unique name */
+
+/* The client's call: a unicast signal to the echo, (t id, a{sv}). */
+static int method_relay(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        const char *key, *text;
+        uint64_t id = ++relay_last_id;
+        int r;
+
+        r = sd_bus_message_read(m, "a{sv}", 1, &key, "s", &text);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_signal(sd_bus_message_get_bus(m), &signal, PLAIN_PATH, PLAIN_IFACE, "Request");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_set_destination(signal, relay_echo);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(signal, "ta{sv}", id, 1, key, "s", text);
+        if (r < 0)
+                return r;
+        sd_bus_message_unref(relay_calls[id % RELAY_SLOTS]);
+        relay_calls[id % RELAY_SLOTS] = sd_bus_message_ref(m);
+        return sd_bus_send(NULL, signal, NULL);
+}
+
+/* The echo's answer: the client's reply first, then the echo's. */
+static int method_answer(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_message *call;
+        const char *key, *text;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "ta{sv}", &id, 1, &key, "s", &text);
+        if (r < 0)
+                return r;
+        call = relay_calls[id % RELAY_SLOTS];
+        relay_calls[id % RELAY_SLOTS] = NULL;
+        if (!call)
+                return sd_bus_error_set(ret_error, SD_BUS_ERROR_INVALID_ARGS, "unknown request");
+        r = sd_bus_message_new_method_return(call, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "a{sv}", 1, key, "s", text);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        sd_bus_message_unref(call);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static const sd_bus_vtable relay_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_METHOD("Echo", "a{sv}", "a{sv}", method_relay, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("Answer", "ta{sv}", "", method_answer, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+/* The echo's side: each Request signal is answered by a call back to its sender. */
+static int on_answered(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        return 0;
+}
+
+static int on_request(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        const char *key, *text;
+        uint64_t id;
+        int r;
+
+        r = sd_bus_message_read(m, "ta{sv}", &id, 1, &key, "s", &text);
+        if (r < 0)
+                return r;
+        return sd_bus_call_method_async(sd_bus_message_get_bus(m), NULL, sd_bus_message_get_sender(m), PLAIN_PATH,
+                                        PLAIN_IFACE, "Answer", on_answered, NULL, "ta{sv}", id, 1, key, "s", text);
+}
+
+/* A server for the plain call, the relay or its echo: tells its unique name on `ready_fd`. */
+typedef enum Role { ROLE_PLAIN, ROLE_RELAY, ROLE_ECHO } Role;
+
+static int serve(Role role, const char *echo, int ready_fd) {
+        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        const char *unique;
+        int r;
+
+        r = bus_open(&bus);
+        if (r < 0)
+                return r;
+        if (role == ROLE_PLAIN)
+                r = sd_bus_add_object_vtable(bus, NULL, PLAIN_PATH, PLAIN_IFACE, plain_vtable, NULL);
+        else if (role == ROLE_RELAY) {
+                relay_echo = echo;
+                r = sd_bus_add_object_vtable(bus, NULL, PLAIN_PATH, PLAIN_IFACE, relay_vtable, NULL);
+        } else
+                r = sd_bus_match_signal(bus, NULL, NULL, PLAIN_PATH, PLAIN_IFACE, "Request", on_request, NULL);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_unique_name(bus, &unique);
+        if (r < 0)
+                return r;
+        if (write(ready_fd, unique, strlen(unique) + 1) < 0)
+                return -errno;
+        close(ready_fd);
+        return serve_loop(bus);
+}
+
+/* Forks a server; its unique name goes to `ret_name`. */
+static int start_server(Role role, const char *echo, pid_t *ret_pid, char ret_name[static 256]) {
         ssize_t n = 0, k;
         int fds[2];
         pid_t pid;
@@ -301,7 +401,7 @@ static int start_plain(pid_t *ret_pid, char ret_name[static 256]) {
         if (pid == 0) {
                 close(fds[0]);
                 (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
-                _exit(serve_plain(fds[1]) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
+                _exit(serve(role, echo, fds[1]) < 0 ? EXIT_FAILURE : EXIT_SUCCESS);
         }
         close(fds[1]);
         while (n < 255 && (k = read(fds[0], ret_name + n, 255 - n)) > 0)
@@ -349,7 +449,7 @@ static int open_connection(Bench *b) {
 }
 
 static void help(void) {
-        printf("broker-path --address=ADDR (--service=NAME | --plain) [--count=N] [--depth=D] [--size=BYTES] "
+        printf("broker-path --address=ADDR (--service=NAME | --plain | --relay) [--count=N] [--depth=D] [--size=BYTES] "
                "[--warmup=W]\n");
 }
 
@@ -371,6 +471,7 @@ static int parse_args(int argc, char *argv[]) {
                 { "address", required_argument, NULL, 'a' },
                 { "service", required_argument, NULL, 's' },
                 { "plain",   no_argument,       NULL, 'p' },
+                { "relay",   no_argument,       NULL, 'r' },
                 { "count",   required_argument, NULL, 'n' },
                 { "depth",   required_argument, NULL, 'd' },
                 { "size",    required_argument, NULL, 'z' },
@@ -393,6 +494,9 @@ static int parse_args(int argc, char *argv[]) {
                 case 'p':
                         arg_plain = true;
                         break;
+                case 'r':
+                        arg_relay = true;
+                        break;
                 case 'n':
                         r = parse_unsigned(optarg, 1, &arg_count);
                         break;
@@ -413,7 +517,7 @@ static int parse_args(int argc, char *argv[]) {
                         return r;
                 }
         }
-        if (!arg_address || arg_plain == !!arg_service) {
+        if (!arg_address || arg_plain + arg_relay + !!arg_service != 1) {
                 help();
                 return -EINVAL;
         }
@@ -422,9 +526,9 @@ static int parse_args(int argc, char *argv[]) {
 
 int main(int argc, char *argv[]) {
         Bench b = {};
-        char plain_name[256];
-        pid_t plain_pid = 0;
-        int r;
+        char server_name[256], echo_name[256];
+        pid_t server_pid = 0, echo_pid = 0;
+        int r = 0;
 
         if (parse_args(argc, argv) < 0)
                 return EXIT_FAILURE;
@@ -435,18 +539,20 @@ int main(int argc, char *argv[]) {
         memset(b.text, 'x', arg_size);
         b.text[arg_size] = '\0';
 
-        if (arg_plain) {
-                r = start_plain(&plain_pid, plain_name);
-                if (r < 0) {
-                        fprintf(stderr, "broker-path: the plain server did not start: %s\n", strerror(-r));
-                        return EXIT_FAILURE;
-                }
+        /* The relay's echo first: the relay sends it its signals. */
+        if (arg_relay)
+                r = start_server(ROLE_ECHO, NULL, &echo_pid, echo_name);
+        if (r >= 0 && (arg_plain || arg_relay))
+                r = start_server(arg_plain ? ROLE_PLAIN : ROLE_RELAY, echo_name, &server_pid, server_name);
+        if (r < 0) {
+                fprintf(stderr, "broker-path: the servers did not start: %s\n", strerror(-r));
+                return EXIT_FAILURE;
         }
 
         r = bus_open(&b.bus);
         if (r >= 0) {
-                if (arg_plain) {
-                        b.destination = plain_name;
+                if (arg_plain || arg_relay) {
+                        b.destination = server_name;
                         b.path = strdup(PLAIN_PATH);
                         b.interface = PLAIN_IFACE;
                         b.member = "Echo";
@@ -462,12 +568,16 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 fprintf(stderr, "broker-path: %s\n", strerror(-r));
 
-        if (b.bus && !arg_plain && b.path)
+        if (b.bus && arg_service && b.path)
                 (void) sd_bus_call_method(b.bus, BROKER_NAME, b.path, CONNECTION_IFACE, "Close", NULL, NULL, "");
         sd_bus_flush_close_unref(b.bus);
-        if (plain_pid > 0) {
-                kill(plain_pid, SIGTERM);
-                waitpid(plain_pid, NULL, 0);
+        for (size_t i = 0; i < 2; i++) {
+                pid_t pid = i == 0 ? server_pid : echo_pid;
+
+                if (pid > 0) {
+                        kill(pid, SIGTERM);
+                        waitpid(pid, NULL, 0);
+                }
         }
         free(b.latency_ns);
         free(b.path);

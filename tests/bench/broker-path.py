@@ -5,12 +5,13 @@
 For each build tree given, starts a private system-type dbus-daemon with the project's policy, the
 daemon from that tree and, through it, the echo example provider, then runs broker-path (see
 broker-path.c; from the first tree unless --client is given): the plain call (a method call to a
-process of its own through the same dbus-daemon, the floor) and the brokered one
-(Connection.SendMessage through appserviced to the echo provider), each serially and with DEPTH
-calls in flight. With several trees (a build before a change and one after) the trees take turns
-in each round, so that a change of the machine's load falls on all. Prints each run's line with the
-broker's CPU time per call (from /proc), then per tree the medians over the rounds and the
-brokered figures as multiples of the plain ones.
+process of its own through the same dbus-daemon, the bus's floor), the relay (the brokered path's
+five messages between two processes of its own that do nothing else: the protocol's floor) and
+the brokered one (Connection.SendMessage through appserviced to the echo provider), each serially
+and with DEPTH calls in flight. With several trees (a build before a change and one after) the
+trees take turns in each round, so that a change of the machine's load falls on all. Prints each
+run's line with the broker's CPU time per call (from /proc), then per tree the medians over the
+rounds and the brokered figures as multiples of the plain ones and of the relay's.
 A benchmark: it prints figures and only fails when something does not work, never on a number.
 
     tests/bench/broker-path.py BUILD_DIR [BUILD_DIR...] [--count N] [--depth D] [--size BYTES]
@@ -25,6 +26,7 @@ import sys
 from privatebroker import describe_machine, private_broker
 
 KEYS = ("p50_us", "p99_us", "calls_per_s", "broker_cpu_us")
+MODES = ("plain", "relay", "brokered")
 
 
 def cpu_seconds(pid):
@@ -36,7 +38,7 @@ def cpu_seconds(pid):
 
 def run(program, address, daemon, mode, count, depth, size):
     args = [program, f"--address={address}", f"--count={count}", f"--depth={depth}", f"--size={size}"]
-    args += ["--plain"] if mode == "plain" else ["--service=com.example.echo"]
+    args += ["--service=com.example.echo"] if mode == "brokered" else [f"--{mode}"]
     before = cpu_seconds(daemon.pid)
     out = subprocess.run(args, check=True, stdout=subprocess.PIPE, text=True).stdout.strip()
     # The broker's CPU time per call (warm-up and opening included, a little over).
@@ -74,7 +76,7 @@ def main():
             print(f"round {i + 1}, {build}:", flush=True)
             with private_broker(build, {"com.example.echo.appservice": echo}, plain_policy) as (address, _, daemon):
                 for depth in (1, args.depth):
-                    for mode in ("plain", "brokered"):
+                    for mode in MODES:
                         results.setdefault((n, mode, depth), []).append(
                             run(program, address, daemon, mode, args.count, depth, args.size))
 
@@ -82,15 +84,19 @@ def main():
         print(f"{build}, medians over {args.rounds} rounds:")
         for depth in (1, args.depth):
             med = {mode: {k: statistics.median(r[k] for r in results[(n, mode, depth)]) for k in KEYS}
-                   for mode in ("plain", "brokered")}
-            for mode in ("plain", "brokered"):
+                   for mode in MODES}
+            for mode in MODES:
                 m = med[mode]
                 cpu = f"  broker CPU {m['broker_cpu_us']:5.1f} us/call" if mode == "brokered" else ""
                 print(f"  {mode:8} depth {depth:2}: p50 {m['p50_us']:7.1f} us  p99 {m['p99_us']:7.1f} us  "
                       f"{m['calls_per_s']:8.0f} calls/s{cpu}")
-            p, b = med["plain"], med["brokered"]
+            p, rl, b = med["plain"], med["relay"], med["brokered"]
             print(f"  brokered/plain depth {depth:2}: p50 {b['p50_us'] / p['p50_us']:.2f}x  "
                   f"throughput {b['calls_per_s'] / p['calls_per_s']:.2f}x")
+            print(f"  relay/plain    depth {depth:2}: p50 {rl['p50_us'] / p['p50_us']:.2f}x  "
+                  f"throughput {rl['calls_per_s'] / p['calls_per_s']:.2f}x   "
+                  f"(brokered/relay: p50 {b['p50_us'] / rl['p50_us']:.2f}x, "
+                  f"throughput {b['calls_per_s'] / rl['calls_per_s']:.2f}x)")
     return 0
 
 

@@ -11,7 +11,9 @@ the brokered one (Connection.SendMessage through appserviced to the echo provide
 and with DEPTH calls in flight. With several trees (a build before a change and one after) the
 trees take turns in each round, so that a change of the machine's load falls on all. Prints each
 run's line with the broker's CPU time per call (from /proc), then per tree the medians over the
-rounds and the brokered figures as multiples of the plain ones and of the relay's.
+rounds, and the brokered figures as multiples of the plain ones and of the relay's (the median of
+each round's ratio: the runs of a round follow one another, which keeps the machine's changes of
+speed between rounds out of the ratios).
 A benchmark: it prints figures and only fails when something does not work, never on a number.
 
     tests/bench/broker-path.py BUILD_DIR [BUILD_DIR...] [--count N] [--depth D] [--size BYTES]
@@ -90,13 +92,14 @@ def main():
                 cpu = f"  broker CPU {m['broker_cpu_us']:5.1f} us/call" if mode == "brokered" else ""
                 print(f"  {mode:8} depth {depth:2}: p50 {m['p50_us']:7.1f} us  p99 {m['p99_us']:7.1f} us  "
                       f"{m['calls_per_s']:8.0f} calls/s{cpu}")
-            p, rl, b = med["plain"], med["relay"], med["brokered"]
-            print(f"  brokered/plain depth {depth:2}: p50 {b['p50_us'] / p['p50_us']:.2f}x  "
-                  f"throughput {b['calls_per_s'] / p['calls_per_s']:.2f}x")
-            print(f"  relay/plain    depth {depth:2}: p50 {rl['p50_us'] / p['p50_us']:.2f}x  "
-                  f"throughput {rl['calls_per_s'] / p['calls_per_s']:.2f}x   "
-                  f"(brokered/relay: p50 {b['p50_us'] / rl['p50_us']:.2f}x, "
-                  f"throughput {b['calls_per_s'] / rl['calls_per_s']:.2f}x)")
+            # Each round's ratio, then their median: the runs of one round follow one another, so
+            # a change of the machine's speed between rounds falls on both sides of a ratio.
+            def ratio(a, b, key):
+                return statistics.median(x[key] / y[key] for x, y in zip(results[(n, a, depth)],
+                                                                         results[(n, b, depth)]))
+            for a, b in (("brokered", "plain"), ("relay", "plain"), ("brokered", "relay")):
+                print(f"  {a}/{b}:{' ' * (15 - len(a) - len(b))}depth {depth:2}: p50 "
+                      f"{ratio(a, b, 'p50_us'):.2f}x  throughput {ratio(a, b, 'calls_per_s'):.2f}x")
     return 0
 
 

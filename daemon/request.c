@@ -55,8 +55,8 @@ static void clock_arm(RequestClock *k, uint64_t usec) {
                         r = sd_event_source_set_enabled(k->timer, SD_EVENT_ONESHOT);
         }
         if (r < 0) {
-                /* Cannot happen for a time source that exists; were it to, the timer would stay
-                 * where it was and fire early or late, never lose a deadline for good. */
+                /* Only when memory runs out (sd-event's queue of timers): the timer stays where
+                 * it was, and the next request that starts or the next firing tries again. */
                 log_warning_errno(r, "failed to set the requests' timer, ignoring: %m");
                 return;
         }

@@ -515,16 +515,6 @@ int valueset_seek(sd_bus_message *m) {
         }
 }
 
-int valueset_measure(sd_bus_message *m, uint64_t *ret_size) {
-        int r;
-
-        r = valueset_seek(m);
-        if (r < 0)
-                return r;
-        r = valueset_check(m, UINT64_MAX, ret_size, NULL);
-        return r < 0 ? r : 0;
-}
-
 int valueset_check_copy_for(sd_bus_message *m, sd_bus_message *copy, const char *service, uint64_t max_size,
                             uint64_t *ret_size, sd_bus_error *error) {
         _cleanup_(freep) char *reason = NULL;

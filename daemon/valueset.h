@@ -54,5 +54,3 @@ int valueset_copy(sd_bus_message *destination, sd_bus_message *source);
 /* Positions `m` at its first a{sv} argument: the ValueSet of SendMessage, SendResponse (after the
  * request id) and SubmitAction (after destination and action). */
 int valueset_seek(sd_bus_message *m);
-/* The marshalled size of that ValueSet (for monitors). */
-int valueset_measure(sd_bus_message *m, uint64_t *ret_size);

@@ -41,6 +41,24 @@ void completion_answered(Completion *c, sd_bus_message *response) {
         taken.ops->answered(taken.userdata, response);
 }
 
+int completion_new_reply(const Completion *c, sd_bus_message **ret) {
+        assert(completion_is_set(c));
+        assert(ret);
+
+        *ret = NULL;
+        return c->ops->new_reply ? c->ops->new_reply(c->userdata, ret) : 0;
+}
+
+void completion_replied(Completion *c, sd_bus_message *reply) {
+        Completion taken;
+
+        assert(completion_is_set(c));
+        assert(c->ops->replied);
+
+        completion_move(&taken, c);
+        taken.ops->replied(taken.userdata, reply);
+}
+
 void completion_fail(Completion *c, const sd_bus_error *error) {
         Completion taken;
 

@@ -33,6 +33,12 @@ typedef struct CompletionOps {
          * ends with nothing to say (StartService and the other administrative calls). */
         void (*answered)(void *userdata, sd_bus_message *response);
         void (*failed)(void *userdata, const sd_bus_error *error);
+        /* Optional, both or neither: for a completion whose outcome is a message that carries the
+         * answer's ValueSet (SendMessage's reply), that message, made before the answer is checked
+         * so that the ValueSet is checked while it is copied into it (one pass); then `replied`
+         * ends it with the message filled, instead of `answered`. */
+        int (*new_reply)(void *userdata, sd_bus_message **ret);
+        void (*replied)(void *userdata, sd_bus_message *reply);
 } CompletionOps;
 
 typedef struct Completion {
@@ -59,5 +65,10 @@ static inline bool completion_takes_link(const Completion *c) {
 }
 void completion_opened_with_link(Completion *c, const char *path, const LinkOffer *link);
 void completion_answered(Completion *c, sd_bus_message *response);
+/* The message the answer's ValueSet goes into (new_reply), or NULL (*ret) when the completion takes
+ * the answer itself (answered). */
+int completion_new_reply(const Completion *c, sd_bus_message **ret);
+/* Ends it with that message, the ValueSet in it (replied). */
+void completion_replied(Completion *c, sd_bus_message *reply);
 void completion_fail(Completion *c, const sd_bus_error *error);
 void completion_fail_errnof(Completion *c, int error, const char *format, ...) __attribute__((format(printf, 3, 4)));

@@ -131,7 +131,7 @@ int connection_new(Service *s, Peer *client, Identity *caller, bool one_shot, bo
         if (asprintf(&path, APPSERVICE_CONNECTION_PREFIX "/%" PRIu64, c->id) < 0)
                 return -ENOMEM;
         c->path = path;
-        r = request_list_init(&c->requests, m->event, m, &m->last_request_id, s->definition->name, c->id);
+        r = request_list_init(&c->requests, &m->request_clock, m, s->definition->name, c->id);
         if (r < 0)
                 return r;
         c->requests.loopback = client == c->provider;
@@ -247,21 +247,28 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         Manager *m = c->manager;
         const Definition *d = c->service->definition;
         _cleanup_(request_freep) Request *req = NULL;
-        uint64_t size;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        uint64_t size, id = request_list_next_id(&c->requests);
         int r;
 
         assert(completion_is_set(completion));
 
-        if (checked_size)
+        /* RequestReceived takes the ValueSet as it is checked: it is read once, not once to check
+         * and once to copy. The signal is thrown away if anything below refuses the message. */
+        r = connection_new_request_received(c, from == ENDPOINT_CLIENT ? ENDPOINT_PROVIDER : ENDPOINT_CLIENT, id,
+                                            &signal);
+        if (r < 0)
+                return r;
+        r = valueset_seek(call);
+        if (r < 0)
+                return r;
+        if (checked_size) {
                 size = *checked_size;
-        else {
-                r = valueset_seek(call);
-                if (r < 0)
-                        return r;
-                r = valueset_check_for(call, d->name, d->max_message_size, &size, error);
-                if (r < 0)
-                        return r;
-        }
+                r = valueset_copy(signal, call);
+        } else
+                r = valueset_check_copy_for(call, signal, d->name, d->max_message_size, &size, error);
+        if (r < 0)
+                return r;
 
         if (connection_is_waiting(c))
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_UNKNOWN_REQUEST,
@@ -277,7 +284,8 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         r = request_new(&c->requests, d, from, connection_peer(c, from)->uid, size, &req, error);
         if (r < 0)
                 return r;
-        r = connection_emit_request_received(c, req, call);
+        assert(req->id == id);
+        r = connection_emit_request_received(c, signal);
         if (r < 0)
                 return r;
 
@@ -319,8 +327,9 @@ static int find_pending(Connection *c, Endpoint from, uint64_t id, Request **ret
 
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
         const Definition *d = c->service->definition;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         Request *req;
-        uint64_t id;
+        uint64_t id, size = 0;
         int r;
 
         r = sd_bus_message_read(m, "t", &id);
@@ -331,20 +340,25 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         if (r < 0)
                 return r;
 
-        /* A refused answer leaves the request pending: the responder may answer again. */
-        r = valueset_check_for(m, d->name, d->max_message_size, NULL, error);
+        /* The requester's reply, when it takes one (SendMessage's): the ValueSet is checked while it
+         * is copied into it, one pass. A refused answer leaves the request pending: the responder
+         * may answer again. */
+        r = completion_new_reply(&req->completion, &reply);
+        if (r < 0)
+                return r;
+        r = valueset_check_copy_for(m, reply, d->name, d->max_message_size, &size, error);
         if (r < 0)
                 return r;
 
-        if (monitor_is_active(c->manager)) {
-                uint64_t size = 0;
-                (void) valueset_measure(m, &size);
+        if (monitor_is_active(c->manager))
                 monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,
                              "request", id, "latency-usec", manager_now_usec(c->manager) - req->sent_usec,
                              "size", (uint32_t) size);
-        }
 
-        request_answered(req, m);
+        if (reply)
+                request_replied(req, reply);
+        else
+                request_answered(req, m);
         if (c->one_shot)
                 connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
         return 0;

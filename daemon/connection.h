@@ -83,4 +83,6 @@ int connection_fail_request(Connection *c, Endpoint from, uint64_t id, const cha
 
 /* connection-dbus.c */
 int connection_emit_service_closed(Connection *c, Endpoint to, uint32_t status);
-int connection_emit_request_received(Connection *c, Request *r, sd_bus_message *call);
+/* RequestReceived of request `id` for endpoint `to`, its ValueSet still to be appended; then sent. */
+int connection_new_request_received(Connection *c, Endpoint to, uint64_t id, sd_bus_message **ret);
+int connection_emit_request_received(Connection *c, sd_bus_message *signal);

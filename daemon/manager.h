@@ -8,10 +8,12 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-util.h"
 #include "cleanup.h"
 #include "hashmap.h"
 #include "quota.h"
 #include "list.h"
+#include "request.h"
 
 typedef struct ActivationEvents ActivationEvents;
 typedef struct AdminCall AdminCall;
@@ -32,6 +34,7 @@ typedef enum ManagerState {
 typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
+        BusLoop *bus_loop;           /* the bus on the loop, a batch of messages per wake-up */
         bool user_bus;               /* --user: the session bus */
         char **services_dirs;        /* --services-dir; NULL: the contract's search path */
         uint64_t exit_on_idle_usec;  /* --exit-on-idle; 0: never */
@@ -55,7 +58,7 @@ typedef struct Manager {
         Peer *monitors;              /* peers that called StartMonitoring (list "monitors") */
         Peer *subscribers;           /* peers that called Subscribe (list "subscribers", visibility.c) */
         uint64_t fallback_connection_id; /* connection.c: the last id counted when no random one was had */
-        uint64_t last_request_id;
+        RequestClock request_clock;  /* request ids, and the one timer of all requests' deadlines */
 
         sd_event_source *lifecycle_check; /* post source: idle providers, "starting" → "running" */
         bool lifecycle_started;      /* AutoStart= providers were started */

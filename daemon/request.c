@@ -19,18 +19,78 @@ const char *endpoint_to_string(Endpoint e) {
         return e == ENDPOINT_CLIENT ? "client" : "provider";
 }
 
-int request_list_init(RequestList *l, sd_event *event, Manager *quota, uint64_t *last_id, const char *service,
+static int clock_fired(sd_event_source *source, uint64_t usec, void *userdata);
+
+void request_clock_init(RequestClock *k, sd_event *event) {
+        assert(k);
+        assert(event);
+
+        *k = (RequestClock) { .event = event };
+}
+
+void request_clock_done(RequestClock *k) {
+        assert(k);
+        assert(!k->requests);
+
+        k->timer = sd_event_source_disable_unref(k->timer);
+        k->armed_usec = 0;
+}
+
+static uint64_t deadline_of(const Request *req) {
+        return req->sent_usec + req->timeout_usec;
+}
+
+/* Sets the timer for `usec`, or off (0). sd-event sets the timerfd again only when the earliest
+ * deadline of all its timers changes. */
+static void clock_arm(RequestClock *k, uint64_t usec) {
+        int r;
+
+        if (usec == k->armed_usec)
+                return;
+        if (usec == 0)
+                r = sd_event_source_set_enabled(k->timer, SD_EVENT_OFF);
+        else {
+                r = sd_event_source_set_time(k->timer, usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(k->timer, SD_EVENT_ONESHOT);
+        }
+        if (r < 0) {
+                /* Only when memory runs out (sd-event's queue of timers): the timer stays where
+                 * it was, and the next request that starts or the next firing tries again. */
+                log_warning_errno(r, "failed to set the requests' timer, ignoring: %m");
+                return;
+        }
+        k->armed_usec = usec;
+}
+
+/* The timer, made once (off: UINT64_MAX is never) and kept until request_clock_done(). */
+static int clock_make_timer(RequestClock *k) {
+        if (k->timer)
+                return 0;
+        return sd_event_add_time(k->event, &k->timer, CLOCK_MONOTONIC, UINT64_MAX, TIMER_ACCURACY_USEC,
+                                 clock_fired, k);
+}
+
+/* The earliest deadline of those started, 0 when none is. */
+static uint64_t clock_earliest(const RequestClock *k) {
+        uint64_t earliest = 0;
+
+        LIST_FOREACH(clock, req, k->requests)
+                if (earliest == 0 || deadline_of(req) < earliest)
+                        earliest = deadline_of(req);
+        return earliest;
+}
+
+int request_list_init(RequestList *l, RequestClock *clock, Manager *quota, const char *service,
                       uint64_t connection_id) {
         assert(l);
-        assert(event);
+        assert(clock);
         assert(quota);
-        assert(last_id);
         assert(service);
 
         *l = (RequestList) {
-                .event = event,
+                .clock = clock,
                 .quota = quota,
-                .last_id = last_id,
                 .service = strdup(service),
                 .connection_id = connection_id,
         };
@@ -54,12 +114,17 @@ Request *request_free(Request *req) {
 
         l = req->list;
         if (req->started) {
+                RequestClock *k = l->clock;
+
                 LIST_REMOVE(requests, l->requests, req);
                 assert(l->n_pending[req->from] > 0);
                 l->n_pending[req->from]--;
+                /* The timer stays as it is: when it fires for nothing, it moves on. */
+                if (k->oldest == req)
+                        k->oldest = req->clock_prev;
+                LIST_REMOVE(clock, k->requests, req);
         }
         quota_release(l->quota, &req->charge);
-        sd_event_source_disable_unref(req->timer);
         free(req);
         return NULL;
 }
@@ -110,8 +175,26 @@ void request_answered(Request *req, sd_bus_message *response) {
         completion_answered(&done, response);
 }
 
-static int request_timed_out(sd_event_source *source, uint64_t usec, void *userdata) {
-        Request *req = userdata;
+void request_replied(Request *req, sd_bus_message *reply) {
+        Completion done;
+
+        assert(req);
+        assert(reply);
+
+        done = request_take(req);
+        completion_replied(&done, reply);
+}
+
+/* The oldest started request that is due at `now`, among those that existed when the timer fired
+ * (ids up to `last_id`): those its completion starts wait for the next time. */
+static Request *clock_due(const RequestClock *k, uint64_t now, uint64_t last_id) {
+        for (Request *req = k->oldest; req; req = req->clock_prev)
+                if (req->id <= last_id && deadline_of(req) <= now)
+                        return req;
+        return NULL;
+}
+
+static void request_timed_out(Request *req) {
         const RequestList *l = req->list;
         /* The owner's, read before the completion runs. */
         const RequestListOps *ops = l->ops;
@@ -123,6 +206,21 @@ static int request_timed_out(sd_event_source *source, uint64_t usec, void *userd
                      l->service, (double) req->timeout_usec / 1e6);
         if (ops && ops->timed_out)
                 ops->timed_out(owner);
+}
+
+/* Fails what is due, oldest first, each one found again from the oldest: a completion or an
+ * owner may end or start any request meanwhile. Then sets the timer for what is left. */
+static int clock_fired(sd_event_source *source, uint64_t usec, void *userdata) {
+        RequestClock *k = userdata;
+        uint64_t now, last_id = k->last_id;
+        Request *req;
+
+        k->armed_usec = 0;  /* a one-shot timer: off now */
+        if (sd_event_now(k->event, CLOCK_MONOTONIC, &now) < 0)
+                now = usec;
+        while ((req = clock_due(k, now, last_id)))
+                request_timed_out(req);
+        clock_arm(k, clock_earliest(k));
         return 0;
 }
 
@@ -147,7 +245,7 @@ int request_new(RequestList *l, const Definition *d, Endpoint from, uid_t uid, u
                 return -ENOMEM;
         *req = (Request) {
                 .list = l,
-                .id = *l->last_id + 1,
+                .id = l->clock->last_id + 1,
                 .from = from,
                 .timeout_usec = d->request_timeout_usec,
         };
@@ -155,8 +253,7 @@ int request_new(RequestList *l, const Definition *d, Endpoint from, uid_t uid, u
         r = quota_charge(l->quota, d, uid, size + QUOTA_REQUEST_OVERHEAD, 1, &req->charge, error);
         if (r < 0)
                 return r;
-        r = sd_event_add_time_relative(l->event, &req->timer, CLOCK_MONOTONIC, req->timeout_usec,
-                                       TIMER_ACCURACY_USEC, request_timed_out, req);
+        r = clock_make_timer(l->clock);
         if (r < 0)
                 return r;
 
@@ -166,19 +263,27 @@ int request_new(RequestList *l, const Definition *d, Endpoint from, uid_t uid, u
 
 void request_start(Request *req, Completion *completion) {
         RequestList *l;
+        RequestClock *k;
 
         assert(req);
         assert(!req->started);
         assert(completion_is_set(completion));
 
         l = req->list;
+        k = l->clock;
         /* Nothing started in between: the id reserved is still the next one. */
-        assert(req->id == *l->last_id + 1);
-        *l->last_id = req->id;
-        (void) sd_event_now(l->event, CLOCK_MONOTONIC, &req->sent_usec);
+        assert(req->id == k->last_id + 1);
+        k->last_id = req->id;
+        (void) sd_event_now(k->event, CLOCK_MONOTONIC, &req->sent_usec);
         req->started = true;
         l->n_pending[req->from]++;
         LIST_PREPEND(requests, l->requests, req);
+        if (!k->oldest)
+                k->oldest = req;
+        LIST_PREPEND(clock, k->requests, req);
+        /* Earlier only: a timer set for later than this deadline would miss it. */
+        if (k->armed_usec == 0 || deadline_of(req) < k->armed_usec)
+                clock_arm(k, deadline_of(req));
         completion_move(&req->completion, completion);
         completion_sent(&req->completion);
 }

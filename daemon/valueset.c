@@ -15,13 +15,38 @@
 /* Walks a ValueSet with the sd-bus reader, adding up the bytes it takes on the wire. Offsets are
  * counted from the start of the a{sv}, which is 8-aligned wherever the contract puts it (first
  * argument of SendMessage, after the 't' of SendResponse and RequestReceived), so padding comes
- * out the same as in the real message. */
+ * out the same as in the real message. With a copy, every value read is appended to it as well
+ * (as copy_value() does): a ValueSet that is relayed is read once, not once to check it and once
+ * to copy it. */
 typedef struct Walk {
         uint64_t size;
         uint64_t max_size;  /* the walk stops once size passes it */
         unsigned depth;     /* containers we are in, the ValueSet's own array and entry included */
         char *reason;       /* the first broken rule; NULL while valid */
+        sd_bus_message *copy; /* NULL: check only */
 } Walk;
+
+/* The copy's side of the walk: nothing without one, nor once a rule is broken (the copy is
+ * thrown away then, and what is still read is only skipped over). */
+static bool copying(const Walk *w) {
+        return w->copy && !w->reason;
+}
+
+static int copy_open(const Walk *w, char type, const char *contents) {
+        return copying(w) ? sd_bus_message_open_container(w->copy, type, contents) : 0;
+}
+
+static int copy_close(const Walk *w) {
+        return copying(w) ? sd_bus_message_close_container(w->copy) : 0;
+}
+
+/* append_basic() takes strings themselves, every other type by address. */
+static int copy_basic(const Walk *w, char type, const void *value) {
+        if (!copying(w))
+                return 0;
+        return sd_bus_message_append_basic(w->copy, type,
+                                           strchr("sog", type) ? *(const char *const *) value : value);
+}
 
 /* Returned up the walk once the size passes the limit: nothing after it is read. */
 #define WALK_OVER_LIMIT (-E2BIG)
@@ -133,6 +158,9 @@ static int walk_entry(sd_bus_message *m, KeyList *keys, Walk *w) {
         r = sd_bus_message_read_basic(m, 's', &key);
         if (r < 0)
                 return r;
+        r = copy_basic(w, 's', &key);
+        if (r < 0)
+                return r;
         w->size = align_to(w->size, 4) + 4 + strlen(key) + 1;
         r = key_list_add(keys, key);
         if (r < 0)
@@ -162,7 +190,13 @@ static int walk_valueset_entries(sd_bus_message *m, Walk *w) {
                 r = sd_bus_message_enter_container(m, 'e', "sv");
                 if (r <= 0)
                         break;
+                r = copy_open(w, 'e', "sv");
+                if (r < 0)
+                        break;
                 r = walk_entry(m, &keys, w);
+                if (r < 0)
+                        break;
+                r = copy_close(w);
                 if (r < 0)
                         break;
                 r = sd_bus_message_exit_container(m);
@@ -185,7 +219,8 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
         w->size = align_to(w->size, 4) + 4;
         w->size = align_to(w->size, type_alignment(element));
 
-        if (contents[1] == '\0' && fixed_size(element) > 0) {
+        /* A copy takes booleans one by one, as copy_value() does: append_array() refuses them. */
+        if (contents[1] == '\0' && fixed_size(element) > 0 && !(w->copy && element == 'b')) {
                 /* Fast path: a byte array of a megabyte should not cost a million reads. */
                 const void *p;
                 size_t n;
@@ -198,7 +233,10 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
                 if (n % fixed_size(element) != 0)
                         return -EBADMSG;
                 w->size += n;
-                return walk_check_size(w);
+                r = walk_check_size(w);
+                if (r < 0 || !copying(w))
+                        return r;
+                return sd_bus_message_append_array(w->copy, element, p, n);
         }
 
         if (strcmp(contents, "{sv}") != 0)
@@ -207,7 +245,13 @@ static int walk_array(sd_bus_message *m, const char *contents, Walk *w) {
         r = sd_bus_message_enter_container(m, 'a', contents);
         if (r < 0)
                 return r;
+        r = copy_open(w, 'a', contents);
+        if (r < 0)
+                return r;
         r = walk_valueset_entries(m, w);
+        if (r < 0)
+                return r;
+        r = copy_close(w);
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(m);
@@ -237,6 +281,9 @@ static int walk_members(sd_bus_message *m, char type, const char *contents, Walk
         r = sd_bus_message_enter_container(m, type, contents);
         if (r < 0)
                 return r;
+        r = copy_open(w, type, contents);
+        if (r < 0)
+                return r;
         for (;;) {
                 r = sd_bus_message_at_end(m, /* complete= */ false);
                 if (r < 0)
@@ -253,6 +300,9 @@ static int walk_members(sd_bus_message *m, char type, const char *contents, Walk
                 walk_fail(w, "an array of '%s' whose last element takes %" PRIu64 " bytes: GLib's D-Bus "
                           "reader misreads arrays of structs or dict entries whose last element takes 4 "
                           "bytes or fewer, so the broker relays none", contents, w->size - last_start);
+        r = copy_close(w);
+        if (r < 0)
+                return r;
         return sd_bus_message_exit_container(m);
 }
 
@@ -264,6 +314,9 @@ static int walk_basic(sd_bus_message *m, char type, Walk *w) {
         int r;
 
         r = sd_bus_message_read_basic(m, type, &v);
+        if (r < 0)
+                return r;
+        r = copy_basic(w, type, &v);
         if (r < 0)
                 return r;
 
@@ -339,10 +392,12 @@ static int walk_value(sd_bus_message *m, char type, const char *contents, Walk *
         }
 }
 
-int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
+int valueset_check_copy(sd_bus_message *m, sd_bus_message *copy, uint64_t max_size, uint64_t *ret_size,
+                        char **ret_reason) {
         Walk w = {
                 .max_size = max_size,
                 .depth = 1,  /* the ValueSet's own array */
+                .copy = copy,
         };
         int r;
 
@@ -370,6 +425,10 @@ int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, cha
                 return VALUESET_TOO_LARGE;
         }
         return VALUESET_OK;
+}
+
+int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
+        return valueset_check_copy(m, /* copy= */ NULL, max_size, ret_size, ret_reason);
 }
 
 static int copy_value(sd_bus_message *destination, sd_bus_message *source) {
@@ -456,22 +515,12 @@ int valueset_seek(sd_bus_message *m) {
         }
 }
 
-int valueset_measure(sd_bus_message *m, uint64_t *ret_size) {
-        int r;
-
-        r = valueset_seek(m);
-        if (r < 0)
-                return r;
-        r = valueset_check(m, UINT64_MAX, ret_size, NULL);
-        return r < 0 ? r : 0;
-}
-
-int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size, uint64_t *ret_size,
-                       sd_bus_error *error) {
+int valueset_check_copy_for(sd_bus_message *m, sd_bus_message *copy, const char *service, uint64_t max_size,
+                            uint64_t *ret_size, sd_bus_error *error) {
         _cleanup_(freep) char *reason = NULL;
         int r;
 
-        r = valueset_check(m, max_size, ret_size, &reason);
+        r = valueset_check_copy(m, copy, max_size, ret_size, &reason);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "app service '%s': cannot read the ValueSet: %m", service);
         if (r == VALUESET_INVALID)
@@ -481,4 +530,9 @@ int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size
                 return sd_bus_error_setf(error, APPSERVICE_ERROR_MESSAGE_SIZE_TOO_LARGE,
                                          "app service '%s': %s (MaxMessageSize)", service, strempty(reason));
         return 0;
+}
+
+int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size, uint64_t *ret_size,
+                       sd_bus_error *error) {
+        return valueset_check_copy_for(m, /* copy= */ NULL, service, max_size, ret_size, error);
 }

@@ -36,6 +36,15 @@ int valueset_check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, cha
 int valueset_check_for(sd_bus_message *m, const char *service, uint64_t max_size, uint64_t *ret_size,
                        sd_bus_error *error);
 
+/* valueset_check() and valueset_check_for() that append the ValueSet to `copy` while they read it,
+ * as valueset_copy() would: one pass over a ValueSet that is relayed instead of two. `copy` holds
+ * the whole ValueSet only on OK (0 from _for()); otherwise it holds part of it, and the message
+ * must be thrown away. */
+int valueset_check_copy(sd_bus_message *m, sd_bus_message *copy, uint64_t max_size, uint64_t *ret_size,
+                        char **ret_reason);
+int valueset_check_copy_for(sd_bus_message *m, sd_bus_message *copy, const char *service, uint64_t max_size,
+                            uint64_t *ret_size, sd_bus_error *error);
+
 /* Appends the a{sv} at the current position of `source` to `destination`, value by value with the
  * same types, so that the receiver gets it byte for byte. Arrays of fixed-size types move in one
  * piece (sd_bus_message_copy() in libsystemd 252 copies them element by element, which made a
@@ -45,5 +54,3 @@ int valueset_copy(sd_bus_message *destination, sd_bus_message *source);
 /* Positions `m` at its first a{sv} argument: the ValueSet of SendMessage, SendResponse (after the
  * request id) and SubmitAction (after destination and action). */
 int valueset_seek(sd_bus_message *m);
-/* The marshalled size of that ValueSet (for monitors). */
-int valueset_measure(sd_bus_message *m, uint64_t *ret_size);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* valueset_check() and valueset_copy(): the rules of a ValueSet, its marshalled size (what
- * MaxMessageSize limits) and the copy the broker relays.
+ * MaxMessageSize limits) and the copy the broker relays; valueset_check_copy(), which does both in
+ * one pass, must agree with them in verdict, size and bytes.
  *
  * Input: a mode byte, then
  *   - even: a recipe (recipe.h) for an a{sv} with any types, nesting and keys. The message is
  *     sent on a bus connection whose other end is read as bytes, so the check's size is compared
- *     with the real body length, the copy's body with the original's, byte for byte, and the
+ *     with the real body length, the copies' bodies with the original's, byte for byte, and the
  *     bytes sent back in parse to the same verdict;
  *   - odd: a signature recipe and raw body bytes, framed as a message and written to the
  *     connection, so that the walker meets whatever sd-bus lets through from a socket. */
@@ -39,9 +40,15 @@ static int new_message(sd_bus_message **ret) {
         return sd_bus_message_new_method_call(pipe_.bus, ret, NULL, "/fuzz", "io.fuzz", "Check");
 }
 
-/* Copies a checked ValueSet into a new message, and returns that message's wire form. */
-static int copy_and_read(sd_bus_message *source, uint8_t **ret, size_t *ret_size) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *copy = NULL;
+/* Copies a checked ValueSet into a new message, and returns that message's wire form. Copied
+ * again by valueset_check_copy(), it must give the same verdict (`verdict`, the check's), size
+ * (`size`) and bytes. */
+static int copy_and_read(sd_bus_message *source, int verdict, uint64_t size, uint8_t **ret, size_t *ret_size) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *copy = NULL, *walked = NULL;
+        _cleanup_(freep) uint8_t *walked_wire = NULL;
+        _cleanup_(freep) char *reason = NULL;
+        size_t walked_size;
+        uint64_t walked_measure = 0;
         int r;
 
         r = valueset_seek(source);
@@ -53,7 +60,31 @@ static int copy_and_read(sd_bus_message *source, uint8_t **ret, size_t *ret_size
         r = valueset_copy(copy, source);
         if (r < 0)
                 return r;
-        return peer_pipe_send_and_read(&pipe_, copy, ret, ret_size);
+        r = peer_pipe_send_and_read(&pipe_, copy, ret, ret_size);
+        if (r < 0)
+                return r;
+
+        r = valueset_seek(source);
+        if (r < 0)
+                return r;
+        r = new_message(&walked);
+        if (r < 0)
+                return r;
+        r = valueset_check_copy(source, walked, UINT64_MAX, &walked_measure, &reason);
+        if (r != verdict)
+                FAIL("valueset_check_copy(): verdict %d, valueset_check(): %d", r, verdict);
+        if (walked_measure != size)
+                FAIL("valueset_check_copy() measured %llu bytes, valueset_check() %llu",
+                     (unsigned long long) walked_measure, (unsigned long long) size);
+        r = peer_pipe_send_and_read(&pipe_, walked, &walked_wire, &walked_size);
+        if (r < 0)
+                return r;
+        if (wire_body_length(walked_wire) != wire_body_length(*ret) ||
+            memcmp(walked_wire + wire_body_offset(walked_wire), *ret + wire_body_offset(*ret),
+                   wire_body_length(*ret)) != 0)
+                FAIL("valueset_check_copy()'s copy differs from valueset_copy()'s (%u and %u bytes)",
+                     wire_body_length(walked_wire), wire_body_length(*ret));
+        return 0;
 }
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -75,7 +106,7 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         received.verdict = r;
         if (r == VALUESET_OK) {
                 /* What passed the check must copy, whatever sd-bus let in. */
-                r = copy_and_read(m, &wire, &wire_size);
+                r = copy_and_read(m, VALUESET_OK, received.size, &wire, &wire_size);
                 if (r < 0) {
                         (void) sd_bus_message_rewind(m, true);
                         (void) sd_bus_message_dump(m, stderr, SD_BUS_MESSAGE_DUMP_WITH_HEADER);
@@ -185,7 +216,7 @@ static void run_recipe(FuzzInput *in) {
                 /* The copy is the same bytes. */
                 r = sd_bus_message_rewind(m, true);
                 if (r >= 0)
-                        r = copy_and_read(m, &copy_wire, &copy_size);
+                        r = copy_and_read(m, VALUESET_OK, size, &copy_wire, &copy_size);
                 if (r < 0)
                         FAIL("copy: %s", strerror(-r));
                 if (wire_body_length(copy_wire) != wire_body_length(wire) ||

@@ -24,12 +24,14 @@ static char response_token;
 
 /* What one request's completion saw. */
 typedef struct Outcome {
-        unsigned sent, answered, failed;
+        unsigned sent, answered, failed, replied;
         sd_bus_message *response;
         char *error_name, *error_message;
         /* What the list looked like from inside the completion. */
         unsigned pending_seen;
         uint64_t bytes_held_seen;
+        gint64 failed_at;          /* g_get_monotonic_time() */
+        unsigned failed_order;     /* 1 for the first to fail in the test, 2 for the next... */
         struct Fixture *fixture;
 } Outcome;
 
@@ -37,9 +39,9 @@ typedef struct Fixture {
         sd_event *event;
         Manager quota;             /* only the quota's fields: usage, service_usage, limits, bytes_held */
         Definition *d;
-        uint64_t last_id;
+        RequestClock clock;
         RequestList list;
-        unsigned n_failing, n_timed_out;
+        unsigned n_failing, n_timed_out, n_failed;
         char *failing_name;
         /* The completions' records: here, not on a test's stack, so that the requests a failed
          * test leaves behind can still fail into them at teardown. */
@@ -78,6 +80,9 @@ static void outcome_failed(void *userdata, const sd_bus_error *error) {
         Outcome *o = userdata;
 
         o->failed++;
+        o->failed_at = g_get_monotonic_time();
+        if (o->fixture)
+                o->failed_order = ++o->fixture->n_failed;
         g_free(o->error_name);
         g_free(o->error_message);
         o->error_name = g_strdup(error->name);
@@ -89,6 +94,31 @@ static const CompletionOps outcome_ops = {
         .sent = outcome_sent,
         .answered = outcome_answered,
         .failed = outcome_failed,
+};
+
+/* A completion that makes the message the answer goes into (as SendMessage's does). */
+static char reply_token;
+#define REPLY ((sd_bus_message *) &reply_token)
+
+static int outcome_new_reply(void *userdata, sd_bus_message **ret) {
+        *ret = REPLY;
+        return 0;
+}
+
+static void outcome_replied(void *userdata, sd_bus_message *reply) {
+        Outcome *o = userdata;
+
+        o->replied++;
+        o->response = reply;
+        outcome_seen(o);
+}
+
+static const CompletionOps reply_ops = {
+        .sent = outcome_sent,
+        .answered = outcome_answered,
+        .failed = outcome_failed,
+        .new_reply = outcome_new_reply,
+        .replied = outcome_replied,
 };
 
 static void list_failing(void *userdata, const Request *r, const char *error_name) {
@@ -122,8 +152,8 @@ static void fixture_setup(Fixture *f, gconstpointer data) {
         g_assert_nonnull(f->quota.service_usage);
         g_assert_cmpint(definition_parse(PATH, TEXT, strlen(TEXT), false, &f->d, &error), ==, 0);
         definition_error_done(&error);
-        g_assert_cmpint(request_list_init(&f->list, f->event, &f->quota, &f->last_id, "com.example.echo",
-                                          CONNECTION_ID), ==, 0);
+        request_clock_init(&f->clock, f->event);
+        g_assert_cmpint(request_list_init(&f->list, &f->clock, &f->quota, "com.example.echo", CONNECTION_ID), ==, 0);
         f->list.ops = &list_ops;
         f->list.userdata = f;
 }
@@ -133,6 +163,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data) {
 
         request_list_close(&f->list, reasons);
         request_list_done(&f->list);
+        request_clock_done(&f->clock);
         quota_free_all(&f->quota);
         definition_free(f->d);
         sd_event_unref(f->event);
@@ -230,7 +261,7 @@ static void test_ids(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(r[0]->id, ==, 1);
         g_assert_cmpuint(r[1]->id, ==, 2);
         g_assert_cmpuint(r[2]->id, ==, 3);
-        g_assert_cmpuint(f->last_id, ==, 3);
+        g_assert_cmpuint(f->clock.last_id, ==, 3);
 
         /* An answered id is not given again. */
         request_answered(r[1], RESPONSE);
@@ -243,11 +274,11 @@ static void test_ids(Fixture *f, gconstpointer data) {
         ASSERT_OR_RETURN(unsent);
         g_assert_cmpuint(unsent->id, ==, 5);
         request_free(unsent);
-        g_assert_cmpuint(f->last_id, ==, 4);
+        g_assert_cmpuint(f->clock.last_id, ==, 4);
         g_assert_cmpuint(request_list_pending(&f->list, ENDPOINT_CLIENT), ==, 2);
 
         /* Another connection's list counts on from the same counter: unique in the daemon. */
-        g_assert_cmpint(request_list_init(&other, f->event, &f->quota, &f->last_id, "com.example.echo", 1), ==, 0);
+        g_assert_cmpint(request_list_init(&other, &f->clock, &f->quota, "com.example.echo", 1), ==, 0);
         g_assert_cmpint(request_new(&other, f->d, ENDPOINT_CLIENT, UID, SIZE, &unsent, &error), ==, 0);
         ASSERT_OR_RETURN(unsent);
         g_assert_cmpuint(unsent->id, ==, 5);
@@ -310,12 +341,43 @@ static void test_answer(Fixture *f, gconstpointer data) {
         g_assert_null(request_list_find(&f->list, ENDPOINT_PROVIDER, id));
         g_assert_true(request_list_is_empty(&f->list));
 
-        /* The timer went with it: nothing more, past the timeout. */
-        g_assert_cmpuint(run_for(f, 60 * 1000), ==, 0);
+        /* Nothing more, past the timeout (the shared timer may wake once, for nothing). */
+        g_assert_cmpuint(run_for(f, 60 * 1000), <=, 1);
         g_assert_cmpuint(o->answered, ==, 1);
         g_assert_cmpuint(o->failed, ==, 0);
         g_assert_cmpuint(f->n_failing, ==, 0);
         g_assert_cmpuint(f->n_timed_out, ==, 0);
+}
+
+/* An answer that went into the requester's own message: handed over as the answer is. */
+static void test_replied(Fixture *f, gconstpointer data) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Completion c = { .ops = &reply_ops, .userdata = &f->o[0] };
+        sd_bus_message *reply = NULL;
+        Outcome *o = &f->o[0];
+        Request *r = NULL;
+
+        o->fixture = f;
+        g_assert_cmpint(request_new(&f->list, f->d, ENDPOINT_CLIENT, UID, SIZE, &r, &error), ==, 0);
+        ASSERT_OR_RETURN(r);
+        request_start(r, &c);
+        g_assert_cmpint(completion_new_reply(&r->completion, &reply), ==, 0);
+        g_assert_true(reply == REPLY);
+
+        request_replied(r, reply);
+        g_assert_cmpuint(o->replied, ==, 1);
+        g_assert_cmpuint(o->answered + o->failed, ==, 0);
+        g_assert_true(o->response == REPLY);
+        g_assert_cmpuint(o->pending_seen, ==, 0);
+        g_assert_cmpuint(o->bytes_held_seen, ==, 0);
+        assert_nothing_charged(f);
+
+        /* One that takes the answer itself makes nothing. */
+        reply = REPLY;
+        ASSERT_OR_RETURN((r = start(f, ENDPOINT_CLIENT, &f->o[1])));
+        g_assert_cmpint(completion_new_reply(&r->completion, &reply), ==, 0);
+        g_assert_null(reply);
+        request_answered(r, RESPONSE);
 }
 
 static void test_timeout(Fixture *f, gconstpointer data) {
@@ -378,8 +440,8 @@ static void test_close(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(request_list_pending(&f->list, ENDPOINT_PROVIDER), ==, 0);
         assert_nothing_charged(f);
 
-        /* Their timers are gone: exactly once. */
-        g_assert_cmpuint(run_for(f, 30 * 1000), ==, 0);
+        /* Their deadlines are gone: exactly once (the shared timer may wake once, for nothing). */
+        g_assert_cmpuint(run_for(f, 30 * 1000), <=, 1);
         for (size_t i = 0; i < 3; i++) {
                 g_assert_cmpuint(o[i].failed, ==, 1);
         }
@@ -445,7 +507,7 @@ static void test_max_pending(Fixture *f, gconstpointer data) {
         name = refused(f, ENDPOINT_CLIENT, UID);
         g_assert_cmpstr(name, ==, APPSERVICE_ERROR_RESOURCE_LIMITS_EXCEEDED);
         g_assert_cmpuint(f->quota.bytes_held, ==, held);  /* nothing charged for it */
-        g_assert_cmpuint(f->last_id, ==, 2);
+        g_assert_cmpuint(f->clock.last_id, ==, 2);
         g_assert_cmpuint(request_list_pending(&f->list, ENDPOINT_CLIENT), ==, 2);
 
         /* The limit is per endpoint. */
@@ -472,13 +534,103 @@ static void test_quota_refused(Fixture *f, gconstpointer data) {
         g_assert_cmpuint(f->n_failing, ==, 0);
 }
 
+/* The timer is set for the first deadline; the request it was set for is answered, and the next
+ * one still times out at its own deadline, not before. */
+static void test_timeout_after_answer(Fixture *f, gconstpointer data) {
+        Outcome *first = &f->o[0], *second = &f->o[1];
+        Request *r;
+        gint64 started;
+
+        f->d->request_timeout_usec = 5 * 1000;
+        r = start(f, ENDPOINT_CLIENT, first);
+        f->d->request_timeout_usec = 40 * 1000;
+        started = g_get_monotonic_time();
+        ASSERT_OR_RETURN(r && start(f, ENDPOINT_CLIENT, second));
+        request_answered(r, RESPONSE);
+
+        g_assert_true(run_until(f, &second->failed, 1, 2 * 1000 * 1000));
+        g_assert_cmpstr(second->error_name, ==, APPSERVICE_ERROR_TIMEOUT);
+        g_assert_cmpint(second->failed_at - started, >=, 40 * 1000);
+        g_assert_cmpuint(first->failed, ==, 0);
+        g_assert_cmpuint(f->n_timed_out, ==, 1);
+        assert_nothing_charged(f);
+}
+
+/* Due at once: they fail oldest first, in one wake-up or several. */
+static void test_timeout_order(Fixture *f, gconstpointer data) {
+        Outcome *o = f->o;
+
+        f->d->request_timeout_usec = 5 * 1000;
+        for (size_t i = 0; i < 4; i++)
+                ASSERT_OR_RETURN(start(f, ENDPOINT_CLIENT, &o[i]));
+        g_assert_true(run_until(f, &f->n_timed_out, 4, 2 * 1000 * 1000));
+        for (size_t i = 0; i < 4; i++) {
+                g_assert_cmpuint(o[i].failed, ==, 1);
+                g_assert_cmpuint(o[i].failed_order, ==, i + 1);
+        }
+        g_assert_true(request_list_is_empty(&f->list));
+        assert_nothing_charged(f);
+}
+
+/* Another list's owner frees its list when its request times out (a one-shot connection): the
+ * timer goes on with this list. */
+typedef struct Other {
+        RequestList list;
+        bool freed;
+} Other;
+
+static void other_timed_out(void *userdata) {
+        Other *other = userdata;
+
+        request_list_done(&other->list);
+        other->freed = true;
+}
+
+static const RequestListOps other_ops = {
+        .timed_out = other_timed_out,
+};
+
+static void test_timeout_lists(Fixture *f, gconstpointer data) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Completion c = { .ops = &outcome_ops, .userdata = &f->o[0] };
+        Outcome *mine = &f->o[1], *later = &f->o[2];
+        Other other = {};
+        Request *r = NULL;
+
+        f->d->request_timeout_usec = 5 * 1000;
+        g_assert_cmpint(request_list_init(&other.list, &f->clock, &f->quota, "com.example.echo", 1), ==, 0);
+        other.list.ops = &other_ops;
+        other.list.userdata = &other;
+        f->o[0].fixture = f;
+        g_assert_cmpint(request_new(&other.list, f->d, ENDPOINT_CLIENT, UID, SIZE, &r, &error), ==, 0);
+        ASSERT_OR_RETURN(r);
+        request_start(r, &c);
+        ASSERT_OR_RETURN(start(f, ENDPOINT_CLIENT, mine));
+
+        g_assert_true(run_until(f, &mine->failed, 1, 2 * 1000 * 1000));
+        g_assert_cmpuint(f->o[0].failed, ==, 1);
+        g_assert_cmpstr(f->o[0].error_name, ==, APPSERVICE_ERROR_TIMEOUT);
+        g_assert_true(other.freed);
+        g_assert_cmpstr(mine->error_name, ==, APPSERVICE_ERROR_TIMEOUT);
+
+        /* And it still keeps time. */
+        ASSERT_OR_RETURN(start(f, ENDPOINT_PROVIDER, later));
+        g_assert_true(run_until(f, &later->failed, 1, 2 * 1000 * 1000));
+        g_assert_cmpstr(later->error_name, ==, APPSERVICE_ERROR_TIMEOUT);
+        assert_nothing_charged(f);
+}
+
 int main(int argc, char *argv[]) {
         unit_test_init(&argc, &argv);
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
         ADD("/request/ids", test_ids);
         ADD("/request/find", test_find);
         ADD("/request/answer", test_answer);
+        ADD("/request/replied", test_replied);
         ADD("/request/timeout", test_timeout);
+        ADD("/request/timeout-after-answer", test_timeout_after_answer);
+        ADD("/request/timeout-order", test_timeout_order);
+        ADD("/request/timeout-lists", test_timeout_lists);
         ADD("/request/close", test_close);
         ADD("/request/fail-one", test_fail_one);
         ADD("/request/pending", test_pending);

@@ -19,20 +19,72 @@ static sd_bus_message *new_message(void) {
         return bus_pair_new_message(&bus);
 }
 
-/* Seals m with a trailing "s" after the ValueSet and runs the check on it. A valid ValueSet is
- * read whole, and the message must be left right after it. */
-static int check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
+/* What sd_bus_message_dump() prints of a message's body (g_free()): its types and values, all
+ * that decides its bytes. */
+static char *dump_body(sd_bus_message *m) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        g_assert_cmpint(message_seal_for_reading(m), >=, 0);
+        f = open_memstream(&text, &size);
+        g_assert_nonnull(f);
+        g_assert_cmpint(sd_bus_message_dump(m, f, 0), >=, 0);
+        fclose(f);
+        return text;
+}
+
+/* valueset_check_copy() on the ValueSet valueset_check() just read: the same verdict, size and
+ * reason, the message left at the same place, and on OK a copy with the very values and types
+ * valueset_copy() makes. */
+static void check_copy_agrees(sd_bus_message *m, uint64_t max_size, int verdict, uint64_t size, const char *reason) {
+        _cleanup_(freep) char *copy_reason = NULL, *walked = NULL, *copied = NULL;
+        sd_bus_message *walk_copy = new_message(), *plain_copy = new_message();
+        uint64_t copy_size = UINT64_MAX;
         const char *end = NULL;
+
+        g_assert_cmpint(sd_bus_message_rewind(m, /* complete= */ true), >=, 0);
+        g_assert_cmpint(valueset_check_copy(m, walk_copy, max_size, &copy_size, &copy_reason), ==, verdict);
+        if (verdict < 0)
+                goto done;
+        g_assert_cmpuint(copy_size, ==, size);
+        g_assert_cmpstr(copy_reason, ==, reason);
+        if (verdict != VALUESET_OK)
+                goto done;
+        g_assert_cmpint(sd_bus_message_read(m, "s", &end), >, 0);
+        g_assert_cmpstr(end, ==, "end");
+
+        g_assert_cmpint(sd_bus_message_rewind(m, /* complete= */ true), >=, 0);
+        g_assert_cmpint(valueset_copy(plain_copy, m), >=, 0);
+        walked = dump_body(walk_copy);
+        copied = dump_body(plain_copy);
+        g_assert_cmpstr(walked, ==, copied);
+done:
+        sd_bus_message_unref(walk_copy);
+        sd_bus_message_unref(plain_copy);
+}
+
+/* Seals m with a trailing "s" after the ValueSet and runs the check on it. A valid ValueSet is
+ * read whole, and the message must be left right after it. The check that copies must agree. */
+static int check(sd_bus_message *m, uint64_t max_size, uint64_t *ret_size, char **ret_reason) {
+        _cleanup_(freep) char *reason = NULL;
+        const char *end = NULL;
+        uint64_t size = UINT64_MAX;
         int r;
 
         g_assert_cmpint(sd_bus_message_append(m, "s", "end"), >=, 0);
         g_assert_cmpint(message_seal_for_reading(m), >=, 0);
 
-        r = valueset_check(m, max_size, ret_size, ret_reason);
+        r = valueset_check(m, max_size, &size, &reason);
         if (r == VALUESET_OK) {
                 g_assert_cmpint(sd_bus_message_read(m, "s", &end), >, 0);
                 g_assert_cmpstr(end, ==, "end");
         }
+        check_copy_agrees(m, max_size, r, size, reason);
+        if (ret_size)
+                *ret_size = size;
+        if (ret_reason)
+                *ret_reason = TAKE_PTR(reason);
         return r;
 }
 
@@ -140,6 +192,16 @@ static void test_simple_values(void) {
                                               "o", "o", "/io/appservice1",
                                               "as", "as", 2, "a", "b",
                                               "a{ss}", "a{ss}", 1, "k", "v"), >=, 0);
+        assert_verdict(m, NO_LIMIT, VALUESET_OK, ANY_SIZE);
+
+        /* Arrays of fixed-size values, booleans among them (copied one by one). */
+        m = new_message();
+        g_assert_cmpint(sd_bus_message_append(m, "a{sv}", 5,
+                                              "ab", "ab", 3, 1, 0, 1,
+                                              "ay", "ay", 2, (uint8_t) 1, (uint8_t) 2,
+                                              "ai", "ai", 1, (int32_t) -3,
+                                              "ad", "ad", 1, 0.5,
+                                              "ab0", "ab", 0), >=, 0);
         assert_verdict(m, NO_LIMIT, VALUESET_OK, ANY_SIZE);
 }
 

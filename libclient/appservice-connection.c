@@ -1061,8 +1061,8 @@ static void open_start(GTask *task) {
         }
 
         self->opening = TRUE;
-        message = open_message(self, as_direct_links_enabled());
-        g_task_set_task_data(task, GINT_TO_POINTER(as_direct_links_enabled()), NULL);
+        message = open_message(self, as_direct_links_asked());
+        g_task_set_task_data(task, GINT_TO_POINTER(as_direct_links_asked()), NULL);
         as_call_message(self->link.bus, message, g_task_get_cancellable(task), undo_open, NULL, NULL, on_open_reply,
                         task);
 }
@@ -1200,9 +1200,9 @@ AppServiceConnectionStatus app_service_connection_open_sync(AppServiceConnection
         }
 
         self->opening = TRUE;
-        message = open_message(self, as_direct_links_enabled());
+        message = open_message(self, as_direct_links_asked());
         reply = as_call_message_sync(self->link.bus, message, cancellable, undo_open, NULL, &e);
-        if (!reply && error_is_old_broker(e) && as_direct_links_enabled()) {
+        if (!reply && error_is_old_broker(e) && as_direct_links_asked()) {
                 g_clear_error(&e);
                 g_clear_object(&message);
                 message = open_message(self, FALSE);

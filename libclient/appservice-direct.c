@@ -81,6 +81,10 @@ gboolean as_direct_links_enabled(void) {
         return g_strcmp0(g_getenv("APPSERVICE_DIRECT"), "0") != 0;
 }
 
+gboolean as_direct_links_asked(void) {
+        return g_strcmp0(g_getenv("APPSERVICE_DIRECT"), "1") == 0;
+}
+
 static const gchar *sender_name(AsDirectLink *link) {
         /* What we receive comes from the other end. */
         return link->server_side ? "client" : "provider";

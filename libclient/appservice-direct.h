@@ -33,8 +33,13 @@ typedef struct {
         void (*ended)(gpointer owner, AsDirectLink *link);
 } AsDirectLinkVTable;
 
-/* Whether the library asks for direct links: not when APPSERVICE_DIRECT=0. */
+/* Whether a provider takes direct links: unless APPSERVICE_DIRECT=0. */
 gboolean as_direct_links_enabled(void);
+/* Whether a client asks for them: only with APPSERVICE_DIRECT=1 for now. A response sent right
+ * before a close can still lose the race against the broker's ServiceClosed on the other side
+ * (two sockets, no order between them); until the link is drained before ServiceClosed is
+ * reported, clients stay brokered by default. */
+gboolean as_direct_links_asked(void);
 
 /* @link_info is the "link" a{sv} of OpenDirectConnection or DirectConnectionOpened (its limits);
  * @fd is taken. @owner (a GObject) is not referenced: as_direct_link_close() detaches it. */

@@ -168,8 +168,10 @@ static void app_service_connection_init(AppServiceConnection *self) {
 
 static void on_disposed_close_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
         AsDirectLink *link = user_data;
-        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+        GVariant *reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
 
+        /* Whatever the broker answered (the connection may be gone already), the link ends. */
+        g_clear_pointer(&reply, g_variant_unref);
         as_direct_link_close(link);
         fail_link(link, "the connection closed");
 }

@@ -157,8 +157,10 @@ static GPtrArray *links_new(void) {
 }
 
 static void on_unregistered_close_links(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
+        GVariant *reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, NULL);
 
+        /* Whatever the broker answered, the links close now (close_link, the array's free). */
+        g_clear_pointer(&reply, g_variant_unref);
         g_ptr_array_unref(user_data);
 }
 

@@ -58,7 +58,8 @@ static void open_options_done(OpenOptions *o) {
         o->remote = remote_caller_free(o->remote);
 }
 
-static int read_open_option(sd_bus_message *message, const char *key, OpenOptions *o, sd_bus_error *error) {
+static int read_open_option(sd_bus_message *message, const char *key, void *userdata, sd_bus_error *error) {
+        OpenOptions *o = userdata;
         const char *contents;
         bool remote = streq(key, "remote");
         char type;
@@ -86,25 +87,31 @@ static int read_open_option(sd_bus_message *message, const char *key, OpenOption
         return sd_bus_message_exit_container(message);
 }
 
-static int read_open_options(sd_bus_message *message, OpenOptions *o, sd_bus_error *error) {
+/* Reads an options a{sv}: `known` is called for each key it names (positioned at the value's
+ * variant), other keys are skipped, as the contract has it. */
+typedef int (*OptionReader)(sd_bus_message *message, const char *key, void *userdata, sd_bus_error *error);
+
+static bool key_in(const char *const *keys, const char *key) {
+        for (; *keys; keys++)
+                if (streq(*keys, key))
+                        return true;
+        return false;
+}
+
+static int read_options(sd_bus_message *message, const char *const *keys, OptionReader known, void *userdata,
+                        sd_bus_error *error) {
         int r;
 
         r = sd_bus_message_enter_container(message, SD_BUS_TYPE_ARRAY, "{sv}");
         if (r < 0)
                 return r;
-        for (;;) {
+        while ((r = sd_bus_message_enter_container(message, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
                 const char *key;
 
-                r = sd_bus_message_enter_container(message, SD_BUS_TYPE_DICT_ENTRY, "sv");
-                if (r <= 0)
-                        break;
                 r = sd_bus_message_read(message, "s", &key);
                 if (r < 0)
                         return r;
-                if (streq(key, "node") || streq(key, "remote"))
-                        r = read_open_option(message, key, o, error);
-                else
-                        r = sd_bus_message_skip(message, "v");
+                r = key_in(keys, key) ? known(message, key, userdata, error) : sd_bus_message_skip(message, "v");
                 if (r < 0)
                         return r;
                 r = sd_bus_message_exit_container(message);
@@ -114,6 +121,12 @@ static int read_open_options(sd_bus_message *message, OpenOptions *o, sd_bus_err
         if (r < 0)
                 return r;
         return sd_bus_message_exit_container(message);
+}
+
+static int read_open_options(sd_bus_message *message, OpenOptions *o, sd_bus_error *error) {
+        static const char *const keys[] = { "node", "remote", NULL };
+
+        return read_options(message, keys, read_open_option, o, error);
 }
 
 /* OpenConnection with "node" naming another node: the bridge takes it (open.c). */
@@ -325,44 +338,31 @@ static int reply_registration(sd_bus_message *message, Service *s) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
-/* RegisterProvider's options: "direct-links" (b); unknown keys are ignored. */
+/* RegisterProvider's option "direct-links" (b). */
+static int read_direct_links(sd_bus_message *message, const char *key, void *userdata, sd_bus_error *error) {
+        bool *ret = userdata;
+        const char *contents;
+        char type;
+        int value, r;
+
+        r = sd_bus_message_peek_type(message, &type, &contents);
+        if (r < 0)
+                return r;
+        if (!contents || !streq(contents, "b"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option '%s' must be of type 'b', not '%.32s'",
+                                         key, strempty(contents));
+        r = sd_bus_message_read(message, "v", "b", &value);
+        if (r < 0)
+                return r;
+        *ret = value;
+        return 0;
+}
+
 static int read_register_options(sd_bus_message *message, bool *ret_direct_links, sd_bus_error *error) {
-        int r;
+        static const char *const keys[] = { "direct-links", NULL };
 
         *ret_direct_links = false;
-        r = sd_bus_message_enter_container(message, SD_BUS_TYPE_ARRAY, "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(message, SD_BUS_TYPE_DICT_ENTRY, "sv")) > 0) {
-                const char *key, *contents;
-                char type;
-                int value;
-
-                r = sd_bus_message_read(message, "s", &key);
-                if (r < 0)
-                        return r;
-                if (!streq(key, "direct-links"))
-                        r = sd_bus_message_skip(message, "v");
-                else {
-                        r = sd_bus_message_peek_type(message, &type, &contents);
-                        if (r < 0)
-                                return r;
-                        if (!contents || !streq(contents, "b"))
-                                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                                         "option 'direct-links' must be of type 'b', not '%.32s'",
-                                                         strempty(contents));
-                        r = sd_bus_message_read(message, "v", "b", &value);
-                        *ret_direct_links = value;
-                }
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(message);
-                if (r < 0)
-                        return r;
-        }
-        if (r < 0)
-                return r;
-        return sd_bus_message_exit_container(message);
+        return read_options(message, keys, read_direct_links, ret_direct_links, error);
 }
 
 static int method_register_provider(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -50,6 +50,8 @@ struct _AppServiceConnection {
         gboolean direct;       /* opened with a direct link (stays set after the close) */
         AsDirectLink *link_to_peer; /* while open with a direct link */
         gboolean ending;       /* the link ended: Close is on its way to the broker */
+        gboolean draining;     /* closed by the broker: the link is read to its end first */
+        AppServiceClosedStatus drain_status; /* ... and then this is reported */
         const gchar *last_cause; /* why the pending sends failed at the last close (static) */
 };
 
@@ -793,6 +795,7 @@ static void closed_here(AppServiceConnection *self, gboolean tell, AppServiceClo
 
         keep = g_object_ref(self);
         self->is_open = FALSE;
+        self->draining = FALSE;
         as_broker_link_unbind_path(&self->link, self->object_path);
         link = take_link(self);
         g_object_notify_by_pspec(G_OBJECT(self), properties[PROP_IS_OPEN]);
@@ -802,8 +805,21 @@ static void closed_here(AppServiceConnection *self, gboolean tell, AppServiceClo
         fail_link(link, self->last_cause);
 }
 
-/* Closed by the broker, the other side or the broker's departure: tell the application. */
+/* How long a link closed by the broker is read for what the other side wrote before the close. */
+#define DRAIN_TIMEOUT_MS 1000
+
+/* Closed by the broker, the other side or the broker's departure: tell the application. A direct
+ * link is read to its end first: a response the other side wrote before it closed travels apart
+ * from the broker's ServiceClosed, and would be lost if the close were reported first. */
 static void closed_by_broker(AppServiceConnection *self, AppServiceClosedStatus status) {
+        if (self->is_open && self->link_to_peer && !self->draining &&
+            as_direct_link_drain(self->link_to_peer, DRAIN_TIMEOUT_MS)) {
+                self->draining = TRUE;
+                self->drain_status = status;
+                return;
+        }
+        if (self->draining)
+                return;  /* the drain reports it */
         closed_here(self, TRUE, status);
 }
 
@@ -878,6 +894,12 @@ static void direct_ended(gpointer owner, AsDirectLink *link) {
         AppServiceConnection *self = owner;
         EndData *data;
 
+        if (self->draining && link == self->link_to_peer) {
+                self->draining = FALSE;
+                closed_here(self, TRUE, self->drain_status);
+                return;
+        }
+
         if (!self->is_open || self->ending || link != self->link_to_peer)
                 return;
         self->ending = TRUE;
@@ -902,7 +924,7 @@ static void direct_ended_sync(AppServiceConnection *self) {
         path = g_strdup(self->object_path);
         closed = as_call_always_sync(self->link.bus, owner, path, AS_CONNECTION_IFACE, "Close", NULL, NULL, NULL);
         if (self->is_open && g_strcmp0(self->object_path, path) == 0)
-                closed_by_broker(self, ended_status(self, closed, owner, path));
+                closed_here(self, TRUE, ended_status(self, closed, owner, path));
 }
 
 static void handle_request(AppServiceConnection *self, guint64 id, GVariant *message) {
@@ -1249,7 +1271,7 @@ static void closed_before_send_failed(AppServiceConnection *self, const GError *
             !g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED))
                 return;
         if (as_broker_link_take_closed(&self->link, self->object_path, self->owner, &status))
-                closed_by_broker(self, closed_status(status));
+                closed_here(self, TRUE, closed_status(status));
 }
 
 /* A ValueSet the library would not put on the bus gets the response the broker gives one it

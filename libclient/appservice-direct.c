@@ -61,6 +61,7 @@ struct _AsDirectLink {
         guint64 timeout_usec;
         guint64 last_id;
         GHashTable *incoming; /* guint64 id → Incoming: received, not answered yet */
+        GSource *drain_timer; /* draining: we send nothing more, and read to the end of file */
         GQueue sends;         /* GTask (referenced): sent or waiting, not completed yet */
 };
 
@@ -82,7 +83,7 @@ gboolean as_direct_links_enabled(void) {
 }
 
 gboolean as_direct_links_asked(void) {
-        return g_strcmp0(g_getenv("APPSERVICE_DIRECT"), "1") == 0;
+        return as_direct_links_enabled();
 }
 
 static const gchar *sender_name(AsDirectLink *link) {
@@ -257,11 +258,19 @@ static void notify_ended_later(AsDirectLink *link) {
         g_source_unref(idle);
 }
 
+static void stop_draining(AsDirectLink *link) {
+        if (!link->drain_timer)
+                return;
+        g_source_destroy(link->drain_timer);
+        g_clear_pointer(&link->drain_timer, g_source_unref);
+}
+
 static void on_peer_closed(GDBusConnection *peer, gboolean remote_peer_vanished, GError *error, gpointer user_data) {
         AsDirectLink *link = user_data;
 
         if (link->state != LINK_READY)
                 return;
+        stop_draining(link);
         g_debug("%s: the direct link ended%s%s", link->connection_path, error ? ": " : "",
                 error ? error->message : "");
         link->state = LINK_ENDED;
@@ -484,9 +493,43 @@ void as_direct_link_detach(AsDirectLink *link) {
         g_hash_table_remove_all(link->incoming);
 }
 
+/* The other side may still be writing what it sent before the close (a response, typically):
+ * its end of file says it is done; a side that never ends its link is not waited for longer. */
+static gboolean on_drain_timeout(gpointer user_data) {
+        AsDirectLink *link = user_data;
+
+        g_clear_pointer(&link->drain_timer, g_source_unref);
+        if (link->state != LINK_READY)
+                return G_SOURCE_REMOVE;
+        g_debug("%s: the other side did not end the direct link in time", link->connection_path);
+        link->state = LINK_ENDED;
+        g_hash_table_remove_all(link->incoming);
+        notify_ended(link);
+        return G_SOURCE_REMOVE;
+}
+
+gboolean as_direct_link_drain(AsDirectLink *link, guint timeout_ms) {
+        GSocket *socket;
+
+        if (link->state != LINK_READY || !G_IS_SOCKET_CONNECTION(link->stream))
+                return FALSE;
+        if (link->drain_timer)
+                return TRUE;
+        /* Our end of file tells the other side that nothing more comes from us, so that it ends
+         * its side too once its own writing is done; we read on until its end of file. */
+        socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(link->stream));
+        if (!g_socket_shutdown(socket, FALSE, TRUE, NULL))
+                return FALSE;
+        link->drain_timer = g_timeout_source_new(timeout_ms);
+        g_source_set_callback(link->drain_timer, on_drain_timeout, link, NULL);
+        g_source_attach(link->drain_timer, link->context);
+        return TRUE;
+}
+
 void as_direct_link_close(AsDirectLink *link) {
         LinkState was = link->state;
 
+        stop_draining(link);
         if (was == LINK_CLOSED)
                 return;
         link->owner = NULL;

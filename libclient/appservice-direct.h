@@ -35,10 +35,8 @@ typedef struct {
 
 /* Whether a provider takes direct links: unless APPSERVICE_DIRECT=0. */
 gboolean as_direct_links_enabled(void);
-/* Whether a client asks for them: only with APPSERVICE_DIRECT=1 for now. A response sent right
- * before a close can still lose the race against the broker's ServiceClosed on the other side
- * (two sockets, no order between them); until the link is drained before ServiceClosed is
- * reported, clients stay brokered by default. */
+/* Whether a client asks for them: the same. A response the other side sent right before a close
+ * travels apart from the broker's ServiceClosed; as_direct_link_drain() keeps it from being lost. */
 gboolean as_direct_links_asked(void);
 
 /* @link_info is the "link" a{sv} of OpenDirectConnection or DirectConnectionOpened (its limits);
@@ -57,6 +55,11 @@ void as_direct_link_detach(AsDirectLink *link);
 /* Ends the link: the owner hears nothing more; received requests can no longer be answered;
  * pending sends stay held for as_direct_link_fail_pending(). The socket is closed. Idempotent. */
 void as_direct_link_close(AsDirectLink *link);
+/* The connection was closed elsewhere (ServiceClosed, the broker gone): sends nothing more
+ * (shutting down our writing) and reads on until the other side's end of file, so that a
+ * response it wrote before the close still completes its send. The owner then hears "ended", at
+ * the end of file or after @timeout_ms. FALSE when there is nothing to drain (not ready). */
+gboolean as_direct_link_drain(AsDirectLink *link, guint timeout_ms);
 /* Completes every held or pending send with APP_SERVICE_ERROR_CLOSED, @cause ending its message. */
 void as_direct_link_fail_pending(AsDirectLink *link, const gchar *cause);
 

@@ -678,8 +678,8 @@ def test_open_json_session(start_service, bus, sessions):
 
 def test_open_over_a_direct_link(services_dir, daemon, bus, sessions, monkeypatch):
     """The Hello example's provider is on the library, which takes direct links: the session's
-    messages go over the link (clients ask for one with APPSERVICE_DIRECT=1, for now)."""
-    monkeypatch.setenv('APPSERVICE_DIRECT', '1')
+    messages go over the link, which clients ask for by default."""
+    monkeypatch.delenv('APPSERVICE_DIRECT', raising=False)
     if not os.access(HELLO_PROVIDER, os.X_OK):
         pytest.skip('the hello example is not built at %s' % HELLO_PROVIDER)
     services_dir.write(HELLO, Provider='com.example.Hello', Exec=HELLO_PROVIDER)

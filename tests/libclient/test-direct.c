@@ -495,7 +495,7 @@ static void test_disabled_by_environment(void) {
         connection = app_service_connection_new_for_bus(b->conn, ECHO, NULL);
         g_assert_cmpint(app_service_connection_open_sync(connection, NULL, &error), ==,
                         APP_SERVICE_CONNECTION_STATUS_SUCCESS);
-        g_setenv("APPSERVICE_DIRECT", "1", TRUE);
+        g_unsetenv("APPSERVICE_DIRECT");
         g_assert_no_error(error);
         g_assert_false(app_service_connection_get_direct(connection));
         g_assert_false(broker_says_direct(b, app_service_connection_get_object_path(connection)));
@@ -504,13 +504,13 @@ static void test_disabled_by_environment(void) {
         LT_CHECK_OR_GOTO(response, out);
         g_assert_true(lt_value_set_equal(app_service_response_get_message(response), message));
 out:
-        g_setenv("APPSERVICE_DIRECT", "1", TRUE);
+        g_unsetenv("APPSERVICE_DIRECT");
 }
 
 int main(int argc, char **argv) {
         lt_init(&argc, &argv);
-        /* Clients ask for direct links only when told to, for now (appservice-direct.h). */
-        g_setenv("APPSERVICE_DIRECT", "1", TRUE);
+        /* The default: clients ask for direct links, providers take them. */
+        g_unsetenv("APPSERVICE_DIRECT");
 
         g_test_add_func("/direct/echo-both-directions", test_echo_both_directions);
         g_test_add_func("/direct/deferral-out-of-order", test_deferral_out_of_order);

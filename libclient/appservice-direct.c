@@ -669,7 +669,6 @@ static gboolean wait_for_handshake(AsDirectLink *link, GCancellable *cancellable
 GVariant *as_direct_link_send_sync(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
                                    GError **error) {
         g_autoptr(GVariant) parameters = send_parameters(message);
-        g_autoptr(AsDirectLink) self = as_direct_link_ref(link);
         g_autoptr(GDBusMessage) call = NULL;
         g_autoptr(GDBusMessage) reply = NULL;
         GError *e = NULL;

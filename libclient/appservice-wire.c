@@ -291,9 +291,9 @@ static void auth_process(AsWire *wire) {
                 const guint8 *end;
                 g_autofree gchar *line = NULL;
 
+                if (len == 0)
+                        return; /* (an empty buffer may have no storage at all) */
                 if (wire->step == AUTH_WAIT_NUL) {
-                        if (len == 0)
-                                return;
                         if (data[0] != '\0') {
                                 wire_end_literal(wire, G_IO_ERROR_INVALID_DATA, "the handshake did not start with a nul byte");
                                 return;

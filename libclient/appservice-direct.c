@@ -239,9 +239,10 @@ static void on_method_call(AsDirectLink *link, GDBusMessage *call) {
         if (g_strcmp0(iface, PEER_IFACE) == 0 && g_strcmp0(member, "Ping") == 0) {
                 reply_value(link, call, NULL);
         } else if (g_strcmp0(path, LINK_PATH) != 0) {
-                g_autofree gchar *text = g_strdup_printf("No such object path '%s'", path);
+                g_autofree gchar *text = g_strdup_printf("Object does not exist at path “%s”", path);
 
-                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.UnknownObject", text);
+                /* GDBus 2.74 names an unknown object so too. */
+                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.UnknownMethod", text);
         } else if (g_strcmp0(iface, LINK_IFACE) != 0 && iface) {
                 g_autofree gchar *text = g_strdup_printf("No such interface “%s” on object at path %s", iface, path);
 

@@ -747,6 +747,114 @@ out:
                 echoer_clear(&e);
 }
 
+/* A method call as the wire carries it; @flags, e.g. NO_REPLY_EXPECTED. */
+static GBytes *raw_message(guint32 serial, const char *path, const char *iface, const char *member, GVariant *body,
+                           GDBusMessageFlags flags) {
+        g_autoptr(GDBusMessage) call = g_dbus_message_new_method_call(NULL, path, iface, member);
+        gsize size = 0;
+        guchar *blob;
+
+        if (body)
+                g_dbus_message_set_body(call, body);
+        g_dbus_message_set_flags(call, flags);
+        g_dbus_message_set_serial(call, serial);
+        blob = g_dbus_message_to_blob(call, &size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+        g_assert_nonnull(blob);
+        return g_bytes_new_take(blob, size);
+}
+
+/* Whether @got holds @n whole messages. */
+static gboolean holds_messages(GString *got, guint n) {
+        gsize pos = 0;
+
+        for (guint i = 0; i < n; i++) {
+                gssize need;
+
+                if (got->len - pos < 16)
+                        return FALSE;
+                need = g_dbus_message_bytes_needed((guchar *) got->str + pos, 16, NULL);
+                if (need < 0 || got->len - pos < (gsize) need)
+                        return FALSE;
+                pos += need;
+        }
+        return TRUE;
+}
+
+static gboolean holds_four(GString *got) {
+        return holds_messages(got, 4);
+}
+
+/* The replies GDBus gave for what is not SendMessage: Ping answered, UnknownMethod for another
+ * object, interface or method, InvalidArgs for another signature; nothing for a call that wants
+ * no reply (serial 5, sent before the last). */
+static void test_other_calls(void) {
+        static const struct {
+                guint32 serial;
+                const char *path, *iface, *member, *body;
+                const char *error;
+        } calls[] = {
+                { 1, "/io/appservice1/link", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL },
+                { 2, "/elsewhere", "io.appservice1.Link", "SendMessage", "({'a': <1>},)", "UnknownMethod" },
+                { 3, "/io/appservice1/link", "io.example.Other", "SendMessage", "({'a': <1>},)", "UnknownMethod" },
+                { 5, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "({'quiet': <1>},)", NULL },
+                { 4, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "('text',)", "InvalidArgs" },
+        };
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) provider = NULL;
+        g_autoptr(GString) got = g_string_new(NULL);
+        Echoer e = { 0 };
+        gsize pos = 0;
+        int fd = -1;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        provider = echoer_start(b, &e);
+        LT_CHECK_OR_GOTO(provider, out);
+        fd = raw_link_open(b, &e);
+        LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
+        for (guint i = 0; i < G_N_ELEMENTS(calls); i++) {
+                GDBusMessageFlags flags = calls[i].serial == 5 ? G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED : 0;
+                g_autoptr(GBytes) blob = raw_message(calls[i].serial, calls[i].path, calls[i].iface, calls[i].member,
+                                                     calls[i].body ? g_variant_new_parsed(calls[i].body) : NULL, flags);
+
+                LT_CHECK_OR_GOTO(raw_write(fd, g_bytes_get_data(blob, NULL), g_bytes_get_size(blob)), out);
+        }
+        LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, holds_four), out);
+
+        for (guint32 serial = 1; serial <= 4; serial++) {
+                gssize need = g_dbus_message_bytes_needed((guchar *) got->str + pos, 16, NULL);
+                g_autoptr(GDBusMessage) reply = g_dbus_message_new_from_blob((guchar *) got->str + pos, need,
+                                                                              G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+                const char *expected = NULL;
+
+                pos += need;
+                LT_CHECK_OR_GOTO(reply, out);
+                /* Answered in order; 5 never. */
+                g_assert_cmpuint(g_dbus_message_get_reply_serial(reply), ==, serial);
+                for (guint i = 0; i < G_N_ELEMENTS(calls); i++)
+                        if (calls[i].serial == serial)
+                                expected = calls[i].error;
+                if (!expected) {
+                        g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_METHOD_RETURN);
+                } else {
+                        g_autofree char *name = g_strconcat("org.freedesktop.DBus.Error.", expected, NULL);
+
+                        g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_ERROR);
+                        g_assert_cmpstr(g_dbus_message_get_error_name(reply), ==, name);
+                }
+        }
+        g_assert_cmpuint(pos, ==, got->len);
+out:
+        if (fd >= 0)
+                close(fd);
+        if (provider)
+                g_signal_handlers_disconnect_by_data(provider, &e);
+        if (e.connections)
+                echoer_clear(&e);
+}
+
 typedef enum {
         HOSTILE_NO_NUL,
         HOSTILE_LONG_LINE,
@@ -894,6 +1002,7 @@ int main(int argc, char **argv) {
         g_test_add_func("/direct/end/broker-stops", test_end_broker_stops);
         g_test_add_func("/direct/disabled-by-environment", test_disabled_by_environment);
         g_test_add_func("/direct/wire/flood-without-reading", test_flood_without_reading);
+        g_test_add_func("/direct/wire/other-calls", test_other_calls);
         g_test_add_data_func("/direct/wire/hostile/no-nul", GINT_TO_POINTER(HOSTILE_NO_NUL), run_hostile);
         g_test_add_data_func("/direct/wire/hostile/long-line", GINT_TO_POINTER(HOSTILE_LONG_LINE), run_hostile);
         g_test_add_data_func("/direct/wire/hostile/eof-midway", GINT_TO_POINTER(HOSTILE_EOF_MIDWAY), run_hostile);

@@ -167,9 +167,19 @@ static void out_push_text(AsWire *wire, const gchar *text, gsize size) {
 
 /* Whether we read on: a peer that does not read what we send, or floods us faster than the
  * application answers, is left to block on its own socket. */
-static gboolean in_may_read(AsWire *wire) {
+static gboolean in_has_room(AsWire *wire, gboolean waiting) {
+        /* A blocking wait may look twice as far for its reply, past messages the context has yet
+         * to deliver: still bounded, and the reply is not stuck behind a burst of requests. */
+        return wire->out_bytes + wire->inbox_bytes < (waiting ? 2 : 1) * wire->queue_bound;
+}
+
+static gboolean in_may_read_for(AsWire *wire, gboolean waiting) {
         return !wire->in_eof && (wire->state == WIRE_AUTH || wire->state == WIRE_RUNNING) &&
-               wire->out_bytes + wire->inbox_bytes < wire->queue_bound;
+               in_has_room(wire, waiting);
+}
+
+static gboolean in_may_read(AsWire *wire) {
+        return in_may_read_for(wire, FALSE);
 }
 
 static const guint8 *in_data(AsWire *wire, gsize *len) {
@@ -379,7 +389,7 @@ static GDBusMessage *in_process(AsWire *wire, guint32 serial) {
                 gsize size = 0;
                 GDBusMessage *message;
 
-                if (wire->out_bytes + wire->inbox_bytes >= wire->queue_bound) {
+                if (!in_has_room(wire, serial != 0)) {
                         stalled = TRUE;
                         break;
                 }
@@ -603,7 +613,7 @@ static GDBusMessage *wait_once(AsWire *wire, guint32 serial, gint64 deadline, GC
         nfds_t n = 1;
         GDBusMessage *reply = NULL;
 
-        if (in_may_read(wire))
+        if (in_may_read_for(wire, serial != 0))
                 fds[0].events |= POLLIN;
         if (wire->out.length > 0 && !wire->out_shut)
                 fds[0].events |= POLLOUT;
@@ -615,7 +625,7 @@ static GDBusMessage *wait_once(AsWire *wire, guint32 serial, gint64 deadline, GC
         if (poll(fds, n, timeout_ms) > 0) {
                 if (fds[0].revents & (POLLOUT | POLLHUP | POLLERR))
                         out_flush(wire);
-                if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && in_may_read(wire)) {
+                if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) && in_may_read_for(wire, serial != 0)) {
                         in_read(wire);
                         reply = in_process(wire, serial);
                 }

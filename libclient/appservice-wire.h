@@ -8,8 +8,8 @@
  * - an incoming message longer than max_message + AS_WIRE_HEADER_ALLOWANCE ends the wire as soon
  *   as its first 16 bytes say so, before it is buffered;
  * - it reads only while its unsent output plus its received but undelivered messages are under
- *   AS_WIRE_QUEUE_FACTOR times that length: a peer that sends and never reads what it is sent then
- *   blocks on its own socket.
+ *   AS_WIRE_QUEUE_FACTOR times that length (twice that while a blocking wait looks for its
+ *   reply): a peer that sends and never reads what it is sent then blocks on its own socket.
  *
  * Callbacks come from the context only, never from inside an as_wire_*() call, except "ready" when
  * as_wire_wait_ready() completes the handshake. Used in the context's thread only. Hidden, as_*. */

@@ -1,28 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <unistd.h>
-
 #include "appservice-direct.h"
 
-#include "appservice-dbus-interfaces.h"
 #include "appservice-private.h"
+#include "appservice-wire.h"
 #include "valueset-dbus-size.h"
 
-/* See appservice-direct.h. The states, in the owner's thread:
+/* See appservice-direct.h. The link speaks D-Bus through an AsWire (appservice-wire.h): the
+ * socket, the handshake and the framing, all in the owner's context. The states, in the owner's
+ * thread:
  *
- *   CONNECTING  the GDBusConnection exists (made in the owner's thread, so that its ::closed is
- *               emitted in the owner's context) and authenticates in a worker thread; sends
- *               queue up;
- *   READY       our object is exported, message processing started, queued sends went out;
+ *   CONNECTING  the handshake runs; sends queue up;
+ *   READY       messages flow, queued sends went out;
  *   ENDED       the link ended by itself (end of file, a failed handshake): the owner was told
  *               and will close it;
- *   CLOSED      the owner closed it: the socket is (being) closed, the owner detached.
+ *   CLOSED      the owner closed it: the socket is closed, the owner detached.
  *
- * Sends are GTasks in link->sends until completed. One whose link ends before its response is
- * held there, so that the owner can first tell the application why the connection ended and then
- * fail them all (as_direct_link_fail_pending()), as the broker does for a brokered connection. */
+ * Sends are GTasks in link->sends until completed, and in link->calls by serial while their call
+ * is out. One whose link ends before its response is held in link->sends, so that the owner can
+ * first tell the application why the connection ended and then fail them all
+ * (as_direct_link_fail_pending()), as the broker does for a brokered connection. */
 
 #define LINK_PATH "/io/appservice1/link"
 #define LINK_IFACE "io.appservice1.Link"
+#define PEER_IFACE "org.freedesktop.DBus.Peer"
 /* A sender gives up this long after the receiving end should have answered (the contract). */
 #define SEND_GRACE_USEC G_USEC_PER_SEC
 
@@ -35,22 +35,9 @@ typedef enum {
 
 struct _AsDirectLink {
         gint ref_count;
-
-        /* The handshake's outcome, set by the worker thread. */
-        GMutex lock;
-        GCond cond;
-        gboolean handshake_done;
-        GError *handshake_error;
-
-        /* The rest: the owner's thread only. */
         LinkState state;
         gboolean server_side;
-        GDBusConnection *peer;
-        GIOStream *stream;    /* the socket's, for closing it when no worker does */
-        gboolean initialized; /* the handshake succeeded */
-        GCancellable *handshake_cancellable;
-        guint registration;
-        gulong closed_handler;
+        AsWire *wire;
         GMainContext *context;
         const AsDirectLinkVTable *vtable;
         gpointer owner; /* until closed */
@@ -63,19 +50,22 @@ struct _AsDirectLink {
         GHashTable *incoming; /* guint64 id → Incoming: received, not answered yet */
         GSource *drain_timer; /* draining: we send nothing more, and read to the end of file */
         GQueue sends;         /* GTask (referenced): sent or waiting, not completed yet */
+        GHashTable *calls;    /* serial → GTask (the queue's reference): sent, reply awaited */
 };
 
 typedef struct {
         AsDirectLink *link; /* not referenced: the table is emptied before the link goes */
         guint64 id;
-        GDBusMethodInvocation *invocation;
+        GDBusMessage *call; /* until answered */
         GSource *timer;
 } Incoming;
 
 typedef struct {
         AsDirectLink *link; /* referenced */
         GVariant *parameters;
-        gboolean sent;
+        guint32 serial; /* once sent */
+        GSource *timer;
+        GSource *cancelled;
 } SendData;
 
 gboolean as_direct_links_enabled(void) {
@@ -91,6 +81,56 @@ static const gchar *sender_name(AsDirectLink *link) {
         return link->server_side ? "client" : "provider";
 }
 
+/* ---- answering the other end ---- */
+
+static gboolean wants_reply(GDBusMessage *call) {
+        return !(g_dbus_message_get_flags(call) & G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED);
+}
+
+/* @body is sunk. */
+static void reply_value(AsDirectLink *link, GDBusMessage *call, GVariant *body) {
+        g_autoptr(GDBusMessage) reply = NULL;
+
+        if (!wants_reply(call)) {
+                if (body)
+                        g_variant_unref(g_variant_ref_sink(body));
+                return;
+        }
+        reply = g_dbus_message_new_method_reply(call);
+        if (body)
+                g_dbus_message_set_body(reply, body);
+        as_wire_send(link->wire, reply);
+}
+
+static void reply_dbus_error(AsDirectLink *link, GDBusMessage *call, const gchar *name, const gchar *message) {
+        g_autoptr(GDBusMessage) reply = NULL;
+
+        if (!wants_reply(call))
+                return;
+        reply = g_dbus_message_new_method_error_literal(call, name, message);
+        as_wire_send(link->wire, reply);
+}
+
+/* As g_dbus_method_invocation_return_gerror() names it: our domain's registered names. */
+static void reply_gerror(AsDirectLink *link, GDBusMessage *call, const GError *error) {
+        g_autofree gchar *name = g_dbus_error_encode_gerror(error);
+
+        reply_dbus_error(link, call, name, error->message);
+}
+
+static void reply_error(AsDirectLink *link, GDBusMessage *call, gint code, const gchar *format, ...)
+        G_GNUC_PRINTF(4, 5);
+
+static void reply_error(AsDirectLink *link, GDBusMessage *call, gint code, const gchar *format, ...) {
+        g_autoptr(GError) error = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        error = g_error_new_valist(APP_SERVICE_ERROR, code, format, ap);
+        va_end(ap);
+        reply_gerror(link, call, error);
+}
+
 /* ---- received requests ---- */
 
 static void incoming_free(gpointer p) {
@@ -101,11 +141,12 @@ static void incoming_free(gpointer p) {
                 g_source_unref(in->timer);
         }
         /* Never dropped without a reply: a link that is closing carries it nowhere. */
-        if (in->invocation)
-                g_dbus_method_invocation_return_error(in->invocation, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED,
-                                                      "app service '%s': connection %s closed before the response "
-                                                      "came: the connection closed",
-                                                      in->link->service, in->link->connection_path);
+        if (in->call) {
+                reply_error(in->link, in->call, APP_SERVICE_ERROR_CLOSED,
+                            "app service '%s': connection %s closed before the response came: the connection closed",
+                            in->link->service, in->link->connection_path);
+                g_object_unref(in->call);
+        }
         g_free(in);
 }
 
@@ -113,10 +154,9 @@ static gboolean on_incoming_timeout(gpointer user_data) {
         Incoming *in = user_data;
         AsDirectLink *link = in->link;
 
-        g_dbus_method_invocation_return_error(in->invocation, APP_SERVICE_ERROR, APP_SERVICE_ERROR_TIMEOUT,
-                                              "app service '%s': no response within %g s", link->service,
-                                              (gdouble) link->timeout_usec / G_USEC_PER_SEC);
-        in->invocation = NULL;
+        reply_error(link, in->call, APP_SERVICE_ERROR_TIMEOUT, "app service '%s': no response within %g s",
+                    link->service, (gdouble) link->timeout_usec / G_USEC_PER_SEC);
+        g_clear_object(&in->call);
         g_clear_pointer(&in->timer, g_source_unref); /* returning FALSE destroys it */
         g_hash_table_remove(link->incoming, &in->id);
         return G_SOURCE_REMOVE;
@@ -151,32 +191,28 @@ static gboolean check_received(AsDirectLink *link, GVariant *message, GError **e
         return TRUE;
 }
 
-static void on_method_call(GDBusConnection *peer, const gchar *sender, const gchar *object_path,
-                           const gchar *interface_name, const gchar *method_name, GVariant *parameters,
-                           GDBusMethodInvocation *invocation, gpointer user_data) {
-        AsDirectLink *link = user_data;
+static void on_send_message(AsDirectLink *link, GDBusMessage *call) {
         g_autoptr(GVariant) message = NULL;
         GError *error = NULL;
         Incoming *in;
 
-        /* GDBus checked the name and the signature against the interface: SendMessage, (a{sv}). */
         if (link->state != LINK_READY || !link->owner) {
-                g_dbus_method_invocation_return_error(invocation, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED,
-                                                      "app service '%s': connection %s is closed", link->service,
-                                                      link->connection_path);
+                reply_error(link, call, APP_SERVICE_ERROR_CLOSED, "app service '%s': connection %s is closed",
+                            link->service, link->connection_path);
                 return;
         }
-        message = g_variant_get_child_value(parameters, 0);
+        message = g_variant_get_child_value(g_dbus_message_get_body(call), 0);
         if (!check_received(link, message, &error)) {
                 g_debug("%s: refusing a message on the direct link: %s", link->connection_path, error->message);
-                g_dbus_method_invocation_take_error(invocation, error);
+                reply_gerror(link, call, error);
+                g_error_free(error);
                 return;
         }
 
         in = g_new0(Incoming, 1);
         in->link = link;
         in->id = ++link->last_id;
-        in->invocation = g_object_ref(invocation);
+        in->call = g_object_ref(call);
         if (link->timeout_usec > 0) {
                 guint64 ms = (link->timeout_usec + 999) / 1000;
 
@@ -193,15 +229,43 @@ static void on_method_call(GDBusConnection *peer, const gchar *sender, const gch
         }
 }
 
-static const GDBusInterfaceVTable link_vtable = {
-        .method_call = on_method_call,
-};
+/* What GDBus answered for an object that exports io.appservice1.Link alone, at LINK_PATH. */
+static void on_method_call(AsDirectLink *link, GDBusMessage *call) {
+        const gchar *path = g_dbus_message_get_path(call);
+        const gchar *iface = g_dbus_message_get_interface(call);
+        const gchar *member = g_dbus_message_get_member(call);
+        const gchar *signature = g_dbus_message_get_signature(call);
+
+        if (g_strcmp0(iface, PEER_IFACE) == 0 && g_strcmp0(member, "Ping") == 0) {
+                reply_value(link, call, NULL);
+        } else if (g_strcmp0(path, LINK_PATH) != 0) {
+                g_autofree gchar *text = g_strdup_printf("Object does not exist at path “%s”", path);
+
+                /* GDBus 2.74 names an unknown object so too. */
+                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.UnknownMethod", text);
+        } else if (g_strcmp0(iface, LINK_IFACE) != 0 && iface) {
+                g_autofree gchar *text = g_strdup_printf("No such interface “%s” on object at path %s", iface, path);
+
+                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.UnknownMethod", text);
+        } else if (g_strcmp0(member, "SendMessage") != 0) {
+                g_autofree gchar *text = g_strdup_printf("No such method “%s”", member);
+
+                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.UnknownMethod", text);
+        } else if (g_strcmp0(signature, "a{sv}") != 0) {
+                g_autofree gchar *text = g_strdup_printf("Type of message, “(%s)”, does not match expected type "
+                                                         "“(a{sv})”", signature ? signature : "");
+
+                reply_dbus_error(link, call, "org.freedesktop.DBus.Error.InvalidArgs", text);
+        } else {
+                on_send_message(link, call);
+        }
+}
 
 gboolean as_direct_link_respond(AsDirectLink *link, guint64 id, GVariant *response, GError **error) {
         Incoming *in = g_hash_table_lookup(link->incoming, &id);
         g_autoptr(GError) invalid = NULL;
 
-        if (!in || !in->invocation) {
+        if (!in || !in->call) {
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_UNKNOWN_REQUEST,
                             "app service '%s': request %" G_GUINT64_FORMAT " on connection %s is not pending for "
                             "you (never sent to you, answered, timed out or closed)",
@@ -228,8 +292,8 @@ gboolean as_direct_link_respond(AsDirectLink *link, guint64 id, GVariant *respon
         } else {
                 response = g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0);
         }
-        g_dbus_method_invocation_return_value(in->invocation, g_variant_new("(@a{sv})", response));
-        in->invocation = NULL;
+        reply_value(link, in->call, g_variant_new("(@a{sv})", response));
+        g_clear_object(&in->call);
         g_hash_table_remove(link->incoming, &id);
         return TRUE;
 }
@@ -237,25 +301,14 @@ gboolean as_direct_link_respond(AsDirectLink *link, guint64 id, GVariant *respon
 /* ---- the life of the link ---- */
 
 static void send_start(AsDirectLink *link, GTask *task);
+static void send_hold(AsDirectLink *link, GTask *task);
 
-static gboolean notify_ended(gpointer user_data) {
-        AsDirectLink *link = user_data;
-
+static void notify_ended(AsDirectLink *link) {
         if (link->state == LINK_ENDED && link->owner) {
                 g_autoptr(GObject) owner = g_object_ref(link->owner);
 
                 link->vtable->ended(owner, link);
         }
-        return G_SOURCE_REMOVE;
-}
-
-/* From the context, never from inside the call that found the end (a _sync() send). */
-static void notify_ended_later(AsDirectLink *link) {
-        GSource *idle = g_idle_source_new();
-
-        g_source_set_callback(idle, notify_ended, as_direct_link_ref(link), (GDestroyNotify) as_direct_link_unref);
-        g_source_attach(idle, link->context);
-        g_source_unref(idle);
 }
 
 static void stop_draining(AsDirectLink *link) {
@@ -265,128 +318,64 @@ static void stop_draining(AsDirectLink *link) {
         g_clear_pointer(&link->drain_timer, g_source_unref);
 }
 
-static void on_peer_closed(GDBusConnection *peer, gboolean remote_peer_vanished, GError *error, gpointer user_data) {
+/* The sends out stay in link->sends, held until the owner fails them. */
+static void hold_sends(AsDirectLink *link) {
+        for (GList *l = link->sends.head; l; l = l->next)
+                send_hold(link, l->data);
+}
+
+static void on_wire_ready(gpointer user_data) {
         AsDirectLink *link = user_data;
 
-        if (link->state != LINK_READY)
+        if (link->state != LINK_CONNECTING)
                 return;
-        stop_draining(link);
-        g_debug("%s: the direct link ended%s%s", link->connection_path, error ? ": " : "",
-                error ? error->message : "");
+        link->state = LINK_READY;
+        for (GList *l = link->sends.head; l; l = l->next)
+                send_start(link, l->data);
+}
+
+static void on_reply(AsDirectLink *link, GDBusMessage *reply);
+
+static void on_wire_message(gpointer user_data, GDBusMessage *message) {
+        g_autoptr(AsDirectLink) link = as_direct_link_ref(user_data);
+
+        switch (g_dbus_message_get_message_type(message)) {
+        case G_DBUS_MESSAGE_TYPE_METHOD_CALL:
+                on_method_call(link, message);
+                break;
+        case G_DBUS_MESSAGE_TYPE_METHOD_RETURN:
+        case G_DBUS_MESSAGE_TYPE_ERROR:
+                on_reply(link, message);
+                break;
+        default:
+                /* Signals, and what D-Bus may define later: nobody listens. */
+                break;
+        }
+}
+
+/* From the context (the wire reports its end from there only). */
+static void on_wire_ended(gpointer user_data, const GError *error) {
+        g_autoptr(AsDirectLink) link = as_direct_link_ref(user_data);
+
+        if (link->state == LINK_CONNECTING) {
+                g_debug("%s: the direct link's handshake failed: %s", link->connection_path, error->message);
+        } else if (link->state == LINK_READY) {
+                g_debug("%s: the direct link ended: %s", link->connection_path, error->message);
+                stop_draining(link);
+        } else {
+                return;
+        }
         link->state = LINK_ENDED;
         g_hash_table_remove_all(link->incoming);
-        /* The sends stay in link->sends, held until the owner fails them. */
+        hold_sends(link);
         notify_ended(link);
 }
 
-/* Drops the connection and closes the socket, whether the handshake succeeded or not. */
-static void close_peer(AsDirectLink *link) {
-        if (!link->peer)
-                return;
-        if (link->closed_handler)
-                g_signal_handler_disconnect(link->peer, link->closed_handler);
-        link->closed_handler = 0;
-        if (link->registration)
-                g_dbus_connection_unregister_object(link->peer, link->registration);
-        link->registration = 0;
-        if (link->initialized && !g_dbus_connection_is_closed(link->peer)) {
-                /* Its worker closes the stream, and the socket. */
-                g_dbus_connection_close(link->peer, NULL, NULL, NULL);
-        } else {
-                /* The worker is done with it (end of file), or never had it: the socket closes
-                 * now, not when the last reference to the connection goes. */
-                /* No worker ever touched the stream. */
-                g_io_stream_close(link->stream, NULL, NULL);
-        }
-        g_clear_object(&link->peer);
-        g_clear_object(&link->stream);
-}
-
-/* In the owner's thread, once the handshake is over (its callback, or a _sync() send that waited
- * for it). */
-static void become_ready(AsDirectLink *link) {
-        GError *error;
-
-        g_mutex_lock(&link->lock);
-        g_assert(link->handshake_done);
-        error = g_steal_pointer(&link->handshake_error);
-        g_mutex_unlock(&link->lock);
-        /* Its wakeup fd, if the handshake made one, goes now rather than with the last request. */
-        g_clear_object(&link->handshake_cancellable);
-
-        if (link->state == LINK_CLOSED) {
-                /* Closed while authenticating: the connection waited for the worker to be done. */
-                link->initialized = !error;
-                close_peer(link);
-                g_clear_error(&error);
-                return;
-        }
-        if (link->state != LINK_CONNECTING) {
-                g_clear_error(&error);
-                return;
-        }
-        if (error) {
-                g_debug("%s: the direct link's handshake failed: %s", link->connection_path, error->message);
-                g_error_free(error);
-                link->state = LINK_ENDED;
-                /* Told from the context, never from inside a _sync() call. */
-                notify_ended_later(link);
-                return;
-        }
-
-        link->initialized = TRUE;
-        /* Method calls go to the context that is the thread's default when the object is
-         * registered: the owner's. Processing starts only now, so no early call is lost. */
-        g_main_context_push_thread_default(link->context);
-        link->registration = g_dbus_connection_register_object(
-                link->peer, LINK_PATH, (GDBusInterfaceInfo *) &app_service_dbus_link_interface, &link_vtable,
-                as_direct_link_ref(link), (GDestroyNotify) as_direct_link_unref, &error);
-        g_main_context_pop_thread_default(link->context);
-        if (!link->registration) {
-                g_warning("%s: cannot export %s on the direct link: %s", link->connection_path, LINK_PATH,
-                          error->message);
-                g_error_free(error);
-                link->state = LINK_ENDED;
-                notify_ended_later(link);
-                return;
-        }
-        link->closed_handler = g_signal_connect(link->peer, "closed", G_CALLBACK(on_peer_closed), link);
-        link->state = LINK_READY;
-        g_dbus_connection_start_message_processing(link->peer);
-
-        for (GList *l = link->sends.head; l; l = l->next) {
-                GTask *task = l->data;
-                SendData *data = g_task_get_task_data(task);
-
-                if (!data->sent)
-                        send_start(link, task);
-        }
-}
-
-static void handshake_thread(GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable) {
-        AsDirectLink *link = task_data;
-        GError *error = NULL;
-
-        g_initable_init(G_INITABLE(link->peer), cancellable, &error);
-        g_mutex_lock(&link->lock);
-        link->handshake_error = error;
-        link->handshake_done = TRUE;
-        g_cond_broadcast(&link->cond);
-        g_mutex_unlock(&link->lock);
-        g_task_return_boolean(task, TRUE);
-}
-
-static void on_handshake_done(GObject *source, GAsyncResult *result, gpointer user_data) {
-        AsDirectLink *link = user_data;
-
-        become_ready(link);
-        as_direct_link_unref(link);
-}
-
-/* A server offers ANONYMOUS alone: SO_PEERCRED of the pair names the broker, not the peer. */
-static gboolean on_allow_mechanism(GDBusAuthObserver *observer, const gchar *mechanism, gpointer user_data) {
-        return g_strcmp0(mechanism, "ANONYMOUS") == 0;
-}
+static const AsWireVTable wire_vtable = {
+        .ready = on_wire_ready,
+        .message = on_wire_message,
+        .ended = on_wire_ended,
+};
 
 static guint64 lookup_t(GVariant *info, const gchar *key, guint64 fallback) {
         guint64 value;
@@ -398,18 +387,9 @@ AsDirectLink *as_direct_link_new(gint fd, gboolean server_side, GVariant *link_i
                                  const gchar *connection_path, GMainContext *context,
                                  const AsDirectLinkVTable *vtable, gpointer owner) {
         AsDirectLink *link = g_new0(AsDirectLink, 1);
-        g_autoptr(GSocket) socket = NULL;
-        g_autoptr(GSocketConnection) stream = NULL;
-        g_autoptr(GDBusAuthObserver) observer = NULL;
-        g_autofree gchar *guid = NULL;
-        g_autoptr(GError) error = NULL;
-        GDBusConnectionFlags flags = G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING;
         guint32 max_pending;
-        GTask *task;
 
         link->ref_count = 1;
-        g_mutex_init(&link->lock);
-        g_cond_init(&link->cond);
         link->server_side = server_side;
         link->context = g_main_context_ref(context);
         link->vtable = vtable;
@@ -424,44 +404,11 @@ AsDirectLink *as_direct_link_new(gint fd, gboolean server_side, GVariant *link_i
                                     : 32;
         link->incoming = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, incoming_free);
         g_queue_init(&link->sends);
-        link->handshake_cancellable = g_cancellable_new();
+        link->calls = g_hash_table_new(NULL, NULL);
         link->state = LINK_CONNECTING;
-
-        socket = g_socket_new_from_fd(fd, &error);
-        if (!socket) {
-                g_warning("%s: the direct link's fd is not a socket: %s", connection_path, error->message);
-                close(fd);
-                g_mutex_lock(&link->lock);
-                link->handshake_done = TRUE;
-                link->handshake_error = g_steal_pointer(&error);
-                g_mutex_unlock(&link->lock);
-                /* No peer: become_ready() reports the end from the context. */
-                become_ready(link);
-                return link;
-        }
-        stream = g_socket_connection_factory_create_connection(socket);
-        link->stream = g_object_ref(G_IO_STREAM(stream));
-        if (server_side) {
-                flags |= G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
-                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_ALLOW_ANONYMOUS;
-                guid = g_dbus_generate_guid();
-                observer = g_dbus_auth_observer_new();
-                g_signal_connect(observer, "allow-mechanism", G_CALLBACK(on_allow_mechanism), NULL);
-        } else {
-                flags |= G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT;
-        }
-
-        /* Made here, in the owner's context, so that ::closed is emitted there; initialized (the
-         * handshake, which blocks) in a worker, as g_dbus_connection_new() would do, but with an
-         * outcome that a _sync() send can wait for without the context running. */
-        g_main_context_push_thread_default(context);
-        link->peer = g_object_new(G_TYPE_DBUS_CONNECTION, "stream", stream, "guid", guid, "flags", flags,
-                                  "authentication-observer", observer, "exit-on-close", FALSE, NULL);
-        task = g_task_new(NULL, link->handshake_cancellable, on_handshake_done, as_direct_link_ref(link));
-        g_main_context_pop_thread_default(context);
-        g_task_set_task_data(task, link, NULL); /* kept by the callback's reference */
-        g_task_run_in_thread(task, handshake_thread);
-        g_object_unref(task);
+        /* The provider's end is the authentication's server. A wire that cannot start reports
+         * its end from the context. */
+        link->wire = as_wire_new(fd, server_side, link->max_size, context, &wire_vtable, link);
         return link;
 }
 
@@ -475,16 +422,16 @@ void as_direct_link_unref(AsDirectLink *link) {
                 return;
         /* Closed by now (the owner closes it; requests and sends hold references). */
         g_warn_if_fail(g_queue_is_empty(&link->sends));
+        stop_draining(link);
+        g_hash_table_remove_all(link->incoming);
+        /* Closed before the last reference goes: a wire in its dispatch calls us no more. */
+        as_wire_close(link->wire);
+        as_wire_unref(link->wire);
         g_hash_table_unref(link->incoming);
-        g_clear_object(&link->peer);
-        g_clear_object(&link->stream);
-        g_clear_object(&link->handshake_cancellable);
-        g_clear_error(&link->handshake_error);
+        g_hash_table_unref(link->calls);
         g_main_context_unref(link->context);
         g_free(link->service);
         g_free(link->connection_path);
-        g_mutex_clear(&link->lock);
-        g_cond_clear(&link->cond);
         g_free(link);
 }
 
@@ -509,16 +456,13 @@ static gboolean on_drain_timeout(gpointer user_data) {
 }
 
 gboolean as_direct_link_drain(AsDirectLink *link, guint timeout_ms) {
-        GSocket *socket;
-
-        if (link->state != LINK_READY || !G_IS_SOCKET_CONNECTION(link->stream))
+        if (link->state != LINK_READY)
                 return FALSE;
         if (link->drain_timer)
                 return TRUE;
         /* Our end of file tells the other side that nothing more comes from us, so that it ends
          * its side too once its own writing is done; we read on until its end of file. */
-        socket = g_socket_connection_get_socket(G_SOCKET_CONNECTION(link->stream));
-        if (!g_socket_shutdown(socket, FALSE, TRUE, NULL))
+        if (!as_wire_shutdown_write(link->wire))
                 return FALSE;
         link->drain_timer = g_timeout_source_new(timeout_ms);
         g_source_set_callback(link->drain_timer, on_drain_timeout, link, NULL);
@@ -527,33 +471,15 @@ gboolean as_direct_link_drain(AsDirectLink *link, guint timeout_ms) {
 }
 
 void as_direct_link_close(AsDirectLink *link) {
-        LinkState was = link->state;
-
         stop_draining(link);
-        if (was == LINK_CLOSED)
+        if (link->state == LINK_CLOSED)
                 return;
         link->owner = NULL;
-        g_hash_table_remove_all(link->incoming);
-        if (was == LINK_CONNECTING) {
-                /* The worker still uses the connection: become_ready() closes it when it is done. */
-                link->state = LINK_CLOSED;
-                if (link->handshake_cancellable)
-                        g_cancellable_cancel(link->handshake_cancellable);
-                return;
-        }
-        close_peer(link);
         link->state = LINK_CLOSED;
-}
-
-void as_direct_link_fail_pending(AsDirectLink *link, const gchar *cause) {
-        GTask *task;
-
-        while ((task = g_queue_pop_head(&link->sends))) {
-                g_task_return_new_error(task, APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED,
-                                        "app service '%s': connection %s closed before the response came: %s",
-                                        link->service, link->connection_path, cause);
-                g_object_unref(task);
-        }
+        /* Their Closed answers go out with what is queued, if the socket takes them now. */
+        g_hash_table_remove_all(link->incoming);
+        hold_sends(link);
+        as_wire_close(link->wire);
 }
 
 /* ---- sending ---- */
@@ -566,13 +492,11 @@ static void send_data_free(gpointer p) {
         g_free(data);
 }
 
-static gint call_timeout_ms(AsDirectLink *link) {
-        guint64 ms = (link->timeout_usec + SEND_GRACE_USEC + 999) / 1000;
-
-        return (gint) MIN(ms, (guint64) G_MAXINT);
+static gint64 call_timeout_usec(AsDirectLink *link) {
+        return (gint64) MIN(link->timeout_usec + SEND_GRACE_USEC, (guint64) G_MAXINT64 / 4);
 }
 
-/* The link ended under a call: the error says so (our end closed, or the other end's Closed). */
+/* The link ended under a call: the error says so (the other end's Closed, typically). */
 static gboolean error_is_link_gone(const GError *error) {
         return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
                g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE) ||
@@ -592,25 +516,50 @@ static GError *send_error_fix(AsDirectLink *link, GError *error) {
         return error;
 }
 
-static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_data) {
-        g_autoptr(GTask) task = user_data;
-        SendData *data = g_task_get_task_data(task);
-        AsDirectLink *link = data->link;
-        GError *error = NULL;
-        GVariant *reply;
+/* The reply's body, or its error as GDBus gives it (remote errors in their registered domains). */
+static GVariant *reply_take(GDBusMessage *reply, GError **error) {
+        GVariant *body;
 
-        reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-        if (!g_queue_find(&link->sends, task)) {
-                /* Failed already, with the connection. */
-                g_clear_pointer(&reply, g_variant_unref);
-                g_clear_error(&error);
-                return;
+        if (g_dbus_message_to_gerror(reply, error))
+                return NULL;
+        body = g_dbus_message_get_body(reply);
+        if (!body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(a{sv})"))) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                            "Method 'SendMessage' returned type '%s', but expected '(a{sv})'",
+                            body ? g_variant_get_type_string(body) : "()");
+                return NULL;
         }
-        if (!reply && error_is_link_gone(error) && !g_cancellable_is_cancelled(g_task_get_cancellable(task))) {
-                /* Held until the owner says why the connection ended. */
-                g_error_free(error);
-                return;
+        return g_variant_ref(body);
+}
+
+static GDBusMessage *send_message_new(GVariant *parameters) {
+        GDBusMessage *call = g_dbus_message_new_method_call(NULL, LINK_PATH, LINK_IFACE, "SendMessage");
+
+        g_dbus_message_set_body(call, parameters);
+        return call;
+}
+
+/* No more timer, cancellation or reply for @task: completed, or held. */
+static void send_disarm(AsDirectLink *link, SendData *data) {
+        if (data->timer) {
+                g_source_destroy(data->timer);
+                g_clear_pointer(&data->timer, g_source_unref);
         }
+        if (data->cancelled) {
+                g_source_destroy(data->cancelled);
+                g_clear_pointer(&data->cancelled, g_source_unref);
+        }
+        if (data->serial)
+                g_hash_table_remove(link->calls, GUINT_TO_POINTER(data->serial));
+}
+
+static void send_hold(AsDirectLink *link, GTask *task) {
+        send_disarm(link, g_task_get_task_data(task));
+}
+
+/* Takes @reply or @error. */
+static void send_complete(AsDirectLink *link, GTask *task, GVariant *reply, GError *error) {
+        send_disarm(link, g_task_get_task_data(task));
         g_queue_remove(&link->sends, task);
         if (reply)
                 g_task_return_pointer(task, reply, (GDestroyNotify) g_variant_unref);
@@ -619,15 +568,59 @@ static void on_send_reply(GObject *source, GAsyncResult *result, gpointer user_d
         g_object_unref(task); /* the queue's reference */
 }
 
-static void send_start(AsDirectLink *link, GTask *task) {
+static void on_reply(AsDirectLink *link, GDBusMessage *message) {
+        GTask *task = g_hash_table_lookup(link->calls, GUINT_TO_POINTER(g_dbus_message_get_reply_serial(message)));
+        GError *error = NULL;
+        GVariant *reply;
+
+        if (!task)
+                return; /* timed out or cancelled already, or never ours */
+        reply = reply_take(message, &error);
+        if (!reply && error_is_link_gone(error)) {
+                /* Held until the owner says why the connection ended. */
+                g_error_free(error);
+                send_hold(link, task);
+                return;
+        }
+        send_complete(link, task, reply, error);
+}
+
+static gboolean on_send_timeout(gpointer user_data) {
+        GTask *task = user_data;
         SendData *data = g_task_get_task_data(task);
 
-        data->sent = TRUE;
-        g_main_context_push_thread_default(link->context);
-        g_dbus_connection_call(link->peer, NULL, LINK_PATH, LINK_IFACE, "SendMessage", data->parameters,
-                               G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, call_timeout_ms(link),
-                               g_task_get_cancellable(task), on_send_reply, g_object_ref(task));
-        g_main_context_pop_thread_default(link->context);
+        send_complete(data->link, task, NULL, g_error_new_literal(G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Timeout was reached"));
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean on_send_cancelled(GCancellable *cancellable, gpointer user_data) {
+        GTask *task = user_data;
+        SendData *data = g_task_get_task_data(task);
+        GError *error = NULL;
+
+        g_cancellable_set_error_if_cancelled(cancellable, &error);
+        send_complete(data->link, task, NULL, error);
+        return G_SOURCE_REMOVE;
+}
+
+static GSource *send_attach(AsDirectLink *link, GSource *source, GSourceFunc callback, GTask *task) {
+        g_source_set_callback(source, callback, task, NULL);
+        g_source_attach(source, link->context);
+        return source;
+}
+
+static void send_start(AsDirectLink *link, GTask *task) {
+        SendData *data = g_task_get_task_data(task);
+        g_autoptr(GDBusMessage) call = send_message_new(data->parameters);
+        GCancellable *cancellable = g_task_get_cancellable(task);
+
+        data->serial = as_wire_send(link->wire, call);
+        g_hash_table_insert(link->calls, GUINT_TO_POINTER(data->serial), task);
+        data->timer = send_attach(link, g_timeout_source_new((guint) (call_timeout_usec(link) / 1000)), on_send_timeout,
+                                  task);
+        if (cancellable)
+                data->cancelled = send_attach(link, g_cancellable_source_new(cancellable),
+                                              G_SOURCE_FUNC(on_send_cancelled), task);
 }
 
 static GVariant *send_parameters(GVariant *message) {
@@ -657,49 +650,60 @@ GVariant *as_direct_link_send_finish(AsDirectLink *link, GAsyncResult *result, G
         return g_task_propagate_pointer(G_TASK(result), error);
 }
 
-/* In the owner's thread: a _sync() send cannot wait for the context to run. */
-static gboolean wait_for_handshake(AsDirectLink *link, GError **error) {
-        gint64 end = g_get_monotonic_time() + (gint64) MIN(link->timeout_usec + SEND_GRACE_USEC, (guint64) G_MAXINT64 / 2);
-        gboolean done;
+/* In the owner's thread, with its context not running: the handshake, in this thread. */
+static gboolean wait_for_handshake(AsDirectLink *link, GCancellable *cancellable, GError **error) {
+        GError *e = NULL;
 
-        g_mutex_lock(&link->lock);
-        while (!link->handshake_done && g_cond_wait_until(&link->cond, &link->lock, end))
-                ;
-        done = link->handshake_done;
-        g_mutex_unlock(&link->lock);
-        if (!done) {
+        if (as_wire_wait_ready(link->wire, g_get_monotonic_time() + call_timeout_usec(link), cancellable, &e))
+                return TRUE;
+        if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+                g_clear_error(&e);
                 g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_TIMEOUT,
                             "app service '%s': the direct link was not ready within %g s", link->service,
-                            (gdouble) (link->timeout_usec + SEND_GRACE_USEC) / G_USEC_PER_SEC);
+                            (gdouble) call_timeout_usec(link) / G_USEC_PER_SEC);
                 return FALSE;
         }
-        become_ready(link);
-        return TRUE;
+        g_propagate_error(error, e);
+        return FALSE;
 }
 
 GVariant *as_direct_link_send_sync(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
                                    GError **error) {
         g_autoptr(GVariant) parameters = send_parameters(message);
-        g_autoptr(GDBusConnection) peer = NULL;
+        g_autoptr(GDBusMessage) call = NULL;
+        g_autoptr(GDBusMessage) reply = NULL;
         GError *e = NULL;
-        GVariant *reply;
+        GVariant *body;
+        guint32 serial;
 
-        if (link->state == LINK_CONNECTING && !wait_for_handshake(link, error))
+        if (link->state == LINK_CONNECTING && !wait_for_handshake(link, cancellable, error))
                 return NULL;
         if (link->state != LINK_READY) {
                 g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the direct link ended");
                 return NULL;
         }
-        peer = g_object_ref(link->peer);
-        reply = g_dbus_connection_call_sync(peer, NULL, LINK_PATH, LINK_IFACE, "SendMessage", parameters,
-                                            G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, call_timeout_ms(link),
-                                            cancellable, &e);
-        if (reply)
-                return reply;
+        call = send_message_new(parameters);
+        serial = as_wire_send(link->wire, call);
+        /* What else arrives meanwhile (requests, other replies) is delivered later, in order. */
+        reply = as_wire_wait_reply(link->wire, serial, g_get_monotonic_time() + call_timeout_usec(link), cancellable,
+                                   &e);
+        body = reply ? reply_take(reply, &e) : NULL;
+        if (body)
+                return body;
         if (error_is_link_gone(e) && !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CLOSED)) {
                 g_clear_error(&e);
                 e = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_CLOSED, "the direct link ended");
         }
         g_propagate_error(error, send_error_fix(link, e));
         return NULL;
+}
+
+void as_direct_link_fail_pending(AsDirectLink *link, const gchar *cause) {
+        GTask *task;
+
+        while ((task = g_queue_peek_head(&link->sends)))
+                send_complete(link, task, NULL,
+                              g_error_new(APP_SERVICE_ERROR, APP_SERVICE_ERROR_CLOSED,
+                                          "app service '%s': connection %s closed before the response came: %s",
+                                          link->service, link->connection_path, cause));
 }

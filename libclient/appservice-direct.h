@@ -7,8 +7,11 @@
  * link calls it only through that, for each request received and when the link ends by itself.
  *
  * - Made from the fd (taken), as the server side of the authentication (the provider's end) or
- *   the client side; the handshake runs in a worker thread, and the link is ready, its object
- *   exported, once the owner's context sees it done (or a _sync() send waits for it).
+ *   the client side. Everything, the handshake included, runs in the owner's context, no thread
+ *   (the transport: appservice-wire.h); the link is ready once the handshake is done there (or
+ *   in a _sync() send, which drives the socket itself when the context is not running).
+ * - Memory is bounded: a message over max-message-size plus a header allowance ends the link, and
+ *   the link stops reading while its unsent output is over a bound (appservice-wire.h).
  * - Sends issued before it is ready wait for it. A send whose link ends before the response is
  *   held, not completed: the owner fails them with as_direct_link_fail_pending() once it has
  *   told the application why the connection ended.
@@ -68,7 +71,9 @@ void as_direct_link_fail_pending(AsDirectLink *link, const gchar *cause);
 void as_direct_link_send(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data);
 GVariant *as_direct_link_send_finish(AsDirectLink *link, GAsyncResult *result, GError **error);
-/* Blocks; G_IO_ERROR_CLOSED when the link ended before the response. */
+/* Blocks, polling the link's socket in this thread (the owner's context need not run; what
+ * else arrives meanwhile is delivered from it later); G_IO_ERROR_CLOSED when the link ended
+ * before the response. */
 GVariant *as_direct_link_send_sync(AsDirectLink *link, GVariant *message, GCancellable *cancellable,
                                    GError **error);
 

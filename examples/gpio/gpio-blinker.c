@@ -187,6 +187,12 @@ static gboolean on_tick(gpointer user_data) {
         g_autoptr(GError) error = NULL;
         gint value = !b->value;
 
+        /* The last value holds for a period, as every other: the line is released only then. */
+        if (arg_count > 0 && b->toggles >= arg_count) {
+                b->timer = 0;
+                stop(b, EXIT_SUCCESS);
+                return G_SOURCE_REMOVE;
+        }
         if (!write_value(b, value, &error)) {
                 fprintf(stderr, "gpio-blinker: Write failed: %s\n", error->message);
                 b->timer = 0;
@@ -198,12 +204,6 @@ static gboolean on_tick(gpointer user_data) {
         printf("gpio-blinker: toggle %d: ", b->toggles);
         print_line(b);
         printf(" = %d\n", value);
-
-        if (arg_count > 0 && b->toggles >= arg_count) {
-                b->timer = 0;
-                stop(b, EXIT_SUCCESS);
-                return G_SOURCE_REMOVE;
-        }
         return G_SOURCE_CONTINUE;
 }
 

@@ -5,8 +5,14 @@
  * libclient tests run over direct links too, since the library asks for them by default; the
  * receiving side's limits are tested from Python with a raw peer (test_python.py). */
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gio/gunixfdlist.h>
+#include <glib-unix.h>
 
 #include "libclient-test.h"
 
@@ -478,6 +484,478 @@ out:
                 g_signal_handlers_disconnect_by_data(provider, &held);
 }
 
+/* ---- a raw client end, spoken by hand: the provider's transport under attack ------------------- */
+
+/* An in-process provider that echoes at once; the connections it got, and the last one's end. */
+typedef struct {
+        GPtrArray *connections; /* AppServiceConnection, kept */
+        LtClosed closed;
+} Echoer;
+
+static void echoer_request_cb(AppServiceConnection *connection, AppServiceRequest *request, gpointer user_data) {
+        app_service_request_send_response(request, app_service_request_get_message(request), NULL, NULL, NULL);
+}
+
+static void echoer_connection_cb(AppServiceProvider *provider, AppServiceConnection *connection, GVariant *caller,
+                                 gpointer user_data) {
+        Echoer *e = user_data;
+
+        g_ptr_array_add(e->connections, g_object_ref(connection));
+        g_signal_connect(connection, "request-received", G_CALLBACK(echoer_request_cb), e);
+        g_signal_connect(connection, "service-closed", G_CALLBACK(lt_closed_cb), &e->closed);
+}
+
+static void echoer_clear(Echoer *e) {
+        for (guint i = 0; i < e->connections->len; i++) {
+                g_signal_handlers_disconnect_by_data(e->connections->pdata[i], e);
+                g_signal_handlers_disconnect_by_data(e->connections->pdata[i], &e->closed);
+        }
+        g_ptr_array_unref(e->connections);
+}
+
+static AppServiceProvider *echoer_start(LtBus *b, Echoer *e) {
+        g_autoptr(AppServiceProvider) provider = app_service_provider_new_for_bus(lt_bus_connect(b), ECHO);
+        g_autoptr(GError) error = NULL;
+
+        e->connections = g_ptr_array_new_with_free_func(g_object_unref);
+        g_signal_connect(provider, "connection-received", G_CALLBACK(echoer_connection_cb), e);
+        if (!app_service_provider_register_sync(provider, NULL, &error)) {
+                lt_fail("register: %s", error->message);
+                g_signal_handlers_disconnect_by_data(provider, e);
+                return NULL;
+        }
+        return g_steal_pointer(&provider);
+}
+
+/* OpenDirectConnection by hand: the client's end of a link, non-blocking, nothing said on it yet;
+ * -1 after failing the case. The provider's connection is there once it returns. */
+static int raw_link_open(LtBus *b, Echoer *e) {
+        g_autoptr(GUnixFDList) fds = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) link = NULL;
+        g_autoptr(GError) error = NULL;
+        guint had = e->connections->len;
+        LtResult r = { 0 };
+        gint32 handle = -1;
+        int fd = -1;
+
+        g_dbus_connection_call_with_unix_fd_list(b->conn, "io.appservice1", "/io/appservice1", "io.appservice1.Manager",
+                                                 "OpenDirectConnection", g_variant_new("(ssa{sv})", ECHO, "", NULL),
+                                                 G_VARIANT_TYPE("(oa{sv})"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL,
+                                                 lt_result_cb, &r);
+        if (lt_result_wait(&r, LT_WAIT_MS, "OpenDirectConnection's reply"))
+                reply = g_dbus_connection_call_with_unix_fd_list_finish(b->conn, &fds, r.result, &error);
+        lt_result_clear(&r);
+        if (!reply) {
+                lt_fail("OpenDirectConnection: %s", error ? error->message : "no reply");
+                return -1;
+        }
+        g_variant_get(reply, "(o@a{sv})", NULL, &link);
+        if (!g_variant_lookup(link, "fd", "h", &handle) || !fds || (fd = g_unix_fd_list_get(fds, handle, NULL)) < 0) {
+                lt_fail("OpenDirectConnection gave no link");
+                return -1;
+        }
+        g_unix_set_fd_nonblocking(fd, TRUE, NULL);
+        if (!LT_WAIT(e->connections->len > had, LT_WAIT_MS, "the provider's connection")) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static gboolean raw_write(int fd, const void *data, gsize size) {
+        gsize done = 0;
+
+        while (done < size) {
+                gssize n = send(fd, (const char *) data + done, size - done, MSG_NOSIGNAL);
+
+                if (n > 0)
+                        done += n;
+                else if (n < 0 && errno == EAGAIN)
+                        LT_RUN_FOR(FALSE, 5);
+                else
+                        return FALSE;
+        }
+        return TRUE;
+}
+
+/* Whether @text occurs in @got, which may hold nul bytes. */
+static gboolean has_bytes(GString *got, const char *text) {
+        gsize n = strlen(text);
+
+        for (gsize i = 0; i + n <= got->len; i++)
+                if (memcmp(got->str + i, text, n) == 0)
+                        return TRUE;
+        return FALSE;
+}
+
+/* Reads what is there into @got, @max bytes at a time: 1 once @done says so, 0 at the end of
+ * file or an error, -1 when it waits for more. */
+static int raw_read_some(int fd, GString *got, gsize max, gboolean (*done)(GString *got)) {
+        char buf[4096];
+
+        for (;;) {
+                gssize n = recv(fd, buf, MIN(max, sizeof buf), 0);
+
+                if (n > 0)
+                        g_string_append_len(got, buf, n);
+                else if (n == 0 || errno != EAGAIN)
+                        return 0;
+                if (done && done(got))
+                        return 1;
+                if (n < 0)
+                        return -1;
+        }
+}
+
+/* Reads until @done, or to the end of file when @done is NULL; FALSE otherwise. All that is there
+ * is read before the context runs again: it may well wait for nothing else. */
+static gboolean raw_read(int fd, GString *got, gsize max, gboolean (*done)(GString *got)) {
+        LtDeadline d;
+        int r;
+
+        lt_deadline_begin(&d, LT_WAIT_MS);
+        while ((r = raw_read_some(fd, got, max, done)) < 0 && lt_deadline_step(&d))
+                ;
+        lt_deadline_end(&d);
+        if (r < 0)
+                lt_fail("the provider said nothing more within %u ms", LT_WAIT_MS);
+        return r == 1 || (r == 0 && !done);
+}
+
+static gboolean is_line(GString *got) {
+        return g_str_has_suffix(got->str, "\r\n");
+}
+
+static gboolean has_again(GString *got) {
+        return has_bytes(got, "again");
+}
+
+/* The client side of the handshake: ANONYMOUS, BEGIN right behind it, and the server's OK. */
+static gboolean raw_handshake(int fd) {
+        static const char hello[] = "\0AUTH ANONYMOUS 74657374\r\nBEGIN\r\n";
+        g_autoptr(GString) got = g_string_new(NULL);
+
+        if (!raw_write(fd, hello, sizeof hello - 1))
+                return FALSE;
+        /* Byte by byte: what follows the OK line is not ours to read here. */
+        return raw_read(fd, got, 1, is_line) && g_str_has_prefix(got->str, "OK ") &&
+               got->len == strlen("OK \r\n") + 32;
+}
+/* A SendMessage call as the wire carries it. */
+static GBytes *raw_call(guint32 serial, const char *text) {
+        g_autoptr(GDBusMessage) call = g_dbus_message_new_method_call(NULL, "/io/appservice1/link",
+                                                                       "io.appservice1.Link", "SendMessage");
+        gsize size = 0;
+        guchar *blob;
+
+        g_dbus_message_set_body(call, g_variant_new_parsed("({'text': <%s>},)", text));
+        g_dbus_message_set_serial(call, serial);
+        blob = g_dbus_message_to_blob(call, &size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+        g_assert_nonnull(blob);
+        return g_bytes_new_take(blob, size);
+}
+
+#define FLOOD_MAX_MESSAGE 4096
+/* The provider's queues stop it reading at 4 × (4096 + 64 KiB), about 272 KiB (appservice-wire.h);
+ * the socket buffers hold a few hundred KiB more. A provider that read on would take it all. */
+#define FLOOD_BOUND (2 * 1024 * 1024)
+#define FLOOD_TOTAL (32 * 1024 * 1024)
+
+/* Writes SendMessage calls and never reads: how much the provider took before the socket stopped
+ * taking more (for half a second), at most FLOOD_TOTAL. */
+static gsize flood(int fd) {
+        g_autoptr(GBytes) one = raw_call(7, "'" "flood, flood, flood, flood, flood, flood" "'");
+        g_autoptr(GByteArray) chunk = g_byte_array_new();
+        gint64 last = g_get_monotonic_time();
+        gsize total = 0, pos = 0;
+
+        while (chunk->len < 64 * 1024)
+                g_byte_array_append(chunk, g_bytes_get_data(one, NULL), g_bytes_get_size(one));
+        while (total < FLOOD_TOTAL && g_get_monotonic_time() - last < 500 * 1000) {
+                gssize n = send(fd, chunk->data + pos, chunk->len - pos, MSG_NOSIGNAL);
+
+                if (n > 0) {
+                        total += n;
+                        pos = (pos + n) % chunk->len;
+                        last = g_get_monotonic_time();
+                } else {
+                        LT_RUN_FOR(FALSE, 10);
+                }
+        }
+        return total;
+}
+
+/* A client end that sends requests and never reads its replies: the provider stops reading it
+ * once its queued output is at the bound, so that the flood stalls on the client's own socket;
+ * the provider's other connections are served meanwhile. */
+static void test_flood_without_reading(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) provider = NULL;
+        g_autoptr(AppServiceConnection) other = NULL;
+        g_autoptr(AppServiceResponse) response = NULL;
+        g_autoptr(GVariant) message = lt_value_set("{'n': <int32 5>}");
+        g_autoptr(GError) error = NULL;
+        g_autofree char *body = g_strdup_printf("MaxMessageSize=%d\n", FLOOD_MAX_MESSAGE);
+        Echoer e = { 0 };
+        LtResult r = { 0 };
+        gsize total;
+        int fd = -1;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, body);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        provider = echoer_start(b, &e);
+        LT_CHECK_OR_GOTO(provider, out);
+        fd = raw_link_open(b, &e);
+        LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
+
+        total = flood(fd);
+        g_test_message("the provider took %" G_GSIZE_FORMAT " bytes of requests before it stopped reading", total);
+        g_assert_cmpuint(total, <, FLOOD_BOUND);
+        g_assert_cmpuint(total, >, 0);
+        g_assert_cmpuint(e.closed.count, ==, 0);
+
+        /* Another client is served all the while. */
+        other = app_service_connection_new_for_bus(b->conn, ECHO, NULL);
+        app_service_connection_open(other, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "the other open"), out);
+        g_assert_cmpint(app_service_connection_open_finish(other, r.result, &error), ==,
+                        APP_SERVICE_CONNECTION_STATUS_SUCCESS);
+        g_assert_no_error(error);
+        g_assert_true(app_service_connection_get_direct(other));
+        lt_result_clear(&r);
+        app_service_connection_send_message(other, message, NULL, lt_result_cb, &r);
+        LT_CHECK_OR_GOTO(lt_result_wait(&r, LT_WAIT_MS, "the other client's response"), out);
+        response = app_service_connection_send_message_finish(other, r.result, &error);
+        g_assert_no_error(error);
+        LT_CHECK_OR_GOTO(response, out);
+        g_assert_true(lt_value_set_equal(app_service_response_get_message(response), message));
+
+        /* The flooding end goes: its connection ends (Canceled), the provider lives on. */
+        close(g_steal_fd(&fd));
+        LT_CHECK_OR_GOTO(LT_WAIT(e.closed.count == 1, LT_WAIT_MS, "the flooded connection's end"), out);
+        g_assert_cmpint(e.closed.status, ==, APP_SERVICE_CLOSED_STATUS_CANCELED);
+out:
+        lt_result_clear(&r);
+        if (fd >= 0)
+                close(fd);
+        if (provider)
+                g_signal_handlers_disconnect_by_data(provider, &e);
+        if (e.connections)
+                echoer_clear(&e);
+}
+
+/* A method call as the wire carries it; @flags, e.g. NO_REPLY_EXPECTED. */
+static GBytes *raw_message(guint32 serial, const char *path, const char *iface, const char *member, GVariant *body,
+                           GDBusMessageFlags flags) {
+        g_autoptr(GDBusMessage) call = g_dbus_message_new_method_call(NULL, path, iface, member);
+        gsize size = 0;
+        guchar *blob;
+
+        if (body)
+                g_dbus_message_set_body(call, body);
+        g_dbus_message_set_flags(call, flags);
+        g_dbus_message_set_serial(call, serial);
+        blob = g_dbus_message_to_blob(call, &size, G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+        g_assert_nonnull(blob);
+        return g_bytes_new_take(blob, size);
+}
+
+/* Whether @got holds @n whole messages. */
+static gboolean holds_messages(GString *got, guint n) {
+        gsize pos = 0;
+
+        for (guint i = 0; i < n; i++) {
+                gssize need;
+
+                if (got->len - pos < 16)
+                        return FALSE;
+                need = g_dbus_message_bytes_needed((guchar *) got->str + pos, 16, NULL);
+                if (need < 0 || got->len - pos < (gsize) need)
+                        return FALSE;
+                pos += need;
+        }
+        return TRUE;
+}
+
+static gboolean holds_four(GString *got) {
+        return holds_messages(got, 4);
+}
+
+/* The replies GDBus gave for what is not SendMessage: Ping answered, UnknownMethod for another
+ * object, interface or method, InvalidArgs for another signature; nothing for a call that wants
+ * no reply (serial 5, sent before the last). */
+static void test_other_calls(void) {
+        static const struct {
+                guint32 serial;
+                const char *path, *iface, *member, *body;
+                const char *error;
+        } calls[] = {
+                { 1, "/io/appservice1/link", "org.freedesktop.DBus.Peer", "Ping", NULL, NULL },
+                { 2, "/elsewhere", "io.appservice1.Link", "SendMessage", "({'a': <1>},)", "UnknownMethod" },
+                { 3, "/io/appservice1/link", "io.example.Other", "SendMessage", "({'a': <1>},)", "UnknownMethod" },
+                { 5, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "({'quiet': <1>},)", NULL },
+                { 4, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "('text',)", "InvalidArgs" },
+        };
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) provider = NULL;
+        g_autoptr(GString) got = g_string_new(NULL);
+        Echoer e = { 0 };
+        gsize pos = 0;
+        int fd = -1;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        provider = echoer_start(b, &e);
+        LT_CHECK_OR_GOTO(provider, out);
+        fd = raw_link_open(b, &e);
+        LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
+        for (guint i = 0; i < G_N_ELEMENTS(calls); i++) {
+                GDBusMessageFlags flags = calls[i].serial == 5 ? G_DBUS_MESSAGE_FLAGS_NO_REPLY_EXPECTED : 0;
+                g_autoptr(GBytes) blob = raw_message(calls[i].serial, calls[i].path, calls[i].iface, calls[i].member,
+                                                     calls[i].body ? g_variant_new_parsed(calls[i].body) : NULL, flags);
+
+                LT_CHECK_OR_GOTO(raw_write(fd, g_bytes_get_data(blob, NULL), g_bytes_get_size(blob)), out);
+        }
+        LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, holds_four), out);
+
+        for (guint32 serial = 1; serial <= 4; serial++) {
+                gssize need = g_dbus_message_bytes_needed((guchar *) got->str + pos, 16, NULL);
+                g_autoptr(GDBusMessage) reply = g_dbus_message_new_from_blob((guchar *) got->str + pos, need,
+                                                                              G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
+                const char *expected = NULL;
+
+                pos += need;
+                LT_CHECK_OR_GOTO(reply, out);
+                /* Answered in order; 5 never. */
+                g_assert_cmpuint(g_dbus_message_get_reply_serial(reply), ==, serial);
+                for (guint i = 0; i < G_N_ELEMENTS(calls); i++)
+                        if (calls[i].serial == serial)
+                                expected = calls[i].error;
+                if (!expected) {
+                        g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_METHOD_RETURN);
+                } else {
+                        g_autofree char *name = g_strconcat("org.freedesktop.DBus.Error.", expected, NULL);
+
+                        g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_ERROR);
+                        g_assert_cmpstr(g_dbus_message_get_error_name(reply), ==, name);
+                }
+        }
+        g_assert_cmpuint(pos, ==, got->len);
+out:
+        if (fd >= 0)
+                close(fd);
+        if (provider)
+                g_signal_handlers_disconnect_by_data(provider, &e);
+        if (e.connections)
+                echoer_clear(&e);
+}
+
+typedef enum {
+        HOSTILE_NO_NUL,
+        HOSTILE_LONG_LINE,
+        HOSTILE_EOF_MIDWAY,
+        HOSTILE_EXTERNAL,
+        HOSTILE_TOO_MANY_LINES,
+        HOSTILE_OVERSIZE_HEADER,
+} Hostile;
+
+/* What the hostile client end writes (and whether it then shuts its writing down). */
+static GBytes *hostile_bytes(Hostile how) {
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        switch (how) {
+        case HOSTILE_NO_NUL:
+                g_string_append(s, "GET / HTTP/1.0\r\n\r\n");
+                break;
+        case HOSTILE_LONG_LINE:
+                g_string_append_len(s, "\0AUTH ANONYMOUS ", 16);
+                for (guint i = 0; i < 8192; i++)
+                        g_string_append_c(s, 'a');
+                break;
+        case HOSTILE_EOF_MIDWAY:
+                g_string_append_len(s, "\0AUTH ANONY", 11);
+                break;
+        case HOSTILE_EXTERNAL:
+                g_string_append_len(s, "\0AUTH EXTERNAL 30\r\n", 19);
+                break;
+        case HOSTILE_TOO_MANY_LINES:
+                g_string_append_c(s, '\0');
+                for (guint i = 0; i < 64; i++)
+                        g_string_append(s, "AUTH EXTERNAL\r\n");
+                break;
+        case HOSTILE_OVERSIZE_HEADER: {
+                /* A method call's fixed header: little-endian, version 1, a body of 100 MiB, serial 1,
+                 * no header fields. Nothing else follows: the length alone must end the link. */
+                static const guint8 header[16] = { 'l', 1, 0, 1, 0, 0, 0x40, 0x06, 1, 0, 0, 0, 0, 0, 0, 0 };
+
+                g_string_append_len(s, (const char *) header, sizeof header);
+                break;
+        }
+        }
+        return g_string_free_to_bytes(g_steal_pointer(&s));
+}
+
+/* A client end that breaks the rules ends its link cleanly: the provider's connection ends
+ * (Canceled), the provider closes its end (our end of file), and it serves the next link. */
+static void run_hostile(gconstpointer data) {
+        Hostile how = GPOINTER_TO_INT(data);
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceProvider) provider = NULL;
+        g_autoptr(GBytes) bytes = hostile_bytes(how);
+        g_autoptr(GString) got = g_string_new(NULL);
+        Echoer e = { 0 };
+        int fd = -1;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, "MaxMessageSize=4096\n");
+        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
+        provider = echoer_start(b, &e);
+        LT_CHECK_OR_GOTO(provider, out);
+        fd = raw_link_open(b, &e);
+        LT_CHECK_OR_GOTO(fd >= 0, out);
+        if (how == HOSTILE_OVERSIZE_HEADER)
+                LT_CHECK_OR_GOTO(raw_handshake(fd), out);
+
+        LT_CHECK_OR_GOTO(raw_write(fd, g_bytes_get_data(bytes, NULL), g_bytes_get_size(bytes)), out);
+        if (how == HOSTILE_EOF_MIDWAY || how == HOSTILE_EXTERNAL)
+                shutdown(fd, SHUT_WR);
+        LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, NULL), out);
+        LT_CHECK_OR_GOTO(LT_WAIT(e.closed.count == 1, LT_WAIT_MS, "the provider's connection's end"), out);
+        g_assert_cmpint(e.closed.status, ==, APP_SERVICE_CLOSED_STATUS_CANCELED);
+        if (how == HOSTILE_EXTERNAL)
+                g_assert_cmpstr(got->str, ==, "REJECTED ANONYMOUS\r\n");
+        else if (how == HOSTILE_TOO_MANY_LINES)
+                g_assert_true(g_str_has_prefix(got->str, "REJECTED ANONYMOUS\r\n"));
+        else
+                g_assert_cmpuint(got->len, ==, 0);
+        close(g_steal_fd(&fd));
+
+        /* Still serving: a well-behaved link after it gets its echo. */
+        fd = raw_link_open(b, &e);
+        LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
+        {
+                g_autoptr(GBytes) call = raw_call(1, "'again'");
+
+                LT_CHECK_OR_GOTO(raw_write(fd, g_bytes_get_data(call, NULL), g_bytes_get_size(call)), out);
+                g_string_truncate(got, 0);
+                LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, has_again), out);
+                g_assert_true(has_bytes(got, "again"));
+        }
+out:
+        if (fd >= 0)
+                close(fd);
+        if (provider)
+                g_signal_handlers_disconnect_by_data(provider, &e);
+        if (e.connections)
+                echoer_clear(&e);
+}
+
 /* APPSERVICE_DIRECT=0: a brokered connection, whose messages the broker relays. */
 static void test_disabled_by_environment(void) {
         g_autoptr(LtBus) b = lt_bus_new();
@@ -523,5 +1001,14 @@ int main(int argc, char **argv) {
         g_test_add_func("/direct/end/provider-killed", test_end_provider_killed);
         g_test_add_func("/direct/end/broker-stops", test_end_broker_stops);
         g_test_add_func("/direct/disabled-by-environment", test_disabled_by_environment);
+        g_test_add_func("/direct/wire/flood-without-reading", test_flood_without_reading);
+        g_test_add_func("/direct/wire/other-calls", test_other_calls);
+        g_test_add_data_func("/direct/wire/hostile/no-nul", GINT_TO_POINTER(HOSTILE_NO_NUL), run_hostile);
+        g_test_add_data_func("/direct/wire/hostile/long-line", GINT_TO_POINTER(HOSTILE_LONG_LINE), run_hostile);
+        g_test_add_data_func("/direct/wire/hostile/eof-midway", GINT_TO_POINTER(HOSTILE_EOF_MIDWAY), run_hostile);
+        g_test_add_data_func("/direct/wire/hostile/external", GINT_TO_POINTER(HOSTILE_EXTERNAL), run_hostile);
+        g_test_add_data_func("/direct/wire/hostile/too-many-lines", GINT_TO_POINTER(HOSTILE_TOO_MANY_LINES),
+                             run_hostile);
+        g_test_add_data_func("/direct/wire/oversize-header", GINT_TO_POINTER(HOSTILE_OVERSIZE_HEADER), run_hostile);
         return g_test_run();
 }

@@ -527,6 +527,15 @@ static AppServiceProvider *echoer_start(LtBus *b, Echoer *e) {
         return g_steal_pointer(&provider);
 }
 
+/* A broker serving ECHO (its definition's [App Service] lines beyond the name: @body, may be NULL)
+ * and the echoer providing it; NULL after failing the case. */
+static AppServiceProvider *echo_world_start(LtBus *b, const char *body, Echoer *e) {
+        lt_bus_write_definition(b, ECHO, 0644, body);
+        if (!lt_bus_start_daemon(b))
+                return NULL;
+        return echoer_start(b, e);
+}
+
 /* OpenDirectConnection by hand: the client's end of a link, non-blocking, nothing said on it yet;
  * -1 after failing the case. The provider's connection is there once it returns. */
 static int raw_link_open(LtBus *b, Echoer *e) {
@@ -704,9 +713,7 @@ static void test_flood_without_reading(void) {
 
         if (!b)
                 return;
-        lt_bus_write_definition(b, ECHO, 0644, body);
-        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
-        provider = echoer_start(b, &e);
+        provider = echo_world_start(b, body, &e);
         LT_CHECK_OR_GOTO(provider, out);
         fd = raw_link_open(b, &e);
         LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
@@ -808,9 +815,7 @@ static void test_other_calls(void) {
 
         if (!b)
                 return;
-        lt_bus_write_definition(b, ECHO, 0644, NULL);
-        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
-        provider = echoer_start(b, &e);
+        provider = echo_world_start(b, NULL, &e);
         LT_CHECK_OR_GOTO(provider, out);
         fd = raw_link_open(b, &e);
         LT_CHECK_OR_GOTO(fd >= 0 && raw_handshake(fd), out);
@@ -913,9 +918,7 @@ static void run_hostile(gconstpointer data) {
 
         if (!b)
                 return;
-        lt_bus_write_definition(b, ECHO, 0644, "MaxMessageSize=4096\n");
-        LT_CHECK_OR_GOTO(lt_bus_start_daemon(b), out);
-        provider = echoer_start(b, &e);
+        provider = echo_world_start(b, "MaxMessageSize=4096\n", &e);
         LT_CHECK_OR_GOTO(provider, out);
         fd = raw_link_open(b, &e);
         LT_CHECK_OR_GOTO(fd >= 0, out);

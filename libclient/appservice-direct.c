@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "appservice-direct.h"
 
+#include "appservice-dbus-interfaces.h"
 #include "appservice-private.h"
 #include "appservice-wire.h"
 #include "valueset-dbus-size.h"
@@ -23,6 +24,7 @@
 #define LINK_PATH "/io/appservice1/link"
 #define LINK_IFACE "io.appservice1.Link"
 #define PEER_IFACE "org.freedesktop.DBus.Peer"
+#define INTROSPECTABLE_IFACE "org.freedesktop.DBus.Introspectable"
 /* A sender gives up this long after the receiving end should have answered (the contract). */
 #define SEND_GRACE_USEC G_USEC_PER_SEC
 
@@ -229,6 +231,25 @@ static void on_send_message(AsDirectLink *link, GDBusMessage *call) {
         }
 }
 
+/* The link's object, for a peer that introspects it (busctl, d-feet): what it serves. */
+static GVariant *introspection_xml(void) {
+        g_autoptr(GString) xml = g_string_new(
+                "<!DOCTYPE node PUBLIC \"-//freedesktop//DTD D-BUS Object Introspection 1.0//EN\"\n"
+                " \"http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd\">\n<node>\n");
+
+        g_dbus_interface_info_generate_xml((GDBusInterfaceInfo *) &app_service_dbus_link_interface, 2, xml);
+        g_string_append(xml, "  <interface name=\"" PEER_IFACE "\">\n"
+                             "    <method name=\"Ping\"/>\n"
+                             "  </interface>\n"
+                             "  <interface name=\"" INTROSPECTABLE_IFACE "\">\n"
+                             "    <method name=\"Introspect\">\n"
+                             "      <arg type=\"s\" name=\"xml_data\" direction=\"out\"/>\n"
+                             "    </method>\n"
+                             "  </interface>\n"
+                             "</node>\n");
+        return g_variant_new("(s)", xml->str);
+}
+
 /* What GDBus answered for an object that exports io.appservice1.Link alone, at LINK_PATH. */
 static void on_method_call(AsDirectLink *link, GDBusMessage *call) {
         const gchar *path = g_dbus_message_get_path(call);
@@ -238,6 +259,9 @@ static void on_method_call(AsDirectLink *link, GDBusMessage *call) {
 
         if (g_strcmp0(iface, PEER_IFACE) == 0 && g_strcmp0(member, "Ping") == 0) {
                 reply_value(link, call, NULL);
+        } else if (g_strcmp0(path, LINK_PATH) == 0 && g_strcmp0(iface, INTROSPECTABLE_IFACE) == 0 &&
+                   g_strcmp0(member, "Introspect") == 0) {
+                reply_value(link, call, introspection_xml());
         } else if (g_strcmp0(path, LINK_PATH) != 0) {
                 g_autofree gchar *text = g_strdup_printf("Object does not exist at path “%s”", path);
 

@@ -787,13 +787,13 @@ static gboolean holds_messages(GString *got, guint n) {
         return TRUE;
 }
 
-static gboolean holds_four(GString *got) {
-        return holds_messages(got, 4);
+static gboolean holds_five(GString *got) {
+        return holds_messages(got, 5);
 }
 
 /* The replies GDBus gave for what is not SendMessage: Ping answered, UnknownMethod for another
  * object, interface or method, InvalidArgs for another signature; nothing for a call that wants
- * no reply (serial 5, sent before the last). */
+ * no reply (serial 5, sent before 4); Introspect says what the object serves. */
 static void test_other_calls(void) {
         static const struct {
                 guint32 serial;
@@ -805,7 +805,9 @@ static void test_other_calls(void) {
                 { 3, "/io/appservice1/link", "io.example.Other", "SendMessage", "({'a': <1>},)", "UnknownMethod" },
                 { 5, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "({'quiet': <1>},)", NULL },
                 { 4, "/io/appservice1/link", "io.appservice1.Link", "SendMessage", "('text',)", "InvalidArgs" },
+                { 6, "/io/appservice1/link", "org.freedesktop.DBus.Introspectable", "Introspect", NULL, NULL },
         };
+        static const guint32 answered[] = { 1, 2, 3, 4, 6 };
         g_autoptr(LtBus) b = lt_bus_new();
         g_autoptr(AppServiceProvider) provider = NULL;
         g_autoptr(GString) got = g_string_new(NULL);
@@ -826,9 +828,10 @@ static void test_other_calls(void) {
 
                 LT_CHECK_OR_GOTO(raw_write(fd, g_bytes_get_data(blob, NULL), g_bytes_get_size(blob)), out);
         }
-        LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, holds_four), out);
+        LT_CHECK_OR_GOTO(raw_read(fd, got, G_MAXSIZE, holds_five), out);
 
-        for (guint32 serial = 1; serial <= 4; serial++) {
+        for (guint n = 0; n < G_N_ELEMENTS(answered); n++) {
+                guint32 serial = answered[n];
                 gssize need = g_dbus_message_bytes_needed((guchar *) got->str + pos, 16, NULL);
                 g_autoptr(GDBusMessage) reply = g_dbus_message_new_from_blob((guchar *) got->str + pos, need,
                                                                               G_DBUS_CAPABILITY_FLAGS_NONE, NULL);
@@ -843,6 +846,15 @@ static void test_other_calls(void) {
                                 expected = calls[i].error;
                 if (!expected) {
                         g_assert_cmpint(g_dbus_message_get_message_type(reply), ==, G_DBUS_MESSAGE_TYPE_METHOD_RETURN);
+                        if (serial == 6) {
+                                const char *xml = NULL;
+
+                                g_assert_cmpstr(g_dbus_message_get_signature(reply), ==, "s");
+                                g_variant_get(g_dbus_message_get_body(reply), "(&s)", &xml);
+                                g_assert_nonnull(strstr(xml, "<interface name=\"io.appservice1.Link\">"));
+                                g_assert_nonnull(strstr(xml, "<method name=\"SendMessage\">"));
+                                g_assert_nonnull(strstr(xml, "<method name=\"Ping\"/>"));
+                        }
                 } else {
                         g_autofree char *name = g_strconcat("org.freedesktop.DBus.Error.", expected, NULL);
 

@@ -227,6 +227,9 @@ static gssize in_read(AsWire *wire) {
 /* ---- the handshake (SASL, ANONYMOUS only) ---- */
 
 static void auth_done(AsWire *wire) {
+        /* Writing our last line may have ended the wire (the other side gone): it stays ended. */
+        if (wire->state != WIRE_AUTH)
+                return;
         wire->state = WIRE_RUNNING;
         wire->vtable->ready(wire->user_data);
 }

@@ -792,10 +792,11 @@ void lt_closed_cb(AppServiceConnection *connection, AppServiceClosedStatus statu
 
 GVariant *lt_value_set(const char *text) {
         g_autoptr(GError) error = NULL;
+        /* A non-floating reference already: sinking it would add one that nobody drops. */
         GVariant *v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
 
         g_assert_no_error(error);
-        return v ? g_variant_ref_sink(v) : NULL;
+        return v;
 }
 
 gboolean lt_value_set_equal(GVariant *a, GVariant *b) {

@@ -44,7 +44,7 @@ static void monitor_response_error(Connection *c, uint64_t request, uint64_t sen
                 return;
         monitor_emit(c->manager, "response", "sotts", "service", c->service->definition->name,
                      "connection", c->path, "request", request,
-                     "latency-usec", sent_usec ? manager_now_usec(c->manager) - sent_usec : UINT64_C(0),
+                     "latency-usec", sent_usec ? monotonic_usec() - sent_usec : UINT64_C(0),
                      "error", error_name);
 }
 
@@ -352,7 +352,7 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
 
         if (monitor_is_active(c->manager))
                 monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,
-                             "request", id, "latency-usec", manager_now_usec(c->manager) - req->sent_usec,
+                             "request", id, "latency-usec", monotonic_usec() - req->sent_usec,
                              "size", (uint32_t) size);
 
         if (reply)

@@ -274,7 +274,7 @@ void request_start(Request *req, Completion *completion) {
         /* Nothing started in between: the id reserved is still the next one. */
         assert(req->id == k->last_id + 1);
         k->last_id = req->id;
-        (void) sd_event_now(k->event, CLOCK_MONOTONIC, &req->sent_usec);
+        req->sent_usec = monotonic_usec();
         req->started = true;
         l->n_pending[req->from]++;
         LIST_PREPEND(requests, l->requests, req);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cleanup.h"
 
@@ -12,6 +13,16 @@
 #define PID_FMT "%i"
 
 #define USEC_PER_SEC UINT64_C(1000000)
+
+/* CLOCK_MONOTONIC now. Not the event loop's time of the iteration (sd_event_now()): the broker
+ * handles a batch of messages per wake-up, so a request and its answer can share one iteration,
+ * and a duration between them needs the clock itself. */
+static inline uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
 
 static inline bool streq(const char *a, const char *b) {
         return strcmp(a, b) == 0;

@@ -25,6 +25,8 @@
  * - The Manager's signals (StateUpdate, MonitorEvent) are unicast, so their subscription costs
  *   no traffic; they go to the clients that want them. The Manager's PropertiesChanged is
  *   broadcast: it is subscribed only while a client wants it.
+ * - So are the app services' changes (InterfacesAdded and InterfacesRemoved at the Manager's
+ *   path, each service's PropertiesChanged): only while a list of the services is alive.
  *
  * - ServiceClosed is also noted, path and status, by a filter in GDBus's worker thread, as it
  *   arrives: the broker sends it before it fails the connection's pending requests with Closed,
@@ -69,6 +71,8 @@ struct _AsHub {
         guint manager_subscription;
         guint properties_subscription; /* while properties_wanted */
         guint properties_wanted;
+        guint services_subscriptions[2]; /* while services_wanted: ObjectManager, Properties */
+        guint services_wanted;
         guint watch;
         gchar *owner;        /* io.appservice1's unique name as last seen, or NULL */
         GQueue clients;      /* AsHubClient (not owned), by order of attaching */
@@ -338,6 +342,25 @@ static void on_manager_properties_changed(GDBusConnection *bus, const gchar *sen
                          signal_name, parameters);
 }
 
+static void on_service_changes(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
+                               const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
+                               gpointer user_data) {
+        AsHub *hub = user_data;
+
+        if (g_strcmp0(sender, hub->owner) != 0) {
+                g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
+                        object_path, sender);
+                return;
+        }
+        if (g_str_equal(signal_name, "PropertiesChanged") ?
+                    !g_str_has_prefix(object_path, AS_SERVICE_PATH_PREFIX) ||
+                            !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sa{sv}as)")) :
+                    !g_str_equal(object_path, AS_MANAGER_PATH))
+                return;
+        broadcast_signal(hub, AS_HUB_WANTS_SERVICE_CHANGES, sender, object_path, interface_name, signal_name,
+                         parameters);
+}
+
 /* ---- the owner of io.appservice1 ---- */
 
 static void set_owner(AsHub *hub, const gchar *owner) {
@@ -439,6 +462,9 @@ static void hub_release(AsHub *hub) {
         g_dbus_connection_signal_unsubscribe(hub->bus, hub->manager_subscription);
         if (hub->properties_subscription)
                 g_dbus_connection_signal_unsubscribe(hub->bus, hub->properties_subscription);
+        for (guint i = 0; i < G_N_ELEMENTS(hub->services_subscriptions); i++)
+                if (hub->services_subscriptions[i])
+                        g_dbus_connection_signal_unsubscribe(hub->bus, hub->services_subscriptions[i]);
         g_bus_unwatch_name(hub->watch);
         g_dbus_connection_remove_filter(hub->bus, hub->closed_filter);
         hub_unref(hub);
@@ -460,6 +486,24 @@ static void want_properties(AsHub *hub, gint delta) {
         }
 }
 
+/* The services' changes: for the lists of services alone. */
+static void want_services(AsHub *hub, gint delta) {
+        hub->services_wanted += delta;
+        if (hub->services_wanted > 0 && !hub->services_subscriptions[0]) {
+                g_main_context_push_thread_default(hub->context);
+                hub->services_subscriptions[0] = subscribe(hub, "org.freedesktop.DBus.ObjectManager", NULL,
+                                                           AS_MANAGER_PATH, NULL, on_service_changes);
+                hub->services_subscriptions[1] = subscribe(hub, AS_PROPERTIES_IFACE, "PropertiesChanged", NULL,
+                                                           AS_SERVICE_IFACE, on_service_changes);
+                g_main_context_pop_thread_default(hub->context);
+        } else if (hub->services_wanted == 0 && hub->services_subscriptions[0]) {
+                for (guint i = 0; i < G_N_ELEMENTS(hub->services_subscriptions); i++) {
+                        g_dbus_connection_signal_unsubscribe(hub->bus, hub->services_subscriptions[i]);
+                        hub->services_subscriptions[i] = 0;
+                }
+        }
+}
+
 /* In the hub's context. */
 AsHub *as_hub_attach(GDBusConnection *bus, GMainContext *context, AsHubClient *client) {
         AsHub *hub = hub_get(bus, context);
@@ -469,6 +513,8 @@ AsHub *as_hub_attach(GDBusConnection *bus, GMainContext *context, AsHubClient *c
         g_queue_push_tail_link(&hub->clients, &client->node);
         if (client->vtable->wants & AS_HUB_WANTS_MANAGER_PROPERTIES)
                 want_properties(hub, +1);
+        if (client->vtable->wants & AS_HUB_WANTS_SERVICE_CHANGES)
+                want_services(hub, +1);
         if (hub->owner) {
                 g_autoptr(GObject) instance = g_object_ref(client->instance);
 
@@ -490,6 +536,8 @@ void as_hub_detach(AsHub *hub, AsHubClient *client) {
         client->hub = NULL;
         if (client->vtable->wants & AS_HUB_WANTS_MANAGER_PROPERTIES)
                 want_properties(hub, -1);
+        if (client->vtable->wants & AS_HUB_WANTS_SERVICE_CHANGES)
+                want_services(hub, -1);
         hub_release(hub);
 }
 

@@ -17,6 +17,10 @@ typedef enum {
         AS_HUB_WANTS_MANAGER_SIGNALS = 1 << 0,
         /* The Manager's PropertiesChanged: a broadcast, subscribed only while a client wants it. */
         AS_HUB_WANTS_MANAGER_PROPERTIES = 1 << 1,
+        /* The ObjectManager's InterfacesAdded and InterfacesRemoved at the Manager's path, and
+         * the app services' PropertiesChanged (broadcast, or unicast to a subscriber): subscribed
+         * only while a client wants them. */
+        AS_HUB_WANTS_SERVICE_CHANGES = 1 << 2,
 } AsHubWants;
 
 typedef struct {

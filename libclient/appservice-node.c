@@ -1199,3 +1199,107 @@ gboolean app_service_node_stop_monitoring_sync(AppServiceNode *self, GCancellabl
         return as_call_always_sync(self->link.bus, AS_BUS_NAME, AS_MANAGER_PATH, AS_MANAGER_IFACE, "StopMonitoring", NULL,
                                    cancellable, error);
 }
+
+/* ---- the list of app services ---- */
+
+static void on_list_made(GObject *source, GAsyncResult *result, gpointer user_data) {
+        g_autoptr(GTask) task = user_data;
+        GError *error = NULL;
+        GListModel *list = as_service_list_new_finish(result, &error);
+
+        if (list)
+                g_task_return_pointer(task, list, g_object_unref);
+        else
+                g_task_return_error(task, error);
+}
+
+/* Once the bus is reached. */
+static void list_services_start(GTask *task) {
+        AppServiceNode *self = g_task_get_source_object(task);
+
+        g_main_context_push_thread_default(self->link.context);
+        as_service_list_new_async(self->link.bus, g_task_get_cancellable(task), on_list_made, task);
+        g_main_context_pop_thread_default(self->link.context);
+}
+
+/**
+ * app_service_node_list_services:
+ * @self: a node
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the list is read
+ * @user_data: data for @callback
+ *
+ * Reads the node's app services, every one its broker declares, and keeps them up to date.
+ *
+ * The list is a [iface@Gio.ListModel] of [class@AppService.Info], sorted by name. While it is
+ * alive it follows the broker's own signals, with no polling: rows are added and removed as
+ * reloads add and remove definitions, and each row's properties change (with `notify`) as the
+ * service starts, stops, fails or is enabled and disabled. Changes are announced in the node's
+ * main context. Anyone may list: a service the caller may not open is listed too, with
+ * [property@AppService.Info:may-open] %FALSE, and the state of one whose definition restricts
+ * who may open it is `unknown` to those who may not.
+ *
+ * If the broker is not running, the call starts it (D-Bus activation). If it later leaves the
+ * bus, the rows stay as last seen until a broker comes back, and are then read again.
+ *
+ * Each call makes a new list. Finish with [method@AppService.Node.list_services_finish].
+ *
+ * Since: 0.1
+ */
+void app_service_node_list_services(AppServiceNode *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data) {
+        GTask *task;
+
+        g_return_if_fail(APP_SERVICE_IS_NODE(self));
+        g_return_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable));
+
+        task = g_task_new(self, cancellable, callback, user_data);
+        g_task_set_source_tag(task, app_service_node_list_services);
+        as_broker_link_then(&self->link, task, list_services_start);
+}
+
+/**
+ * app_service_node_list_services_finish:
+ * @self: a node
+ * @result: the result given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@AppService.Node.list_services].
+ *
+ * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], or %NULL
+ *   with @error set
+ *
+ * Since: 0.1
+ */
+GListModel *app_service_node_list_services_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_NODE(self), NULL);
+        g_return_val_if_fail(g_task_is_valid(result, self), NULL);
+        g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == app_service_node_list_services, NULL);
+
+        return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/**
+ * app_service_node_list_services_sync:
+ * @self: a node
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Reads the node's app services and keeps them up to date, as
+ * [method@AppService.Node.list_services] does, blocking the calling thread until they are read.
+ * The list follows the broker's signals in the thread-default main context of the caller, which
+ * must be the node's.
+ *
+ * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], or %NULL
+ *   with @error set
+ *
+ * Since: 0.1
+ */
+GListModel *app_service_node_list_services_sync(AppServiceNode *self, GCancellable *cancellable, GError **error) {
+        g_return_val_if_fail(APP_SERVICE_IS_NODE(self), NULL);
+        g_return_val_if_fail(!cancellable || G_IS_CANCELLABLE(cancellable), NULL);
+
+        if (!as_broker_link_init_sync(&self->link, cancellable, error))
+                return NULL;
+        return as_service_list_new_sync(self->link.bus, cancellable, error);
+}

@@ -92,4 +92,12 @@ gboolean app_service_node_stop_monitoring_finish(AppServiceNode *self, GAsyncRes
 APP_SERVICE_AVAILABLE_IN_ALL
 gboolean app_service_node_stop_monitoring_sync(AppServiceNode *self, GCancellable *cancellable, GError **error);
 
+APP_SERVICE_AVAILABLE_IN_ALL
+void app_service_node_list_services(AppServiceNode *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                                    gpointer user_data);
+APP_SERVICE_AVAILABLE_IN_ALL
+GListModel *app_service_node_list_services_finish(AppServiceNode *self, GAsyncResult *result, GError **error);
+APP_SERVICE_AVAILABLE_IN_ALL
+GListModel *app_service_node_list_services_sync(AppServiceNode *self, GCancellable *cancellable, GError **error);
+
 G_END_DECLS

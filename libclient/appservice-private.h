@@ -35,4 +35,18 @@ AppServiceRequest *as_request_new(GDBusConnection *bus, const gchar *owner, cons
 AppServiceRequest *as_request_new_direct(AsDirectLink *direct, guint64 id, GVariant *message);
 AppServiceResponse *as_response_new(GVariant *message, const GError *error);
 
+/* ---- the node's list of app services (appservice-info.c, appservice-service-list.c) ---- */
+
+AppServiceInfo *as_service_info_new(const gchar *object_path);
+void as_service_info_update_from_row(AppServiceInfo *self, GVariant *row);
+void as_service_info_update_from_properties(AppServiceInfo *self, GVariant *props);
+
+#define AS_TYPE_SERVICE_LIST (as_service_list_get_type())
+G_DECLARE_FINAL_TYPE(AsServiceList, as_service_list, AS, SERVICE_LIST, GObject)
+
+void as_service_list_new_async(GDBusConnection *bus, GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+GListModel *as_service_list_new_finish(GAsyncResult *result, GError **error);
+GListModel *as_service_list_new_sync(GDBusConnection *bus, GCancellable *cancellable, GError **error);
+
 G_END_DECLS

@@ -12,5 +12,6 @@
 #include "appservice-request.h"
 #include "appservice-connection.h"
 #include "appservice-provider.h"
+#include "appservice-info.h"
 #include "appservice-node.h"
 #undef APP_SERVICE_INSIDE

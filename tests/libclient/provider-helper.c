@@ -24,6 +24,9 @@
  *                      event as "event TYPE SERVICE" until the end
  *   watch              a node that never starts monitoring: "watching", then "event TYPE" for
  *                      any event it emits (none should come)
+ *   list               app_service_node_list_services(): "listed N" and one "service NAME STATE
+ *                      MAY-OPEN" per row, then every change as it comes: "added NAME STATE
+ *                      MAY-OPEN", "removed NAME", "state NAME STATE" (NAME: ignored)
  * The client mode opens NAME (ARG: the package family name), sends {"ping": <int32 1>} and
  * answers requests from the provider as echo does:
  *   client             "open STATUS DOMAIN CODE", then "response STATUS MESSAGE"; then it closes
@@ -482,6 +485,63 @@ static int run_node(Helper *h, const char *verb) {
         return 0;
 }
 
+static void on_info_state(AppServiceInfo *info, GParamSpec *pspec, gpointer user_data) {
+        emit("state %s %s", app_service_info_get_name(info), app_service_info_get_state(info));
+}
+
+static void emit_info(const char *what, AppServiceInfo *info) {
+        emit("%s %s %s %d", what, app_service_info_get_name(info), app_service_info_get_state(info),
+             app_service_info_get_may_open(info));
+}
+
+static void on_services_changed(GListModel *list, guint position, guint removed, guint added, gpointer user_data) {
+        GPtrArray *shown = user_data; /* what the list held, by position */
+
+        for (guint i = 0; i < removed; i++) {
+                AppServiceInfo *info = g_ptr_array_steal_index(shown, position);
+
+                emit("removed %s", app_service_info_get_name(info));
+                g_signal_handlers_disconnect_by_func(info, on_info_state, NULL);
+                g_object_unref(info);
+        }
+        for (guint i = 0; i < added; i++) {
+                AppServiceInfo *info = g_list_model_get_item(list, position + i);
+
+                emit_info("added", info);
+                g_signal_connect(info, "notify::state", G_CALLBACK(on_info_state), NULL);
+                g_ptr_array_insert(shown, (gint) (position + i), info);
+        }
+}
+
+static int run_list(Helper *h) {
+        g_autoptr(AppServiceNode) node = app_service_node_new();
+        g_autoptr(GListModel) list = NULL;
+        g_autoptr(GPtrArray) shown = g_ptr_array_new_with_free_func(g_object_unref);
+        g_autoptr(GError) error = NULL;
+        guint n;
+
+        list = app_service_node_list_services_sync(node, NULL, &error);
+        if (!list) {
+                emit_error("list", error);
+                return 0;
+        }
+        n = g_list_model_get_n_items(list);
+        emit("listed %u", n);
+        for (guint i = 0; i < n; i++) {
+                AppServiceInfo *info = g_list_model_get_item(list, i);
+
+                emit_info("service", info);
+                g_signal_connect(info, "notify::state", G_CALLBACK(on_info_state), NULL);
+                g_ptr_array_add(shown, info);
+        }
+        g_signal_connect(list, "items-changed", G_CALLBACK(on_services_changed), shown);
+        g_main_loop_run(h->loop);
+        g_signal_handlers_disconnect_by_data(list, shown);
+        for (guint i = 0; i < shown->len; i++)
+                g_signal_handlers_disconnect_by_func(shown->pdata[i], on_info_state, NULL);
+        return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------------------- */
 
 static gboolean switch_user(gint uid, gint gid) {
@@ -503,7 +563,7 @@ static gboolean switch_user(gint uid, gint gid) {
 int main(int argc, char **argv) {
         static const char *const modes[] = { "echo", "ignore", "hold", "defer", "greet-on-connect",
                                              "close-on-request", "crash", "client", "limits", "submit", "admin",
-                                             "watch", NULL };
+                                             "watch", "list", NULL };
         gint uid = -1, gid = -1;
         gboolean stay = FALSE;
         GOptionEntry entries[] = {
@@ -551,6 +611,8 @@ int main(int argc, char **argv) {
 
         if (g_str_equal(h.mode, "admin") || g_str_equal(h.mode, "watch")) {
                 h.exit_code = run_node(&h, g_str_equal(h.mode, "admin") ? (argc > 3 ? argv[3] : "") : NULL);
+        } else if (g_str_equal(h.mode, "list")) {
+                h.exit_code = run_list(&h);
         } else if (g_str_equal(h.mode, "limits")) {
                 h.exit_code = run_limits(&h);
         } else if (g_str_equal(h.mode, "client")) {

@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "libclient-test.h"
 
@@ -866,6 +867,267 @@ static void test_submit_message_failures(void) {
                 g_assert_false(g_str_has_prefix(error->message, "io.appservice1.Error"));
 }
 
+/* ---- the list of app services ------------------------------------------------------------------ */
+
+#define ALPHA "com.example.alpha"
+#define PRIVATE "com.example.private"
+#define GAMES_ONLY "com.example.games"
+
+/* The row of @name (a new reference), or NULL. */
+static AppServiceInfo *row_named(GListModel *list, const char *name) {
+        for (guint i = 0; i < g_list_model_get_n_items(list); i++) {
+                AppServiceInfo *info = g_list_model_get_item(list, i);
+
+                if (g_str_equal(app_service_info_get_name(info), name))
+                        return info;
+                g_object_unref(info);
+        }
+        return NULL;
+}
+
+static gboolean row_has_state(GListModel *list, const char *name, const char *state) {
+        g_autoptr(AppServiceInfo) info = row_named(list, name);
+
+        return info && g_str_equal(app_service_info_get_state(info), state);
+}
+
+/* The names in the list's order, comma-separated. */
+static char *row_names(GListModel *list) {
+        GString *names = g_string_new(NULL);
+
+        for (guint i = 0; i < g_list_model_get_n_items(list); i++) {
+                g_autoptr(AppServiceInfo) info = g_list_model_get_item(list, i);
+
+                g_string_append_printf(names, "%s%s", i ? "," : "", app_service_info_get_name(info));
+        }
+        return g_string_free(names, FALSE);
+}
+
+#define WAIT_ROWS(list, want)                                                                          \
+        ({                                                                                             \
+                g_autofree char *names_ = NULL;                                                        \
+                gboolean ok_ = LT_WAIT((g_free(names_), names_ = row_names(list), g_str_equal(names_, (want))), \
+                                       LT_WAIT_MS, "rows " want);                                      \
+                if (!ok_)                                                                              \
+                        g_test_message("rows: %s", names_);                                            \
+                ok_;                                                                                   \
+        })
+
+static GListModel *list_services(AppServiceNode *node) {
+        g_autoptr(GError) error = NULL;
+        LtResult r = { 0 };
+        GListModel *list;
+
+        app_service_node_list_services(node, NULL, lt_result_cb, &r);
+        if (!lt_result_wait(&r, LT_WAIT_MS, "list_services() callback"))
+                return NULL;
+        list = app_service_node_list_services_finish(node, r.result, &error);
+        g_assert_no_error(error);
+        lt_result_clear(&r);
+        return list;
+}
+
+static void remove_definition(LtBus *b, const char *name) {
+        g_autofree char *file = g_strconcat(name, ".appservice", NULL);
+        g_autofree char *path = g_build_filename(b->services_dir, file, NULL);
+
+        g_assert_cmpint(unlink(path), ==, 0);
+}
+
+/* The list follows starts, stops, enabling, reloads and a new broker, with no polling; a row
+ * stays the same object for as long as its service is declared. */
+static void test_list(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GListModel) list = NULL;
+        g_autoptr(AppServiceInfo) alpha = NULL, echo = NULL, priv = NULL, echo_later = NULL;
+        g_autoptr(GError) error = NULL;
+        LtHelper *provider;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, ALPHA, 0644, "Description=The first one\nExec=/bin/false\n");
+        lt_bus_write_definition(b, PRIVATE, 0644, "AllowUsers=root\n");
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        LT_CHECK_OR_RETURN((list = list_services(node)));
+
+        g_assert_true(g_list_model_get_item_type(list) == APP_SERVICE_TYPE_INFO);
+        LT_CHECK_OR_RETURN(WAIT_ROWS(list, ALPHA "," ECHO "," PRIVATE));
+        alpha = row_named(list, ALPHA);
+        echo = row_named(list, ECHO);
+        priv = row_named(list, PRIVATE);
+        g_assert_cmpstr(app_service_info_get_description(alpha), ==, "The first one");
+        g_assert_cmpstr(app_service_info_get_provider(alpha), ==, "com.example.TestApp");
+        g_assert_true(app_service_info_get_activatable(alpha));
+        g_assert_false(app_service_info_get_activatable(echo));
+        g_assert_true(app_service_info_get_may_open(priv)); /* root */
+        g_assert_cmpstr(app_service_info_get_state(priv), ==, "inactive");
+        g_assert_true(g_str_has_prefix(app_service_info_get_object_path(echo), "/io/appservice1/service/"));
+
+        provider = lt_helper_start_provider(b, ECHO, "echo", NULL);
+        LT_CHECK_OR_RETURN(provider);
+        LT_WAIT(g_str_equal(app_service_info_get_state(echo), "active"), LT_WAIT_MS, "echo active");
+        lt_helper_kill(provider, SIGKILL);
+        LT_WAIT(g_str_equal(app_service_info_get_state(echo), "inactive"), LT_WAIT_MS, "echo inactive");
+        g_assert_true(lt_bus_set_service_enabled(b, ECHO, FALSE, NULL));
+        LT_WAIT(g_str_equal(app_service_info_get_state(echo), "disabled"), LT_WAIT_MS, "echo disabled");
+        g_assert_true(lt_bus_set_service_enabled(b, ECHO, TRUE, NULL));
+        LT_WAIT(g_str_equal(app_service_info_get_state(echo), "inactive"), LT_WAIT_MS, "echo enabled");
+
+        /* A reload adds a row and removes one; the others stay the same objects. */
+        lt_bus_write_definition(b, "com.example.beta", 0644, NULL);
+        remove_definition(b, ALPHA);
+        g_assert_true(app_service_node_reload_sync(node, NULL, &error));
+        g_assert_no_error(error);
+        LT_CHECK_OR_RETURN(WAIT_ROWS(list, "com.example.beta," ECHO "," PRIVATE));
+        echo_later = row_named(list, ECHO);
+        g_assert_true(echo_later == echo);
+
+        /* A new broker with other definitions: read again. */
+        LT_CHECK_OR_RETURN(lt_bus_stop_daemon(b));
+        lt_bus_write_definition(b, "com.example.gamma", 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        WAIT_ROWS(list, "com.example.beta," ECHO ",com.example.gamma," PRIVATE);
+}
+
+/* An unprivileged lister sees every service, and whether it may open it, but the state of a
+ * private service only if it may see it: not in the list, not later by any signal. */
+static void test_list_unprivileged(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autofree char *uid_arg = NULL, *gid_arg = NULL, *allow = NULL, *line = NULL;
+        struct passwd *pw;
+        LtHelper *lister;
+
+        if (!b || !(pw = games_user()))
+                return;
+        uid_arg = g_strdup_printf("--uid=%u", (unsigned) pw->pw_uid);
+        gid_arg = g_strdup_printf("--gid=%u", (unsigned) pw->pw_gid);
+        allow = g_strdup_printf("AllowUsers=%u\n", (unsigned) pw->pw_uid);
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, PRIVATE, 0644, "AllowUsers=root\n");
+        lt_bus_write_definition(b, GAMES_ONLY, 0644, allow);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        {
+                const char *args[] = { uid_arg, gid_arg, "list", "-", NULL };
+
+                lister = lt_helper_spawn(b, args);
+        }
+        g_free(line);
+        line = lt_helper_wait_line(lister, "listed ", LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "listed 3");
+        g_free(line);
+        line = lt_helper_wait_line(lister, "service ", LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "service " ECHO " inactive 1");
+        g_free(line);
+        line = lt_helper_wait_line(lister, "service ", LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "service " GAMES_ONLY " inactive 1");
+        g_free(line);
+        line = lt_helper_wait_line(lister, "service ", LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "service " PRIVATE " unknown 0");
+
+        /* The broker sends in order: once the echo's change arrived, the others' would have. */
+        LT_CHECK_OR_RETURN(lt_helper_start_provider(b, PRIVATE, "echo", NULL));
+        LT_CHECK_OR_RETURN(lt_helper_start_provider(b, GAMES_ONLY, "echo", NULL));
+        LT_CHECK_OR_RETURN(lt_helper_start_provider(b, ECHO, "echo", NULL));
+        g_free(line);
+        line = lt_helper_wait_line(lister, "state " GAMES_ONLY, LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "state " GAMES_ONLY " active");
+        g_free(line);
+        line = lt_helper_wait_line(lister, "state " ECHO, LT_WAIT_MS);
+        g_assert_cmpstr(line, ==, "state " ECHO " active");
+        g_assert_false(lt_helper_has_line(lister, "state " PRIVATE));
+}
+
+static void emit_properties_changed(GDBusConnection *rogue, const char *destination, const char *path,
+                                    const char *state) {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(g_dbus_connection_emit_signal(
+                rogue, destination, path, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                g_variant_new_parsed("('io.appservice1.Service', {'State': <%s>}, @as [])", state), &error));
+        g_assert_no_error(error);
+}
+
+static void on_state_noted(AppServiceInfo *info, GParamSpec *pspec, gpointer user_data) {
+        g_string_append_printf(user_data, "%s;", app_service_info_get_state(info));
+}
+
+/* Another peer that sends the broker's signals, broadcast or to the lister alone, changes
+ * nothing: only the owner of io.appservice1 is heard. */
+static void test_list_spoofed(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GListModel) list = NULL;
+        g_autoptr(AppServiceInfo) echo = NULL;
+        g_autoptr(GString) states = g_string_new(NULL);
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *conn, *rogue;
+        const char *path, *me;
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        lt_bus_write_definition(b, ALPHA, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        conn = lt_bus_connect(b);
+        rogue = lt_bus_connect(b);
+        me = g_dbus_connection_get_unique_name(conn);
+        node = app_service_node_new_for_bus(conn);
+        LT_CHECK_OR_RETURN((list = list_services(node)));
+        LT_CHECK_OR_RETURN((echo = row_named(list, ECHO)));
+        path = app_service_info_get_object_path(echo);
+        g_signal_connect(echo, "notify::state", G_CALLBACK(on_state_noted), states);
+
+        emit_properties_changed(rogue, NULL, path, "failed");
+        emit_properties_changed(rogue, me, path, "active");
+        g_assert_true(g_dbus_connection_emit_signal(rogue, me, "/io/appservice1", "org.freedesktop.DBus.ObjectManager",
+                                                    "InterfacesRemoved",
+                                                    g_variant_new("(o^as)", path,
+                                                                  (const char *const[]) { "io.appservice1.Service", NULL }),
+                                                    &error));
+        g_assert_no_error(error);
+        /* The broker's own change comes after them on the bus: once it is seen, they were
+         * handled. */
+        g_assert_true(lt_bus_set_service_enabled(b, ECHO, FALSE, NULL));
+        LT_WAIT(g_str_equal(app_service_info_get_state(echo), "disabled"), LT_WAIT_MS, "echo disabled");
+        g_assert_cmpstr(states->str, ==, "disabled;");
+        WAIT_ROWS(list, ALPHA "," ECHO);
+        g_signal_handlers_disconnect_by_data(echo, states);
+}
+
+/* The _sync twin gives a list that follows the broker as well; a cancelled call gives nothing. */
+static void test_list_sync_and_cancelled(void) {
+        g_autoptr(LtBus) b = lt_bus_new();
+        g_autoptr(AppServiceNode) node = NULL;
+        g_autoptr(GListModel) list = NULL;
+        g_autoptr(GListModel) none = NULL;
+        g_autoptr(GCancellable) cancellable = g_cancellable_new();
+        g_autoptr(GError) error = NULL;
+        LtResult r = { 0 };
+
+        if (!b)
+                return;
+        lt_bus_write_definition(b, ECHO, 0644, NULL);
+        LT_CHECK_OR_RETURN(lt_bus_start_daemon(b));
+        node = app_service_node_new_for_bus(lt_bus_connect(b));
+        list = app_service_node_list_services_sync(node, NULL, &error);
+        g_assert_no_error(error);
+        LT_CHECK_OR_RETURN(list);
+        LT_CHECK_OR_RETURN(WAIT_ROWS(list, ECHO));
+        LT_CHECK_OR_RETURN(lt_helper_start_provider(b, ECHO, "echo", NULL));
+        LT_WAIT(row_has_state(list, ECHO, "active"), LT_WAIT_MS, "echo active in the sync list");
+
+        g_cancellable_cancel(cancellable);
+        app_service_node_list_services(node, cancellable, lt_result_cb, &r);
+        LT_CHECK_OR_RETURN(lt_result_wait(&r, LT_WAIT_MS, "list_services() callback"));
+        none = app_service_node_list_services_finish(node, r.result, &error);
+        g_assert_null(none);
+        g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+        lt_result_clear(&r);
+}
+
 int main(int argc, char **argv) {
         lt_init(&argc, &argv);
 
@@ -877,6 +1139,10 @@ int main(int argc, char **argv) {
         g_test_add_func("/node/reload", test_reload);
         g_test_add_func("/node/monitor-is-private", test_monitor_is_private);
         g_test_add_func("/node/monitor-cancelled", test_monitor_cancelled);
+        g_test_add_func("/node/list", test_list);
+        g_test_add_func("/node/list-unprivileged", test_list_unprivileged);
+        g_test_add_func("/node/list-spoofed", test_list_spoofed);
+        g_test_add_func("/node/list-sync-and-cancelled", test_list_sync_and_cancelled);
         g_test_add_func("/provider/log", test_log);
         g_test_add_func("/provider/node-state", test_node_state_for_providers);
         g_test_add_func("/provider/submit-action", test_submit_action);

@@ -1050,6 +1050,11 @@ static void emit_properties_changed(GDBusConnection *rogue, const char *destinat
         g_assert_no_error(error);
 }
 
+static void on_marker(GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                      const char *signal, GVariant *parameters, gpointer user_data) {
+        *(gboolean *) user_data = TRUE;
+}
+
 static void on_state_noted(AppServiceInfo *info, GParamSpec *pspec, gpointer user_data) {
         g_string_append_printf(user_data, "%s;", app_service_info_get_state(info));
 }
@@ -1065,6 +1070,8 @@ static void test_list_spoofed(void) {
         g_autoptr(GError) error = NULL;
         GDBusConnection *conn, *rogue;
         const char *path, *me;
+        gboolean marked = FALSE;
+        guint marker;
 
         if (!b)
                 return;
@@ -1088,8 +1095,15 @@ static void test_list_spoofed(void) {
                                                                   (const char *const[]) { "io.appservice1.Service", NULL }),
                                                     &error));
         g_assert_no_error(error);
-        /* The broker's own change comes after them on the bus: once it is seen, they were
-         * handled. */
+        /* A marker after them, from the same peer: once it is dispatched, they were. */
+        marker = g_dbus_connection_signal_subscribe(conn, g_dbus_connection_get_unique_name(rogue), "io.example.Test",
+                                                    "Marker", "/", NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_marker, &marked,
+                                                    NULL);
+        g_assert_true(g_dbus_connection_emit_signal(rogue, me, "/", "io.example.Test", "Marker", NULL, &error));
+        g_assert_no_error(error);
+        LT_WAIT(marked, LT_WAIT_MS, "the rogue's marker");
+        g_dbus_connection_signal_unsubscribe(conn, marker);
+        g_assert_cmpstr(states->str, ==, "");
         g_assert_true(lt_bus_set_service_enabled(b, ECHO, FALSE, NULL));
         LT_WAIT(g_str_equal(app_service_info_get_state(echo), "disabled"), LT_WAIT_MS, "echo disabled");
         g_assert_cmpstr(states->str, ==, "disabled;");

@@ -238,7 +238,9 @@ void as_service_info_update_from_properties(AppServiceInfo *self, GVariant *prop
  * app_service_info_get_name:
  * @self: an app service's info
  *
- * Returns: the app service's name
+ * Gets [property@AppService.Info:name].
+ *
+ * Returns: (transfer none): the app service's name, owned by @self and valid until the property changes
  *
  * Since: 0.1
  */
@@ -251,7 +253,9 @@ const gchar *app_service_info_get_name(AppServiceInfo *self) {
  * app_service_info_get_provider:
  * @self: an app service's info
  *
- * Returns: the id of the provider that declares it
+ * Gets [property@AppService.Info:provider].
+ *
+ * Returns: (transfer none): the id of the provider that declares it, owned by @self and valid until the property changes
  *
  * Since: 0.1
  */
@@ -264,7 +268,9 @@ const gchar *app_service_info_get_provider(AppServiceInfo *self) {
  * app_service_info_get_description:
  * @self: an app service's info
  *
- * Returns: its description, maybe empty
+ * Gets [property@AppService.Info:description].
+ *
+ * Returns: (transfer none): its description, maybe empty, owned by @self and valid until the property changes
  *
  * Since: 0.1
  */
@@ -277,7 +283,9 @@ const gchar *app_service_info_get_description(AppServiceInfo *self) {
  * app_service_info_get_state:
  * @self: an app service's info
  *
- * Returns: its state, as [property@AppService.Info:state] says
+ * Gets [property@AppService.Info:state].
+ *
+ * Returns: (transfer none): its state, as [property@AppService.Info:state] says, owned by @self and valid until the property changes
  *
  * Since: 0.1
  */
@@ -289,6 +297,8 @@ const gchar *app_service_info_get_state(AppServiceInfo *self) {
 /**
  * app_service_info_get_may_open:
  * @self: an app service's info
+ *
+ * Gets [property@AppService.Info:may-open].
  *
  * Returns: whether its definition lets the caller open it
  *
@@ -303,6 +313,8 @@ gboolean app_service_info_get_may_open(AppServiceInfo *self) {
  * app_service_info_get_activatable:
  * @self: an app service's info
  *
+ * Gets [property@AppService.Info:activatable].
+ *
  * Returns: whether the broker starts its provider on demand
  *
  * Since: 0.1
@@ -316,7 +328,9 @@ gboolean app_service_info_get_activatable(AppServiceInfo *self) {
  * app_service_info_get_object_path:
  * @self: an app service's info
  *
- * Returns: its object path on the bus
+ * Gets [property@AppService.Info:object-path].
+ *
+ * Returns: (transfer none): its object path on the bus, owned by @self and valid until the property changes
  *
  * Since: 0.1
  */

@@ -1266,7 +1266,7 @@ void app_service_node_list_services(AppServiceNode *self, GCancellable *cancella
  *
  * Finishes [method@AppService.Node.list_services].
  *
- * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], or %NULL
+ * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], owned by the caller (free it with g_object_unref()), or %NULL
  *   with @error set
  *
  * Since: 0.1
@@ -1290,7 +1290,7 @@ GListModel *app_service_node_list_services_finish(AppServiceNode *self, GAsyncRe
  * The list follows the broker's signals in the thread-default main context of the caller, which
  * must be the node's.
  *
- * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], or %NULL
+ * Returns: (transfer full) (nullable): the live list of [class@AppService.Info], owned by the caller (free it with g_object_unref()), or %NULL
  *   with @error set
  *
  * Since: 0.1

@@ -840,3 +840,29 @@ def test_direct_link_limits_from_a_raw_peer(service, conn):
     peer.close_sync(None)
     # The link ended while the connection was open: the provider closes it, status Canceled.
     assert provider.wait_line('closed ') == 'closed 1'
+
+
+# ---- the node's list of app services --------------------------------------------------------
+
+def test_list_services_from_python(service, conn):
+    """A Gio.ListModel of AppService.Info, live: Python apps (a Gtk.ListView, say) bind to it as
+    to any list model, and to the rows' properties."""
+    provider = service('echo')
+    node = AppService.Node.new_for_bus(conn)
+    r = AsyncResult()
+    node.list_services(None, r.callback)
+    services = node.list_services_finish(r.wait())
+    assert isinstance(services, Gio.ListModel)
+    assert services.get_item_type() == AppService.Info.__gtype__
+    rows = [services.get_item(i) for i in range(services.get_n_items())]
+    assert [i.props.name for i in rows] == [ECHO]
+    echo = rows[0]
+    assert echo.props.provider == 'com.example.PyApp'
+    assert echo.props.may_open is True
+    run_until(lambda: echo.props.state == 'active', what='echo active')
+
+    seen = []
+    echo.connect('notify::state', lambda info, pspec: seen.append(info.props.state))
+    provider.stop()
+    run_until(lambda: 'inactive' in seen, what='echo inactive through notify::state')
+    assert services.get_item(0) is echo

@@ -313,17 +313,24 @@ static void deliver_path_signal(AsHub *hub, const gchar *sender, const gchar *ob
         send_signal(binding->client, sender, object_path, interface_name, signal_name, parameters);
 }
 
+/* Whether a signal of the Manager or of the services list comes from io.appservice1's owner. */
+static gboolean from_broker(AsHub *hub, const gchar *sender, const gchar *object_path, const gchar *interface_name,
+                            const gchar *signal_name) {
+        if (g_strcmp0(sender, hub->owner) == 0)
+                return TRUE;
+        g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name, object_path,
+                sender);
+        return FALSE;
+}
+
 static void on_manager_signal(GDBusConnection *bus, const gchar *sender, const gchar *object_path,
                               const gchar *interface_name, const gchar *signal_name, GVariant *parameters,
                               gpointer user_data) {
         AsHub *hub = user_data;
 
         /* The subscription takes only AS_MANAGER_PATH. */
-        if (g_strcmp0(sender, hub->owner) != 0) {
-                g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
-                        object_path, sender);
+        if (!from_broker(hub, sender, object_path, interface_name, signal_name))
                 return;
-        }
         if (!as_signal_parameters_valid(interface_name, signal_name, parameters))
                 return;
         broadcast_signal(hub, AS_HUB_WANTS_MANAGER_SIGNALS, sender, object_path, interface_name, signal_name,
@@ -347,11 +354,8 @@ static void on_service_changes(GDBusConnection *bus, const gchar *sender, const 
                                gpointer user_data) {
         AsHub *hub = user_data;
 
-        if (g_strcmp0(sender, hub->owner) != 0) {
-                g_debug("%s.%s on %s from %s, not from the broker: ignoring", interface_name, signal_name,
-                        object_path, sender);
+        if (!from_broker(hub, sender, object_path, interface_name, signal_name))
                 return;
-        }
         if (g_str_equal(signal_name, "PropertiesChanged") ?
                     !g_str_has_prefix(object_path, AS_SERVICE_PATH_PREFIX) ||
                             !g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sa{sv}as)")) :

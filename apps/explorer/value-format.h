@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The most text of one value the explorer shows: a hostile provider's megabyte string must not
+ * make a label lay out a megabyte. */
+#define EXPLORER_VALUE_TEXT_MAX (16 * 1024)
+/* The most rows of one ValueSet shown in the transcript, and the most text of all of them. */
+#define EXPLORER_VALUE_SET_ROWS_MAX 64
+#define EXPLORER_VALUE_SET_TEXT_MAX (64 * 1024)
+
+/* @text cut at @max bytes (at a character boundary), followed by "…(n more bytes)". */
+gchar *explorer_format_truncate(const gchar *text, gsize max);
+
+/* A value in GVariant text format, with its type annotated where the text alone would not say
+ * it, truncated at EXPLORER_VALUE_TEXT_MAX. */
+gchar *explorer_format_value(GVariant *value);
+
+/* One row of a formatted ValueSet. */
+typedef struct {
+        gchar *key;
+        gchar *type;
+        gchar *value;
+} ExplorerValueRow;
+
+/* A ValueSet as at most EXPLORER_VALUE_SET_ROWS_MAX rows in key order and at most
+ * EXPLORER_VALUE_SET_TEXT_MAX of text; *ret_hidden counts the keys left out. Free with
+ * g_ptr_array_unref(). Works on anything: a value that is not an a{sv} gives one row. */
+GPtrArray *explorer_format_value_set(GVariant *value_set, guint *ret_hidden);
+
+G_END_DECLS

@@ -86,6 +86,7 @@ struct _ExplorerConnectionView {
         GtkBox parent_instance;
 
         GtkLabel *title;
+        GtkWidget *open_button;
         ExplorerValueSetEditor *editor;
         GtkListView *transcript_view;
         GListStore *transcript;
@@ -354,6 +355,12 @@ void explorer_connection_view_close(ExplorerConnectionView *self) {
         drop_connection(self);
 }
 
+void explorer_connection_view_focus_open(ExplorerConnectionView *self) {
+        g_return_if_fail(EXPLORER_IS_CONNECTION_VIEW(self));
+
+        gtk_widget_grab_focus(self->open_button);
+}
+
 gboolean explorer_connection_view_get_is_open(ExplorerConnectionView *self) {
         return self->connection && !self->opening;
 }
@@ -484,7 +491,7 @@ static GtkWidget *value_grid_new(ExplorerTranscriptEntry *entry) {
                 GtkWidget *value = small_label(row->value, "monospace");
 
                 gtk_widget_set_hexpand(value, TRUE);
-                gtk_grid_attach(GTK_GRID(grid), small_label(row->key, "heading"), 0, (int) i, 1, 1);
+                gtk_grid_attach(GTK_GRID(grid), small_label(row->key, "caption-heading"), 0, (int) i, 1, 1);
                 gtk_grid_attach(GTK_GRID(grid), small_label(row->type, "dim-label"), 1, (int) i, 1, 1);
                 gtk_grid_attach(GTK_GRID(grid), value, 2, (int) i, 1, 1);
         }
@@ -602,7 +609,8 @@ static void explorer_connection_view_init(ExplorerConnectionView *self) {
         gtk_widget_add_css_class(GTK_WIDGET(self->title), "title-4");
         gtk_widget_set_name(GTK_WIDGET(self->title), "connection-title");
         gtk_box_append(GTK_BOX(bar), GTK_WIDGET(self->title));
-        gtk_box_append(GTK_BOX(bar), button_for(_("_Open Connection"), "win.open-connection", "open-button"));
+        self->open_button = button_for(_("_Open Connection"), "win.open-connection", "open-button");
+        gtk_box_append(GTK_BOX(bar), self->open_button);
         gtk_box_append(GTK_BOX(bar), button_for(_("C_lose Connection"), "win.close-connection", "close-button"));
 
         gtk_label_set_xalign(GTK_LABEL(composer_title), 0);

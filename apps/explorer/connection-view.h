@@ -25,6 +25,8 @@ void explorer_connection_view_set_message(ExplorerConnectionView *self, const gc
 /* Answers the oldest unanswered request with the ValueSet in @text ("" is the empty one). */
 void explorer_connection_view_answer_oldest(ExplorerConnectionView *self, const gchar *text);
 void explorer_connection_view_close(ExplorerConnectionView *self);
+/* Moves the keyboard focus to the Open Connection button. */
+void explorer_connection_view_focus_open(ExplorerConnectionView *self);
 
 /* Whether the connection is open (not opening, not closed). */
 gboolean explorer_connection_view_get_is_open(ExplorerConnectionView *self);

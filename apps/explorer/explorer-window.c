@@ -149,8 +149,10 @@ static void on_selection_changed(ExplorerServiceList *list, ExplorerWindow *self
         update_actions(self);
 }
 
+/* Enter on a service: its page, with the focus on Open Connection (a second Enter opens). */
 static void on_service_activated(ExplorerServiceList *list, AppServiceInfo *info, ExplorerWindow *self) {
         gtk_stack_set_visible_child_name(self->stack, "service");
+        explorer_connection_view_focus_open(self->connection_view);
 }
 
 /* ---- Administration --------------------------------------------------------------------------- */

@@ -14,7 +14,7 @@ static const struct {
         const gchar *accels[3];
 } accels[] = {
         { "win.open-connection", { "<Control>o", NULL } },
-        { "win.send", { "<Control>Return", "<Control>KP_Enter", NULL } },
+        { "win.send", { "<Control>Return", NULL } },
         { "win.close-connection", { "<Control>w", NULL } },
         { "win.show-service", { "<Control>l", NULL } },
         { "win.show-monitor", { "<Control>m", NULL } },

@@ -76,7 +76,7 @@ static void row_setup(GtkSignalListItemFactory *factory, GtkListItem *item, gpoi
         gtk_label_set_ellipsize(GTK_LABEL(row->description), PANGO_ELLIPSIZE_END);
         row->provider = gtk_label_new(NULL);
         gtk_label_set_xalign(GTK_LABEL(row->provider), 0);
-        gtk_label_set_ellipsize(GTK_LABEL(row->provider), PANGO_ELLIPSIZE_MIDDLE);
+        gtk_label_set_ellipsize(GTK_LABEL(row->provider), PANGO_ELLIPSIZE_END);
         gtk_widget_add_css_class(row->provider, "caption");
         gtk_widget_add_css_class(row->provider, "dim-label");
         gtk_box_append(GTK_BOX(text), row->name);

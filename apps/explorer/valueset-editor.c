@@ -100,13 +100,14 @@ static gboolean parse_integer(const gchar *text, gboolean is_signed, gint64 min,
 
         if (is_signed ? !g_ascii_string_to_signed(text, 10, min, (gint64) max, &s, NULL)
                       : !g_ascii_string_to_unsigned(text, 10, 0, max, &u, NULL)) {
-                if (is_signed)
-                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                    _("“%s” is not a whole number from %" G_GINT64_FORMAT " to %" G_GINT64_FORMAT),
-                                    text, min, (gint64) max);
-                else
-                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                                    _("“%s” is not a whole number from 0 to %" G_GUINT64_FORMAT), text, max);
+                /* The bounds as text first: G_GINT64_FORMAT inside a translatable string would
+                 * hide it from xgettext. */
+                g_autofree gchar *low = g_strdup_printf("%" G_GINT64_FORMAT, is_signed ? min : 0);
+                g_autofree gchar *high = is_signed ? g_strdup_printf("%" G_GINT64_FORMAT, (gint64) max)
+                                                   : g_strdup_printf("%" G_GUINT64_FORMAT, max);
+
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                            _("“%s” is not a whole number from %s to %s"), text, low, high);
                 return FALSE;
         }
         switch (type) {

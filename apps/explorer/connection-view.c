@@ -91,7 +91,8 @@ struct _ExplorerConnectionView {
         GtkListView *transcript_view;
         GListStore *transcript;
         GQueue unanswered;              /* ExplorerTranscriptEntry (borrowed from the store), oldest first */
-        guint scroll_idle;
+        GtkAdjustment *vadjustment;
+        guint top_idle;
 
         AppServiceConnection *connection;
         gchar *service_name;
@@ -111,34 +112,36 @@ static void emit_changed(ExplorerConnectionView *self) {
         g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
 }
 
-static gboolean scroll_to_end(gpointer user_data) {
+static gboolean scroll_to_top(gpointer user_data) {
         ExplorerConnectionView *self = user_data;
-        guint n = g_list_model_get_n_items(G_LIST_MODEL(self->transcript));
 
-        self->scroll_idle = 0;
-        if (n > 0)
-                gtk_widget_activate_action(GTK_WIDGET(self->transcript_view), "list.scroll-to-item", "u", n - 1);
+        self->top_idle = 0;
+        gtk_adjustment_set_value(self->vadjustment, 0);
         return G_SOURCE_REMOVE;
 }
 
-/* Appends @entry (taking it), dropping the oldest one beyond EXPLORER_TRANSCRIPT_MAX. The
- * oldest entry, if it is an unanswered request, is the head of the queue: O(1) both. */
+/* Adds @entry (taking it) on top, the newest first: the view at the top shows it without any
+ * scrolling (a GtkListView of rows of varying height cannot reliably scroll to its end), and
+ * drops the oldest one beyond EXPLORER_TRANSCRIPT_MAX. The oldest entry, if it is an
+ * unanswered request, is the head of the queue: O(1) both. */
 static void append_entry(ExplorerConnectionView *self, ExplorerTranscriptEntry *entry) {
         g_autoptr(ExplorerTranscriptEntry) owned = entry;
+        guint n = g_list_model_get_n_items(G_LIST_MODEL(self->transcript));
 
-        if (g_list_model_get_n_items(G_LIST_MODEL(self->transcript)) >= EXPLORER_TRANSCRIPT_MAX) {
-                g_autoptr(ExplorerTranscriptEntry) oldest = g_list_model_get_item(G_LIST_MODEL(self->transcript), 0);
+        if (n >= EXPLORER_TRANSCRIPT_MAX) {
+                g_autoptr(ExplorerTranscriptEntry) oldest = g_list_model_get_item(G_LIST_MODEL(self->transcript), n - 1);
 
                 if (g_queue_peek_head(&self->unanswered) == oldest)
                         g_queue_pop_head(&self->unanswered);
-                g_list_store_remove(self->transcript, 0);
+                g_list_store_remove(self->transcript, n - 1);
         }
         if (entry->kind == ENTRY_REQUEST)
                 g_queue_push_tail(&self->unanswered, entry);
-        g_list_store_append(self->transcript, entry);
-        /* Once per main loop turn, however many entries came in it. */
-        if (self->scroll_idle == 0)
-                self->scroll_idle = g_idle_add(scroll_to_end, self);
+        /* The list keeps its first visible row in place when rows come above it: bring the
+         * new ones into view, once per main loop turn, unless the user scrolled away. */
+        if (gtk_adjustment_get_value(self->vadjustment) < 1 && self->top_idle == 0)
+                self->top_idle = g_idle_add(scroll_to_top, self);
+        g_list_store_insert(self->transcript, 0, entry);
 }
 
 static void append_info(ExplorerConnectionView *self, const gchar *text) {
@@ -532,10 +535,14 @@ static void transcript_bind(GtkSignalListItemFactory *factory, GtkListItem *item
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
         GtkWidget *header = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
         GtkWidget *title = small_label(entry->title, entry->kind == ENTRY_ERROR ? "error" : "heading");
+        GtkWidget *time;
 
         gtk_widget_add_css_class(box, entry_css_class(entry->kind));
         gtk_widget_set_name(box, entry_css_class(entry->kind));
-        gtk_box_append(GTK_BOX(header), small_label(entry->time, "dim-label"));
+        time = small_label(entry->time, "dim-label");
+        gtk_label_set_wrap(GTK_LABEL(time), FALSE);
+        gtk_widget_add_css_class(time, "numeric");
+        gtk_box_append(GTK_BOX(header), time);
         gtk_widget_set_hexpand(title, TRUE);
         gtk_box_append(GTK_BOX(header), title);
         if (entry->kind == ENTRY_REQUEST && !entry->answered) {
@@ -585,8 +592,9 @@ static GtkWidget *transcript_new(ExplorerConnectionView *self) {
                                        _("Transcript"), -1);
         gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), GTK_WIDGET(self->transcript_view));
         gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+        self->vadjustment = gtk_scrolled_window_get_vadjustment(GTK_SCROLLED_WINDOW(scrolled));
         gtk_widget_set_vexpand(scrolled, TRUE);
-        gtk_widget_set_size_request(scrolled, -1, 160);
+        gtk_widget_set_size_request(scrolled, -1, 120);
         gtk_widget_add_css_class(scrolled, "card");
         return scrolled;
 }
@@ -634,10 +642,10 @@ static void explorer_connection_view_dispose(GObject *object) {
 
         if (self->cancellable)
                 g_cancellable_cancel(self->cancellable);
-        g_clear_handle_id(&self->scroll_idle, g_source_remove);
         if (self->connection)
                 g_signal_handlers_disconnect_by_data(self->connection, self);
         g_clear_object(&self->connection);
+        g_clear_handle_id(&self->top_idle, g_source_remove);
         g_queue_clear(&self->unanswered);
         g_clear_object(&self->transcript);
         G_OBJECT_CLASS(explorer_connection_view_parent_class)->dispose(object);

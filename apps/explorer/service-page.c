@@ -161,7 +161,7 @@ static void explorer_service_page_init(ExplorerServicePage *self) {
         gtk_paned_set_end_child(GTK_PANED(paned), margins(GTK_WIDGET(self->connection_view)));
         gtk_paned_set_shrink_start_child(GTK_PANED(paned), TRUE);
         gtk_paned_set_shrink_end_child(GTK_PANED(paned), FALSE);
-        gtk_paned_set_position(GTK_PANED(paned), 240);
+        gtk_paned_set_position(GTK_PANED(paned), 200);
         gtk_widget_set_vexpand(paned, TRUE);
         gtk_box_append(GTK_BOX(self), paned);
         update(self);

@@ -24,7 +24,8 @@ gchar *explorer_format_value(GVariant *value) {
 
         /* g_variant_print() is bounded by GVariant's own nesting limit; the text it makes is
          * bounded by the message size, and cut here before any widget sees it. */
-        text = g_variant_print(value, TRUE);
+        /* Without type annotations: the type is shown beside the value. */
+        text = g_variant_print(value, FALSE);
         return explorer_format_truncate(text, EXPLORER_VALUE_TEXT_MAX);
 }
 

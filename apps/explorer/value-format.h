@@ -15,8 +15,8 @@ G_BEGIN_DECLS
 /* @text cut at @max bytes (at a character boundary), followed by "…(n more bytes)". */
 gchar *explorer_format_truncate(const gchar *text, gsize max);
 
-/* A value in GVariant text format, with its type annotated where the text alone would not say
- * it, truncated at EXPLORER_VALUE_TEXT_MAX. */
+/* A value in GVariant text format (without type annotations: callers show the type), truncated
+ * at EXPLORER_VALUE_TEXT_MAX. */
 gchar *explorer_format_value(GVariant *value);
 
 /* One row of a formatted ValueSet. */

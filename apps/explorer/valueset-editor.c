@@ -319,7 +319,7 @@ static GtkWidget *text_page_new(ExplorerValueSetEditor *self) {
                                        _("ValueSet in GVariant text format"), -1);
         gtk_text_buffer_set_text(gtk_text_view_get_buffer(self->text), "{}", -1);
         gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), GTK_WIDGET(self->text));
-        gtk_scrolled_window_set_min_content_height(GTK_SCROLLED_WINDOW(scrolled), 80);
+        gtk_scrolled_window_set_min_content_height(GTK_SCROLLED_WINDOW(scrolled), 56);
         gtk_widget_add_css_class(scrolled, "card");
         return scrolled;
 }

@@ -92,7 +92,8 @@ struct _ExplorerConnectionView {
         GListStore *transcript;
         GQueue unanswered;              /* ExplorerTranscriptEntry (borrowed from the store), oldest first */
         GtkAdjustment *vadjustment;
-        guint top_idle;
+        guint top_tick;
+        guint top_frames;
 
         AppServiceConnection *connection;
         gchar *service_name;
@@ -112,11 +113,17 @@ static void emit_changed(ExplorerConnectionView *self) {
         g_signal_emit(self, signals[SIGNAL_CHANGED], 0);
 }
 
-static gboolean scroll_to_top(gpointer user_data) {
+/* Rows get their real height in the frames after they come, moving the top: hold the view at
+ * the top for a few frames. */
+#define TOP_FRAMES 4
+
+static gboolean scroll_to_top(GtkWidget *widget, GdkFrameClock *clock, gpointer user_data) {
         ExplorerConnectionView *self = user_data;
 
-        self->top_idle = 0;
         gtk_adjustment_set_value(self->vadjustment, 0);
+        if (--self->top_frames > 0)
+                return G_SOURCE_CONTINUE;
+        self->top_tick = 0;
         return G_SOURCE_REMOVE;
 }
 
@@ -138,9 +145,13 @@ static void append_entry(ExplorerConnectionView *self, ExplorerTranscriptEntry *
         if (entry->kind == ENTRY_REQUEST)
                 g_queue_push_tail(&self->unanswered, entry);
         /* The list keeps its first visible row in place when rows come above it: bring the
-         * new ones into view, once per main loop turn, unless the user scrolled away. */
-        if (gtk_adjustment_get_value(self->vadjustment) < 1 && self->top_idle == 0)
-                self->top_idle = g_idle_add(scroll_to_top, self);
+         * new ones into view (in the next frames), unless the user scrolled away. */
+        if (gtk_adjustment_get_value(self->vadjustment) < 1 || self->top_tick != 0) {
+                self->top_frames = TOP_FRAMES;
+                if (self->top_tick == 0)
+                        self->top_tick = gtk_widget_add_tick_callback(GTK_WIDGET(self->transcript_view),
+                                                                      scroll_to_top, self, NULL);
+        }
         g_list_store_insert(self->transcript, 0, entry);
 }
 
@@ -645,7 +656,9 @@ static void explorer_connection_view_dispose(GObject *object) {
         if (self->connection)
                 g_signal_handlers_disconnect_by_data(self->connection, self);
         g_clear_object(&self->connection);
-        g_clear_handle_id(&self->top_idle, g_source_remove);
+        if (self->top_tick != 0 && self->transcript_view)
+                gtk_widget_remove_tick_callback(GTK_WIDGET(self->transcript_view), self->top_tick);
+        self->top_tick = 0;
         g_queue_clear(&self->unanswered);
         g_clear_object(&self->transcript);
         G_OBJECT_CLASS(explorer_connection_view_parent_class)->dispose(object);

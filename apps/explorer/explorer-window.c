@@ -215,12 +215,27 @@ static gchar *admin_failed_text(AdminVerb verb, const gchar *name) {
         return g_strdup(_("Could Not Reload"));
 }
 
-/* A refusal gets a dialog, not a toast: it says why and stays until read. */
+/* A refusal gets a dialog, not a toast: it says why and stays until read. The sentence is the
+ * body, the technical name the small text under it. */
 static void show_failure(ExplorerWindow *self, const gchar *heading, const GError *error) {
-        g_autofree gchar *sentence = explorer_error_describe(error);
-        GtkWidget *dialog = adw_message_dialog_new(GTK_WINDOW(self), heading, sentence);
+        g_autofree gchar *sentence = NULL;
+        g_autofree gchar *technical = explorer_error_technical(error);
+        GtkWidget *dialog;
+        GtkWidget *small = gtk_label_new(technical);
 
-        adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), explorer_error_widget_new(error));
+        /* Refused administration is about the broker's rule, not the service's users. */
+        if (g_error_matches(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_NOT_AUTHORIZED))
+                sentence = g_strdup(_("Managing app services needs root, or an authorization by polkit "
+                                      "(the action io.appservice1.manage)."));
+        else
+                sentence = explorer_error_describe(error);
+        dialog = adw_message_dialog_new(GTK_WINDOW(self), heading, sentence);
+        gtk_label_set_wrap(GTK_LABEL(small), TRUE);
+        gtk_label_set_wrap_mode(GTK_LABEL(small), PANGO_WRAP_WORD_CHAR);
+        gtk_label_set_selectable(GTK_LABEL(small), TRUE);
+        gtk_widget_add_css_class(small, "caption");
+        gtk_widget_add_css_class(small, "dim-label");
+        adw_message_dialog_set_extra_child(ADW_MESSAGE_DIALOG(dialog), small);
         adw_message_dialog_add_response(ADW_MESSAGE_DIALOG(dialog), "close", _("_Close"));
         gtk_widget_set_name(dialog, "failure-dialog");
         gtk_window_present(GTK_WINDOW(dialog));

@@ -432,6 +432,8 @@ static void open_answer_dialog(ExplorerConnectionView *self, ExplorerTranscriptE
 
         gtk_window_set_title(GTK_WINDOW(window), _("Answer the Request"));
         gtk_window_set_modal(GTK_WINDOW(window), TRUE);
+        /* It answers through the view: it must not outlive the window the view is in. */
+        gtk_window_set_destroy_with_parent(GTK_WINDOW(window), TRUE);
         gtk_window_set_transient_for(GTK_WINDOW(window), GTK_WINDOW(gtk_widget_get_root(GTK_WIDGET(self))));
         gtk_window_set_default_size(GTK_WINDOW(window), 560, 360);
         gtk_widget_set_name(window, "answer-dialog");

@@ -89,6 +89,7 @@ static const gchar *describe_io_error(gint code) {
 
 gchar *explorer_error_describe(const GError *error) {
         const gchar *sentence = NULL;
+        g_autoptr(GError) copy = NULL;
 
         g_return_val_if_fail(error != NULL, NULL);
 
@@ -104,8 +105,10 @@ gchar *explorer_error_describe(const GError *error) {
         if (sentence)
                 return g_strdup(sentence);
         /* Unknown to us: the library's messages are written for people, so the message itself
-         * is the best sentence there is. */
-        return g_strdup_printf(_("Something went wrong: %s"), error->message);
+         * (without a remote error's "GDBus.Error:name: " prefix) is the best sentence there is. */
+        copy = g_error_copy(error);
+        g_dbus_error_strip_remote_error(copy);
+        return g_strdup_printf(_("Something went wrong: %s"), copy->message);
 }
 
 static gchar *enum_nick(GType type, gint value) {
@@ -121,8 +124,8 @@ gchar *explorer_error_technical(const GError *error) {
 
         g_return_val_if_fail(error != NULL, NULL);
 
-        /* Errors that stayed remote (an unregistered D-Bus name) carry their name in the
-         * message; registered domains (ours, GDBus') encode back to their D-Bus name. */
+        /* A registered domain's error (ours, GDBus') has its D-Bus name in GLib's map; an
+         * unregistered remote error carries its name in the message, stripped here. */
         name = g_dbus_error_get_remote_error(error);
         copy = g_error_copy(error);
         if (name)
@@ -132,8 +135,7 @@ gchar *explorer_error_technical(const GError *error) {
         else if (error->domain == G_IO_ERROR) {
                 g_autofree gchar *nick = enum_nick(G_TYPE_IO_ERROR_ENUM, error->code);
                 name = g_strdup_printf("GIOError.%s", nick);
-        }
-        else
+        } else
                 name = g_strdup_printf("%s.%d", g_quark_to_string(error->domain), error->code);
         return g_strdup_printf("%s: %s", name, copy->message);
 }

@@ -19,6 +19,9 @@ struct _ExplorerWindow {
         GListModel *services;
         GCancellable *cancellable;      /* the window's pending calls; cancelled when it goes */
         gchar *node_name;
+        gboolean listing;               /* the list of services is being asked for */
+        gboolean broker_seen;           /* the broker's state was known once */
+        gboolean broker_present;
 
         AdwToastOverlay *toasts;
         AdwWindowTitle *title;
@@ -97,12 +100,14 @@ static void on_node_name(GObject *source, GAsyncResult *result, gpointer user_da
         reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 return;
-        g_clear_pointer(&self->node_name, g_free);
-        if (reply) {
-                g_variant_get(reply, "(v)", &value);
-                if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-                        self->node_name = g_variant_dup_string(value, NULL);
-        }
+        /* On an error (the broker went meanwhile) the last name known stays. */
+        if (!reply)
+                return;
+        g_variant_get(reply, "(v)", &value);
+        if (!g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+                return;
+        g_free(self->node_name);
+        self->node_name = g_variant_dup_string(value, NULL);
         update_subtitle(self);
 }
 
@@ -119,8 +124,28 @@ static void fetch_node_name(ExplorerWindow *self) {
                                g_object_ref(self));
 }
 
+/* Says so when the broker goes and comes back: the list then shows what it said last. */
+static void toast_broker_change(ExplorerWindow *self) {
+        gboolean present = app_service_node_get_state(self->node) != NULL;
+
+        if (present == self->broker_present)
+                return;
+        self->broker_present = present;
+        if (!present)
+                explorer_window_toast(self, _("The broker stopped: the list shows what it last said"));
+        else if (self->broker_seen)
+                explorer_window_toast(self, _("The broker is back"));
+        self->broker_seen = TRUE;
+}
+
+static void request_services(ExplorerWindow *self);
+
 static void on_node_state(AppServiceNode *node, GParamSpec *pspec, ExplorerWindow *self) {
+        toast_broker_change(self);
         update_subtitle(self);
+        /* No list yet because no broker ran: the one that just came has it. */
+        if (!self->services && !self->listing && app_service_node_get_state(node))
+                request_services(self);
         /* A new broker may name the node differently. */
         fetch_node_name(self);
 }
@@ -134,6 +159,7 @@ static void on_services(GObject *source, GAsyncResult *result, gpointer user_dat
         self->services = app_service_node_list_services_finish(APP_SERVICE_NODE(source), result, &error);
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 return;
+        self->listing = FALSE;
         if (!self->services) {
                 explorer_service_list_show_error(self->list, error);
                 return;
@@ -142,6 +168,11 @@ static void on_services(GObject *source, GAsyncResult *result, gpointer user_dat
         fetch_node_name(self);
         update_subtitle(self);
         update_actions(self);
+}
+
+static void request_services(ExplorerWindow *self) {
+        self->listing = TRUE;
+        app_service_node_list_services(self->node, self->cancellable, on_services, g_object_ref(self));
 }
 
 static void on_selection_changed(ExplorerServiceList *list, ExplorerWindow *self) {
@@ -509,7 +540,7 @@ static void explorer_window_init(ExplorerWindow *self) {
 
         update_subtitle(self);
         update_actions(self);
-        app_service_node_list_services(self->node, self->cancellable, on_services, g_object_ref(self));
+        request_services(self);
 }
 
 static void explorer_window_dispose(GObject *object) {

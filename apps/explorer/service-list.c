@@ -235,7 +235,8 @@ void explorer_service_list_show_error(ExplorerServiceList *self, const GError *e
         g_autofree gchar *text = NULL;
 
         /* A status page's description is markup. */
-        text = g_strdup_printf("%s\n\n<small>%s</small>", escaped_sentence, escaped_technical);
+        text = g_strdup_printf("%s\n%s\n\n<small>%s</small>", escaped_sentence,
+                               _("The list appears here as soon as the broker runs."), escaped_technical);
         adw_status_page_set_description(self->error_page, text);
         gtk_stack_set_visible_child_name(self->stack, "error");
 }

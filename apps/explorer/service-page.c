@@ -11,6 +11,7 @@ struct _ExplorerServicePage {
 
         AppServiceInfo *info;
         AdwPreferencesGroup *details;
+        GtkWidget *placeholder;         /* shown instead of the details while none is selected */
         AdwActionRow *provider;
         AdwActionRow *description;
         AdwActionRow *state;
@@ -26,28 +27,14 @@ static void set_row(AdwActionRow *row, const gchar *value) {
         adw_action_row_set_subtitle(row, value && *value ? value : "—");
 }
 
-static void set_rows_visible(ExplorerServicePage *self, gboolean visible) {
-        AdwActionRow *rows[] = {
-                self->provider, self->description, self->state, self->may_open, self->activatable, self->object_path,
-        };
-
-        for (gsize i = 0; i < G_N_ELEMENTS(rows); i++)
-                gtk_widget_set_visible(GTK_WIDGET(rows[i]), visible);
-}
-
 static void update(ExplorerServicePage *self) {
         AppServiceInfo *info = self->info;
 
-        if (!info) {
-                adw_preferences_group_set_title(self->details, _("No service selected"));
-                adw_preferences_group_set_description(self->details,
-                                                      _("Choose an app service in the list on the left."));
-                set_rows_visible(self, FALSE);
+        gtk_widget_set_visible(self->placeholder, info == NULL);
+        gtk_widget_set_visible(GTK_WIDGET(self->details), info != NULL);
+        if (!info)
                 return;
-        }
-        set_rows_visible(self, TRUE);
         adw_preferences_group_set_title(self->details, app_service_info_get_name(info));
-        adw_preferences_group_set_description(self->details, NULL);
         set_row(self->provider, app_service_info_get_provider(info));
         set_row(self->description, app_service_info_get_description(info));
         set_row(self->state, app_service_info_get_state(info));
@@ -56,6 +43,21 @@ static void update(ExplorerServicePage *self) {
                                            ? _("Yes: the broker starts its provider on demand")
                                            : _("No: its provider starts by itself"));
         set_row(self->object_path, app_service_info_get_object_path(info));
+}
+
+static GtkWidget *placeholder_new(void) {
+        GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
+        GtkWidget *title = gtk_label_new(_("No service selected"));
+        GtkWidget *hint = gtk_label_new(_("Choose an app service in the list on the left."));
+
+        gtk_label_set_xalign(GTK_LABEL(title), 0);
+        gtk_widget_add_css_class(title, "heading");
+        gtk_label_set_xalign(GTK_LABEL(hint), 0);
+        gtk_widget_add_css_class(hint, "dim-label");
+        gtk_box_append(GTK_BOX(box), title);
+        gtk_box_append(GTK_BOX(box), hint);
+        gtk_widget_set_name(box, "service-placeholder");
+        return box;
 }
 
 static void on_info_notify(AppServiceInfo *info, GParamSpec *pspec, ExplorerServicePage *self) {
@@ -149,6 +151,8 @@ static void explorer_service_page_init(ExplorerServicePage *self) {
         self->activatable = add_row(self, _("Started on demand"), "service-activatable");
         self->object_path = add_row(self, _("Object path"), "service-object-path");
 
+        self->placeholder = placeholder_new();
+        gtk_box_append(GTK_BOX(top), self->placeholder);
         gtk_box_append(GTK_BOX(top), GTK_WIDGET(self->details));
         gtk_box_append(GTK_BOX(top), admin_bar_new());
         gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), margins(top));

@@ -657,6 +657,14 @@ class App:
     def wait_find(self, timeout=None, **match):
         return self.session.atspi.wait_find(self.pid, timeout, **match)
 
+    def showing(self, **match):
+        """The accessibles matching `match` that are on screen (pseudo-state 'on-screen', see
+        the agent's on_screen(): a label on a stack's hidden page is in the tree too)."""
+        return self.session.atspi.find(self.pid, state='on-screen', **match)
+
+    def wait_showing(self, timeout=None, **match):
+        return self.session.atspi.wait_find(self.pid, timeout, state='on-screen', **match)
+
     def click(self, action=None, nth=0, **match):
         return self.session.atspi.do_action(self.pid, action, nth, **match)
 
@@ -831,13 +839,37 @@ def _agent_main():
             except Exception:
                 pass
         if 'Component' in ifaces:
-            try:
-                # Window coordinates: GTK 4 on X11 does not know where its window is.
-                e = acc.get_component_iface().get_extents(Atspi.CoordType.WINDOW)
-                node['extents'] = [e.x, e.y, e.width, e.height]
-            except Exception:
-                pass
+            node['extents'] = extents(acc)
+        if on_screen(acc, node.get('extents')):
+            node['states'].append('on-screen')
         return node
+
+    def extents(acc):
+        try:
+            # Window coordinates: GTK 4 on X11 does not know where its window is.
+            e = acc.get_component_iface().get_extents(Atspi.CoordType.WINDOW)
+            return [e.x, e.y, e.width, e.height]
+        except Exception:
+            return None
+
+    def on_screen(acc, ext):
+        """GTK 4.8 sets 'showing' on windows only, and says 'visible' of the children of a
+        stack's hidden pages too. Those have no size (never shown) or their ancestors on the
+        way up have none: on screen is a size of its own and of every sized ancestor up to
+        the window."""
+        if not ext or ext[2] <= 0 or ext[3] <= 0:
+            return False
+        parent = acc.get_parent()
+        while parent is not None and parent.get_role_name() not in ('frame', 'application'):
+            try:
+                sized = 'Component' in parent.get_interfaces()
+            except Exception:
+                sized = False
+            e = extents(parent) if sized else None
+            if e is not None and (e[2] <= 0 or e[3] <= 0):
+                return False
+            parent = parent.get_parent()
+        return True
 
     def walk(acc, path, budget, flat, want_full=False):
         node = light(acc, path)

@@ -32,6 +32,7 @@ struct _ExplorerTranscriptEntry {
         EntryKind kind;
         gchar *time;
         gchar *title;
+        gchar *sentence;                /* nullable: an error in words, under the title */
         gchar *detail;                  /* nullable: the technical text under an error */
         GPtrArray *rows;                /* ExplorerValueRow, nullable */
         guint hidden;                   /* keys left out of rows */
@@ -46,6 +47,7 @@ static void explorer_transcript_entry_finalize(GObject *object) {
 
         g_free(self->time);
         g_free(self->title);
+        g_free(self->sentence);
         g_free(self->detail);
         g_clear_pointer(&self->rows, g_ptr_array_unref);
         /* Dropping an unanswered request makes the library answer it with an empty ValueSet:
@@ -68,7 +70,7 @@ static ExplorerTranscriptEntry *entry_new(EntryKind kind, const gchar *title, GV
 
         entry->kind = kind;
         entry->time = g_date_time_format(now, "%H:%M:%S");
-        entry->title = explorer_format_truncate(title, EXPLORER_VALUE_TEXT_MAX);
+        entry->title = explorer_format_truncate(title, 2 * EXPLORER_VALUE_PREVIEW_MAX);
         if (value_set)
                 entry->rows = explorer_format_value_set(value_set, &entry->hidden);
         return entry;
@@ -94,6 +96,8 @@ struct _ExplorerConnectionView {
         GtkAdjustment *vadjustment;
         guint top_tick;
         guint top_frames;
+        GPtrArray *pending;             /* ExplorerTranscriptEntry not yet in the transcript, oldest first */
+        guint flush_source;
 
         AppServiceConnection *connection;
         gchar *service_name;
@@ -116,6 +120,11 @@ static void emit_changed(ExplorerConnectionView *self) {
 /* Rows get their real height in the frames after they come, moving the top: hold the view at
  * the top for a few frames. */
 #define TOP_FRAMES 4
+#define EXPLORER_FLUSH_MS 200
+/* The most requests of the provider held for an answer: each holds its message (up to the
+ * service's MaxMessageSize). Beyond it the oldest is let go, and the library answers it with
+ * an empty ValueSet. */
+#define EXPLORER_HELD_REQUESTS_MAX 32
 
 static gboolean scroll_to_top(GtkWidget *widget, GdkFrameClock *clock, gpointer user_data) {
         ExplorerConnectionView *self = user_data;
@@ -127,23 +136,45 @@ static gboolean scroll_to_top(GtkWidget *widget, GdkFrameClock *clock, gpointer 
         return G_SOURCE_REMOVE;
 }
 
-/* Adds @entry (taking it) on top, the newest first: the view at the top shows it without any
- * scrolling (a GtkListView of rows of varying height cannot reliably scroll to its end), and
- * drops the oldest one beyond EXPLORER_TRANSCRIPT_MAX. The oldest entry, if it is an
- * unanswered request, is the head of the queue: O(1) both. */
-static void append_entry(ExplorerConnectionView *self, ExplorerTranscriptEntry *entry) {
-        g_autoptr(ExplorerTranscriptEntry) owned = entry;
-        guint n = g_list_model_get_n_items(G_LIST_MODEL(self->transcript));
+/* Drops @entry, the oldest of the transcript, from the unanswered queue: if it is an
+ * unanswered request, it is the queue's head (O(1)). */
+static void forget_oldest(ExplorerConnectionView *self, ExplorerTranscriptEntry *entry) {
+        if (g_queue_peek_head(&self->unanswered) == entry)
+                g_queue_pop_head(&self->unanswered);
+}
 
-        if (n >= EXPLORER_TRANSCRIPT_MAX) {
-                g_autoptr(ExplorerTranscriptEntry) oldest = g_list_model_get_item(G_LIST_MODEL(self->transcript), n - 1);
+/* Moves the entries that came since the last flush into the transcript in one change of the
+ * list (newest on top), and drops the oldest beyond EXPLORER_TRANSCRIPT_MAX. One flush per
+ * EXPLORER_FLUSH_MS at most: a flood of requests costs the list one update per flush, not one
+ * per request. */
+static gboolean flush_entries(gpointer user_data) {
+        ExplorerConnectionView *self = user_data;
+        GListModel *model = G_LIST_MODEL(self->transcript);
+        guint n = g_list_model_get_n_items(model);
+        guint k = self->pending->len;
+        guint excess = n + k > EXPLORER_TRANSCRIPT_MAX ? n + k - EXPLORER_TRANSCRIPT_MAX : 0;
+        guint from_store = MIN(excess, n);
+        guint from_pending = excess - from_store;
+        g_autofree gpointer *newest_first = NULL;
 
-                if (g_queue_peek_head(&self->unanswered) == oldest)
-                        g_queue_pop_head(&self->unanswered);
-                g_list_store_remove(self->transcript, n - 1);
+        self->flush_source = 0;
+        /* The oldest first: the store's end, then the pending ones that came first. */
+        for (guint i = 0; i < from_store; i++) {
+                g_autoptr(ExplorerTranscriptEntry) entry = g_list_model_get_item(model, n - 1 - i);
+
+                forget_oldest(self, entry);
         }
-        if (entry->kind == ENTRY_REQUEST)
-                g_queue_push_tail(&self->unanswered, entry);
+        for (guint i = 0; i < from_pending; i++)
+                forget_oldest(self, g_ptr_array_index(self->pending, i));
+        if (from_store > 0)
+                g_list_store_splice(self->transcript, n - from_store, from_store, NULL, 0);
+
+        newest_first = g_new(gpointer, k - from_pending);
+        for (guint i = from_pending; i < k; i++)
+                newest_first[k - 1 - i] = g_ptr_array_index(self->pending, i);
+        g_list_store_splice(self->transcript, 0, 0, newest_first, k - from_pending);
+        g_ptr_array_set_size(self->pending, 0);
+
         /* The list keeps its first visible row in place when rows come above it: bring the
          * new ones into view (in the next frames), unless the user scrolled away. */
         if (gtk_adjustment_get_value(self->vadjustment) < 1 || self->top_tick != 0) {
@@ -152,19 +183,32 @@ static void append_entry(ExplorerConnectionView *self, ExplorerTranscriptEntry *
                         self->top_tick = gtk_widget_add_tick_callback(GTK_WIDGET(self->transcript_view),
                                                                       scroll_to_top, self, NULL);
         }
-        g_list_store_insert(self->transcript, 0, entry);
+        return G_SOURCE_REMOVE;
+}
+
+/* Adds @entry (taking it) to the transcript at the next flush. */
+static void append_entry(ExplorerConnectionView *self, ExplorerTranscriptEntry *entry) {
+        if (entry->kind == ENTRY_REQUEST)
+                g_queue_push_tail(&self->unanswered, entry);
+        g_ptr_array_add(self->pending, entry);
+        if (self->flush_source == 0)
+                self->flush_source = g_timeout_add(EXPLORER_FLUSH_MS, flush_entries, self);
 }
 
 static void append_info(ExplorerConnectionView *self, const gchar *text) {
         append_entry(self, entry_new(ENTRY_INFO, text, NULL));
 }
 
+/* An error entry: @what happened as its title, the error in words, its technical name. */
 static void append_error(ExplorerConnectionView *self, const gchar *what, const GError *error) {
-        g_autofree gchar *sentence = explorer_error_describe(error);
-        g_autofree gchar *title = g_strdup_printf("%s %s", what, sentence);
-        ExplorerTranscriptEntry *entry = entry_new(ENTRY_ERROR, title, NULL);
+        ExplorerTranscriptEntry *entry = entry_new(ENTRY_ERROR, what, NULL);
 
-        entry->detail = explorer_error_technical(error);
+        g_autofree gchar *sentence = explorer_error_describe(error);
+        g_autofree gchar *detail = explorer_error_technical(error);
+
+        /* Error messages may quote what the other side sent: bounded like a preview. */
+        entry->sentence = explorer_format_truncate(sentence, 2 * EXPLORER_VALUE_PREVIEW_MAX);
+        entry->detail = explorer_format_truncate(detail, 2 * EXPLORER_VALUE_PREVIEW_MAX);
         append_entry(self, entry);
 }
 
@@ -198,6 +242,14 @@ static void on_request_received(AppServiceConnection *connection, AppServiceRequ
         ExplorerTranscriptEntry *entry =
                 entry_new(ENTRY_REQUEST, _("Request from the provider"), app_service_request_get_message(request));
 
+        if (g_queue_get_length(&self->unanswered) >= EXPLORER_HELD_REQUESTS_MAX) {
+                ExplorerTranscriptEntry *oldest = g_queue_pop_head(&self->unanswered);
+
+                /* Its Answer button goes; the library answers it (empty) as the last
+                 * reference drops. */
+                entry_set_answered(oldest);
+        }
+
         entry->request = g_object_ref(request);
         append_entry(self, entry);
         emit_changed(self);
@@ -221,7 +273,7 @@ static void on_opened(GObject *source, GAsyncResult *result, gpointer user_data)
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) || connection != self->connection)
                 return;         /* the view went, or another open replaced this one */
         if (error) {
-                g_autofree gchar *what = g_strdup_printf(_("Could not connect to %s:"), self->service_name);
+                g_autofree gchar *what = g_strdup_printf(_("Could not connect to %s"), self->service_name);
 
                 append_error(self, what, error);
                 drop_connection(self);
@@ -270,7 +322,7 @@ static void on_sent(GObject *source, GAsyncResult *result, gpointer user_data) {
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 return;
         if (!response) {
-                append_error(self, _("The message could not be sent:"), error);
+                append_error(self, _("The message could not be sent"), error);
                 return;
         }
         if (app_service_response_get_status(response) == APP_SERVICE_RESPONSE_STATUS_SUCCESS) {
@@ -279,12 +331,12 @@ static void on_sent(GObject *source, GAsyncResult *result, gpointer user_data) {
         }
         refusal = app_service_response_get_error(response);
         if (refusal) {
-                append_error(self, _("No response:"), refusal);
+                append_error(self, _("No response"), refusal);
         } else {
                 g_autoptr(GError) failed = g_error_new(APP_SERVICE_ERROR, APP_SERVICE_ERROR_FAILED,
                                                        _("response status %d"),
                                                        (gint) app_service_response_get_status(response));
-                append_error(self, _("No response:"), failed);
+                append_error(self, _("No response"), failed);
         }
 }
 
@@ -317,7 +369,7 @@ static void on_answered(GObject *source, GAsyncResult *result, gpointer user_dat
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 return;
         if (error)
-                append_error(self, _("The answer could not be sent:"), error);
+                append_error(self, _("The answer could not be sent"), error);
 }
 
 /* Sends @answer to @entry's request and marks it answered. */
@@ -344,7 +396,7 @@ void explorer_connection_view_answer_oldest(ExplorerConnectionView *self, const 
         answer = text[0] ? app_service_value_set_parse(text, &error)
                          : g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
         if (!answer) {
-                append_error(self, _("The answer is not a ValueSet:"), error);
+                append_error(self, _("The answer is not a ValueSet"), error);
                 return;
         }
         answer_entry(self, entry, answer);
@@ -494,6 +546,57 @@ static GtkWidget *small_label(const gchar *text, const gchar *css_class) {
         return label;
 }
 
+/* The whole (bounded) value in a text view, which lays out only what it shows. */
+static void on_show_value(GtkButton *button, gpointer user_data) {
+        const gchar *key = g_object_get_data(G_OBJECT(button), "explorer-key");
+        const gchar *text = g_object_get_data(G_OBJECT(button), "explorer-value");
+        GtkWidget *window = adw_window_new();
+        GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0);
+        GtkWidget *scrolled = gtk_scrolled_window_new();
+        GtkWidget *view = gtk_text_view_new();
+
+        gtk_window_set_title(GTK_WINDOW(window), key);
+        gtk_window_set_transient_for(GTK_WINDOW(window), GTK_WINDOW(gtk_widget_get_root(GTK_WIDGET(button))));
+        gtk_window_set_destroy_with_parent(GTK_WINDOW(window), TRUE);
+        gtk_window_set_default_size(GTK_WINDOW(window), 640, 480);
+        gtk_widget_set_name(window, "value-window");
+        gtk_text_buffer_set_text(gtk_text_view_get_buffer(GTK_TEXT_VIEW(view)), text, -1);
+        gtk_text_view_set_editable(GTK_TEXT_VIEW(view), FALSE);
+        gtk_text_view_set_monospace(GTK_TEXT_VIEW(view), TRUE);
+        gtk_text_view_set_wrap_mode(GTK_TEXT_VIEW(view), GTK_WRAP_CHAR);
+        gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), view);
+        gtk_widget_set_vexpand(scrolled, TRUE);
+        gtk_box_append(GTK_BOX(box), adw_header_bar_new());
+        gtk_box_append(GTK_BOX(box), scrolled);
+        adw_window_set_content(ADW_WINDOW(window), box);
+        gtk_window_present(GTK_WINDOW(window));
+}
+
+static GtkWidget *show_value_button_new(ExplorerValueRow *row) {
+        GtkWidget *button = gtk_button_new_with_mnemonic(_("_Whole Value"));
+
+        gtk_widget_add_css_class(button, "flat");
+        gtk_widget_set_valign(button, GTK_ALIGN_START);
+        gtk_widget_set_name(button, "transcript-value-button");
+        /* The row lives as long as its entry, which the row widget's binding keeps. */
+        g_object_set_data(G_OBJECT(button), "explorer-key", row->key);
+        g_object_set_data(G_OBJECT(button), "explorer-value", row->value);
+        g_signal_connect(button, "clicked", G_CALLBACK(on_show_value), NULL);
+        return button;
+}
+
+/* A one-line label, ellipsized: cheaper to measure than a wrapping one (keys, types). */
+static GtkWidget *line_label(const gchar *text, const gchar *css_class, gint max_chars) {
+        GtkWidget *label = small_label(text, css_class);
+
+        gtk_label_set_wrap(GTK_LABEL(label), FALSE);
+        gtk_label_set_selectable(GTK_LABEL(label), FALSE);
+        gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
+        gtk_label_set_max_width_chars(GTK_LABEL(label), max_chars);
+        gtk_widget_set_tooltip_text(label, text);
+        return label;
+}
+
 static GtkWidget *value_grid_new(ExplorerTranscriptEntry *entry) {
         GtkWidget *grid = gtk_grid_new();
 
@@ -504,12 +607,14 @@ static GtkWidget *value_grid_new(ExplorerTranscriptEntry *entry) {
                 gtk_grid_attach(GTK_GRID(grid), small_label(_("(empty ValueSet)"), "dim-label"), 0, 0, 3, 1);
         for (guint i = 0; i < entry->rows->len; i++) {
                 ExplorerValueRow *row = g_ptr_array_index(entry->rows, i);
-                GtkWidget *value = small_label(row->value, "monospace");
+                GtkWidget *value = small_label(row->preview, "monospace");
 
                 gtk_widget_set_hexpand(value, TRUE);
-                gtk_grid_attach(GTK_GRID(grid), small_label(row->key, "caption-heading"), 0, (int) i, 1, 1);
-                gtk_grid_attach(GTK_GRID(grid), small_label(row->type, "dim-label"), 1, (int) i, 1, 1);
+                gtk_grid_attach(GTK_GRID(grid), line_label(row->key, "caption-heading", 28), 0, (int) i, 1, 1);
+                gtk_grid_attach(GTK_GRID(grid), line_label(row->type, "dim-label", 12), 1, (int) i, 1, 1);
                 gtk_grid_attach(GTK_GRID(grid), value, 2, (int) i, 1, 1);
+                if (row->cut)
+                        gtk_grid_attach(GTK_GRID(grid), show_value_button_new(row), 3, (int) i, 1, 1);
         }
         if (entry->hidden > 0) {
                 g_autofree gchar *more = g_strdup_printf(
@@ -547,7 +652,7 @@ static void transcript_bind(GtkSignalListItemFactory *factory, GtkListItem *item
         ExplorerTranscriptEntry *entry = gtk_list_item_get_item(item);
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 4);
         GtkWidget *header = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
-        GtkWidget *title = small_label(entry->title, entry->kind == ENTRY_ERROR ? "error" : "heading");
+        GtkWidget *title = small_label(entry->title, "heading");
         GtkWidget *time;
 
         gtk_widget_add_css_class(box, entry_css_class(entry->kind));
@@ -569,8 +674,14 @@ static void transcript_bind(GtkSignalListItemFactory *factory, GtkListItem *item
                 gtk_box_append(GTK_BOX(header), answer);
         }
         gtk_box_append(GTK_BOX(box), header);
-        if (entry->detail)
-                gtk_box_append(GTK_BOX(box), small_label(entry->detail, "caption"));
+        if (entry->sentence)
+                gtk_box_append(GTK_BOX(box), small_label(entry->sentence, "error"));
+        if (entry->detail) {
+                GtkWidget *detail = small_label(entry->detail, "caption");
+
+                gtk_widget_add_css_class(detail, "dim-label");
+                gtk_box_append(GTK_BOX(box), detail);
+        }
         if (entry->rows)
                 gtk_box_append(GTK_BOX(box), value_grid_new(entry));
         adw_bin_set_child(ADW_BIN(gtk_list_item_get_child(item)), box);
@@ -621,6 +732,7 @@ static void explorer_connection_view_init(ExplorerConnectionView *self) {
         gtk_orientable_set_orientation(GTK_ORIENTABLE(self), GTK_ORIENTATION_VERTICAL);
         gtk_box_set_spacing(GTK_BOX(self), 8);
         g_queue_init(&self->unanswered);
+        self->pending = g_ptr_array_new_with_free_func(g_object_unref);
         self->cancellable = g_cancellable_new();
 
         self->title = GTK_LABEL(gtk_label_new(NULL));
@@ -661,7 +773,10 @@ static void explorer_connection_view_dispose(GObject *object) {
         if (self->top_tick != 0 && self->transcript_view)
                 gtk_widget_remove_tick_callback(GTK_WIDGET(self->transcript_view), self->top_tick);
         self->top_tick = 0;
+        g_clear_handle_id(&self->flush_source, g_source_remove);
         g_queue_clear(&self->unanswered);
+        if (self->pending)
+                g_ptr_array_set_size(self->pending, 0);
         g_clear_object(&self->transcript);
         G_OBJECT_CLASS(explorer_connection_view_parent_class)->dispose(object);
 }
@@ -670,6 +785,7 @@ static void explorer_connection_view_finalize(GObject *object) {
         ExplorerConnectionView *self = EXPLORER_CONNECTION_VIEW(object);
 
         g_clear_object(&self->cancellable);
+        g_clear_pointer(&self->pending, g_ptr_array_unref);
         g_free(self->service_name);
         G_OBJECT_CLASS(explorer_connection_view_parent_class)->finalize(object);
 }

@@ -69,13 +69,14 @@ static gchar *format_details(GVariant *event) {
 
                 if (g_str_equal(key, "timestamp") || g_str_equal(key, "service"))
                         continue;
-                if (text->len >= EXPLORER_VALUE_TEXT_MAX)
+                if (text->len >= 2 * EXPLORER_VALUE_PREVIEW_MAX)
                         break;
                 printed = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ? g_variant_dup_string(value, NULL)
                                                                                : g_variant_print(value, FALSE);
                 g_string_append_printf(text, "%s%s=%s", text->len ? "  " : "", key, printed);
         }
-        return explorer_format_truncate(text->str, EXPLORER_VALUE_TEXT_MAX);
+        /* A line of the list: the preview's bound (a label shapes all its text at each measure). */
+        return explorer_format_truncate(text->str, 2 * EXPLORER_VALUE_PREVIEW_MAX);
 }
 
 static ExplorerMonitorEvent *monitor_event_new(const gchar *type, GVariant *event) {

@@ -124,6 +124,12 @@ static void row_update(AppServiceInfo *info, GParamSpec *pspec, GtkWidget *box) 
         /* One name that says it all for screen readers and the tests: "name, state". */
         accessible = g_strdup_printf("%s, %s", app_service_info_get_name(info), state_label(state));
         gtk_accessible_update_property(GTK_ACCESSIBLE(box), GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
+        /* The row that takes the keyboard focus is the list's own item widget around the box
+         * (GTK 4.8 has no way to make the box itself the focusable one): it gets the label
+         * too, so a screen reader says which service has the focus. */
+        if (gtk_widget_get_parent(box))
+                gtk_accessible_update_property(GTK_ACCESSIBLE(gtk_widget_get_parent(box)),
+                                               GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
 }
 
 static void row_bind(GtkSignalListItemFactory *factory, GtkListItem *item, gpointer user_data) {

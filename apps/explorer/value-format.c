@@ -35,27 +35,37 @@ static void value_row_free(gpointer data) {
         g_free(row->key);
         g_free(row->type);
         g_free(row->value);
+        g_free(row->preview);
         g_free(row);
 }
 
-static ExplorerValueRow *value_row_new(const gchar *key, GVariant *value) {
+/* @whole_left: how much whole-value text the ValueSet may still keep; a cut row beyond it keeps
+ * its preview only (and is not marked cut: there is nothing more to show). */
+static ExplorerValueRow *value_row_new(const gchar *key, GVariant *value, gsize *whole_left) {
         ExplorerValueRow *row = g_new0(ExplorerValueRow, 1);
+        g_autofree gchar *text = g_variant_print(value, FALSE);
 
         row->key = explorer_format_truncate(key, 256);
         row->type = explorer_format_truncate(g_variant_get_type_string(value), 256);
-        row->value = explorer_format_value(value);
+        row->preview = explorer_format_truncate(text, EXPLORER_VALUE_PREVIEW_MAX);
+        row->cut = strlen(text) > EXPLORER_VALUE_PREVIEW_MAX && *whole_left > 0;
+        if (row->cut) {
+                row->value = explorer_format_truncate(text, MIN(EXPLORER_VALUE_TEXT_MAX, *whole_left));
+                *whole_left -= MIN(strlen(row->value), *whole_left);
+        } else
+                row->value = g_strdup(row->preview);
         return row;
 }
 
 GPtrArray *explorer_format_value_set(GVariant *value_set, guint *ret_hidden) {
         g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func(value_row_free);
-        gsize n, text = 0;
+        gsize n, text = 0, whole_left = EXPLORER_VALUE_SET_WHOLE_MAX;
 
         *ret_hidden = 0;
         if (!value_set)
                 return g_steal_pointer(&rows);
         if (!g_variant_is_of_type(value_set, G_VARIANT_TYPE_VARDICT)) {
-                g_ptr_array_add(rows, value_row_new("", value_set));
+                g_ptr_array_add(rows, value_row_new("", value_set, &whole_left));
                 return g_steal_pointer(&rows);
         }
 
@@ -72,8 +82,8 @@ GPtrArray *explorer_format_value_set(GVariant *value_set, guint *ret_hidden) {
                 }
                 entry = g_variant_get_child_value(value_set, i);
                 g_variant_get(entry, "{&sv}", &key, &value);
-                row = value_row_new(key, value);
-                text += strlen(row->value);
+                row = value_row_new(key, value, &whole_left);
+                text += strlen(row->preview);
                 g_ptr_array_add(rows, row);
         }
         return g_steal_pointer(&rows);

@@ -44,18 +44,30 @@ def main():
     p.add_argument('--count', type=int, default=300, help='requests a connection')
     p.add_argument('--keys', type=int, default=4000, help='keys of a many-keys request')
     p.add_argument('--bytes', type=int, default=400000, help='size of a huge string')
-    p.add_argument('--depth', type=int, default=24, help='nesting of a deep request')
+    p.add_argument('--depth', type=int, default=9,
+                   help='nesting of a deep request (9: 29 containers, under the limit of 32)')
+    p.add_argument('--kinds', default='keys,bytes,deep',
+                   help='the requests sent in turn: keys (many keys), bytes (a huge string), '
+                   'deep (nested ValueSets)')
+    p.add_argument('--uid', type=int, default=None,
+                   help='flood only the connections of this uid (others, e.g. the node '
+                   "example's broadcasts, are left alone)")
     args = p.parse_args()
 
-    kinds = [lambda i: many_keys(args.keys, i), lambda i: huge_string(args.bytes, i),
-             lambda i: deep(args.depth, i)]
+    makers = {'keys': lambda: many_keys(args.keys, 0),
+              'bytes': lambda: huge_string(args.bytes, 0),
+              'deep': lambda: deep(args.depth, 0)}
+    # Made once: building them in Python for every request would slow the flood down.
+    kinds = [GLib.Variant('a{sv}', makers[k]()) for k in args.kinds.split(',')]
     pending = {'n': 0, 'sent': 0}
     keep = []  # the connections, alive while they flood
 
     def done(connection, result, i):
         try:
-            connection.send_message_finish(result)
-            say('request %d answered' % i)
+            response = connection.send_message_finish(result)
+            error = response.get_error()
+            say('request %d: status %d%s' % (i, response.get_status(),
+                                             ', ' + error.message if error else ''))
         except GLib.Error as e:
             say('request %d failed: %s' % (i, e.message))
         pending['n'] -= 1
@@ -63,10 +75,15 @@ def main():
             say('flood done: %d sent' % pending['sent'])
 
     def on_connection(provider, connection, caller):
+        uid = caller.unpack().get('uid') if caller is not None else None
+        if args.uid is not None and uid != args.uid:
+            say('connection received from uid %s: left alone' % uid)
+            return
         keep.append(connection)
-        say('connection received, flooding with %d requests' % args.count)
+        say('connection received (%s), flooding with %d requests' %
+            (connection.get_object_path(), args.count))
         for i in range(args.count):
-            message = GLib.Variant('a{sv}', kinds[i % len(kinds)](i))
+            message = kinds[i % len(kinds)]
             pending['n'] += 1
             pending['sent'] += 1
             connection.send_message(message, None, done, i)

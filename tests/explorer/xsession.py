@@ -810,8 +810,9 @@ def _agent_main():
                 pass
         return node
 
-    def full(node, acc):
-        """The rest, for the nodes a request is about."""
+    def full(node, acc, screen=True):
+        """The rest, for the nodes a request is about (screen: also whether it is on screen,
+        which costs a call for every ancestor)."""
         try:
             node['id'] = acc.get_accessible_id() or ''
         except Exception:
@@ -840,9 +841,15 @@ def _agent_main():
                 pass
         if 'Component' in ifaces:
             node['extents'] = extents(acc)
-        if on_screen(acc, node.get('extents')):
+        if screen and on_screen(acc, node.get('extents')):
             node['states'].append('on-screen')
         return node
+
+    def states_of(acc):
+        try:
+            return sorted(Atspi.StateType(s).value_nick for s in acc.get_state_set().get_states())
+        except Exception:
+            return []
 
     def extents(acc):
         try:
@@ -918,11 +925,16 @@ def _agent_main():
         flat = []
         walk(app, [], [budget], flat)
         found = []
+        state = m.get('state')
         for node, acc in flat:  # tree order
-            if matches(node, m, light_keys):
-                full(node, acc)
-                if matches(node, m, m.keys()):
-                    found.append((node, acc))
+            if not matches(node, m, light_keys):
+                continue
+            # A plain state is one call: test it before the costly rest.
+            if state and state != 'on-screen' and state not in states_of(acc):
+                continue
+            full(node, acc, screen=state == 'on-screen')
+            if matches(node, m, m.keys()):
+                found.append((node, acc))
         return found
 
     def strip(node):

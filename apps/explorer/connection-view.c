@@ -593,7 +593,6 @@ static GtkWidget *line_label(const gchar *text, const gchar *css_class, gint max
         gtk_label_set_selectable(GTK_LABEL(label), FALSE);
         gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
         gtk_label_set_max_width_chars(GTK_LABEL(label), max_chars);
-        gtk_widget_set_tooltip_text(label, text);
         return label;
 }
 
@@ -610,7 +609,7 @@ static GtkWidget *value_grid_new(ExplorerTranscriptEntry *entry) {
                 GtkWidget *value = small_label(row->preview, "monospace");
 
                 gtk_widget_set_hexpand(value, TRUE);
-                gtk_grid_attach(GTK_GRID(grid), line_label(row->key, "caption-heading", 28), 0, (int) i, 1, 1);
+                gtk_grid_attach(GTK_GRID(grid), line_label(row->key, "caption-heading", 40), 0, (int) i, 1, 1);
                 gtk_grid_attach(GTK_GRID(grid), line_label(row->type, "dim-label", 12), 1, (int) i, 1, 1);
                 gtk_grid_attach(GTK_GRID(grid), value, 2, (int) i, 1, 1);
                 if (row->cut)

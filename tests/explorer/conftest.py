@@ -134,6 +134,11 @@ def session(request, workdir):
     if not os.access(EXPLORER, os.X_OK):
         pytest.skip('the explorer was not built (%s)' % EXPLORER)
     missing = xsession.missing_tools()
+    try:
+        import gi
+        gi.require_version('Atspi', '2.0')
+    except (ImportError, ValueError):
+        missing.append('the Atspi 2.0 typelib (gir1.2-atspi-2.0)')
     if missing:
         pytest.skip('not installed: %s' % ', '.join(missing))
     marker = request.node.get_closest_marker('explorer_uid')

@@ -599,6 +599,21 @@ class App:
         from gi.repository import GLib
         return self._call('Describe', GLib.Variant('(s)', (action,)), '((bgav))').unpack()[0]
 
+    def latency(self, timeout=None, action='send'):
+        """Seconds the program takes to answer a D-Bus call on its main loop (Describe of a
+        window action); AssertionError if it does not answer within timeout: a blocked loop."""
+        from gi.repository import GLib
+        timeout = DEFAULT_WAIT if timeout is None else timeout
+        start = time.monotonic()
+        try:
+            self._call('Describe', GLib.Variant('(s)', (action,)), '((bgav))',
+                       timeout_ms=int(timeout * 1000))
+        except GLib.Error as e:
+            self._check_alive()
+            raise AssertionError('%s did not answer a call within %.1f s (its main loop is '
+                                 'blocked): %s' % (self.name, timeout, e.message))
+        return time.monotonic() - start
+
     def enabled(self, action):
         return self.describe(action)[0]
 

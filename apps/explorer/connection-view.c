@@ -231,8 +231,10 @@ static void drop_connection(ExplorerConnectionView *self) {
                 g_signal_handlers_disconnect_by_data(self->connection, self);
         g_clear_object(&self->connection);
         self->opening = FALSE;
-        /* Requests of a closed connection cannot be answered any more. */
-        g_queue_clear(&self->unanswered);
+        /* Requests of a closed connection cannot be answered any more: let them go (their
+         * Answer buttons too). */
+        while (!g_queue_is_empty(&self->unanswered))
+                entry_set_answered(g_queue_pop_head(&self->unanswered));
         update_title(self);
         emit_changed(self);
 }

@@ -20,7 +20,8 @@ re-exported (as tests/vm/gpio does). On top of them:
 Environment (defaults in brackets):
   APPSERVICE_BUILD_ROOT       the build tree [$APPSERVICE_SOURCE_ROOT/build]
   APPSERVICE_EXPLORER         the program [$APPSERVICE_BUILD_ROOT/apps/explorer/appservice-explorer]
-  APPSERVICE_SCREENSHOT_DIR   where screenshots go [$APPSERVICE_BUILD_ROOT/tests/explorer/screenshots]
+  APPSERVICE_SCREENSHOT_DIR   where screenshots go
+                              [$APPSERVICE_BUILD_ROOT/tests/explorer/screenshots]
   APPSERVICE_TEST_TIME_SCALE  multiplies the deadlines [1]
 """
 

@@ -64,6 +64,13 @@ def has_row(texts, key, type_string, value):
                for i in range(len(texts) - 2))
 
 
+def has_event(texts, kind, service):
+    """Whether the monitor has an event row of that type and service: a row's labels are its
+    time, type, service and details, in that order. (AT-SPI in GTK 4.8 cannot tell whether the
+    row is scrolled into view: the screenshot shows that.)"""
+    return any(texts[i] == kind and texts[i + 1] == service for i in range(len(texts) - 1))
+
+
 def open_service(app, name, shots=None):
     app.activate('select-service', s(name))
     app.wait_text(exactly(name))
@@ -85,7 +92,7 @@ def provider_pids(path):
     return pids
 
 
-# ---- a. the list ------------------------------------------------------------------------------
+# ---- a. the list --------------------------------------------------------------------------------
 
 def test_list_is_live(explorer, shots, agents, services_dir, bus):
     # Every example, with its description and its state.
@@ -122,7 +129,7 @@ def test_list_is_live(explorer, shots, agents, services_dir, bus):
     shots('definition-removed')
 
 
-# ---- b. echo: open, send, response with types, close -----------------------------------------
+# ---- b. echo: open, send, response with types, close --------------------------------------------
 
 def test_echo_send_and_close(explorer, shots):
     explorer.activate('select-service', s(ECHO))
@@ -194,7 +201,7 @@ def test_app2app_request_answer_and_closed(explorer, shots, daemon):
     shots('provider-killed')
 
 
-# ---- d. errors in words ---------------------------------------------------------------------------
+# ---- d. errors in words -------------------------------------------------------------------------
 
 def test_errors_in_words(explorer, shots, agents, services_dir):
     services_dir.write('com.example.private', Provider='com.example.EchoApp', AllowUsers='root',
@@ -217,7 +224,7 @@ def test_errors_in_words(explorer, shots, agents, services_dir):
     shots('disabled')
 
 
-# ---- e. administration ------------------------------------------------------------------------------
+# ---- e. administration --------------------------------------------------------------------------
 
 @pytest.mark.explorer_uid(0, 0)
 def test_admin_monitor_and_stop_start(explorer, shots, agents):
@@ -228,10 +235,10 @@ def test_admin_monitor_and_stop_start(explorer, shots, agents):
     other = agents.spawn('other-client', uid=LP_UID, gid=LP_GID)
     path = other.open_ok(ECHO)
     other.send_message(path, {'Text': GLib.Variant('s', 'seen by the monitor')}).ok()
-    explorer.wait_text(exactly('connection-opened'))
-    explorer.wait_text(exactly('request'))
-    explorer.wait_text(exactly('response'))
-    assert ECHO in explorer.texts()
+    # An event's row reads time, type, service, details; the node examples have their own.
+    for kind in ('connection-opened', 'request', 'response'):
+        wait_for(lambda: has_event(explorer.texts(), kind, ECHO), None,
+                 'the monitor row "%s" of %s' % (kind, ECHO))
     shots('monitor')
 
     explorer.activate('select-service', s(ECHO))
@@ -261,7 +268,7 @@ def test_admin_refused_for_a_user(explorer, shots, bus):
     assert '%s, active' % SENSOR in explorer.texts()
 
 
-# ---- f. the keyboard alone ---------------------------------------------------------------------
+# ---- f. the keyboard alone ----------------------------------------------------------------------
 
 def test_keyboard_only(explorer, shots, session):
     """Keys only (xdotool): Tab into the list, Down to echo, Enter, Ctrl+O, Tab to the
@@ -324,8 +331,8 @@ def test_hostile_provider(explorer, shots, agents, services_dir, bus, session):
         hostile = subprocess.Popen(
             ['setpriv', '--reuid=%d' % LP_UID, '--regid=%d' % LP_GID, '--clear-groups',
              '--inh-caps=-all', '--', '/usr/bin/python3', os.path.join(HERE, 'hostile-provider.py'),
-             '--name', HOSTILE, '--count', os.environ.get('H3_COUNT', '300'),
-             '--uid', str(explorer_uid), '--kinds', os.environ.get('H3_KINDS', 'keys,bytes,deep')], stdout=log, stderr=log, env=env, cwd='/')
+             '--name', HOSTILE, '--count', '300', '--uid', str(explorer_uid),
+             '--kinds', 'keys,bytes,deep'], stdout=log, stderr=log, env=env, cwd='/')
     try:
         def log_has(text):
             with open(log_path, errors='replace') as f:
@@ -376,7 +383,7 @@ def test_hostile_provider(explorer, shots, agents, services_dir, bus, session):
         hostile.wait(10)
 
 
-# ---- h. translations ------------------------------------------------------------------------------
+# ---- h. translations ----------------------------------------------------------------------------
 
 @pytest.mark.explorer_env(LANG='C.UTF-8', LANGUAGE='de',
                           APPSERVICE_EXPLORER_LOCALEDIR=os.path.join(BUILD_ROOT, 'apps',

@@ -254,7 +254,8 @@ def read_png(path):
         pos += 12 + length
     raw, stride, rows, prev = zlib.decompress(idat), 3 * width, [], bytes(3 * width)
     for y in range(height):
-        ftype, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        base = y * (stride + 1)
+        ftype, line = raw[base], bytearray(raw[base + 1:base + 1 + stride])
         for i in range(stride):
             a = line[i - 3] if i >= 3 else 0
             b, c = prev[i], prev[i - 3] if i >= 3 else 0
@@ -275,7 +276,8 @@ def read_png(path):
 
 # ---- the session --------------------------------------------------------------------------------
 
-SESSION_BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+SESSION_BUS_CONFIG = '''<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>

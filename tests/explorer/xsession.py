@@ -62,9 +62,12 @@ def wait_for(predicate, timeout=None, what='a condition', interval=0.05):
         time.sleep(interval)
 
 
-def missing_tools():
-    """The programs a session needs that are not installed (empty: all there)."""
-    return [p for p in (XVFB, XDOTOOL, DBUS_DAEMON) if not os.access(p, os.X_OK)]
+def missing_tools(xdotool=True):
+    """The programs a session needs that are not installed (empty: all there). xdotool is for
+    keys and the window's geometry (App.window_geometry, App.screenshot); without it, take
+    XSession.screenshot of the whole screen."""
+    tools = (XVFB, DBUS_DAEMON) + ((XDOTOOL,) if xdotool else ())
+    return [p for p in tools if not os.access(p, os.X_OK)]
 
 
 def _as_user(argv, uid, gid):

@@ -671,6 +671,9 @@ class App:
     def texts(self):
         return self.session.atspi.texts(self.pid)
 
+    def window_name(self, timeout=None):
+        return self.session.atspi.window_name(self.pid, timeout)
+
     def wait_text(self, text, timeout=None, **kw):
         return self.session.atspi.wait_text(self.pid, text, timeout, **kw)
 
@@ -765,6 +768,10 @@ class AtspiAgent:
         if tree:
             walk(tree)
         return out
+
+    def window_name(self, pid, timeout=None):
+        """The name of the program's first window: a single AT-SPI read, to time."""
+        return self.request({'op': 'window', 'pid': pid}, timeout)
 
     def find(self, pid, **match):
         """Accessibles matching every given field: name, role (e.g. 'push button'), id,
@@ -966,6 +973,11 @@ def _agent_main():
             op = req['op']
             if op == 'ping':
                 result = 'pong'
+            elif op == 'window':
+                # One read from the program: its first window's name (a responsiveness probe).
+                app = find_app(req['pid'])
+                window = app.get_child_at_index(0) if app and app.get_child_count() else None
+                result = window.get_name() if window is not None else None
             elif op == 'tree':
                 app = find_app(req['pid'])
                 result = (walk(app, [], [req.get('max_nodes', 20000)], [], req.get('full'))

@@ -294,11 +294,12 @@ static void on_chips(ExplorerGpioPanel *self, GVariant *response, gpointer data)
 
 static void add_edge(ExplorerGpioPanel *self, const gchar *chip, guint32 offset, const gchar *edge, guint64 seqno) {
         g_autofree gchar *text = NULL;
+        g_autofree gchar *number = g_strdup_printf("%" G_GUINT64_FORMAT, seqno);
         GtkWidget *label;
 
         /* Translators: "rising on gpiochip0 3 (#12)": an edge, its line and its sequence number */
-        text = g_strdup_printf(_("%s on %s %u (#%" G_GUINT64_FORMAT ")"),
-                               g_str_equal(edge, "rising") ? _("rising") : _("falling"), chip, offset, seqno);
+        text = g_strdup_printf(_("%s on %s %u (#%s)"), g_str_equal(edge, "rising") ? _("rising") : _("falling"),
+                               chip, offset, number);
         label = gtk_label_new(text);
         gtk_label_set_xalign(GTK_LABEL(label), 0);
         gtk_list_box_prepend(self->edges, label);

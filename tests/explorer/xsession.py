@@ -100,6 +100,23 @@ def _descendants(pid):
     return found
 
 
+def _session_processes(address):
+    """Live processes whose environment names this session bus: what the bus activated, even
+    when it left the bus's process tree (at-spi-bus-launcher daemonizes)."""
+    needle = ('DBUS_SESSION_BUS_ADDRESS=%s' % address).encode() + b'\0'
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open('/proc/%s/environ' % entry, 'rb') as f:
+                if needle in f.read() + b'\0':
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid):
     try:
         with open('/proc/%d/stat' % pid) as f:
@@ -450,6 +467,12 @@ class XSession:
             below = _descendants(self.dbus.pid)
             _stop_popen(self.dbus)
             _terminate(below)
+            # They go by themselves once the bus is gone; whatever is left is ended here.
+            try:
+                wait_for(lambda: not _session_processes(self.bus_address), 5.0,
+                         'the session\'s processes to exit')
+            except TimeoutError:
+                _terminate(_session_processes(self.bus_address))
             self.dbus.stdout.close()
             self.dbus = None
         if self.xvfb is not None:

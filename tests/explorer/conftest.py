@@ -89,11 +89,25 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'explorer_env(**env): more environment for the explorer')
 
 
+# In an AddressSanitizer build the library loads only into a process whose first library is the
+# ASan runtime (meson.build hands its path here): the Python programs that load it get it
+# preloaded, without leak checks (Python leaks by design).
+ASAN_PRELOAD = os.environ.get('APPSERVICE_TEST_ASAN_PRELOAD')
+
+
+def library_env():
+    """The environment a Python program needs to load the build tree's library."""
+    env = {'GI_TYPELIB_PATH': LIBCLIENT_DIR, 'LD_LIBRARY_PATH': LIBCLIENT_DIR,
+           'PYTHONDONTWRITEBYTECODE': '1'}
+    if ASAN_PRELOAD:
+        env.update(LD_PRELOAD=ASAN_PRELOAD, ASAN_OPTIONS='detect_leaks=0:halt_on_error=1')
+    return env
+
+
 def node_exec(script):
     # The broker gives providers a clean environment: the build tree's library goes on the
     # command line (as examples/node/test-node.py does).
-    env = {'GI_TYPELIB_PATH': LIBCLIENT_DIR, 'LD_LIBRARY_PATH': LIBCLIENT_DIR,
-           'PYTHONDONTWRITEBYTECODE': '1'}
+    env = library_env()
     argv = ['/usr/bin/env'] + ['%s=%s' % kv for kv in sorted(env.items())]
     return shlex.join(argv + ['/usr/bin/python3', os.path.join(NODE_DIR, script)])
 

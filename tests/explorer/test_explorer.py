@@ -23,7 +23,7 @@ import pytest
 
 from client import LP_GID, LP_UID, GLib
 from conftest import (APP2APP, APP2APP_PROVIDER, BUILD_ROOT, ECHO, EXAMPLES, FLAKY, HERE,
-                      LIBCLIENT_DIR, LOGGER, SENSOR)
+                      LOGGER, SENSOR, ASAN_PRELOAD, library_env)
 from xsession import DEFAULT_WAIT, wait_for
 
 HOSTILE = 'com.example.hostile'
@@ -324,9 +324,7 @@ def test_hostile_provider(explorer, shots, agents, services_dir, bus, session):
     reload_broker(agents)
     wait_row(explorer, HOSTILE, 'inactive')
     log_path = os.path.join(shots.folder, 'hostile-provider.log')  # kept as an artifact
-    env = {'PATH': '/usr/bin:/bin', 'HOME': '/', 'DBUS_SYSTEM_BUS_ADDRESS': bus.address,
-           'GI_TYPELIB_PATH': LIBCLIENT_DIR, 'LD_LIBRARY_PATH': LIBCLIENT_DIR,
-           'PYTHONDONTWRITEBYTECODE': '1'}
+    env = dict(library_env(), PATH='/usr/bin:/bin', HOME='/', DBUS_SYSTEM_BUS_ADDRESS=bus.address)
     with open(log_path, 'wb') as log:
         hostile = subprocess.Popen(
             ['setpriv', '--reuid=%d' % LP_UID, '--regid=%d' % LP_GID, '--clear-groups',
@@ -356,7 +354,9 @@ def test_hostile_provider(explorer, shots, agents, services_dir, bus, session):
         assert explorer.window_name(DEFAULT_WAIT) == 'App Service Explorer'
         read = time.monotonic() - start
         start = time.monotonic()
-        explorer.texts()  # the whole window: thousands of reads
+        # The whole window: thousands of reads, each slowed by the flood (and by a sanitizer
+        # build): reported, not asserted.
+        explorer.session.atspi.texts(explorer.pid, timeout=12 * DEFAULT_WAIT)
         walk = time.monotonic() - start
         start = time.monotonic()
         explorer.activate('set-message', s("{'Still': <'responsive'>}"), wait_enabled=False)
@@ -384,7 +384,10 @@ def test_hostile_provider(explorer, shots, agents, services_dir, bus, session):
         print('hostile provider: VmRSS %d KiB before, %d KiB after; during the flood an AT-SPI '
               'read took %.2f s (the whole window %.1f s), an action %.2f s, D-Bus calls at most '
               '%.2f s' % (before, after, read, walk, action, max(latencies)))
-        assert after - before < 200 * 1024, 'VmRSS grew from %d to %d KiB' % (before, after)
+        # AddressSanitizer's quarantine and redzones keep freed memory (740 MB of it here): the
+        # bound is checked in the plain build, the functional bounds above in both.
+        if not ASAN_PRELOAD:
+            assert after - before < 200 * 1024, 'VmRSS grew from %d to %d KiB' % (before, after)
     finally:
         hostile.terminate()
         hostile.wait(10)

@@ -484,6 +484,8 @@ static GtkWidget *right_side_new(ExplorerWindow *self) {
         g_signal_connect_swapped(self->connection_view, "changed", G_CALLBACK(update_actions), self);
 
         self->stack = GTK_STACK(gtk_stack_new());
+        /* Each page as wide as itself needs: the widest one must not clip the others. */
+        gtk_stack_set_hhomogeneous(self->stack, FALSE);
         gtk_widget_set_name(GTK_WIDGET(self->stack), "pages");
         gtk_stack_add_titled(self->stack, GTK_WIDGET(self->service_page), "service", _("Service"));
         gtk_stack_add_titled(self->stack, explorer_monitor_pane_new(self->node), "monitor", _("Monitor"));

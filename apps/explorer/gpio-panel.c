@@ -247,6 +247,8 @@ static void on_line_info(ExplorerGpioPanel *self, GVariant *info, gpointer data)
 
                 label = GTK_LABEL(gtk_label_new(NULL));
                 gtk_label_set_xalign(label, 0);
+                /* Cut on screen, whole for AT-SPI (a label's accessible name is its text). */
+                gtk_label_set_ellipsize(label, PANGO_ELLIPSIZE_END);
                 gtk_widget_set_margin_start(GTK_WIDGET(label), 6);
                 gtk_widget_set_margin_end(GTK_WIDGET(label), 6);
                 gtk_widget_set_margin_top(GTK_WIDGET(label), 4);
@@ -704,7 +706,6 @@ static void explorer_gpio_panel_init(ExplorerGpioPanel *self) {
         gtk_box_append(GTK_BOX(lines_side), scrolled(GTK_WIDGET(self->lines)));
         gtk_widget_set_hexpand(lines_side, TRUE);
         held_side = build_held_side(self);
-        gtk_widget_set_hexpand(held_side, TRUE);
         gtk_box_append(GTK_BOX(sides), lines_side);
         gtk_box_append(GTK_BOX(sides), held_side);
         gtk_widget_set_vexpand(sides, TRUE);

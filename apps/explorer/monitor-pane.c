@@ -105,9 +105,35 @@ struct _ExplorerMonitorPane {
         AdwStatusPage *error_page;
         GListStore *events;
         GtkLabel *count;
+        GtkAdjustment *vadjustment;     /* the events' scrolling */
+        guint top_tick;                 /* holding the view at the top, for a few frames */
+        guint top_frames;
 };
 
+/* Rows get their real height in the frames after they come, and the list keeps its first
+ * visible row in place when rows come above it: the view is held at the top (the newest) for a
+ * few frames after each event, unless the user scrolled away. */
+#define TOP_FRAMES 4
+
 G_DEFINE_FINAL_TYPE(ExplorerMonitorPane, explorer_monitor_pane, GTK_TYPE_BOX)
+
+static gboolean hold_top(GtkWidget *widget, GdkFrameClock *clock, gpointer user_data) {
+        ExplorerMonitorPane *self = user_data;
+
+        gtk_adjustment_set_value(self->vadjustment, 0);
+        if (--self->top_frames > 0)
+                return G_SOURCE_CONTINUE;
+        self->top_tick = 0;
+        return G_SOURCE_REMOVE;
+}
+
+static void keep_newest_in_view(ExplorerMonitorPane *self) {
+        if (gtk_adjustment_get_value(self->vadjustment) >= 1 && self->top_tick == 0)
+                return;
+        self->top_frames = TOP_FRAMES;
+        if (self->top_tick == 0)
+                self->top_tick = gtk_widget_add_tick_callback(GTK_WIDGET(self), hold_top, self, NULL);
+}
 
 static void on_monitor_event(AppServiceNode *node, const gchar *type, GVariant *event, ExplorerMonitorPane *self) {
         g_autoptr(ExplorerMonitorEvent) item = NULL;
@@ -122,6 +148,7 @@ static void on_monitor_event(AppServiceNode *node, const gchar *type, GVariant *
         if (n >= EXPLORER_MONITOR_MAX)
                 g_list_store_remove(self->events, n - 1);
         g_list_store_insert(self->events, 0, item);
+        keep_newest_in_view(self);
         n = g_list_model_get_n_items(G_LIST_MODEL(self->events));
         count = g_strdup_printf(g_dngettext(GETTEXT_PACKAGE, "%u event (the newest on top)",
                                             "%u events (the newest on top)", n),
@@ -208,6 +235,9 @@ static GtkWidget *cell(const gchar *name, gint chars, gboolean expand) {
                 gtk_widget_set_hexpand(label, TRUE);
                 gtk_label_set_wrap(GTK_LABEL(label), TRUE);
                 gtk_label_set_wrap_mode(GTK_LABEL(label), PANGO_WRAP_WORD_CHAR);
+                /* A wrapping label asks for the width of its whole text otherwise. */
+                gtk_label_set_width_chars(GTK_LABEL(label), 16);
+                gtk_label_set_max_width_chars(GTK_LABEL(label), 48);
                 gtk_label_set_selectable(GTK_LABEL(label), TRUE);
         } else {
                 gtk_label_set_ellipsize(GTK_LABEL(label), PANGO_ELLIPSIZE_END);
@@ -266,6 +296,9 @@ static GtkWidget *events_page_new(ExplorerMonitorPane *self) {
         gtk_accessible_update_property(GTK_ACCESSIBLE(view), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Broker events"), -1);
         gtk_scrolled_window_set_child(GTK_SCROLLED_WINDOW(scrolled), view);
         gtk_widget_set_vexpand(scrolled, TRUE);
+        /* No horizontal scrolling: the details wrap to the window's width. */
+        gtk_scrolled_window_set_policy(GTK_SCROLLED_WINDOW(scrolled), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);
+        self->vadjustment = gtk_scrolled_window_get_vadjustment(GTK_SCROLLED_WINDOW(scrolled));
 
         self->count = GTK_LABEL(gtk_label_new(_("Waiting for the broker's events…")));
         gtk_label_set_xalign(self->count, 0);
@@ -315,6 +348,10 @@ static void explorer_monitor_pane_dispose(GObject *object) {
         ExplorerMonitorPane *self = EXPLORER_MONITOR_PANE(object);
 
         stop(self);
+        if (self->top_tick) {
+                gtk_widget_remove_tick_callback(GTK_WIDGET(self), self->top_tick);
+                self->top_tick = 0;
+        }
         g_clear_object(&self->node);
         g_clear_object(&self->events);
         G_OBJECT_CLASS(explorer_monitor_pane_parent_class)->dispose(object);

@@ -691,8 +691,8 @@ class App:
     def find(self, **match):
         return self.session.atspi.find(self.pid, **match)
 
-    def texts(self):
-        return self.session.atspi.texts(self.pid)
+    def texts(self, root=None):
+        return self.session.atspi.texts(self.pid, root=root)
 
     def window_name(self, timeout=None):
         return self.session.atspi.window_name(self.pid, timeout)
@@ -770,15 +770,17 @@ class AtspiAgent:
             raise SessionError('AT-SPI: %s' % reply['error'])
         return reply['result']
 
-    def tree(self, pid, max_nodes=20000, timeout=None, full=False):
+    def tree(self, pid, max_nodes=20000, timeout=None, full=False, root=None):
         """The program's accessible tree: nested dicts of path, name, role, description, text
         (of text roles), children; full adds id (the accessible id: GTK 4.8 exports none),
         interfaces, states, actions, extents (in window coordinates) and costs more calls."""
-        return self.request({'op': 'tree', 'pid': pid, 'max_nodes': max_nodes, 'full': full},
-                            timeout)
+        return self.request({'op': 'tree', 'pid': pid, 'max_nodes': max_nodes, 'full': full,
+                             'root': root or []}, timeout)
 
-    def texts(self, pid, timeout=None):
-        """Every name, description and text of the program's accessibles, in tree order."""
+    def texts(self, pid, timeout=None, root=None):
+        """Every name, description and text of the program's accessibles, in tree order; with
+        root (a node's path), of that node's subtree only: a walk of the whole window costs
+        thousands of calls, which an emulated guest makes slowly."""
         out = []
 
         def walk(n):
@@ -787,7 +789,7 @@ class AtspiAgent:
                     out.append(n[k])
             for c in n.get('children', []):
                 walk(c)
-        tree = self.tree(pid, timeout=timeout)
+        tree = self.tree(pid, timeout=timeout, root=root)
         if tree:
             walk(tree)
         return out
@@ -804,13 +806,13 @@ class AtspiAgent:
     def wait_find(self, pid, timeout=None, **match):
         return wait_for(lambda: self.find(pid, **match), timeout, 'an accessible %r' % match)
 
-    def wait_text(self, pid, text, timeout=None, what=None):
+    def wait_text(self, pid, text, timeout=None, what=None, root=None):
         """Waits until some accessible's name, description or text contains `text` (a str) or
         satisfies it (a callable on each string); returns the matching string."""
         test = text if callable(text) else (lambda s: text in s)
 
         def seen():
-            return next((s for s in self.texts(pid) if test(s)), None)
+            return next((s for s in self.texts(pid, root=root) if test(s)), None)
         return wait_for(seen, timeout, what or 'the text %r in the window' % (text,),
                         interval=0.1)
 
@@ -1002,9 +1004,12 @@ def _agent_main():
                 window = app.get_child_at_index(0) if app and app.get_child_count() else None
                 result = window.get_name() if window is not None else None
             elif op == 'tree':
-                app = find_app(req['pid'])
-                result = (walk(app, [], [req.get('max_nodes', 20000)], [], req.get('full'))
-                          if app else None)
+                node = find_app(req['pid'])
+                root = req.get('root') or []
+                for i in root:
+                    node = node.get_child_at_index(i) if node is not None else None
+                result = (walk(node, root, [req.get('max_nodes', 20000)], [], req.get('full'))
+                          if node else None)
             elif op == 'find':
                 result = [strip(n) for n, _ in search(req['pid'], req['match'])]
             elif op == 'action':

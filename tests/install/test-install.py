@@ -9,6 +9,7 @@ of the staged tree as its users would see it once installed. Never touches the r
   exported but app_service_*, the GIR and typelib, `from gi.repository import AppService` in
   /usr/bin/python3 (and GJS when installed), the API reference when it is built;
 - the broker and the echo example where README.md ("Installing system-wide") says they go;
+- the explorer, when it is built: its program, desktop file, metainfo, icons and translations;
 - no installed program or library with a RUNPATH into the build tree.
 
 TAP on stdout, one line per check. Run by meson (`meson test -C BUILD install`, suite unit), which
@@ -507,6 +508,22 @@ class InstallTest:
         require('Name=com.example.echo' in lines, f'{definition}: no Name=com.example.echo')
         require(f'Exec={provider}' in lines, f'{definition}: no Exec={provider} (the installed provider)')
 
+    def test_explorer(self):
+        if self.args.explorer != 'yes':
+            raise Skipped('the explorer is not built')
+        require_executable(self.staged(os.path.join(self.args.bindir, 'appservice-explorer')))
+        desktop = self.staged(os.path.join(self.args.datadir, 'applications', 'io.appservice.Explorer.desktop'))
+        lines = read(desktop).splitlines()
+        require('Exec=appservice-explorer' in lines, f'{desktop}: no Exec=appservice-explorer')
+        require(any(line.startswith('Name[de]=') for line in lines), f'{desktop}: not translated (no Name[de]=)')
+        metainfo = self.staged(os.path.join(self.args.datadir, 'metainfo', 'io.appservice.Explorer.metainfo.xml'))
+        require('<id>io.appservice.Explorer</id>' in read(metainfo), f'{metainfo}: no <id>io.appservice.Explorer</id>')
+        icons = os.path.join(self.args.datadir, 'icons', 'hicolor')
+        for icon in ['scalable/apps/io.appservice.Explorer.svg', 'symbolic/apps/io.appservice.Explorer-symbolic.svg']:
+            require(os.path.isfile(self.staged(os.path.join(icons, icon))), f'{icons}/{icon}: missing')
+        mo = self.staged(os.path.join(self.args.localedir, 'de', 'LC_MESSAGES', 'appservice-explorer.mo'))
+        require(os.path.isfile(mo), f'{mo}: missing')
+
     def test_appservicectl(self):
         appservicectl = self.staged(os.path.join(self.args.bindir, 'appservicectl'))
         require_executable(appservicectl)
@@ -539,6 +556,8 @@ class InstallTest:
                   self.test_interfaces)
         tap.check('the echo example: libexecdir/appservice/echo-provider and its definition', self.test_echo_example)
         tap.check('appservicectl in bindir runs on the staged library', self.test_appservicectl)
+        tap.check('the explorer: bindir/appservice-explorer, its desktop file, metainfo, icons, German',
+                  self.test_explorer)
 
 
 def main():
@@ -552,6 +571,8 @@ def main():
     parser.add_argument('--docs-dir', default='', help='where the API reference is installed; empty: not built')
     parser.add_argument('--docs-built', default='', help='the API reference in the build tree')
     parser.add_argument('--introspection', choices=['yes', 'no'], default='no')
+    parser.add_argument('--explorer', choices=['yes', 'no'], default='no')
+    parser.add_argument('--localedir', default='')
     parser.add_argument('--sanitize', default='none', help='the value of b_sanitize')
     parser.add_argument('--asan-preload', default='')
     parser.add_argument('--header', action='append', default=[], help='a public header (repeated)')

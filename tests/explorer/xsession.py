@@ -829,6 +829,9 @@ def _agent_main():
     from gi.repository import Atspi
 
     Atspi.init()
+    # libatspi fails a call the program has not answered in 0.8 s by default: a busy program (a
+    # flood, a sanitizer build) is slow, not hung. The requests' own deadlines judge that.
+    Atspi.set_timeout(60000, 60000)
     # Roles whose content is in the Text interface rather than in the name.
     text_roles = {'text', 'entry', 'password text', 'paragraph', 'terminal', 'document text',
                   'editbar', 'spin button'}

@@ -71,8 +71,8 @@ static gchar *format_details(GVariant *event) {
                         continue;
                 if (text->len >= 2 * EXPLORER_VALUE_PREVIEW_MAX)
                         break;
-                printed = g_variant_is_of_type(value, G_VARIANT_TYPE_STRING) ? g_variant_dup_string(value, NULL)
-                                                                               : g_variant_print(value, FALSE);
+                printed = g_variant_is_of_type(owned, G_VARIANT_TYPE_STRING) ? g_variant_dup_string(owned, NULL)
+                                                                               : g_variant_print(owned, FALSE);
                 g_string_append_printf(text, "%s%s=%s", text->len ? "  " : "", key, printed);
         }
         /* A line of the list: the preview's bound (a label shapes all its text at each measure). */

@@ -25,7 +25,6 @@ Environment (defaults in brackets):
   APPSERVICE_TEST_TIME_SCALE  multiplies the deadlines [1]
 """
 
-import importlib.util
 import os
 import re
 import shlex
@@ -54,18 +53,11 @@ for _d in (HERE, INTEGRATION_DIR):
     if _d not in sys.path:
         sys.path.insert(0, _d)
 
-# The broker's harness, under its own name (this file is `conftest` here).
-_spec = importlib.util.spec_from_file_location('appservice_integration_conftest',
-                                               os.path.join(INTEGRATION_DIR, 'conftest.py'))
-harness = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = harness
-_spec.loader.exec_module(harness)
+from harness import load as load_harness  # noqa: E402
 
-workdir = harness.workdir
-bus = harness.bus
-services_dir = harness.services_dir
-agents = harness.agents
-daemon = harness.daemon
+# The broker's harness, under its own name (this file is `conftest` here).
+harness = load_harness()
+workdir, bus, services_dir, agents, daemon = harness.fixtures()
 
 from client import GAMES_GID, GAMES_UID  # noqa: E402
 

@@ -10,7 +10,6 @@ peer.py), imported rather than copied; this module adds what has more than one n
 by the tests (conftest.py here) and by tests/bench/mqtt-bridge.py.
 """
 
-import importlib.util
 import json
 import os
 import re
@@ -28,21 +27,12 @@ INTEGRATION = os.path.join(os.path.dirname(HERE), 'integration')
 if INTEGRATION not in sys.path:
     sys.path.insert(0, INTEGRATION)
 
-
-def _load_integration_conftest():
-    """tests/integration/conftest.py under a name of its own (this directory has a conftest.py
-    too): its Bus, ServicesDir and Daemon classes and its fixtures."""
-    name = 'appservice_integration_conftest'
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, os.path.join(INTEGRATION, 'conftest.py'))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from harness import load as load_harness  # noqa: E402
 
 
-it = _load_integration_conftest()
+# tests/integration/conftest.py, under a name of its own (this directory has a conftest.py too):
+# its Bus, ServicesDir and Daemon classes and its fixtures.
+it = load_harness()
 
 from client import (BUS_NAME, DEFAULT_WAIT, SERVICE_IFACE, TIME_SCALE, AgentManager,  # noqa: E402
                     GLib, service_path)

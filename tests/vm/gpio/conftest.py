@@ -42,7 +42,6 @@ The suite skips itself outside such a guest (not root, or no gpio-sim in configf
 """
 
 import grp
-import importlib.util
 import os
 import pwd
 import re
@@ -78,18 +77,11 @@ for _d in (VM_DIR, INTEGRATION_DIR):
     if _d not in sys.path:
         sys.path.insert(0, _d)
 
-# The broker's harness, under its own name (this file is `conftest` here).
-_spec = importlib.util.spec_from_file_location('appservice_integration_conftest',
-                                               os.path.join(INTEGRATION_DIR, 'conftest.py'))
-harness = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = harness
-_spec.loader.exec_module(harness)
+from harness import load as load_harness  # noqa: E402
 
-workdir = harness.workdir
-bus = harness.bus
-services_dir = harness.services_dir
-agents = harness.agents
-daemon = harness.daemon
+# The broker's harness, under its own name (this file is `conftest` here).
+harness = load_harness()
+workdir, bus, services_dir, agents, daemon = harness.fixtures()
 
 from client import DEFAULT_WAIT, GLib, valueset  # noqa: E402
 

@@ -143,6 +143,11 @@ gchar *explorer_error_technical(const GError *error) {
 GtkWidget *explorer_error_widget_new(const GError *error) {
         g_autofree gchar *sentence = explorer_error_describe(error);
         g_autofree gchar *technical = explorer_error_technical(error);
+
+        return explorer_error_widget_new_text(sentence, technical);
+}
+
+GtkWidget *explorer_error_widget_new_text(const gchar *sentence, const gchar *technical) {
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
         GtkWidget *label = gtk_label_new(sentence);
         GtkWidget *small = gtk_label_new(technical);

@@ -18,6 +18,9 @@ gchar *explorer_error_technical(const GError *error);
 /* A box with the sentence and, in smaller dimmed text, the technical name: the one way the
  * explorer shows an error inside a page. */
 GtkWidget *explorer_error_widget_new(const GError *error);
+/* The same box for an error that is not a GError (a service's error response): @sentence, and
+ * @technical (its code) in the smaller text. */
+GtkWidget *explorer_error_widget_new_text(const gchar *sentence, const gchar *technical);
 
 /* Why a connection closed, in a sentence, ending in the status' Windows name in parentheses:
  * "The provider closed the connection (Completed)". */

@@ -82,19 +82,14 @@ static void show_error(ExplorerGpioPanel *self, const GError *error) {
 /* A refusal of the service itself: its Message names what was wrong. */
 static void show_refusal(ExplorerGpioPanel *self, const gchar *what, GVariant *response) {
         const gchar *code = "?", *message = "";
-        g_autofree gchar *text = NULL;
-        GtkWidget *label;
+        g_autofree gchar *sentence = NULL;
 
         g_variant_lookup(response, "Error", "&s", &code);
         g_variant_lookup(response, "Message", "&s", &message);
-        /* Translators: %s: the operation (e.g. "Request"), %s: the service's sentence, %s: its code */
-        text = g_strdup_printf(_("The GPIO service refused “%s”: %s (%s)"), what, message, code);
+        /* Translators: %s: the operation (e.g. "Request"), %s: the service's sentence */
+        sentence = g_strdup_printf(_("The GPIO service refused “%s”: %s"), what, message);
         clear_error(self);
-        label = gtk_label_new(text);
-        gtk_label_set_wrap(GTK_LABEL(label), TRUE);
-        gtk_label_set_xalign(GTK_LABEL(label), 0);
-        gtk_widget_add_css_class(label, "error");
-        gtk_box_append(GTK_BOX(self->error_slot), label);
+        gtk_box_append(GTK_BOX(self->error_slot), explorer_error_widget_new_text(sentence, code));
 }
 
 static void remove_all_rows(GtkListBox *box) {

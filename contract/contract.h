@@ -51,6 +51,7 @@ struct ContractType {
         const char *signature;       /* the D-Bus type of its values: "i", "as", "a{sv}"; NULL for VARIANT */
         const char *text;            /* as written, spaces normalized ("[]string", "(x: int, y: int)"),
                                       * cut at 80 bytes with "..." : for error messages */
+        unsigned mark;               /* the parser's; not for callers */
 };
 
 typedef enum ContractMemberKind {

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "connection.h"
+#include "contract-check.h"
 #include "errors.h"
 #include "log.h"
 #include "monitor.h"
@@ -242,6 +243,31 @@ void connection_close(Connection *c, unsigned notify, uint32_t status) {
         peer_release_if_unused(provider);
 }
 
+/* The contract's verdict on a message or an answer, as the error the sender gets. */
+static int contract_error(const Connection *c, int r, const char *reason, sd_bus_error *error) {
+        const Definition *d = c->service->definition;
+
+        if (r != -EBADMSG || !reason)
+                return r;
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_CONTRACT_VIOLATION, "app service '%s': contract %s: %s",
+                                 d->name, d->contract->contract->name, reason);
+}
+
+/* A message on a service with a contract names an action of it, with that action's parameters
+ * (contract-check.h); *ret_action is that action, NULL when there is no contract. */
+static int check_request_contract(const Connection *c, Endpoint from, sd_bus_message *call,
+                                  const ContractMember **ret_action, sd_bus_error *error) {
+        const Definition *d = c->service->definition;
+        _cleanup_(freep) char *reason = NULL;
+        int r;
+
+        *ret_action = NULL;
+        if (!d->contract)
+                return 0;
+        r = contract_check_request(d->contract->contract, from == ENDPOINT_PROVIDER, call, ret_action, &reason);
+        return r < 0 ? contract_error(c, r, reason, error) : 0;
+}
+
 static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *call, const uint64_t *checked_size,
                                 Completion *completion, sd_bus_error *error) {
         Manager *m = c->manager;
@@ -249,6 +275,7 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
         _cleanup_(request_freep) Request *req = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         uint64_t size, id = request_list_next_id(&c->requests);
+        const ContractMember *action;
         int r;
 
         assert(completion_is_set(completion));
@@ -280,11 +307,19 @@ static int send_message_checked(Connection *c, Endpoint from, sd_bus_message *ca
                                          "app service '%s': connection %" PRIu64 " is a one-shot SendMessage, "
                                          "its caller does not take requests", d->name, c->id);
 
+        r = check_request_contract(c, from, call, &action, error);
+        if (r < 0)
+                return r;
+
         /* MaxPendingRequests, the quota, the timer (request.c). */
         r = request_new(&c->requests, d, from, connection_peer(c, from)->uid, size, &req, error);
         if (r < 0)
                 return r;
         assert(req->id == id);
+        if (action) {
+                req->contract = service_contract_ref(d->contract);
+                req->action = action;
+        }
         r = connection_emit_request_received(c, signal);
         if (r < 0)
                 return r;
@@ -325,6 +360,24 @@ static int find_pending(Connection *c, Endpoint from, uint64_t id, Request **ret
         return 0;
 }
 
+/* An answer that breaks the contract reaches neither side as a value: the responder gets
+ * ContractViolation, and so does the requester, whose request ends with it. */
+static int check_response_contract(Connection *c, Request *req, sd_bus_message *m, sd_bus_error *error) {
+        _cleanup_(freep) char *reason = NULL;
+        int r;
+
+        r = contract_check_response(req->contract->contract, req->action, m, &reason);
+        if (r >= 0)
+                return 0;
+        r = contract_error(c, r, reason, error);
+        if (!sd_bus_error_is_set(error))
+                return r;
+        request_fail(req, APPSERVICE_ERROR_CONTRACT_VIOLATION, "%s", error->message);
+        if (c->one_shot)
+                connection_close(c, 1u << ENDPOINT_PROVIDER, CLOSED_COMPLETED);
+        return r;
+}
+
 int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd_bus_error *error) {
         const Definition *d = c->service->definition;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -349,6 +402,11 @@ int connection_send_response(Connection *c, Endpoint from, sd_bus_message *m, sd
         r = valueset_check_copy_for(m, reply, d->name, d->max_message_size, &size, error);
         if (r < 0)
                 return r;
+        if (req->action) {
+                r = check_response_contract(c, req, m, error);
+                if (r < 0)
+                        return r;
+        }
 
         if (monitor_is_active(c->manager))
                 monitor_emit(c->manager, "response", "sottu", "service", d->name, "connection", c->path,

@@ -69,6 +69,8 @@ Definition *definition_free(Definition *d) {
         free(d->allow_uids);
         free(d->allow_gids);
         strv_free(d->allow_remote_principals);
+        free(d->contract_name);
+        service_contract_unref(d->contract);
         properties_free(d->properties, d->n_properties);
         properties_free(d->secrets, d->n_secrets);
         free(d);
@@ -564,6 +566,23 @@ static int parse_allow_direct(Definition *d, const char *value, char **ret_messa
         return parse_boolean(value, &d->allow_direct, ret_message);
 }
 
+static int parse_allow_http(Definition *d, const char *value, char **ret_message) {
+        return parse_boolean(value, &d->allow_http, ret_message);
+}
+
+/* A name, never a path: the broker decides where contracts are read from. */
+static int parse_contract(Definition *d, const char *value, char **ret_message) {
+        if (!*value) {
+                free(d->contract_name);
+                d->contract_name = NULL;
+                return 0;
+        }
+        if (!contract_name_is_valid(value))
+                return bad_value(ret_message, "'%s' is not a contract name (lower-case letters, digits and '-', "
+                                 "in two or more parts separated by '.')", strlen(value) > 64 ? "(a long word)" : loggable(value));
+        return set_string(&d->contract_name, value);
+}
+
 static int parse_allow_remote(Definition *d, const char *value, char **ret_message) {
         return parse_boolean(value, &d->allow_remote, ret_message);
 }
@@ -694,6 +713,8 @@ static const KeyParser app_service_keys[] = {
         { "AllowRemote", parse_allow_remote, /* raw= */ false },
         { "AllowRemotePrincipals", parse_allow_remote_principals, /* raw= */ false },
         { "AllowDirect", parse_allow_direct, /* raw= */ false },
+        { "AllowHTTP", parse_allow_http, /* raw= */ false },
+        { "Contract", parse_contract, /* raw= */ false },
 };
 
 static int key_index(const char *key) {
@@ -1161,6 +1182,17 @@ static int load_file(const char *path, Hashmap *before, Hashmap *now, Definition
                          path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777));
         apply_exec_trust(d, path, &st, level);
 
+        if (d->contract_name) {
+                _cleanup_(freep) char *message = NULL;
+
+                r = service_contract_load(d->contract_name, path, &d->contract, &message);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return error_set(ret_error, -EBADMSG, path, 0, "Contract", "%s",
+                                         message ? message : "the contract cannot be loaded");
+        }
+
         *ret = TAKE_PTR(d);
         return 0;
 }
@@ -1236,6 +1268,9 @@ bool definition_equal(const Definition *a, const Definition *b) {
                 a->allow_remote == b->allow_remote &&
                 strv_equal(a->allow_remote_principals, b->allow_remote_principals) &&
                 a->allow_direct == b->allow_direct &&
+                a->allow_http == b->allow_http &&
+                string_equal(a->contract_name, b->contract_name) &&
+                service_contract_equal(a->contract, b->contract) &&
                 a->auto_start == b->auto_start &&
                 a->restart == b->restart &&
                 a->restart_usec == b->restart_usec &&

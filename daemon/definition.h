@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "cleanup.h"
+#include "service-contract.h"
 
 #define DEFINITION_SUFFIX ".appservice"
 
@@ -77,6 +78,9 @@ typedef struct Definition {
         bool allow_remote;                /* AllowRemote=: callers elsewhere may reach it through a bridge */
         char **allow_remote_principals;   /* AllowRemotePrincipals=; NULL: every remote principal */
         bool allow_direct;                /* AllowDirect=: connections may get a direct link (io.appservice1.Link) */
+        bool allow_http;                  /* AllowHTTP=: the HTTP gateway (appservice-http) may serve it */
+        char *contract_name;              /* Contract=, NULL when absent */
+        ServiceContract *contract;        /* that contract, loaded by definition_load() (never by _parse()) */
 
         bool auto_start;                  /* AutoStart= */
         RestartPolicy restart;            /* Restart= */

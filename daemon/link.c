@@ -23,6 +23,9 @@ const char *link_refusal(const Service *s, const Peer *client, const Identity *c
                 return "appserviced.conf says AllowDirect=no";
         if (!s->definition->allow_direct)
                 return "its definition says AllowDirect=no";
+        /* The broker checks every message against the contract: it must see them. */
+        if (s->definition->contract)
+                return "the app service has a contract, which the broker checks";
         /* The broker's checks of a remote caller's messages are all it has of that caller. */
         if (caller->remote || caller->target)
                 return "an open for or from another node goes through the bridge";

@@ -23,6 +23,9 @@ static void help(void) {
                "     --user                  Serve on the session bus\n"
                "     --services-dir=DIR      Load definitions from DIR instead of the search path\n"
                "                             (may be given more than once)\n"
+               "     --contracts-dir=DIR     Look for contracts (Contract=) in DIR instead of the\n"
+               "                             contract search path, after the definition's own\n"
+               "                             directory (may be given more than once)\n"
                "     --config=FILE           Read the broker's settings from FILE instead of\n"
                "                             " SETTINGS_FILE "\n"
                "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
@@ -61,6 +64,7 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 ARG_SYSTEM,
                 ARG_USER,
                 ARG_SERVICES_DIR,
+                ARG_CONTRACTS_DIR,
                 ARG_EXIT_ON_IDLE,
                 ARG_LOG_LEVEL,
                 ARG_CONFIG,
@@ -71,12 +75,13 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 { "system",       no_argument,       NULL, ARG_SYSTEM       },
                 { "user",         no_argument,       NULL, ARG_USER         },
                 { "services-dir", required_argument, NULL, ARG_SERVICES_DIR },
+                { "contracts-dir", required_argument, NULL, ARG_CONTRACTS_DIR },
                 { "exit-on-idle", required_argument, NULL, ARG_EXIT_ON_IDLE },
                 { "log-level",    required_argument, NULL, ARG_LOG_LEVEL    },
                 { "config",       required_argument, NULL, ARG_CONFIG       },
                 {}
         };
-        size_t n_dirs = 0;
+        size_t n_dirs = 0, n_contracts_dirs = 0;
         int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -95,6 +100,11 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                         break;
                 case ARG_SERVICES_DIR:
                         r = add_dir(&m->services_dirs, &n_dirs, optarg);
+                        if (r < 0)
+                                return log_error_errno(r, "%m");
+                        break;
+                case ARG_CONTRACTS_DIR:
+                        r = add_dir(&m->contracts_dirs, &n_contracts_dirs, optarg);
                         if (r < 0)
                                 return log_error_errno(r, "%m");
                         break;

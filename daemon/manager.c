@@ -191,6 +191,8 @@ Manager *manager_free(Manager *m) {
         quota_free_all(m);
         free(m->config_path);
         strv_free(m->services_dirs);
+        strv_free(m->contracts_dirs);
+        (void) service_contract_set_search_path(NULL);
         free(m->node_name);
         free(m);
         return NULL;
@@ -202,6 +204,9 @@ int manager_load_services(Manager *m) {
         size_t n = 0;
         int r;
 
+        r = service_contract_set_search_path(m->contracts_dirs);
+        if (r < 0)
+                return log_error_errno(r, "%m");
         r = definitions_load_dirs(m->services_dirs ? m->services_dirs : definition_default_dirs(), &defs, &n);
         if (r < 0)
                 return log_error_errno(r, "failed to load app service definitions: %m");

@@ -37,6 +37,7 @@ typedef struct Manager {
         BusLoop *bus_loop;           /* the bus on the loop, a batch of messages per wake-up */
         bool user_bus;               /* --user: the session bus */
         char **services_dirs;        /* --services-dir; NULL: the contract's search path */
+        char **contracts_dirs;       /* --contracts-dir; NULL: the default contract search path */
         uint64_t exit_on_idle_usec;  /* --exit-on-idle; 0: never */
         char *config_path;           /* --config; NULL: SETTINGS_FILE if it exists */
 

@@ -70,7 +70,7 @@ static int service_swap_definition(Service *s, Definition *d) {
         Manager *m = s->manager;
         Definition *old = s->definition;
         bool was_activatable = service_is_activatable(s), watchers_changed;
-        const char *props[5];
+        const char *props[7];
         size_t n = 0;
         int r;
 
@@ -91,6 +91,10 @@ static int service_swap_definition(Service *s, Definition *d) {
                 props[n++] = "Activatable";
         if (old->max_message_size != d->max_message_size)
                 props[n++] = "MaxMessageSize";
+        if (!streq(old->contract_name ? old->contract_name : "", d->contract_name ? d->contract_name : ""))
+                props[n++] = "Contract";
+        if (old->allow_http != d->allow_http)
+                props[n++] = "AllowHTTP";
         props[n] = NULL;
         watchers_changed = definition_watchers_differ(old, d);
         definition_free(old);

@@ -125,6 +125,7 @@ Request *request_free(Request *req) {
                 LIST_REMOVE(clock, k->requests, req);
         }
         quota_release(l->quota, &req->charge);
+        service_contract_unref(req->contract);
         free(req);
         return NULL;
 }

@@ -29,6 +29,7 @@
 #include "completion.h"
 #include "list.h"
 #include "quota.h"
+#include "service-contract.h"
 
 typedef enum Endpoint {
         ENDPOINT_CLIENT,
@@ -71,6 +72,11 @@ struct Request {
         uint64_t timeout_usec;    /* its deadline is sent_usec + timeout_usec */
         Charge charge;            /* its bytes and itself, counted for the sender's uid */
         bool started;             /* in the lists, its id used */
+        /* The service's contract when it has one, and the action the request names: its answer
+         * must be that action's results (or a declared error). Held by reference: a reload may
+         * give the service a new contract while the request waits. */
+        ServiceContract *contract;
+        const ContractMember *action;
         LIST_FIELDS(Request, requests);
         LIST_FIELDS(Request, clock);
 };

@@ -122,6 +122,39 @@ static int property_get_max_message_size(sd_bus *bus, const char *path, const ch
         return sd_bus_message_append(reply, "t", (uint64_t) s->definition->max_message_size);
 }
 
+static int property_get_contract(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "s", strempty(s->definition->contract_name));
+}
+
+static int property_get_allow_http(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Service *s = userdata;
+        return sd_bus_message_append(reply, "b", s->definition->allow_http);
+}
+
+/* The contract's text, as the broker read it and checks messages by: for those who may open the
+ * service (the gateway reads it as the principal it serves). */
+static int method_get_contract(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(identity_done) Identity caller = {};
+        Service *s = userdata;
+        int r;
+
+        r = identity_from_message(m, &caller);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "app service '%s': cannot tell who is calling: %m",
+                                               s->definition->name);
+        if (!definition_allows_identity(s->definition, &caller))
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_NOT_AUTHORIZED,
+                                         "app service '%s': you may not open it, so not read its contract",
+                                         s->definition->name);
+        if (!s->definition->contract)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED, "app service '%s' has no contract",
+                                         s->definition->name);
+        return handled(sd_bus_reply_method_return(m, "s", s->definition->contract->text));
+}
+
 static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Service *s = userdata;
@@ -316,6 +349,12 @@ const sd_bus_vtable service_vtable[] = {
         SD_BUS_PROPERTY("Connections", "u", property_get_connections, 0, 0),
         SD_BUS_PROPERTY("NRestarts", "u", property_get_n_restarts, 0, 0),
         SD_BUS_PROPERTY("MaxMessageSize", "t", property_get_max_message_size, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Contract", "s", property_get_contract, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AllowHTTP", "b", property_get_allow_http, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("GetContract",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", text),
+                                method_get_contract, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SendMessage",
                                 SD_BUS_ARGS("a{sv}", message),
                                 SD_BUS_RESULT("a{sv}", response),

@@ -273,16 +273,21 @@ def test_contracts_dir_and_reload(services_dir, daemon, agents, workdir):
 
 def test_a_flood_of_violations_costs_the_broker_nothing(thermo, agents, daemon):
     provider, client, path = thermo()
-    deep = "<'x'>"
+    # A tree 5 levels deep whose last leaf's name is not a string, and unknown actions: 400 of
+    # them, 100 in flight at a time (the bus allows a peer 128 unanswered calls).
+    deep = "{'name': <uint32 1>, 'children': <@aa{sv} []>}"
     for _ in range(5):
-        deep = "<{'name': %s, 'children': <@aa{sv} []>}>" % deep
-    calls = []
-    for i in range(400):
-        message = ("{'Action': <'Store'>, 'limits': <@a{si} {}>, 'tags': <@as []>, 'raw': <1>,"
-                   " 'extra': <@a{sv} {}>, 'tree': %s}" % deep) if i % 2 else "{'Action': <'X%d'>}" % i
-        calls.append(client.send_message(path, message))
-    for call in calls:
-        call.wait().expect_error(VIOLATION)
+        deep = "{'name': <'n'>, 'children': <[%s]>}" % deep
+    for batch in range(4):
+        calls = []
+        for i in range(100):
+            message = ("{'Action': <'Store'>, 'limits': <@a{si} {}>, 'tags': <@as []>, 'raw': <1>,"
+                       " 'extra': <@a{sv} {}>, 'tree': <%s>}" % deep) if i % 2 else "{'Action': <'X%d'>}" % i
+            calls.append(client.send_message(path, message))
+        for i, call in enumerate(calls):
+            error = call.wait().expect_error(VIOLATION)
+            assert ("tree.children[0].children[0].children[0].children[0].children[0].name" in error
+                    if i % 2 else "unknown action 'X%d'" % i in error), error
     provider.assert_no_signal('RequestReceived')
     # Still serving, for this client and anyone else.
     other = agents.spawn('other', uid=MAN_UID, gid=MAN_GID)

@@ -25,6 +25,7 @@ static const struct {
         { APP_SERVICE_ERROR_CLOSED, "Closed", CTL_EXIT_FAILURE },
         { APP_SERVICE_ERROR_UNKNOWN_REQUEST, "UnknownRequest", CTL_EXIT_FAILURE },
         { APP_SERVICE_ERROR_ALREADY_REGISTERED, "AlreadyRegistered", CTL_EXIT_FAILURE },
+        { APP_SERVICE_ERROR_CONTRACT_VIOLATION, "ContractViolation", CTL_EXIT_FAILURE },
         /* The library's own. */
         { APP_SERVICE_ERROR_NOT_OPEN, "NotOpen", CTL_EXIT_FAILURE },
         { APP_SERVICE_ERROR_FAILED, "Failed", CTL_EXIT_FAILURE },

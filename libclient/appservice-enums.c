@@ -19,9 +19,10 @@ static const GDBusErrorEntry error_entries[] = {
         { APP_SERVICE_ERROR_UNKNOWN_REQUEST, "io.appservice1.Error.UnknownRequest" },
         { APP_SERVICE_ERROR_ALREADY_REGISTERED, "io.appservice1.Error.AlreadyRegistered" },
         { APP_SERVICE_ERROR_NOT_OPEN, "io.appservice1.Error.NotOpen" },
+        { APP_SERVICE_ERROR_CONTRACT_VIOLATION, "io.appservice1.Error.ContractViolation" },
 };
 
-G_STATIC_ASSERT(G_N_ELEMENTS(error_entries) == APP_SERVICE_ERROR_NOT_OPEN + 1);
+G_STATIC_ASSERT(G_N_ELEMENTS(error_entries) == APP_SERVICE_ERROR_CONTRACT_VIOLATION + 1);
 
 /**
  * app_service_error_quark:
@@ -144,7 +145,8 @@ DEFINE_ENUM_TYPE(app_service_error_get_type, "AppServiceError",
                  V(APP_SERVICE_ERROR_CLOSED, "closed"),
                  V(APP_SERVICE_ERROR_UNKNOWN_REQUEST, "unknown-request"),
                  V(APP_SERVICE_ERROR_ALREADY_REGISTERED, "already-registered"),
-                 V(APP_SERVICE_ERROR_NOT_OPEN, "not-open"))
+                 V(APP_SERVICE_ERROR_NOT_OPEN, "not-open"),
+                 V(APP_SERVICE_ERROR_CONTRACT_VIOLATION, "contract-violation"))
 
 /**
  * app_service_log_level_get_type:
@@ -222,6 +224,7 @@ AppServiceResponseStatus app_service_response_status_from_error(const GError *er
                 case APP_SERVICE_ERROR_CLOSED:
                 case APP_SERVICE_ERROR_UNKNOWN_REQUEST:
                 case APP_SERVICE_ERROR_NOT_OPEN:
+                case APP_SERVICE_ERROR_CONTRACT_VIOLATION:
                         return APP_SERVICE_RESPONSE_STATUS_FAILURE;
                 default:
                         return APP_SERVICE_RESPONSE_STATUS_UNKNOWN;

@@ -119,6 +119,9 @@ typedef enum {
  * @APP_SERVICE_ERROR_UNKNOWN_REQUEST: io.appservice1.Error.UnknownRequest.
  * @APP_SERVICE_ERROR_ALREADY_REGISTERED: io.appservice1.Error.AlreadyRegistered.
  * @APP_SERVICE_ERROR_NOT_OPEN: the connection is not open (never opened, or closed already).
+ * @APP_SERVICE_ERROR_CONTRACT_VIOLATION: io.appservice1.Error.ContractViolation: the message, or
+ *   the answer to it, broke the app service's contract (a wrong, missing or extra key, an unknown
+ *   action); the message names the action, the key and what was expected. Since: 0.4
  *
  * Error codes of the %APP_SERVICE_ERROR domain: one per error of the io.appservice1 D-Bus
  * contract (registered with g_dbus_error_register_error_domain(), so remote errors arrive with
@@ -141,6 +144,7 @@ typedef enum {
         APP_SERVICE_ERROR_UNKNOWN_REQUEST,
         APP_SERVICE_ERROR_ALREADY_REGISTERED,
         APP_SERVICE_ERROR_NOT_OPEN,
+        APP_SERVICE_ERROR_CONTRACT_VIOLATION,
 } AppServiceError;
 
 /**

@@ -33,6 +33,8 @@ static const gchar *describe_app_service_error(gint code) {
                 return _("Another program already provides this app service.");
         case APP_SERVICE_ERROR_NOT_OPEN:
                 return _("The connection is not open.");
+        case APP_SERVICE_ERROR_CONTRACT_VIOLATION:
+                return _("The message, or the answer to it, does not match the app service’s contract: a key is missing, unknown or of the wrong type.");
         case APP_SERVICE_ERROR_FAILED:
                 break;
         }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "contract-check.h"
 #include "util.h"
 #include "valueset.h"
@@ -204,6 +205,9 @@ static int check_field_value(Check *k, const ContractField *f, unsigned depth) {
         if (strcmp(contents, f->type->signature) != 0)
                 return violation(k, "expected %s (%s), got %s (%s)", contract_type_describe(f->type),
                                  f->type->signature, type_name(contents), contents);
+        /* A value whose type says it all (no record or enum inside): past it in one step. */
+        if (!needs_walk(f->type))
+                return sd_bus_message_skip(k->m, "v");
         r = sd_bus_message_enter_container(k->m, 'v', contents);
         if (r < 0)
                 return r;
@@ -339,59 +343,115 @@ static int check_top(Check *k, const ContractType *record, const char *skip_key)
         return r < 0 ? r : sd_bus_message_exit_container(k->m);
 }
 
+/* The common case in one pass: "Action" is the first key (the library and the generated code put
+ * it there). Returns 1 and its value in *ret with the message inside the a{sv}, after that entry;
+ * 0 with the message back at the ValueSet's start otherwise. */
+static int first_key_is(Check *k, const char *key, const char **ret) {
+        const char *name, *contents;
+        char type;
+        int r;
+
+        *ret = NULL;
+        if ((r = sd_bus_message_enter_container(k->m, 'a', "{sv}")) < 0)
+                return r;
+        if ((r = sd_bus_message_enter_container(k->m, 'e', "sv")) <= 0)
+                return r < 0 ? r : valueset_seek(k->m);
+        if ((r = sd_bus_message_read_basic(k->m, 's', &name)) < 0 ||
+            (r = sd_bus_message_peek_type(k->m, &type, &contents)) < 0)
+                return r;
+        if (strcmp(name, key) != 0 || strcmp(contents, "s") != 0)
+                return valueset_seek(k->m);
+        if ((r = sd_bus_message_read(k->m, "v", "s", ret)) < 0 || (r = sd_bus_message_exit_container(k->m)) < 0)
+                return r;
+        return 1;
+}
+
+/* The action a request names, or a violation. */
+static int find_action(Check *k, const Contract *c, ContractMemberKind kind, const char *name,
+                       const ContractMember **ret) {
+        const char *word = kind == CONTRACT_CALLBACK ? "callback" : "action";
+        const char *plural = kind == CONTRACT_CALLBACK ? "callbacks" : "actions";
+        char names[160];
+
+        *ret = name ? contract_find(c, kind, name) : NULL;
+        if (*ret)
+                return 0;
+        member_names(c, kind, names, sizeof names);
+        if (!name)
+                return violation(k, "no key 'Action' (s) naming the %s (%s: %s)", word, plural, names);
+        return violation(k, "unknown %s '%.64s' (the contract's %s: %s)", word, name, plural, names);
+}
+
 int contract_check_request(const Contract *c, bool from_provider, sd_bus_message *m,
                            const ContractMember **ret_action, char **ret_reason) {
         ContractMemberKind kind = from_provider ? CONTRACT_CALLBACK : CONTRACT_METHOD;
-        const char *word = from_provider ? "callback" : "action";
-        char subject[320], names[160];
         Check k = { .m = m, .subject = "the request", .reason = ret_reason };
         const ContractMember *action;
+        char subject[320];
         const char *name;
-        int r;
+        int r, first;
 
         *ret_action = NULL;
         *ret_reason = NULL;
-        if ((r = valueset_seek(m)) < 0 || (r = find_string_key(&k, CONTRACT_KEY_ACTION, &name)) < 0)
+        if ((r = valueset_seek(m)) < 0 || (first = r = first_key_is(&k, CONTRACT_KEY_ACTION, &name)) < 0)
                 return r;
-        if (!name) {
-                member_names(c, kind, names, sizeof names);
-                return violation(&k, "no key 'Action' (s) naming the %s (%s: %s)", word,
-                                 from_provider ? "callbacks" : "actions", names);
-        }
-        action = contract_find(c, kind, name);
-        if (!action) {
-                member_names(c, kind, names, sizeof names);
-                return violation(&k, "unknown %s '%.64s' (the contract's %s: %s)", word, name,
-                                 from_provider ? "callbacks" : "actions", names);
-        }
-        snprintf(subject, sizeof subject, "%s '%s'", word, action->name);
+        if (!first && (r = find_string_key(&k, CONTRACT_KEY_ACTION, &name)) < 0)
+                return r;
+        if ((r = find_action(&k, c, kind, name, &action)) < 0)
+                return r;
+        snprintf(subject, sizeof subject, "%s '%s'", from_provider ? "callback" : "action", action->name);
         k.subject = subject;
-        r = check_top(&k, action->input, CONTRACT_KEY_ACTION);
+        if (first) {
+                /* Inside the a{sv}, past "Action": the rest in the same pass. */
+                r = check_record(&k, action->input, CONTRACT_KEY_ACTION, 2);
+                r = r < 0 ? r : sd_bus_message_exit_container(m);
+        } else
+                r = check_top(&k, action->input, CONTRACT_KEY_ACTION);
         if (r >= 0)
                 *ret_action = action;
         return r;
 }
 
+/* The response as the error it names. */
+static int check_error_response(Check *k, const Contract *c, const ContractMember *action, const char *name) {
+        const char *word = action->kind == CONTRACT_CALLBACK ? "callback" : "action";
+        const ContractMember *error = contract_find(c, CONTRACT_ERROR, name);
+        char subject[320], names[160];
+
+        if (!error) {
+                member_names(c, CONTRACT_ERROR, names, sizeof names);
+                return violation(k, "unknown error '%.64s' (the contract's errors: %s)", name, names);
+        }
+        snprintf(subject, sizeof subject, "the error %s answering %s '%s'", error->name, word, action->name);
+        k->subject = subject;
+        return check_top(k, error->input, CONTRACT_KEY_ERROR);
+}
+
 int contract_check_response(const Contract *c, const ContractMember *action, sd_bus_message *m, char **ret_reason) {
         const char *word = action->kind == CONTRACT_CALLBACK ? "callback" : "action";
-        char subject[320], names[160];
         Check k = { .m = m, .reason = ret_reason };
-        const ContractMember *error;
+        _cleanup_(freep) char *results_reason = NULL;
+        char subject[320];
         const char *name;
         int r;
 
         *ret_reason = NULL;
         snprintf(subject, sizeof subject, "the response to %s '%s'", word, action->name);
         k.subject = subject;
+        /* The results first, in one pass: no result is named "Error", so a response that passes
+         * is no error response. Only one that fails is looked at again as an error. */
+        if ((r = valueset_seek(m)) < 0)
+                return r;
+        r = check_top(&k, action->output, NULL);
+        if (r != -EBADMSG)
+                return r;
+        results_reason = TAKE_PTR(*ret_reason);
         if ((r = valueset_seek(m)) < 0 || (r = find_string_key(&k, CONTRACT_KEY_ERROR, &name)) < 0)
                 return r;
-        if (!name)
-                return check_top(&k, action->output, NULL);
-        error = contract_find(c, CONTRACT_ERROR, name);
-        if (!error) {
-                member_names(c, CONTRACT_ERROR, names, sizeof names);
-                return violation(&k, "unknown error '%.64s' (the contract's errors: %s)", name, names);
+        if (!name) {
+                /* The results' violation stands. */
+                *ret_reason = TAKE_PTR(results_reason);
+                return -EBADMSG;
         }
-        snprintf(subject, sizeof subject, "the error %s answering %s '%s'", error->name, word, action->name);
-        return check_top(&k, error->input, CONTRACT_KEY_ERROR);
+        return check_error_response(&k, c, action, name);
 }

@@ -46,6 +46,7 @@
 
 static const char *arg_name = DEFAULT_NAME;
 static bool arg_user = false;
+static bool arg_strip_action = false;
 
 /* One answer to send: the RequestReceived signal it answers (its path is the connection, its body
  * the request id and the message to echo), kept until the broker took or refused the answer. */
@@ -207,6 +208,36 @@ static void response_destroy(void *userdata) {
         response_free(userdata);
 }
 
+/* The request's a{sv} but its "Action": the answer a contract wants of an action whose results
+ * are its parameters (--strip-action). */
+static int copy_without_action(sd_bus_message *call, sd_bus_message *request) {
+        const char *key;
+        int r;
+
+        r = sd_bus_message_enter_container(request, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_open_container(call, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(request, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(request, "s", &key);
+                if (r >= 0 && strcmp(key, "Action") == 0)
+                        r = sd_bus_message_skip(request, "v");
+                else if (r >= 0) {
+                        r = sd_bus_message_open_container(call, 'e', "sv");
+                        if (r >= 0)
+                                r = sd_bus_message_append(call, "s", key);
+                        if (r >= 0)
+                                r = sd_bus_message_copy(call, request, /* all= */ false);
+                        if (r >= 0)
+                                r = sd_bus_message_close_container(call);
+                }
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(request);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(call);
+        return r;
+}
+
 static int send_response(Context *c, Response *resp) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -221,7 +252,9 @@ static int send_response(Context *c, Response *resp) {
                                                    CONNECTION_IFACE, "SendResponse");
         if (r >= 0)
                 r = sd_bus_message_append(call, "t", request);
-        if (r >= 0)
+        if (r >= 0 && arg_strip_action)
+                r = copy_without_action(call, resp->request);
+        else if (r >= 0)
                 /* The echo: the request's a{sv} copied as it is, so the reply is byte for byte
                  * what the client sent. */
                 r = sd_bus_message_copy(call, resp->request, /* all= */ false);
@@ -473,7 +506,9 @@ static void help(void) {
                "Serves an app service that answers every message with the message itself.\n\n"
                "  -h --help         Show this help\n"
                "     --user         Use the session bus instead of the system bus\n"
-               "     --name=NAME    Serve the app service NAME (default: " DEFAULT_NAME ")\n\n"
+               "     --name=NAME    Serve the app service NAME (default: " DEFAULT_NAME ")\n"
+               "     --strip-action Answer with the message without its \"Action\" key (the\n"
+               "                    results of a contract's action that echoes its parameters)\n\n"
                "The system bus is the one in $DBUS_SYSTEM_BUS_ADDRESS if set.\n");
 }
 
@@ -481,11 +516,13 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_USER = 0x100,
                 ARG_NAME,
+                ARG_STRIP_ACTION,
         };
         static const struct option options[] = {
                 { "help", no_argument,       NULL, 'h'      },
                 { "user", no_argument,       NULL, ARG_USER },
                 { "name", required_argument, NULL, ARG_NAME },
+                { "strip-action", no_argument, NULL, ARG_STRIP_ACTION },
                 {}
         };
         int o;
@@ -504,6 +541,9 @@ static int parse_argv(int argc, char *argv[]) {
                                 return -EINVAL;
                         }
                         arg_name = optarg;
+                        break;
+                case ARG_STRIP_ACTION:
+                        arg_strip_action = true;
                         break;
                 default:
                         return -EINVAL;

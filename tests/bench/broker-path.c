@@ -3,12 +3,14 @@
 /*
  * broker-path: the brokered round trip, timed, against the plain D-Bus call it is made of.
  *
- *   broker-path --address=ADDR --service=NAME [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
+ *   broker-path --address=ADDR --service=NAME [--action=ACTION] [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
  *   broker-path --address=ADDR (--plain | --relay) [--count=N] [--depth=D] [--size=BYTES] [--warmup=W]
  *
  * Brokered: opens one connection to app service NAME (an echo: it answers every message with the
  * message) and sends N messages on it, io.appservice1.Connection.SendMessage with the ValueSet
- * {"Text": <BYTES x's>}, D in flight at once (1: one after another). Plain: forks a process that
+ * {"Text": <BYTES x's>} ({"Action": <ACTION>, "Text": ...} with --action, for a service with a
+ * contract whose echo leaves the action out of its answer: examples/echo --strip-action), D in
+ * flight at once (1: one after another). Plain: forks a process that
  * serves one method on the same bus (it replies with the ValueSet it was sent) and makes the same
  * N calls to it directly; that is the floor, the cost of the bus itself. Relay: forks a relay and
  * an echo that exchange the brokered path's five messages and nothing else (the client's call, a
@@ -50,6 +52,7 @@
 
 static const char *arg_address = NULL;
 static const char *arg_service = NULL;
+static const char *arg_action = NULL;
 static bool arg_plain = false;
 static bool arg_relay = false;
 static unsigned arg_count = 10000;
@@ -86,6 +89,8 @@ static uint64_t now_ns(void) {
 }
 
 static int append_valueset(sd_bus_message *m, const char *text) {
+        if (arg_action)
+                return sd_bus_message_append(m, "a{sv}", 2, "Action", "s", arg_action, "Text", "s", text);
         return sd_bus_message_append(m, "a{sv}", 1, "Text", "s", text);
 }
 
@@ -449,7 +454,7 @@ static int open_connection(Bench *b) {
 }
 
 static void help(void) {
-        printf("broker-path --address=ADDR (--service=NAME | --plain | --relay) [--count=N] [--depth=D] [--size=BYTES] "
+        printf("broker-path --address=ADDR (--service=NAME [--action=ACTION] | --plain | --relay) [--count=N] [--depth=D] [--size=BYTES] "
                "[--warmup=W]\n");
 }
 
@@ -470,6 +475,7 @@ static int parse_args(int argc, char *argv[]) {
                 { "help",    no_argument,       NULL, 'h' },
                 { "address", required_argument, NULL, 'a' },
                 { "service", required_argument, NULL, 's' },
+                { "action",  required_argument, NULL, 'A' },
                 { "plain",   no_argument,       NULL, 'p' },
                 { "relay",   no_argument,       NULL, 'r' },
                 { "count",   required_argument, NULL, 'n' },
@@ -490,6 +496,9 @@ static int parse_args(int argc, char *argv[]) {
                         break;
                 case 's':
                         arg_service = optarg;
+                        break;
+                case 'A':
+                        arg_action = optarg;
                         break;
                 case 'p':
                         arg_plain = true;

@@ -104,8 +104,9 @@ static void append_out_params(GString *out, const ContractType *record) {
                 g_autofree char *id = codegen_c_identifier(f->name);
                 CType ct = c_type(f);
 
-                g_string_append_printf(out, ", %s *out_%s",
-                                       ct.kind == C_SCALAR ? ct.ctype : ct.kind == C_STRING ? "gchar *" : "GVariant *", id);
+                g_string_append_printf(out, ", %s%s*out_%s",
+                                       ct.kind == C_SCALAR ? ct.ctype : ct.kind == C_STRING ? "gchar *" : "GVariant *",
+                                       ct.kind == C_SCALAR ? " " : "", id);
         }
 }
 
@@ -170,7 +171,7 @@ static void append_helpers(Side *s) {
         g_string_append_printf(s->c,
                 "/* The value of @key in @message: absent (or null, @av []) is %%NULL, and an error when\n"
                 " * @required; a value of another type than @type is an error. */\n"
-                "static gboolean %s_take(GVariant *message, const gchar *key, const GVariantType *type, gboolean required,\n"
+                "G_GNUC_UNUSED static gboolean %s_take(GVariant *message, const gchar *key, const GVariantType *type, gboolean required,\n"
                 "                        GVariant **out, GError **error) {\n"
                 "        g_autoptr(GVariant) value = g_variant_lookup_value(message, key, NULL);\n\n"
                 "        *out = NULL;\n"
@@ -195,7 +196,7 @@ static void append_helpers(Side *s) {
 
         /* An error response as a GError of the contract's domain. */
         g_string_append_printf(s->c,
-                "static const gchar *const %s_error_names[] = {\n", g->lower);
+                "G_GNUC_UNUSED static const gchar *const %s_error_names[] = {\n", g->lower);
         g_string_append(s->c, "        NULL,\n");
         for (size_t i = 0; i < g->contract->n_members; i++)
                 if (g->contract->members[i].kind == CONTRACT_ERROR)
@@ -203,7 +204,7 @@ static void append_helpers(Side *s) {
         g_string_append_printf(s->c,
                 "};\n\n"
                 "/* The answer's ValueSet, or the error it is: the library's, or the contract's. */\n"
-                "static GVariant *%s_answer(AppServiceResponse *response, GError **error) {\n"
+                "G_GNUC_UNUSED static GVariant *%s_answer(AppServiceResponse *response, GError **error) {\n"
                 "        GVariant *message;\n"
                 "        const gchar *name = NULL;\n\n"
                 "        if (app_service_response_get_status(response) != APP_SERVICE_RESPONSE_STATUS_SUCCESS) {\n"
@@ -432,14 +433,14 @@ static void append_invocation(Side *s) {
                 "static void %s_class_init(%sClass *klass) {\n"
                 "        G_OBJECT_CLASS(klass)->finalize = %s_finalize;\n}\n\n"
                 "static void %s_init(%s *self) {\n        (void) self;\n}\n\n"
-                "static %s *%s_new(AppServiceConnection *connection, AppServiceRequest *request) {\n"
+                "G_GNUC_UNUSED static %s *%s_new(AppServiceConnection *connection, AppServiceRequest *request) {\n"
                 "        %s *self = g_object_new(%s_TYPE_%s, NULL);\n\n"
                 "        self->connection = g_object_ref(connection);\n        self->request = g_object_ref(request);\n"
                 "        return self;\n}\n\n"
                 "AppServiceConnection *%s_get_connection(%s *self) {\n        return self->connection;\n}\n\n"
                 "AppServiceRequest *%s_get_request(%s *self) {\n        return self->request;\n}\n\n"
                 "/* Answers with @response (floating) and takes @self. */\n"
-                "static void %s_answer(%s *self, GVariant *response) {\n"
+                "G_GNUC_UNUSED static void %s_answer(%s *self, GVariant *response) {\n"
                 "        app_service_request_send_response(self->request, response, NULL, NULL, NULL);\n"
                 "        g_object_unref(self);\n}\n\n",
                 s->inv, s->inv, s->inv_lower, s->inv_lower, s->inv, s->inv, s->inv_lower, s->inv_lower, s->inv,
@@ -586,7 +587,7 @@ static void append_dispatch(Side *s) {
 
 static void append_sent(Side *s) {
         g_string_append_printf(s->c,
-                "static void %s_sent(GObject *source, GAsyncResult *result, gpointer data) {\n"
+                "G_GNUC_UNUSED static void %s_sent(GObject *source, GAsyncResult *result, gpointer data) {\n"
                 "        g_autoptr(GTask) task = data;\n"
                 "        g_autoptr(AppServiceResponse) response = NULL;\n"
                 "        GError *error = NULL;\n"
@@ -675,7 +676,11 @@ static gboolean generate_side(const Codegen *g, const char *dir, GError **error)
 
         codegen_header(h, g, "/*", " *", " */");
         g_string_append(h, "#pragma once\n\n#include <appservice.h>\n\nG_BEGIN_DECLS\n\n");
-        codegen_append_doc(h, g->contract->doc, "//");
+        if (g->contract->doc) {
+                g_string_append(h, "/*\n");
+                codegen_append_doc(h, g->contract->doc, " *");
+                g_string_append(h, " */\n\n");
+        }
         codegen_header(c, g, "/*", " *", " */");
         g_string_append_printf(c, "#include <string.h>\n\n#include \"%s\"\n\n", h_name);
 

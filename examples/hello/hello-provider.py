@@ -1,28 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""hello-provider.py: the Quark "Hello" RPC contract as an app service, {text: s} -> {result: s},
-in Python through PyGObject and libappservice's typelib: the same as hello-provider.c."""
+"""hello-provider.py: the Quark "Hello" contract (com.example.hello.contract) in Python, on the
+module appservice-codegen generated from it (hello_provider.py, in the build tree: on PYTHONPATH):
+the same as hello-provider.c."""
 
 import sys
 
-import gi
-
-gi.require_version('AppService', '1.0')
-from gi.repository import AppService, GLib  # noqa: E402
+import hello_provider
+from hello_provider import AppService, GLib
 
 
-def on_request(connection, request):
-    text = AppService.value_set_get_string(request.get_message(), 'text') or 'world'
-    result = GLib.Variant('a{sv}', {'result': GLib.Variant('s', 'Hello, %s!' % text)})
-    request.send_response_sync(result, None)
-
-
-def on_connection(provider, connection, caller):
-    connection.connect('request-received', on_request)
+class Hello(hello_provider.HelloProvider):
+    def hello(self, text: str | None = None) -> str:
+        return 'Hello, %s!' % (text or 'world')
 
 
 provider = AppService.Provider.new('com.example.hello')
-provider.connect('connection-received', on_connection)
+hello = Hello(provider)
 try:
     provider.register_sync(None)
 except GLib.Error as e:

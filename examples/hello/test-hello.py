@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from client import TIME_SCALE
+from client import GAMES_GID, GAMES_UID, TIME_SCALE
 from conftest import BUILD_ROOT
 # The harness's fixtures, named here so that they apply whatever pytest's rootdir is (fixtures of
 # a conftest.py inside the rootdir would otherwise be limited to its own directory).
@@ -47,8 +47,9 @@ def need_python():
 
 def python_env():
     """What a Python app on the build tree's library needs in its environment."""
+    # The modules appservice-codegen generated from the contract are in the build tree.
     env = {'GI_TYPELIB_PATH': LIBCLIENT_DIR, 'LD_LIBRARY_PATH': LIBCLIENT_DIR,
-           'PYTHONDONTWRITEBYTECODE': '1'}
+           'PYTHONDONTWRITEBYTECODE': '1', 'PYTHONPATH': SERVICES_DIR}
     if PYTHON_PRELOAD:
         env['LD_PRELOAD'] = PYTHON_PRELOAD
         env['ASAN_OPTIONS'] = 'detect_leaks=0'    # CPython keeps memory to the end on purpose
@@ -69,7 +70,9 @@ def provider(request, services_dir, daemon):
         # The broker gives providers a clean environment: the variables go on the command line.
         argv = ['/usr/bin/env'] + ['%s=%s' % kv for kv in sorted(python_env().items())]
         argv += ['/usr/bin/python3', PY_PROVIDER]
-        services_dir.write(NAME, Provider='com.example.Hello', Exec=shlex.join(argv))
+        services_dir.write(NAME, Provider='com.example.Hello', Contract=NAME, Exec=shlex.join(argv))
+        with open(os.path.join(HERE, NAME + '.contract')) as f:
+            services_dir.write_raw(NAME + '.contract', f.read())
         daemon.start()
     return request.param
 
@@ -123,3 +126,36 @@ def test_without_the_service(client, daemon, bus):
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert out.stdout == ''
     assert out.stderr.startswith('hello-client') and NAME in out.stderr, out.stderr
+
+
+def test_the_broker_holds_the_service_to_its_contract(daemon, agents):
+    """The definition names com.example.hello.contract: the busctl-style message of old, without
+    "Action", and a text that is no string are refused by the broker, naming what is wrong; the
+    provider built on the generated code is never bothered with them."""
+    if not os.path.exists(os.path.join(SERVICES_DIR, NAME + '.appservice')):
+        pytest.skip('the Hello sample is not built in %s' % SERVICES_DIR)
+    daemon.start(services_dirs=[SERVICES_DIR])
+    client = agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID)
+    path = client.open_ok(NAME)
+    error = client.send_message(path, "{'text': <'old style'>}").wait().expect_error(
+        'io.appservice1.Error.ContractViolation')
+    assert "no key 'Action' (s) naming the action (actions: Hello)" in error, error
+    error = client.send_message(path, "{'Action': <'Hello'>, 'text': <uint32 7>}").wait().expect_error(
+        'io.appservice1.Error.ContractViolation')
+    assert "action 'Hello': key 'text': expected string (s), got uint32 (u)" in error, error
+    response = client.send_message(path, "{'Action': <'Hello'>}").wait().unpack(0, 'a{sv}')
+    assert response == {'result': 'Hello, world!'}
+
+
+def test_the_generated_python_refuses_a_wrong_value_before_sending():
+    """hello_client.py checks a value against the contract's type before anything is sent."""
+    need_python()
+    code = ('import hello_client\n'
+            'try:\n'
+            '    hello_client.HelloClient.hello(None, text=7)\n'
+            'except hello_client.ContractValueError as e:\n'
+            '    print(e)\n')
+    env = dict(os.environ, **python_env())
+    out = subprocess.run(['/usr/bin/python3', '-c', code], capture_output=True, text=True, env=env,
+                         timeout=RUN_TIMEOUT)
+    assert out.stdout.strip() == "text: 7 is not a string", (out.stdout, out.stderr)

@@ -687,7 +687,7 @@ def test_open_over_a_direct_link(services_dir, daemon, bus, sessions, monkeypatc
     s = sessions(['--json', 'open', HELLO], bus.address, uid=GAMES_UID, gid=GAMES_GID)
     opened = s.read_json()
     assert opened['type'] == 'opened' and opened['direct'] is True, opened
-    s.send('text=there')
+    s.send('Action=Hello text=there')
     assert s.read_json() == {'type': 'response', 'message': {'result': 'Hello, there!'}}
     s.end_input()
     assert s.wait() == 0, s.describe()

@@ -566,7 +566,7 @@ static void append_dispatch(Side *s) {
                 "        if (!g_variant_lookup(message, \"Action\", \"&s\", &action))\n"
                 "                action = \"\";\n",
                 s->obj_lower, s->obj);
-        g_string_append(s->c, "        (void) self;\n");
+        g_string_append(s->c, "        (void) self;\n        (void) connection;\n");
         for (size_t i = 0, n = 0; i < g->contract->n_members; i++) {
                 const ContractMember *m = &g->contract->members[i];
                 g_autofree char *snake = codegen_snake(m->name);

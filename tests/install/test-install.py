@@ -524,6 +524,28 @@ class InstallTest:
         mo = self.staged(os.path.join(self.args.localedir, 'de', 'LC_MESSAGES', 'appservice-explorer.mo'))
         require(os.path.isfile(mo), f'{mo}: missing')
 
+    def test_codegen(self, flags):
+        """The staged appservice-codegen compiles the staged Hello contract into C that builds
+        against the staged library, and into Python that compiles."""
+        codegen = self.staged(os.path.join(self.args.bindir, 'appservice-codegen'))
+        require_executable(codegen)
+        contract = self.staged(os.path.join(self.args.datadir, 'appservice', 'contracts', 'com.example.hello.contract'))
+        require(os.path.isfile(contract), f'{contract}: missing')
+        out = os.path.join(self.work, 'generated')
+        os.makedirs(out, exist_ok=True)
+        for lang in ('c', 'python'):
+            for side in ('client', 'provider'):
+                run([codegen, contract, '--lang', lang, '--side', side, '--output-dir', out])
+        if flags is None:
+            raise Skipped('no flags from pkg-config')
+        host_flags = [f[:2] + f[2 + len(self.destdir):]
+                      if f[:2] in ('-I', '-L') and f[2:].startswith(self.destdir + '/') and not os.path.isdir(f[2:])
+                      else f for f in flags]
+        for side in ('client', 'provider'):
+            run(shlex.split(os.environ.get('CC') or 'cc') + ['-std=gnu11', '-Wall', '-Wextra', '-Werror', '-c',
+                '-o', os.path.join(out, side + '.o'), os.path.join(out, f'hello-{side}.c')] + host_flags)
+            run(['/usr/bin/python3', '-m', 'py_compile', os.path.join(out, f'hello_{side}.py')])
+
     def test_appservicectl(self):
         appservicectl = self.staged(os.path.join(self.args.bindir, 'appservicectl'))
         require_executable(appservicectl)
@@ -556,6 +578,8 @@ class InstallTest:
                   self.test_interfaces)
         tap.check('the echo example: libexecdir/appservice/echo-provider and its definition', self.test_echo_example)
         tap.check('appservicectl in bindir runs on the staged library', self.test_appservicectl)
+        tap.check('appservice-codegen in bindir compiles the installed Hello contract into C that builds and Python',
+                  self.test_codegen, flags)
         tap.check('the explorer: bindir/appservice-explorer, its desktop file, metainfo, icons, German',
                   self.test_explorer)
 

@@ -101,7 +101,7 @@ static void append_in_params(GString *out, const ContractType *record) {
 static void append_out_params(GString *out, const ContractType *record) {
         for (size_t i = 0; i < record->n_fields; i++) {
                 const ContractField *f = &record->fields[i];
-                g_autofree char *id = codegen_c_identifier(f->name);
+                g_autofree char *id = codegen_snake(f->name);  /* after "out_": no clash */
                 CType ct = c_type(f);
 
                 g_string_append_printf(out, ", %s%s*out_%s",
@@ -327,7 +327,7 @@ static void append_call(Side *s, const ContractMember *m) {
         g_string_append_printf(s->c, "static gboolean %s_results_%s(GVariant *message%s, GError **error) {\n",
                                s->obj_lower, snake, outs->str);
         for (size_t i = 0; i < m->output->n_fields; i++) {
-                g_autofree char *id = codegen_c_identifier(m->output->fields[i].name);
+                g_autofree char *id = codegen_snake(m->output->fields[i].name);  /* after "out_" or "v_": no clash */
                 g_string_append_printf(s->c, "        g_autoptr(GVariant) v_%s = NULL;\n", id);
         }
         if (m->output->n_fields == 0)
@@ -335,7 +335,7 @@ static void append_call(Side *s, const ContractMember *m) {
         g_string_append(s->c, "\n");
         for (size_t i = 0; i < m->output->n_fields; i++) {
                 const ContractField *f = &m->output->fields[i];
-                g_autofree char *id = codegen_c_identifier(f->name);
+                g_autofree char *id = codegen_snake(f->name);
                 g_autofree char *type = variant_type_expr(f->type);
 
                 g_string_append_printf(s->c, "        if (!%s_take(message, \"%s\", %s, %s, &v_%s, error))\n                return FALSE;\n",
@@ -343,7 +343,7 @@ static void append_call(Side *s, const ContractMember *m) {
         }
         for (size_t i = 0; i < m->output->n_fields; i++) {
                 const ContractField *f = &m->output->fields[i];
-                g_autofree char *id = codegen_c_identifier(f->name);
+                g_autofree char *id = codegen_snake(f->name);
                 CType ct = c_type(f);
 
                 if (ct.kind == C_SCALAR)
@@ -381,7 +381,7 @@ static void append_call(Side *s, const ContractMember *m) {
                 "        return message && %s_results_%s(message",
                 s->obj_lower, snake, s->obj, outs->str, s->obj_lower, snake);
         for (size_t i = 0; i < m->output->n_fields; i++) {
-                g_autofree char *id = codegen_c_identifier(m->output->fields[i].name);
+                g_autofree char *id = codegen_snake(m->output->fields[i].name);  /* after "out_" or "v_": no clash */
                 g_string_append_printf(s->c, ", out_%s", id);
         }
         g_string_append(s->c, ", error);\n}\n\n");
@@ -400,7 +400,7 @@ static void append_call(Side *s, const ContractMember *m) {
                 "        return %s_results_%s(message",
                 conn_expr, s->obj_lower, snake, args->len > 2 ? args->str + 2 : "", g->lower, s->obj_lower, snake);
         for (size_t i = 0; i < m->output->n_fields; i++) {
-                g_autofree char *id = codegen_c_identifier(m->output->fields[i].name);
+                g_autofree char *id = codegen_snake(m->output->fields[i].name);  /* after "out_" or "v_": no clash */
                 g_string_append_printf(s->c, ", out_%s", id);
         }
         g_string_append(s->c, ", error);\n}\n\n");

@@ -21,7 +21,7 @@ static const GOptionEntry entries[] = {
         { "namespace", 'n', 0, G_OPTION_ARG_STRING, &arg_namespace,
           "The type prefix, CamelCase (default: from the contract's name, com.example.hello gives Hello)", "NAME" },
         { "version", 0, 0, G_OPTION_ARG_NONE, &arg_version, "Show the version", NULL },
-        { NULL },
+        G_OPTION_ENTRY_NULL,
 };
 
 static gboolean namespace_is_valid(const char *ns) {

@@ -14,13 +14,16 @@ static void on_hello(HelloProvider *provider, HelloInvocation *invocation, const
 int main(void) {
         g_autoptr(AppServiceProvider) provider = app_service_provider_new("com.example.hello");
         const HelloProviderHandlers handlers = { .hello = on_hello };
-        g_autoptr(HelloProvider) hello = hello_provider_new(provider, &handlers, NULL);
+        /* Answers each request of each connection while it lives. */
+        HelloProvider *hello = hello_provider_new(provider, &handlers, NULL);
         g_autoptr(GError) error = NULL;
 
         if (!app_service_provider_register_sync(provider, NULL, &error)) {
                 g_printerr("cannot serve com.example.hello: %s\n", error->message);
+                g_object_unref(hello);
                 return 1;
         }
         g_main_loop_run(g_main_loop_new(NULL, FALSE));     /* until SIGTERM */
+        g_object_unref(hello);
         return 0;
 }

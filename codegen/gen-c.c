@@ -110,6 +110,15 @@ static void append_out_params(GString *out, const ContractType *record) {
         }
 }
 
+/* ", out_result, error);" closing a call that fills the out arguments, and its function. */
+static void append_out_args(GString *out, const ContractType *record) {
+        for (size_t i = 0; i < record->n_fields; i++) {
+                g_autofree char *id = codegen_snake(record->fields[i].name);  /* after "out_": no clash */
+                g_string_append_printf(out, ", out_%s", id);
+        }
+        g_string_append(out, ", error);\n}\n\n");
+}
+
 /* Statements adding each field of `record` to the GVariantBuilder `b`. */
 static void append_build(GString *out, const ContractType *record) {
         for (size_t i = 0; i < record->n_fields; i++) {
@@ -380,11 +389,7 @@ static void append_call(Side *s, const ContractMember *m) {
                 "        message = g_task_propagate_pointer(G_TASK(result), error);\n"
                 "        return message && %s_results_%s(message",
                 s->obj_lower, snake, s->obj, outs->str, s->obj_lower, snake);
-        for (size_t i = 0; i < m->output->n_fields; i++) {
-                g_autofree char *id = codegen_snake(m->output->fields[i].name);  /* after "out_" or "v_": no clash */
-                g_string_append_printf(s->c, ", out_%s", id);
-        }
-        g_string_append(s->c, ", error);\n}\n\n");
+        append_out_args(s->c, m->output);
         g_string_append_printf(s->c,
                 "gboolean %s_call_%s_sync(%s *self%s%s%s, GCancellable *cancellable, GError **error) {\n"
                 "        g_autoptr(AppServiceResponse) response = NULL;\n"
@@ -399,11 +404,7 @@ static void append_call(Side *s, const ContractMember *m) {
                 "                return FALSE;\n"
                 "        return %s_results_%s(message",
                 conn_expr, s->obj_lower, snake, args->len > 2 ? args->str + 2 : "", g->lower, s->obj_lower, snake);
-        for (size_t i = 0; i < m->output->n_fields; i++) {
-                g_autofree char *id = codegen_snake(m->output->fields[i].name);  /* after "out_" or "v_": no clash */
-                g_string_append_printf(s->c, ", out_%s", id);
-        }
-        g_string_append(s->c, ", error);\n}\n\n");
+        append_out_args(s->c, m->output);
 }
 
 /* The invocation type of the handlers, and its return functions for each handled member. */

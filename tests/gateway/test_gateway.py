@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""appservice-http on the real broker, bus and providers: curl and a Python client call app
+services through it as the principals of its tokens file, each mapped to a local user whose
+rights the broker checks."""
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from client import DEFAULT_WAIT, GAMES_UID
+
+from conftest import BUILD_ROOT
+
+HELLO = 'com.example.hello'
+ECHO = 'com.example.echo'
+HELLO_DIR = os.path.join(BUILD_ROOT, 'examples', 'hello')
+HELLO_PROVIDER = os.path.join(HELLO_DIR, 'hello-provider')
+ECHO_PROVIDER = os.path.join(BUILD_ROOT, 'examples', 'echo', 'echo-provider')
+ALICE = 'alice-token-0123456789abcdef'     # user games
+BOB = 'bob-token-0123456789abcdef0000'     # user lp
+
+
+@pytest.fixture
+def world(services_dir, daemon, gateway):
+    """Hello (contract) and echo (none), both AllowHTTP=yes; a private echo for lp only; an echo
+    without AllowHTTP; the broker; the gateway with alice (games) and bob (lp)."""
+    if not os.access(HELLO_PROVIDER, os.X_OK):
+        pytest.skip('the Hello sample is not built')
+    shutil.copy(os.path.join(HELLO_DIR, HELLO + '.contract'), services_dir.path)
+    services_dir.write(HELLO, Provider='com.example.Hello', Exec=HELLO_PROVIDER, Contract=HELLO, AllowHTTP='yes')
+    services_dir.write(ECHO, Provider='com.example.EchoApp', Exec=ECHO_PROVIDER, AllowHTTP='yes')
+    services_dir.write('com.example.private', Provider='com.example.EchoApp', AllowUsers='lp', AllowHTTP='yes',
+                       Exec=ECHO_PROVIDER + ' --name=com.example.private')
+    services_dir.write('com.example.nothttp', Provider='com.example.EchoApp',
+                       Exec=ECHO_PROVIDER + ' --name=com.example.nothttp')
+    daemon.start()
+    tokens = gateway.write_tokens(['# principal user token', 'alice games ' + ALICE, 'bob lp ' + BOB])
+    return gateway.start(tokens)
+
+
+def post(gateway, path, body, token=ALICE, content_type='application/json'):
+    conn = http.client.HTTPConnection('127.0.0.1', gateway.port, timeout=DEFAULT_WAIT * 3)
+    headers = {'Content-Type': content_type}
+    if token:
+        headers['Authorization'] = 'Bearer ' + token
+    conn.request('POST', path, body=body if isinstance(body, bytes) else json.dumps(body).encode()
+                 if not isinstance(body, str) else body.encode(), headers=headers)
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, json.loads(data) if data else None, r.getheaders()
+
+
+def test_curl_calls_hello_through_its_contract(world):
+    out = subprocess.run(['curl', '-sS', '-H', 'Authorization: Bearer ' + ALICE, '-d', '{"text": "world"}',
+                          world.url('/v1/services/com.example.hello/Hello')],
+                         capture_output=True, text=True, timeout=DEFAULT_WAIT * 3)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {'result': 'Hello, world!'}
+
+
+def test_a_service_without_a_contract_takes_the_typed_mapping(world):
+    status, body, _ = post(world, '/v1/services/com.example.echo/Echo',
+                           {'Text': 'hi', 'count': {'@i': 5}, 'nested': {'k': {'@u': 3}}})
+    assert status == 200, body
+    # The echo sends back what it got: the Action the gateway added, and the typed values.
+    assert body == {'Action': 'Echo', 'Text': 'hi', 'count': {'@i': 5}, 'nested': {'k': {'@u': 3}}}
+
+
+@pytest.mark.parametrize('body, want', [
+    ('{"text": 7}', 'text: expected a string, got a number'),
+    ('{"text": "x", "extra": 1}', 'extra: not in the contract'),
+    ('not json', 'the body must be one JSON object'),
+    ('[1, 2]', 'the body must be one JSON object'),
+    (b'{"text": "\xff"}', 'the body must be one JSON object'),
+])
+def test_a_bad_body_is_400_naming_what_is_wrong(world, body, want):
+    status, answer, _ = post(world, '/v1/services/com.example.hello/Hello', body)
+    assert status == 400, answer
+    assert answer['error'] == 'bad-request' and want in answer['message'], answer
+
+
+def test_unknown_action_of_a_contract_is_404(world):
+    status, answer, _ = post(world, '/v1/services/com.example.hello/Goodbye', {})
+    assert status == 404 and answer['error'] == 'unknown-action', answer
+
+
+@pytest.mark.parametrize('token', [None, 'wrong-token-0123456789abcdef', ALICE[:-1]])
+def test_no_or_a_wrong_token_is_401(world, token):
+    status, answer, headers = post(world, '/v1/services/com.example.hello/Hello', {'text': 'x'}, token=token)
+    assert status == 401 and answer['error'] == 'unauthorized', answer
+    assert ('WWW-Authenticate', 'Bearer realm="appservice"') in headers
+
+
+def test_what_a_principal_may_not_open_reads_as_not_there(world):
+    """alice (games) may not open com.example.private (AllowUsers=lp): the same 404 as a service
+    that does not exist and one without AllowHTTP=yes; bob (lp) is served."""
+    answers = [post(world, '/v1/services/%s/Echo' % name, {'Text': 'x'})[:2]
+               for name in ('com.example.private', 'com.example.nothere', 'com.example.nothttp')]
+    for status, answer in answers:
+        assert status == 404, answer
+    assert len({json.dumps(a[1]).replace(n, '') for a, n in zip(answers, ('com.example.private',
+                'com.example.nothere', 'com.example.nothttp'))}) == 1, answers
+    status, answer, _ = post(world, '/v1/services/com.example.private/Echo', {'Text': 'x'}, token=BOB)
+    assert status == 200 and answer['Text'] == 'x', answer
+
+
+def test_the_broker_sees_the_principals_user(world, daemon):
+    post(world, '/v1/services/com.example.echo/Echo', {'Text': 'who'})
+    log = '\n'.join(daemon.log_lines())
+    assert 'opened by' in log and '(uid %d)' % GAMES_UID in log, log
+
+
+@pytest.mark.parametrize('mode, uid', [(0o644, 0), (0o600, GAMES_UID)])
+def test_a_tokens_file_others_may_read_or_own_is_refused(gateway, bus, mode, uid):
+    tokens = gateway.write_tokens(['alice games ' + ALICE], mode=mode, uid=uid)
+    assert gateway.start(tokens, expect_running=False) == 1
+    assert 'a tokens file must be a regular file' in gateway.log_text()
+
+
+def test_a_body_over_the_limit_is_refused_unread(world):
+    status, answer, _ = post(world, '/v1/services/com.example.echo/Echo', b'{"Text": "' + b'x' * (2 << 20) + b'"}')
+    assert status == 413, answer
+
+
+def test_many_bad_requests_leave_it_serving(world):
+    for i in range(200):
+        post(world, '/v1/services/com.example.hello/Hello', '{"text": [%s]}' % ('[' * 40 + ']' * 40))
+        post(world, '/v1/services/com.example.hello/Hello', {'text': 'x'}, token='bad-%d-0123456789abcdef' % i)
+    status, answer, _ = post(world, '/v1/services/com.example.hello/Hello', {'text': 'still'})
+    assert status == 200 and answer == {'result': 'Hello, still!'}

@@ -10,12 +10,15 @@
 
 #include "config.h"
 #include "log-writer.h"
+#include "connections.h"
 #include "server.h"
 
 #define CONFIG_FILE "/etc/appservice/http.conf"
 #define DEFAULT_TOKENS_FILE "/etc/appservice/http-tokens"
 #define DEFAULT_LISTEN "127.0.0.1:8470"
 #define DEFAULT_MAX_BODY_SIZE (1024 * 1024)
+#define DEFAULT_MAX_CONNECTIONS 256
+#define DEFAULT_CONNECTION_TIMEOUT_SEC 60
 
 static char *arg_config, *arg_tokens;
 static char **arg_listen;
@@ -33,8 +36,27 @@ typedef struct {
         GatewayState state;
         char *tokens_path;
         char **listen;
+        guint max_connections;
+        guint connection_timeout_sec;
         GMainLoop *loop;
 } Gateway;
+
+/* A positive number of at most `max` from [Gateway] KEY=, or the default already in *value. */
+static gboolean get_count(GKeyFile *kf, const char *path, const char *key, guint64 max, guint64 *value, GError **error) {
+        g_autoptr(GError) e = NULL;
+        guint64 v;
+
+        if (!g_key_file_has_key(kf, "Gateway", key, NULL))
+                return TRUE;
+        v = g_key_file_get_uint64(kf, "Gateway", key, &e);
+        if (e || v == 0 || v > max) {
+                g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s: %s= must be from 1 to %" G_GUINT64_FORMAT,
+                            path, key, max);
+                return FALSE;
+        }
+        *value = v;
+        return TRUE;
+}
 
 /* [Gateway] in the configuration file: Listen=, TokensFile=, MaxBodySize=. A named file must be
  * there; the default one may be missing. The command line wins. */
@@ -46,6 +68,8 @@ static gboolean load_config(Gateway *g, GError **error) {
         g->tokens_path = g_strdup(arg_tokens ? arg_tokens : DEFAULT_TOKENS_FILE);
         g->listen = arg_listen ? g_strdupv(arg_listen) : g_strsplit(DEFAULT_LISTEN, " ", -1);
         g->state.max_body_size = DEFAULT_MAX_BODY_SIZE;
+        g->max_connections = DEFAULT_MAX_CONNECTIONS;
+        g->connection_timeout_sec = DEFAULT_CONNECTION_TIMEOUT_SEC;
         if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
                 if (!arg_config && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return TRUE;
@@ -62,15 +86,16 @@ static gboolean load_config(Gateway *g, GError **error) {
                 g_strfreev(g->listen);
                 g->listen = g_strsplit_set(g_strstrip(value), " \t", -1);
         }
-        if (g_key_file_has_key(kf, "Gateway", "MaxBodySize", NULL)) {
-                guint64 size = g_key_file_get_uint64(kf, "Gateway", "MaxBodySize", &e);
+        {
+                guint64 body = g->state.max_body_size, max = g->max_connections, timeout = g->connection_timeout_sec;
 
-                if (e || size == 0 || size > 64 * 1024 * 1024) {
-                        g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
-                                    "%s: MaxBodySize= must be bytes from 1 to 67108864", path);
+                if (!get_count(kf, path, "MaxBodySize", 64 * 1024 * 1024, &body, error) ||
+                    !get_count(kf, path, "MaxConnections", 65536, &max, error) ||
+                    !get_count(kf, path, "ConnectionTimeoutSec", 86400, &timeout, error))
                         return FALSE;
-                }
-                g->state.max_body_size = size;
+                g->state.max_body_size = body;
+                g->max_connections = (guint) max;
+                g->connection_timeout_sec = (guint) timeout;
         }
         return TRUE;
 }
@@ -80,12 +105,7 @@ static gboolean load_config(Gateway *g, GError **error) {
  * leak", GNOME/libsoup b545d5f0); soup_server_accept_iostream() does not. Without a listener of
  * its own, libsoup closes each connection after its request. */
 static gboolean on_incoming(GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data) {
-        g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address(connection, NULL);
-        g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(connection, NULL);
-        g_autoptr(GError) error = NULL;
-
-        if (!soup_server_accept_iostream(SOUP_SERVER(data), G_IO_STREAM(connection), local, remote, &error))
-                g_warning("cannot take a connection: %s", error->message);
+        gateway_connections_take(data, connection);
         return TRUE;
 }
 
@@ -133,6 +153,7 @@ int main(int argc, char *argv[]) {
         g_autoptr(GError) error = NULL;
         g_autoptr(SoupServer) server = NULL;
         g_autoptr(GSocketService) service = NULL;
+        GatewayConnections *connections = NULL;
         Gateway g = { 0 };
         int status = EXIT_FAILURE;
 
@@ -159,8 +180,9 @@ int main(int argc, char *argv[]) {
         g.state.identities = gateway_identities_new(g_getenv("DBUS_SYSTEM_BUS_ADDRESS"));
         server = soup_server_new("server-header", "appservice-http", NULL);
         gateway_server_setup(server, &g.state);
+        connections = gateway_connections_new(server, g.max_connections, g.connection_timeout_sec);
         service = g_socket_service_new();
-        g_signal_connect(service, "incoming", G_CALLBACK(on_incoming), server);
+        g_signal_connect(service, "incoming", G_CALLBACK(on_incoming), connections);
         for (char **l = g.listen; *l; l++)
                 if (**l && !listen_on(service, *l, &error)) {
                         g_printerr("appservice-http: cannot listen on %s: %s\n", *l, error->message);
@@ -177,6 +199,7 @@ out:
         if (service)
                 g_socket_service_stop(service);
         g_clear_object(&service);
+        gateway_connections_free(connections);
         if (server)
                 soup_server_disconnect(server);
         g_clear_object(&server);

@@ -7,7 +7,9 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import subprocess
+import time
 
 import pytest
 
@@ -133,3 +135,38 @@ def test_many_bad_requests_leave_it_serving(world):
         post(world, '/v1/services/com.example.hello/Hello', {'text': 'x'}, token='bad-%d-0123456789abcdef' % i)
     status, answer, _ = post(world, '/v1/services/com.example.hello/Hello', {'text': 'still'})
     assert status == 200 and answer == {'result': 'Hello, still!'}
+
+
+def test_idle_connections_are_bounded_in_number_and_time(services_dir, daemon, gateway, workdir):
+    """A client that opens connections and sends nothing holds at most MaxConnections of them,
+    each for at most ConnectionTimeoutSec; then the gateway serves again."""
+    services_dir.write(ECHO, Provider='com.example.EchoApp', Exec=ECHO_PROVIDER, AllowHTTP='yes')
+    daemon.start()
+    config = os.path.join(workdir, 'http.conf')
+    with open(config, 'w') as f:
+        f.write('[Gateway]\nMaxConnections=8\nConnectionTimeoutSec=2\n')
+    tokens = gateway.write_tokens(['alice games ' + ALICE])
+    gateway.start(tokens, extra=['--config', config])
+    fds_before = len(os.listdir('/proc/%d/fd' % gateway.proc.pid))
+    idle = []
+    for _ in range(40):
+        s = socket.create_connection(('127.0.0.1', gateway.port))
+        idle.append(s)
+    time.sleep(0.5)
+    fds_full = len(os.listdir('/proc/%d/fd' % gateway.proc.pid))
+    assert fds_full <= fds_before + 8 + 2, (fds_before, fds_full)
+    # Past the timeout the slots are free again, and a caller is served.
+    deadline = time.monotonic() + DEFAULT_WAIT * 2
+    status = None
+    while time.monotonic() < deadline:
+        try:
+            status, answer, _ = post(gateway, '/v1/services/com.example.echo/Echo', {'Text': 'back'})
+            if status == 200:
+                break
+        except (ConnectionError, http.client.HTTPException, OSError):
+            pass
+        time.sleep(0.2)
+    assert status == 200, status
+    for s in idle:
+        s.close()
+    assert len(os.listdir('/proc/%d/fd' % gateway.proc.pid)) <= fds_before + 2

@@ -546,6 +546,17 @@ class InstallTest:
                 '-o', os.path.join(out, side + '.o'), os.path.join(out, f'hello-{side}.c')] + host_flags)
             run(['/usr/bin/python3', '-m', 'py_compile', os.path.join(out, f'hello_{side}.py')])
 
+    def test_gateway(self):
+        """appservice-http in libexecdir, runs (--version), and its unit starts it."""
+        program = os.path.join(self.args.libexecdir, 'appservice-http')
+        if not os.path.exists(self.staged(program)):
+            raise Skipped('appservice-http is not built (no libsoup 3)')
+        require_executable(self.staged(program))
+        unit = self.staged(os.path.join(self.args.systemd_unit_dir, 'appservice-http.service'))
+        require(f'ExecStart={program}' in read(unit).splitlines(), f'{unit}: no ExecStart={program}')
+        out = run([self.staged(program), '--version'], env=self.library_env()).stdout
+        require(out.strip() == f'appservice-http {self.args.version}', f'--version printed {out!r}')
+
     def test_appservicectl(self):
         appservicectl = self.staged(os.path.join(self.args.bindir, 'appservicectl'))
         require_executable(appservicectl)
@@ -578,6 +589,7 @@ class InstallTest:
                   self.test_interfaces)
         tap.check('the echo example: libexecdir/appservice/echo-provider and its definition', self.test_echo_example)
         tap.check('appservicectl in bindir runs on the staged library', self.test_appservicectl)
+        tap.check('the gateway: libexecdir/appservice-http and its systemd unit', self.test_gateway)
         tap.check('appservice-codegen in bindir compiles the installed Hello contract into C that builds and Python',
                   self.test_codegen, flags)
         tap.check('the explorer: bindir/appservice-explorer, its desktop file, metainfo, icons, German',

@@ -192,7 +192,9 @@ static int check_field_value(Check *k, const ContractField *f, unsigned depth) {
                 return r;
         if (r == 0 || type != 'v')
                 return -EBADMSG;
-        if (f->optional && (!f->type->signature || strcmp(f->type->signature, "av") != 0)) {
+        /* Null (@av []) stands for an optional key left out, unless the key's type is itself an
+         * av or any value (a variant), where an av is a value like any other. */
+        if (f->optional && f->type->kind != CONTRACT_KIND_VARIANT && strcmp(f->type->signature, "av") != 0) {
                 r = is_null(k, contents);
                 if (r < 0 || r == 1)
                         return r < 0 ? r : 0;

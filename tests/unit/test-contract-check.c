@@ -20,6 +20,7 @@ static const char CONTRACT_TEXT[] =
         "type Tree (name: string, children: []Tree)\n"
         "method Set(mode: Mode, at: ?Point) -> (previous: Mode)\n"
         "method Store(points: []Point, limits: [string]uint32, tree: ?Tree, raw: variant, any: object) -> ()\n"
+        "method Loose(maybe: ?variant, list: ?[]variant) -> ()\n"
         "callback Tell(text: string) -> (seen: bool)\n"
         "error Refused(reason: string)\n";
 
@@ -131,6 +132,15 @@ static int store_deep_tree(sd_bus_message *m) {
                                      "tree", "a{sv}", 2, "name", "s", "root", "children", "aa{sv}", 1, 2,
                                      "name", "s", "a", "children", "aa{sv}", 1, 1, "name", "u", 3);
 }
+/* An optional variant or av holding an av with elements: a value, not a broken null. */
+static int loose_avs(sd_bus_message *m) {
+        return sd_bus_message_append(m, "a{sv}", 3, "Action", "s", "Loose", "maybe", "av", 1, "i", 1,
+                                     "list", "av", 2, "s", "a", "u", 2);
+}
+static int loose_nulls(sd_bus_message *m) {
+        return sd_bus_message_append(m, "a{sv}", 3, "Action", "s", "Loose", "maybe", "av", 0, "list", "av", 0);
+}
+
 static int tell_good(sd_bus_message *m) {
         return sd_bus_message_append(m, "a{sv}", 2, "Action", "s", "Tell", "text", "s", "hi");
 }
@@ -141,10 +151,12 @@ static void test_requests(void) {
         EXPECT(request_verdict(set_null_optional, false, "Set"), NULL);
         EXPECT(request_verdict(store_good, false, "Store"), NULL);
         EXPECT(request_verdict(tell_good, true, "Tell"), NULL);
+        EXPECT(request_verdict(loose_avs, false, "Loose"), NULL);
+        EXPECT(request_verdict(loose_nulls, false, "Loose"), NULL);
         EXPECT(request_verdict(no_action, false, NULL),
-               "the request: no key 'Action' (s) naming the action (actions: Set, Store)");
+               "the request: no key 'Action' (s) naming the action (actions: Set, Store, Loose)");
         EXPECT(request_verdict(unknown_action, false, NULL),
-               "the request: unknown action 'Explode' (the contract's actions: Set, Store)");
+               "the request: unknown action 'Explode' (the contract's actions: Set, Store, Loose)");
         EXPECT(request_verdict(action_not_string, false, NULL),
                "the request: key 'Action': expected string (s), got uint32 (u)");
         EXPECT(request_verdict(missing_key, false, NULL), "action 'Set': key 'mode': missing (Mode, s)");
@@ -160,7 +172,7 @@ static void test_requests(void) {
                "action 'Store': key 'tree.children[0].children[0].name': expected string (s), got uint32 (u)");
         /* A method is not a callback, nor the other way round. */
         EXPECT(request_verdict(tell_good, false, NULL),
-               "the request: unknown action 'Tell' (the contract's actions: Set, Store)");
+               "the request: unknown action 'Tell' (the contract's actions: Set, Store, Loose)");
         EXPECT(request_verdict(set_good, true, NULL),
                "the request: unknown callback 'Set' (the contract's callbacks: Tell)");
 }

@@ -6,19 +6,34 @@ struct GatewayConnections {
         guint max;
         guint timeout_sec;
         GHashTable *live;    /* GSocketConnection * (weak) -> Slot */
+        GHashTable *by_peer; /* "address:port" of the client -> Slot */
 };
 
 typedef struct {
         GatewayConnections *owner;
         GSocketConnection *connection;   /* weak: libsoup holds it while it serves */
+        char *peer;
         guint timer;
 } Slot;
+
+/* "127.0.0.1:40312": a TCP connection's client end, unique among the live ones. */
+static char *peer_of(GSocketAddress *address) {
+        g_autofree char *host = NULL;
+
+        if (!G_IS_INET_SOCKET_ADDRESS(address))
+                return NULL;
+        host = g_inet_address_to_string(g_inet_socket_address_get_address(G_INET_SOCKET_ADDRESS(address)));
+        return g_strdup_printf("%s:%u", host, g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(address)));
+}
 
 static void slot_free(gpointer data) {
         Slot *s = data;
 
         if (s->timer)
                 g_source_remove(s->timer);
+        if (s->peer)
+                g_hash_table_remove(s->owner->by_peer, s->peer);
+        g_free(s->peer);
         g_free(s);
 }
 
@@ -45,6 +60,7 @@ GatewayConnections *gateway_connections_new(SoupServer *server, guint max, guint
         c->server = server;
         c->max = max;
         c->timeout_sec = timeout_sec;
+        c->by_peer = g_hash_table_new(g_str_hash, g_str_equal);
         c->live = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, slot_free);
         return c;
 }
@@ -59,6 +75,7 @@ void gateway_connections_free(GatewayConnections *c) {
         while (g_hash_table_iter_next(&it, &key, &value))
                 g_object_weak_unref(G_OBJECT(key), gone, value);
         g_hash_table_unref(c->live);
+        g_hash_table_unref(c->by_peer);
         g_free(c);
 }
 
@@ -81,8 +98,21 @@ void gateway_connections_take(GatewayConnections *c, GSocketConnection *connecti
         s->owner = c;
         s->connection = connection;
         s->timer = g_timeout_add_seconds(c->timeout_sec, expire, s);
+        s->peer = peer_of(remote);
+        if (s->peer)
+                g_hash_table_replace(c->by_peer, s->peer, s);
         g_hash_table_insert(c->live, connection, s);
         g_object_weak_ref(G_OBJECT(connection), gone, s);
+}
+
+void gateway_connections_request_read(GatewayConnections *c, SoupServerMessage *msg) {
+        g_autofree char *peer = peer_of(soup_server_message_get_remote_address(msg));
+        Slot *s = peer ? g_hash_table_lookup(c->by_peer, peer) : NULL;
+
+        if (s && s->timer) {
+                g_source_remove(s->timer);
+                s->timer = 0;
+        }
 }
 
 guint gateway_connections_count(const GatewayConnections *c) {

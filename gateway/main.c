@@ -181,6 +181,7 @@ int main(int argc, char *argv[]) {
         server = soup_server_new("server-header", "appservice-http", NULL);
         gateway_server_setup(server, &g.state);
         connections = gateway_connections_new(server, g.max_connections, g.connection_timeout_sec);
+        g_signal_connect_swapped(server, "request-read", G_CALLBACK(gateway_connections_request_read), connections);
         service = g_socket_service_new();
         g_signal_connect(service, "incoming", G_CALLBACK(on_incoming), connections);
         for (char **l = g.listen; *l; l++)

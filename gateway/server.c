@@ -6,6 +6,7 @@
 #include "json-map.h"
 #include "server.h"
 #include "valueset-json.h"
+#include "websocket.h"
 
 #define BUS_NAME "io.appservice1"
 #define MANAGER_PATH "/io/appservice1"
@@ -84,9 +85,12 @@ static void reply_gerror(SoupServerMessage *msg, const char *service, const GErr
 
 /* ---- one call --------------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct Call Call;
+struct Call {
         GatewayState *state;
-        SoupServerMessage *msg;
+        SoupServerMessage *msg;           /* a POST's, or NULL for a WebSocket */
+        SoupWebsocketConnection *ws;      /* a WebSocket's, or NULL */
+        void (*then)(Call *c);            /* once the service is known to be the caller's to use */
         GDBusConnection *bus;
         char *service;
         char *action;
@@ -95,11 +99,14 @@ typedef struct {
         char *contract_text;
         Contract *contract;
         const ContractMember *method;
-} Call;
+};
 
 static void call_free(Call *c) {
-        soup_server_message_unpause(c->msg);
-        g_object_unref(c->msg);
+        if (c->msg) {
+                soup_server_message_unpause(c->msg);
+                g_object_unref(c->msg);
+        }
+        g_clear_object(&c->ws);
         g_clear_object(&c->bus);
         g_free(c->service);
         g_free(c->action);
@@ -113,7 +120,12 @@ static void call_free(Call *c) {
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Call, call_free)
 
 static void not_found(Call *c) {
-        reply_error(c->msg, SOUP_STATUS_NOT_FOUND, "not-found", "no app service '%s' for you", c->service);
+        g_autofree char *message = g_strdup_printf("no app service '%s' for you", c->service);
+
+        if (c->ws)
+                gateway_websocket_refuse(c->ws, 4404, "not-found", message);
+        else
+                reply_error(c->msg, SOUP_STATUS_NOT_FOUND, "not-found", "%s", message);
 }
 
 static void answered(GObject *source, GAsyncResult *result, gpointer data) {
@@ -219,12 +231,15 @@ static void got_contract(GObject *source, GAsyncResult *result, gpointer data) {
         }
         g_variant_get(reply, "(s)", &c->contract_text);
         if (contract_parse(c->contract_text, strlen(c->contract_text), c->service, &c->contract, &message) < 0) {
-                reply_error(c->msg, SOUP_STATUS_BAD_GATEWAY, "bad-contract", "the broker's contract does not parse: %s",
-                            message ? message : "?");
+                if (c->ws)
+                        gateway_websocket_refuse(c->ws, 4502, "bad-contract", "the broker's contract does not parse");
+                else
+                        reply_error(c->msg, SOUP_STATUS_BAD_GATEWAY, "bad-contract",
+                                    "the broker's contract does not parse: %s", message ? message : "?");
                 call_free(c);
                 return;
         }
-        send_call(c);
+        c->then(c);
 }
 
 /* AllowHTTP= and Contract=, read as the caller (so a service it may not see stays unseen). */
@@ -246,7 +261,7 @@ static void got_properties(GObject *source, GAsyncResult *result, gpointer data)
                 return;
         }
         if (!*contract) {
-                send_call(c);
+                c->then(c);
                 return;
         }
         g_dbus_connection_call(c->bus, BUS_NAME, c->path, SERVICE_IFACE,
@@ -325,6 +340,7 @@ static void handle_call(GatewayState *state, SoupServerMessage *msg, GDBusConnec
         c->service = g_strdup(service);
         c->action = g_strdup(action);
         c->body = json_node_ref(json_parser_get_root(parser));
+        c->then = send_call;
         soup_server_message_pause(msg);
         g_dbus_connection_call(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListServices", NULL,
                                G_VARIANT_TYPE("(a(ssssbo))"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, got_services, c);
@@ -342,6 +358,13 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
                 return;
         }
         parts = g_strsplit(path, "/", -1);
+        /* GET /v1/connections/NAME with Upgrade: websocket: left for the WebSocket handler (no
+         * status set here), which gets the caller from the message. */
+        if (g_strv_length(parts) == 4 && strcmp(parts[1], "v1") == 0 && strcmp(parts[2], "connections") == 0 &&
+            strcmp(soup_server_message_get_method(msg), "GET") == 0 && is_name(parts[3])) {
+                g_object_set_data(G_OBJECT(msg), "gateway-caller", (gpointer) caller);
+                return;
+        }
         /* "", "v1", "services", NAME, ACTION */
         if (g_strv_length(parts) != 5 || strcmp(parts[1], "v1") != 0 || strcmp(parts[2], "services") != 0 ||
             !is_name(parts[3]) || !is_name(parts[4])) {
@@ -362,6 +385,42 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         handle_call(state, msg, bus, parts[3], parts[4]);
 }
 
+/* The WebSocket's connection as the caller, once its service is the caller's to use. */
+static void websocket_ready(Call *c) {
+        gateway_websocket_start(c->state, c->ws, c->bus, c->service, g_steal_pointer(&c->contract));
+        call_free(c);
+}
+
+static void handle_websocket(SoupServer *server, SoupServerMessage *msg, const char *path,
+                             SoupWebsocketConnection *ws, gpointer data) {
+        GatewayState *state = data;
+        const GatewayCaller *caller = g_object_get_data(G_OBJECT(msg), "gateway-caller");
+        g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *bus;
+        Call *c;
+
+        /* The tokens may have been reloaded since: look the caller up again. */
+        caller = caller ? authenticate(state, msg) : NULL;
+        if (!caller || g_strv_length(parts) != 4) {
+                gateway_websocket_refuse(ws, 4401, "unauthorized", "a valid bearer token is needed");
+                return;
+        }
+        bus = gateway_identities_get(state->identities, caller, &error);
+        if (!bus) {
+                gateway_websocket_refuse(ws, 4503, "unavailable", "the broker cannot be reached");
+                return;
+        }
+        c = g_new0(Call, 1);
+        c->state = state;
+        c->ws = g_object_ref(ws);
+        c->bus = g_object_ref(bus);
+        c->service = g_strdup(parts[3]);
+        c->then = websocket_ready;
+        g_dbus_connection_call(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListServices", NULL,
+                               G_VARIANT_TYPE("(a(ssssbo))"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, got_services, c);
+}
+
 /* Before the body is read: a body over the limit is refused unread, and one without a length
  * (chunked) is not taken at all. */
 static void early(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data) {
@@ -380,4 +439,9 @@ static void early(SoupServer *server, SoupServerMessage *msg, const char *path, 
 void gateway_server_setup(SoupServer *server, GatewayState *state) {
         soup_server_add_early_handler(server, NULL, early, state, NULL);
         soup_server_add_handler(server, NULL, handle, state, NULL);
+        /* The same path's handler runs first: it authenticates, and only a GET of a connection
+         * comes through to the WebSocket's (a path of its own: libsoup tries a WebSocket handshake
+         * on every request its handler's path takes). */
+        soup_server_add_handler(server, "/v1/connections", handle, state, NULL);
+        soup_server_add_websocket_handler(server, "/v1/connections", NULL, NULL, handle_websocket, state, NULL);
 }

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from client import DEFAULT_WAIT, GAMES_UID
+from client import DEFAULT_WAIT, GAMES_UID, LP_GID, LP_UID
 
 from conftest import BUILD_ROOT
 
@@ -175,3 +175,106 @@ def test_idle_connections_are_bounded_in_number_and_time(services_dir, daemon, g
     while len(os.listdir('/proc/%d/fd' % gateway.proc.pid)) > fds_before + 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(os.listdir('/proc/%d/fd' % gateway.proc.pid)) <= fds_before + 2
+
+
+# ---- the WebSocket -------------------------------------------------------------------------------
+
+def ws_connect(gateway, name, token=ALICE):
+    import websocket
+    headers = ['Authorization: Bearer ' + token] if token else []
+    ws = websocket.create_connection('ws://127.0.0.1:%d/v1/connections/%s' % (gateway.port, name),
+                                     header=headers, timeout=DEFAULT_WAIT * 3)
+    return ws
+
+
+def ws_read(ws):
+    return json.loads(ws.recv())
+
+
+@pytest.fixture
+def ws_world(services_dir, daemon, gateway, agents):
+    """Hello (contract) for calls; com.example.talk, served by a test agent as lp, for the
+    provider's own requests and closes; the gateway."""
+    if not os.access(HELLO_PROVIDER, os.X_OK):
+        pytest.skip('the Hello sample is not built')
+    pytest.importorskip('websocket')
+    shutil.copy(os.path.join(HELLO_DIR, HELLO + '.contract'), services_dir.path)
+    services_dir.write(HELLO, Provider='com.example.Hello', Exec=HELLO_PROVIDER, Contract=HELLO, AllowHTTP='yes')
+    services_dir.write('com.example.talk', Provider='com.example.Talk', User='lp', AllowHTTP='yes')
+    services_dir.write('com.example.private', Provider='com.example.Talk', User='lp', AllowUsers='lp', AllowHTTP='yes')
+    daemon.start()
+    provider = agents.spawn('provider', uid=LP_UID, gid=LP_GID, register='com.example.talk', auto='ignore')
+    provider.wait_registered()
+    tokens = gateway.write_tokens(['alice games ' + ALICE, 'bob lp ' + BOB])
+    gateway.start(tokens)
+    return gateway, provider
+
+
+def test_websocket_calls_actions(ws_world):
+    gateway, _ = ws_world
+    ws = ws_connect(gateway, HELLO)
+    assert ws_read(ws) == {'type': 'opened'}
+    ws.send(json.dumps({'id': 1, 'action': 'Hello', 'parameters': {'text': 'socket'}}))
+    ws.send(json.dumps({'id': 2, 'action': 'Hello', 'parameters': {'text': 3}}))
+    ws.send(json.dumps({'id': 3, 'action': 'Goodbye', 'parameters': {}}))
+    ws.send('not json')
+    got = [ws_read(ws) for _ in range(4)]
+    assert {'type': 'response', 'id': 1, 'result': {'result': 'Hello, socket!'}} in got, got
+    assert any(g.get('id') == 2 and g['type'] == 'error' and 'text: expected a string' in g['message'] for g in got), got
+    assert any(g.get('id') == 3 and g['error'] == 'unknown-action' for g in got), got
+    assert any('id' not in g and g['error'] == 'bad-request' for g in got), got
+    ws.close()
+
+
+def test_websocket_pushes_requests_and_the_close(ws_world):
+    gateway, provider = ws_world
+    ws = ws_connect(gateway, 'com.example.talk')
+    assert ws_read(ws) == {'type': 'opened'}
+    path = provider.wait_signal('ConnectionOpened').arg(0, 'o')
+    call = provider.send_message(path, "{'Action': <'Greet'>, 'Greeting': <'hi'>, 'n': <int16 5>}")
+    pushed = ws_read(ws)
+    assert pushed['type'] == 'request' and pushed['action'] == 'Greet', pushed
+    assert pushed['parameters'] == {'Action': 'Greet', 'Greeting': 'hi', 'n': {'@n': 5}}, pushed
+    ws.send(json.dumps({'type': 'response-to', 'request': pushed['request'], 'result': {'Greeting': 'thanks'}}))
+    assert call.wait().unpack(0, 'a{sv}') == {'Greeting': 'thanks'}
+    # An answer to a request that does not wait is refused, and named.
+    ws.send(json.dumps({'type': 'response-to', 'request': pushed['request'], 'result': {}}))
+    assert ws_read(ws)['error'] == 'unknown-request'
+    # The provider closes: the close is pushed, then the socket ends.
+    provider.close(path).ok()
+    assert ws_read(ws) == {'type': 'closed', 'status': 'completed'}
+    import websocket
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+        ws.recv()
+        ws.recv()
+
+
+def test_a_dropped_websocket_closes_the_connection(ws_world):
+    gateway, provider = ws_world
+    ws = ws_connect(gateway, 'com.example.talk')
+    assert ws_read(ws) == {'type': 'opened'}
+    path = provider.wait_signal('ConnectionOpened').arg(0, 'o')
+    ws.sock.close()      # no close frame: the client just goes
+    assert provider.wait_signal('ServiceClosed', path=path).arg(0, 'u') == 0
+    # The gateway goes on serving.
+    status, answer, _ = post(gateway, '/v1/services/com.example.hello/Hello', {'text': 'after'})
+    assert status == 200 and answer == {'result': 'Hello, after!'}
+
+
+def test_a_websocket_needs_a_token_and_the_right_to_open(ws_world):
+    import websocket
+    gateway, _ = ws_world
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        ws_connect(gateway, HELLO, token=None)
+    assert e.value.status_code == 401
+    for name in ('com.example.private', 'com.example.nothere'):
+        ws = ws_connect(gateway, name)
+        refusal = ws_read(ws)
+        assert refusal == {'type': 'error', 'error': 'not-found', 'message': "no app service '%s' for you" % name}
+        ws.close()
+    # bob (lp) may open it: he gets past the visibility check to the broker's own answer (the
+    # service has no provider running).
+    ws = ws_connect(gateway, 'com.example.private', token=BOB)
+    refusal = ws_read(ws)
+    assert refusal['error'] == 'unavailable' and 'no provider is registered' in refusal['message'], refusal
+    ws.close()

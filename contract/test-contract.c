@@ -259,27 +259,31 @@ static void test_limits(void) {
         char *error = NULL;
         int r;
 
+        CHECK(text != NULL);
+        if (!text)
+                return;
+
         /* 100,000 nested arrays, and 50,000 nested records (200 kB). */
-        p = text + sprintf(text, "interface a.b\nmethod M(x: ");
+        p = stpcpy(text, "interface a.b\nmethod M(x: ");
         for (size_t i = 0; i < 100000; i++)
                 *p++ = "[]"[0], *p++ = ']';
         strcpy(p, "int) -> ()");
         r = contract_parse(text, strlen(text), "deep", &c, &error);
         CHECK(r == -EINVAL && error && strstr(error, "types nested deeper than 32"));
         free(error);
-        p = text + sprintf(text, "interface a.b\nmethod M");
+        p = stpcpy(text, "interface a.b\nmethod M");
         for (size_t i = 0; i < 50000; i++)
-                p += sprintf(p, "(x: ");
+                p = stpcpy(p, "(x: ");
         r = contract_parse(text, strlen(text), "deep", &c, &error);
         CHECK(r == -EINVAL && error && strstr(error, "types nested deeper than 32"));
         free(error);
 
         /* 33 nested records is one too many; 32 are fine. */
         for (int depth = 32; depth <= 33; depth++) {
-                p = text + sprintf(text, "interface a.b\nmethod M(x: ");
+                p = stpcpy(text, "interface a.b\nmethod M(x: ");
                 for (int i = 0; i < depth - 1; i++)
-                        p += sprintf(p, "(x: ");
-                p += sprintf(p, "int");
+                        p = stpcpy(p, "(x: ");
+                p = stpcpy(p, "int");
                 for (int i = 0; i < depth - 1; i++)
                         *p++ = ')';
                 strcpy(p, ") -> ()");
@@ -298,20 +302,20 @@ static void test_limits(void) {
         free(error);
 
         /* 1025 members, 1025 fields, a 256-byte name. */
-        p = text + sprintf(text, "interface a.b\n");
+        p = stpcpy(text, "interface a.b\n");
         for (unsigned i = 0; i <= CONTRACT_MAX_MEMBERS; i++)
-                p += sprintf(p, "error E%u()\n", i);
+                p += snprintf(p, 32, "error E%u()\n", i);
         r = contract_parse(text, strlen(text), "many", &c, &error);
         CHECK(r == -EINVAL && error && strcmp(error, "many:1026:1: more than 1024 members") == 0);
         free(error);
-        p = text + sprintf(text, "interface a.b\nerror E(");
+        p = stpcpy(text, "interface a.b\nerror E(");
         for (unsigned i = 0; i <= CONTRACT_MAX_FIELDS; i++)
-                p += sprintf(p, "%sf%u: int", i ? ", " : "", i);
+                p += snprintf(p, 32, "%sf%u: int", i ? ", " : "", i);
         strcpy(p, ")");
         r = contract_parse(text, strlen(text), "wide", &c, &error);
         CHECK(r == -EINVAL && error && strstr(error, "more than 1024 fields in one list"));
         free(error);
-        p = text + sprintf(text, "interface a.b\nerror E");
+        p = stpcpy(text, "interface a.b\nerror E");
         memset(p, 'x', 256);
         strcpy(p + 256, "()");
         r = contract_parse(text, strlen(text), "long", &c, &error);

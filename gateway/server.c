@@ -4,6 +4,7 @@
 #include <appservice.h>
 
 #include "json-map.h"
+#include "openapi.h"
 #include "server.h"
 #include "valueset-json.h"
 #include "websocket.h"
@@ -315,6 +316,35 @@ static gboolean is_name(const char *s) {
         return TRUE;
 }
 
+/* The contract's OpenAPI document, once the service is the caller's to see. */
+static void openapi_ready(Call *c) {
+        g_autoptr(JsonNode) doc = NULL;
+
+        if (!c->contract) {
+                reply_error(c->msg, SOUP_STATUS_NOT_FOUND, "no-contract",
+                            "app service '%s' has no contract, so no OpenAPI document", c->service);
+                call_free(c);
+                return;
+        }
+        doc = gateway_openapi_new(c->contract, c->service);
+        reply_json(c->msg, SOUP_STATUS_OK, doc);
+        call_free(c);
+}
+
+/* GET /v1/services/NAME/openapi.json */
+static void handle_openapi(GatewayState *state, SoupServerMessage *msg, GDBusConnection *bus, const char *service) {
+        Call *c = g_new0(Call, 1);
+
+        c->state = state;
+        c->msg = g_object_ref(msg);
+        c->bus = g_object_ref(bus);
+        c->service = g_strdup(service);
+        c->then = openapi_ready;
+        soup_server_message_pause(msg);
+        g_dbus_connection_call(bus, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "ListServices", NULL,
+                               G_VARIANT_TYPE("(a(ssssbo))"), G_DBUS_CALL_FLAGS_NO_AUTO_START, 10000, NULL, got_services, c);
+}
+
 /* POST /v1/services/NAME/ACTION */
 static void handle_call(GatewayState *state, SoupServerMessage *msg, GDBusConnection *bus, const char *service,
                         const char *action) {
@@ -369,6 +399,15 @@ static void handle(SoupServer *server, SoupServerMessage *msg, const char *path,
         if (g_strv_length(parts) != 5 || strcmp(parts[1], "v1") != 0 || strcmp(parts[2], "services") != 0 ||
             !is_name(parts[3]) || !is_name(parts[4])) {
                 reply_error(msg, SOUP_STATUS_NOT_FOUND, "not-found", "no such path: POST /v1/services/NAME/ACTION");
+                return;
+        }
+        if (strcmp(parts[4], "openapi.json") == 0 && strcmp(soup_server_message_get_method(msg), "GET") == 0) {
+                bus = gateway_identities_get(state->identities, caller, &error);
+                if (!bus) {
+                        reply_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "unavailable", "the broker cannot be reached");
+                        return;
+                }
+                handle_openapi(state, msg, bus, parts[3]);
                 return;
         }
         if (strcmp(soup_server_message_get_method(msg), "POST") != 0) {

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -278,3 +279,80 @@ def test_a_websocket_needs_a_token_and_the_right_to_open(ws_world):
     refusal = ws_read(ws)
     assert refusal['error'] == 'unavailable' and 'no provider is registered' in refusal['message'], refusal
     ws.close()
+
+
+# ---- OpenAPI -------------------------------------------------------------------------------------
+
+def get(gateway, path, token=ALICE):
+    conn = http.client.HTTPConnection('127.0.0.1', gateway.port, timeout=DEFAULT_WAIT * 3)
+    conn.request('GET', path, headers={'Authorization': 'Bearer ' + token} if token else {})
+    r = conn.getresponse()
+    data = r.read()
+    conn.close()
+    return r.status, json.loads(data) if data else None
+
+
+def test_openapi_document_of_a_contract(world, workdir):
+    status, doc = get(world, '/v1/services/com.example.hello/openapi.json')
+    assert status == 200, doc
+    assert doc['openapi'] == '3.0.3' and doc['info']['title'] == 'com.example.hello'
+    op = doc['paths']['/v1/services/com.example.hello/Hello']['post']
+    body = op['requestBody']['content']['application/json']['schema']
+    assert body['type'] == 'object' and body['additionalProperties'] is False
+    assert body['properties']['text']['type'] == 'string' and body['properties']['text']['nullable'] is True
+    assert 'required' not in body
+    result = op['responses']['200']['content']['application/json']['schema']
+    assert result['required'] == ['result'] and result['properties']['result']['type'] == 'string'
+    assert doc['components']['securitySchemes']['bearer'] == {'type': 'http', 'scheme': 'bearer'}
+    assert doc['security'] == [{'bearer': []}]
+    validate(doc, workdir, 'hello')
+
+
+def validate(doc, workdir, name):
+    """A real validator, when the machine has one (APPSERVICE_OPENAPI_VALIDATOR: a command taking
+    the file's path, e.g. swagger-cli validate)."""
+    validator = os.environ.get('APPSERVICE_OPENAPI_VALIDATOR')
+    if validator:
+        path = os.path.join(workdir, name + '.openapi.json')
+        with open(path, 'w') as f:
+            json.dump(doc, f)
+        out = subprocess.run(validator.split() + [path], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_openapi_of_every_kind_of_type(world, services_dir, daemon, workdir):
+    """The thermostat contract of contract/tests: named records and enums ($ref), arrays of
+    records, an optional string, a callback (no path: the provider sends it) and an error (422)."""
+    source = os.path.join(os.environ.get('APPSERVICE_SOURCE_ROOT', ''), 'contract', 'tests', 'example.contract')
+    shutil.copy(source, os.path.join(services_dir.path, 'org.example.thermostat.contract'))
+    services_dir.write('com.example.thermo', Provider='com.example.Thermo', Contract='org.example.thermostat',
+                       AllowHTTP='yes')
+    os.kill(daemon.pid, signal.SIGHUP)
+    status, doc = None, None
+    deadline = time.monotonic() + DEFAULT_WAIT
+    while time.monotonic() < deadline:
+        status, doc = get(world, '/v1/services/com.example.thermo/openapi.json')
+        if status == 200:
+            break
+        time.sleep(0.1)
+    assert status == 200, doc
+    assert sorted(doc['paths']) == ['/v1/services/com.example.thermo/Get', '/v1/services/com.example.thermo/SetMode']
+    schemas = doc['components']['schemas']
+    assert schemas['Mode'] == {'type': 'string', 'enum': ['off', 'heat', 'cool']}
+    assert schemas['Reading']['required'] == ['sensor', 'tenths', 'at']
+    get_op = doc['paths']['/v1/services/com.example.thermo/Get']['post']
+    readings = get_op['responses']['200']['content']['application/json']['schema']['properties']['readings']
+    assert readings == {'type': 'array', 'items': {'$ref': '#/components/schemas/Reading'}}
+    assert '422' in get_op['responses']
+    assert schemas['error-UnknownSensor']['properties']['error'] == {'type': 'string', 'enum': ['UnknownSensor']}
+    validate(doc, workdir, 'thermostat')
+
+
+def test_openapi_is_as_private_as_the_service(world):
+    for name in ('com.example.private', 'com.example.nothere', 'com.example.nothttp'):
+        status, answer = get(world, '/v1/services/%s/openapi.json' % name)
+        assert status == 404 and answer['error'] == 'not-found', answer
+    status, answer = get(world, '/v1/services/com.example.echo/openapi.json')
+    assert status == 404 and answer['error'] == 'no-contract', answer
+    status, answer = get(world, '/v1/services/com.example.hello/openapi.json', token=None)
+    assert status == 401

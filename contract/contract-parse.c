@@ -927,33 +927,64 @@ static int load_fail(char **ret_error, int r, const char *path, const char *what
         return r;
 }
 
-int contract_load(const char *path, Contract **ret, char **ret_error) {
-        _contract_cleanup_(contract_freep_free) char *text = NULL;
+static int open_regular_without_proc(const char *path) {
         struct stat st;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
+/* Opens `path` for reading once it is known to be a regular file: the type is looked at through
+ * an O_PATH descriptor, which opens nothing, then the very same file is opened through it. */
+static int open_regular(const char *path) {
+        char proc[64];
+        struct stat st;
+        int pfd, fd;
+
+        pfd = open(path, O_PATH | O_CLOEXEC);
+        if (pfd < 0)
+                return -errno;
+        if (fstat(pfd, &st) < 0) {
+                fd = -errno;
+                close(pfd);
+                return fd;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(pfd);
+                return -EINVAL;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+        fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = fd < 0 ? -errno : fd;
+        close(pfd);
+        if (fd == -ENOENT)      /* no /proc: open without blocking, and look again */
+                return open_regular_without_proc(path);
+        return fd;
+}
+
+int contract_read(const char *path, char **ret_text, size_t *ret_length, char **ret_error) {
+        _contract_cleanup_(contract_freep_free) char *text = NULL;
         size_t length = 0;
         int fd, r = 0;
 
-        *ret = NULL;
+        *ret_text = NULL;
         if (ret_error)
                 *ret_error = NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open_regular(path);
         if (fd < 0)
-                return load_fail(ret_error, -errno, path, "cannot open");
-        if (fstat(fd, &st) < 0) {
-                r = -errno;
-                close(fd);
-                return load_fail(ret_error, r, path, "cannot read");
-        }
-        if (!S_ISREG(st.st_mode)) {
-                close(fd);
-                return load_fail(ret_error, -EINVAL, path, "not a regular file");
-        }
-        text = malloc(CONTRACT_MAX_FILE_SIZE + 1);
+                return load_fail(ret_error, fd, path, fd == -EINVAL ? "not a regular file" : "cannot open");
+        text = malloc(CONTRACT_MAX_FILE_SIZE + 2);
         if (!text) {
                 close(fd);
                 return -ENOMEM;
         }
-        for (;;) {
+        while (length <= CONTRACT_MAX_FILE_SIZE) {
                 ssize_t n = read(fd, text + length, CONTRACT_MAX_FILE_SIZE + 1 - length);
 
                 if (n < 0 && errno == EINTR)
@@ -962,11 +993,28 @@ int contract_load(const char *path, Contract **ret, char **ret_error) {
                         r = -errno;
                         break;
                 }
-                if (n == 0 || (length += (size_t) n) > CONTRACT_MAX_FILE_SIZE)
+                if (n == 0)
                         break;
+                length += (size_t) n;
         }
         close(fd);
         if (r < 0)
                 return load_fail(ret_error, r, path, "cannot read");
+        text[length] = 0;
+        *ret_text = text;
+        text = NULL;
+        *ret_length = length;
+        return 0;
+}
+
+int contract_load(const char *path, Contract **ret, char **ret_error) {
+        _contract_cleanup_(contract_freep_free) char *text = NULL;
+        size_t length = 0;
+        int r;
+
+        *ret = NULL;
+        r = contract_read(path, &text, &length, ret_error);
+        if (r < 0)
+                return r;
         return contract_parse(text, length, path, ret, ret_error);
 }

@@ -86,8 +86,13 @@ typedef struct Contract {
  * CONTRACT_MAX_FILE_SIZE) and, when `ret_error` is given, a malloc'ed message
  * "ORIGIN:LINE:COLUMN: what was wrong" in *ret_error (also for -EFBIG). */
 int contract_parse(const char *text, size_t length, const char *origin, Contract **ret, char **ret_error);
-/* Reads and parses the file at `path` (at most CONTRACT_MAX_FILE_SIZE bytes read; a regular file
- * only). Errors as contract_parse(), plus the errno of open/read with a message naming the file. */
+/* Reads the file at `path`: a regular file only, checked before it is opened for reading (a device
+ * node is never opened, a FIFO never waited on), and at most CONTRACT_MAX_FILE_SIZE + 1 bytes of
+ * it (contract_parse() refuses more). The text in *ret_text is NUL-terminated (malloc'ed). Returns
+ * 0, or a negative errno (-ENOENT when there is no such file) with a message naming the file in
+ * *ret_error when given. */
+int contract_read(const char *path, char **ret_text, size_t *ret_length, char **ret_error);
+/* contract_read() and contract_parse(). */
 int contract_load(const char *path, Contract **ret, char **ret_error);
 
 Contract *contract_free(Contract *c);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "contract.h"
@@ -358,6 +359,15 @@ static void test_load(void) {
         r = contract_load("/tmp", &c, &error);
         CHECK(r == -EINVAL && error && strcmp(error, "/tmp: not a regular file: Invalid argument") == 0);
         free(error);
+        /* A device and a FIFO are refused without being opened for reading (no wait, no read). */
+        r = contract_load("/dev/zero", &c, &error);
+        CHECK(r == -EINVAL && error && strstr(error, "not a regular file"));
+        free(error);
+        CHECK(mkfifo(path, 0600) == 0);
+        r = contract_load(path, &c, &error);
+        CHECK(r == -EINVAL && error && strstr(error, "not a regular file"));
+        free(error);
+        unlink(path);
         r = contract_load(CONTRACT_TEST_DIR "/example.contract", &c, &error);
         CHECK(r == 0 && c && contract_find(c, CONTRACT_CALLBACK, "Notify"));
         if (r < 0)

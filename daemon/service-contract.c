@@ -1,11 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "service-contract.h"
 #include "util.h"
@@ -62,42 +59,6 @@ ServiceContract *service_contract_unref(ServiceContract *sc) {
         return NULL;
 }
 
-/* The text of the file at `path`, at most CONTRACT_MAX_FILE_SIZE + 1 bytes of it (the parser
- * refuses more). -ENOENT when there is no such file. */
-static int read_text(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_(closep) int fd = -1;
-        _cleanup_(freep) char *text = NULL;
-        struct stat st;
-        size_t size = 0;
-
-        /* O_NONBLOCK: a FIFO planted in a directory must not hang the broker before fstat(). */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
-        text = malloc(CONTRACT_MAX_FILE_SIZE + 2);
-        if (!text)
-                return -ENOMEM;
-        while (size <= CONTRACT_MAX_FILE_SIZE) {
-                ssize_t k = read(fd, text + size, CONTRACT_MAX_FILE_SIZE + 1 - size);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
-        text[size] = 0;
-        *ret = TAKE_PTR(text);
-        *ret_size = size;
-        return 0;
-}
-
 static int set_error(char **ret_error, int r, const char *format, ...) __attribute__((format(printf, 3, 4)));
 static int set_error(char **ret_error, int r, const char *format, ...) {
         va_list ap;
@@ -121,11 +82,15 @@ static int load_from(const char *path, const char *name, ServiceContract **ret, 
         sc->path = strdup(path);
         if (!sc->path)
                 return -ENOMEM;
-        r = read_text(path, &sc->text, &size);
-        if (r == -ENOENT)
+        r = contract_read(path, &sc->text, &size, ret_error);
+        if (r == -ENOENT) {
+                /* Not there: the next directory is looked at; no error yet. */
+                free(*ret_error);
+                *ret_error = NULL;
                 return r;
+        }
         if (r < 0)
-                return set_error(ret_error, r, "contract %s: cannot read %s: %s", name, path, strerror(-r));
+                return r;
         r = contract_parse(sc->text, size, path, &sc->contract, ret_error);
         if (r < 0)
                 return r;

@@ -420,12 +420,18 @@ static void append_invocation(Side *s) {
                 "G_DECLARE_FINAL_TYPE(%s, %s, %s, %s, GObject)\n\n"
                 "/* The connection the request came on, and the request itself. */\n"
                 "AppServiceConnection *%s_get_connection(%s *self);\n"
-                "AppServiceRequest *%s_get_request(%s *self);\n\n",
+                "AppServiceRequest *%s_get_request(%s *self);\n\n"
+                "/*\n * Set before answering, @callback learns how the answer went (its source is the\n"
+                " * request: app_service_request_send_response_finish() gives the status), for example to\n"
+                " * close the connection once the answer is out. Without one, the answer is sent and\n"
+                " * forgotten.\n */\n"
+                "void %s_set_answered_callback(%s *self, GAsyncReadyCallback callback, gpointer user_data);\n\n",
                 s->inv, g->upper, type_macro, s->inv_lower, s->inv, s->inv_lower, g->upper, type_macro,
-                s->inv_lower, s->inv, s->inv_lower, s->inv);
+                s->inv_lower, s->inv, s->inv_lower, s->inv, s->inv_lower, s->inv);
         g_string_append_printf(s->c,
                 "struct _%s {\n        GObject parent;\n        AppServiceConnection *connection;\n"
-                "        AppServiceRequest *request;\n};\n\n"
+                "        AppServiceRequest *request;\n"
+                "        GAsyncReadyCallback answered;\n        gpointer answered_data;\n};\n\n"
                 "G_DEFINE_TYPE(%s, %s, G_TYPE_OBJECT)\n\n"
                 "static void %s_finalize(GObject *object) {\n"
                 "        %s *self = (%s *) object;\n\n"
@@ -440,13 +446,16 @@ static void append_invocation(Side *s) {
                 "        return self;\n}\n\n"
                 "AppServiceConnection *%s_get_connection(%s *self) {\n        return self->connection;\n}\n\n"
                 "AppServiceRequest *%s_get_request(%s *self) {\n        return self->request;\n}\n\n"
+                "void %s_set_answered_callback(%s *self, GAsyncReadyCallback callback, gpointer user_data) {\n"
+                "        self->answered = callback;\n        self->answered_data = user_data;\n}\n\n"
                 "/* Answers with @response (floating) and takes @self. */\n"
                 "G_GNUC_UNUSED static void %s_answer(%s *self, GVariant *response) {\n"
-                "        app_service_request_send_response(self->request, response, NULL, NULL, NULL);\n"
+                "        app_service_request_send_response(self->request, response, NULL, self->answered,\n"
+                "                                          self->answered_data);\n"
                 "        g_object_unref(self);\n}\n\n",
                 s->inv, s->inv, s->inv_lower, s->inv_lower, s->inv, s->inv, s->inv_lower, s->inv_lower, s->inv,
                 s->inv_lower, s->inv_lower, s->inv, s->inv, s->inv_lower, s->inv, g->upper, type_macro, s->inv_lower,
-                s->inv, s->inv_lower, s->inv, s->inv_lower, s->inv);
+                s->inv, s->inv_lower, s->inv, s->inv_lower, s->inv, s->inv_lower, s->inv);
 
         for (size_t i = 0; i < g->contract->n_members; i++) {
                 const ContractMember *m = &g->contract->members[i];
@@ -665,7 +674,9 @@ static gboolean generate_side(const Codegen *g, const char *dir, GError **error)
         g_autofree char *obj_lower = g_strconcat(g->lower, client ? "_client" : "_provider", NULL);
         g_autofree char *inv = g_strconcat(g->ns, client ? "CallbackInvocation" : "Invocation", NULL);
         g_autofree char *inv_lower = g_strconcat(g->lower, client ? "_callback_invocation" : "_invocation", NULL);
+        /* Files are named with dashes, as GLib projects do (AppToApp: app-to-app-client.h). */
         g_autofree char *base = g_strconcat(g->lower, client ? "-client" : "-provider", NULL);
+        g_strdelimit(base, "_", '-');
         g_autofree char *h_name = g_strconcat(base, ".h", NULL), *c_name = g_strconcat(base, ".c", NULL);
         g_autoptr(GString) h = g_string_new(NULL), c = g_string_new(NULL);
         Side s = {

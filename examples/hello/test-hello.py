@@ -159,3 +159,55 @@ def test_the_generated_python_refuses_a_wrong_value_before_sending():
     out = subprocess.run(['/usr/bin/python3', '-c', code], capture_output=True, text=True, env=env,
                          timeout=RUN_TIMEOUT)
     assert out.stdout.strip() == "text: 7 is not a string", (out.stdout, out.stderr)
+
+
+# A provider on the generated module whose handler misbehaves, and which reports on stderr (the
+# broker's log) what answered() was told.
+BROKEN_PROVIDER = '''
+import sys
+import hello_provider
+from hello_provider import AppService, GLib
+
+
+class Broken(hello_provider.HelloProvider):
+    def hello(self, text=None):
+        if text == 'raise':
+            raise RuntimeError('the handler broke')
+        return 7 if text == 'number' else 'fine'
+
+    def answered(self, action, error):
+        print('answered %s: %s' % (action, error.message if error else 'delivered'), file=sys.stderr)
+
+
+provider = AppService.Provider.new('com.example.hello')
+broken = Broken(provider)
+provider.register_sync(None)
+GLib.MainLoop().run()
+'''
+
+
+def test_a_failing_python_handler_never_leaves_the_client_waiting(services_dir, daemon, agents):
+    """A handler that raises, or returns what is not the contract's type: the generated module
+    answers anyway (an empty ValueSet, with the traceback as a warning), the broker refuses that
+    answer with ContractViolation, which the client gets at once and answered() is told; the
+    provider goes on serving."""
+    need_python()
+    argv = ['/usr/bin/env'] + ['%s=%s' % kv for kv in sorted(python_env().items())]
+    script = services_dir.write_raw('broken-provider.py', BROKEN_PROVIDER)
+    argv += ['/usr/bin/python3', script]
+    services_dir.write(NAME, Provider='com.example.Hello', Contract=NAME, Exec=shlex.join(argv))
+    with open(os.path.join(HERE, NAME + '.contract')) as f:
+        services_dir.write_raw(NAME + '.contract', f.read())
+    daemon.start()
+    client = agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID)
+    path = client.open_ok(NAME, timeout=30 * TIME_SCALE)
+    for text, logged in (('raise', 'RuntimeError: the handler broke'),
+                         ('number', 'result: 7 is not a string')):
+        call = client.send_message(path, "{'Action': <'Hello'>, 'text': <'%s'>}" % text)
+        error = call.wait(20 * TIME_SCALE).expect_error('io.appservice1.Error.ContractViolation')
+        assert "action 'Hello'" in error and "'result'" in error, error
+        daemon.wait_log(re.escape(logged))
+    daemon.wait_log(r'answered Hello: .*ContractViolation|answered Hello: .*result')
+    response = client.send_message(path, "{'Action': <'Hello'>, 'text': <'x'>}").wait()
+    assert response.unpack(0, 'a{sv}') == {'result': 'fine'}
+    daemon.wait_log(r'answered Hello: delivered')

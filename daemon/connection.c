@@ -443,6 +443,7 @@ static const char *const failures[] = {
         APPSERVICE_ERROR_CLOSED,
         APPSERVICE_ERROR_APP_UNAVAILABLE,
         APPSERVICE_ERROR_NOT_AUTHORIZED,
+        APPSERVICE_ERROR_CONTRACT_VIOLATION,    /* the other node's broker checked the contract */
 };
 
 static bool name_in(const char *name, const char *const *list, size_t n) {

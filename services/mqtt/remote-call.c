@@ -16,6 +16,7 @@ static const char *const refusals[] = {
 static const char *const failures[] = {
         ERROR_MESSAGE_SIZE_TOO_LARGE, ERROR_INVALID_MESSAGE, ERROR_RESOURCE_LIMITS_EXCEEDED, ERROR_TIMEOUT,
         ERROR_CLOSED,                 ERROR_APP_UNAVAILABLE, ERROR_NOT_AUTHORIZED,
+        ERROR_CONTRACT_VIOLATION,     /* the other node's broker checks the service's contract */
 };
 
 /* ---- errors --------------------------------------------------------------------------------- */

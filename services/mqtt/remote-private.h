@@ -31,6 +31,7 @@
 #define ERROR_INVALID_MESSAGE "io.appservice1.Error.InvalidMessage"
 #define ERROR_TIMEOUT "io.appservice1.Error.Timeout"
 #define ERROR_CLOSED "io.appservice1.Error.Closed"
+#define ERROR_CONTRACT_VIOLATION "io.appservice1.Error.ContractViolation"
 
 /* ServiceClosed's statuses. */
 #define CLOSED_COMPLETED 0u

@@ -26,7 +26,7 @@ V = GLib.Variant
 REFUSALS = ['AppServiceUnavailable', 'AppNotInstalled', 'AppUnavailable', 'NotAuthorized',
             'DisabledByPolicy', 'ResourceLimitsExceeded']
 FAILURES = ['MessageSizeTooLarge', 'InvalidMessage', 'ResourceLimitsExceeded', 'Timeout', 'Closed',
-            'AppUnavailable', 'NotAuthorized']
+            'AppUnavailable', 'NotAuthorized', 'ContractViolation']
 
 
 # ---- helpers ------------------------------------------------------------------------------------

@@ -2,16 +2,17 @@
 
 /*
  * app2app-client: the client half of the App2App sample in C, a port of the Windows IoT Core
- * "PythonApp2App" sample's client (AppClient) to appservice, on libappservice alone.
+ * "PythonApp2App" sample's client (AppClient) to appservice, on the code appservice-codegen
+ * generates from com.example.app2app.contract (app-to-app-client.h, in the build tree).
  *
  * The original's flow, step by step, each wait bounded by --timeout:
  *   1. open a connection to "com.example.app2app" (the broker starts the provider if needed);
- *   2. wait for the provider's greeting (a request from the provider side) and answer it;
- *   3. send {"Command": "TestValues"} and print the typed values that come back;
- *   4. send an Echo with a string, and check that the answer is the message itself;
- *   5. send the test values back with "Command": "Echo" and compare the answer value by value,
- *      type included (GVariant equality);
- *   6. send {"Command": "Disconnect"} and wait for service-closed with status Completed.
+ *   2. wait for the provider's greeting (the contract's callback Greet) and answer it;
+ *   3. call TestValues and print the typed values that come back;
+ *   4. call Echo with a text, and check that the same text comes back, alone;
+ *   5. call Echo with the test values and compare the answer value by value, type included
+ *      (GVariant equality);
+ *   6. call Disconnect and wait for service-closed with status Completed.
  * It exits 0 only if every step succeeded and every value matched; otherwise 1, with the reason
  * on stderr.
  */
@@ -23,6 +24,8 @@
 
 #include <appservice.h>
 
+#include "app-to-app-client.h"
+
 #define APP2APP_NAME     "com.example.app2app"
 #define APP2APP_PROVIDER "com.example.App2App"
 #define ECHO_TEXT        "this should be echoed back"
@@ -32,6 +35,7 @@ static gchar *arg_node = NULL;     /* --node: the service on another node, throu
 
 typedef struct {
         AppServiceConnection *connection;
+        AppToAppClient *app2app;        /* the generated client on the connection */
         GCancellable *cancellable;
         GAsyncResult *result;           /* of the async call being waited for */
         gboolean have_result;
@@ -43,6 +47,7 @@ typedef struct {
 static void client_done(Client *c) {
         if (c->connection)
                 g_signal_handlers_disconnect_by_data(c->connection, c);
+        g_clear_object(&c->app2app);
         g_clear_object(&c->connection);
         g_clear_object(&c->cancellable);
         g_clear_object(&c->result);
@@ -84,14 +89,6 @@ static void print_value_set(GVariant *value_set) {
 
                 printf("    %-16s %-4s %s\n", key, g_variant_get_type_string(value), text);
         }
-}
-
-static GVariant *value_set_new_string(const char *key, const char *value) {
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(&b, "{sv}", key, g_variant_new_string(value));
-        return g_variant_builder_end(&b);
 }
 
 /* ---- waiting, always with a deadline -------------------------------------------------------- */
@@ -147,19 +144,17 @@ static void on_greeting_answered(GObject *source, GAsyncResult *result, gpointer
                 c->greeted = TRUE;
 }
 
-static void on_request_received(AppServiceConnection *connection, AppServiceRequest *request,
-                                gpointer user_data) {
+/* The contract's callback Greet: the provider's first words on every connection. */
+static void on_greet(AppToAppClient *self, AppToAppCallbackInvocation *invocation, const gchar *greeting,
+                     GVariant *caller, gpointer user_data) {
         Client *c = user_data;
-        GVariant *message = app_service_request_get_message(request);
-        const char *greeting = app_service_value_set_get_string(message, "Greeting");
 
         printf("\nRequest received from the provider:\n");
-        print_value_set(message);
-        if (greeting)
-                printf("Greeting received: %s\n", greeting);
+        print_value_set(app_service_request_get_message(app_to_app_callback_invocation_get_request(invocation)));
+        printf("Greeting received: %s\n", greeting);
         printf("Sending the response...\n");
-        app_service_request_send_response(request, value_set_new_string("Greeting", "Thank you"),
-                                          c->cancellable, on_greeting_answered, c);
+        app_to_app_callback_invocation_set_answered_callback(invocation, on_greeting_answered, c);
+        app_to_app_callback_invocation_return_greet(invocation, "Thank you");
 }
 
 static void on_service_closed(AppServiceConnection *connection, AppServiceClosedStatus status,
@@ -172,35 +167,22 @@ static void on_service_closed(AppServiceConnection *connection, AppServiceClosed
 
 /* ---- the steps ------------------------------------------------------------------------------ */
 
-/* Sends `message` (a floating reference is sunk) and waits for the answer; prints the status.
- * NULL (after saying why) unless the provider answered. */
-static AppServiceResponse *send_message(Client *c, GVariant *message, const char *what) {
-        g_autoptr(GVariant) owned = g_variant_ref_sink(message);
-        g_autoptr(AppServiceResponse) response = NULL;
-        g_autoptr(GAsyncResult) result = NULL;
-        g_autoptr(GError) error = NULL;
-        AppServiceResponseStatus status;
-
-        app_service_connection_send_message(c->connection, owned, c->cancellable, on_async_done, c);
+/* Waits for the call started with on_async_done and prints its status; the result to finish, or
+ * NULL (after saying why) if the wait ran out. */
+static GAsyncResult *wait_call(Client *c, const char *what) {
         if (!wait_for(c, &c->have_result, what))
                 return NULL;
-        result = take_result(c);
-        response = app_service_connection_send_message_finish(c->connection, result, &error);
-        if (!response) {
-                fail("%s failed: %s", what, error->message);
-                return NULL;
-        }
-        status = app_service_response_get_status(response);
-        printf("Status: %s\n", enum_nick(APP_SERVICE_TYPE_RESPONSE_STATUS, status));
-        if (status != APP_SERVICE_RESPONSE_STATUS_SUCCESS) {
-                const GError *e = app_service_response_get_error(response);
+        return take_result(c);
+}
 
-                fail("%s failed with status %s: %s", what,
-                     enum_nick(APP_SERVICE_TYPE_RESPONSE_STATUS, status),
-                     e ? e->message : "no reason given");
-                return NULL;
+/* The end of a call: its status line, or the reason it failed. */
+static gboolean call_done(gboolean ok, GError *error, const char *what) {
+        if (!ok) {
+                fail("%s failed: %s", what, error->message);
+                return FALSE;
         }
-        return g_steal_pointer(&response);
+        printf("Status: success\n");
+        return TRUE;
 }
 
 /* Every value of `expected` must be in `got`, equal in type and value. Prints each mismatch;
@@ -227,20 +209,19 @@ static gsize compare_values(GVariant *expected, GVariant *got) {
 }
 
 static int run(Client *c) {
-        g_autoptr(AppServiceResponse) test_response = NULL, echo_response = NULL, values_response = NULL,
-                                      disconnect_response = NULL;
+        static const AppToAppClientHandlers handlers = { .greet = on_greet };
+        g_autoptr(GVariant) test_values = NULL, echoed_values = NULL, values_only = NULL;
+        g_autofree char *echoed_text = NULL, *values_text = NULL, *status = NULL;
         g_autoptr(GAsyncResult) result = NULL;
         g_autoptr(GError) error = NULL;
-        GVariant *test_values, *echoed;
         AppServiceConnectionStatus open_status;
-        GVariantBuilder b;
         gsize n_values, n_equal;
 
         /* 1. Open. The handlers go on first: the greeting may come at once. */
         c->connection = app_service_connection_new(APP2APP_NAME, APP2APP_PROVIDER);
         if (arg_node)
                 g_object_set(c->connection, "node", arg_node, NULL);
-        g_signal_connect(c->connection, "request-received", G_CALLBACK(on_request_received), c);
+        c->app2app = app_to_app_client_new(c->connection, &handlers, c);
         g_signal_connect(c->connection, "service-closed", G_CALLBACK(on_service_closed), c);
 
         if (arg_node)
@@ -248,78 +229,71 @@ static int run(Client *c) {
         else
                 printf("Opening %s (provider %s)...\n", APP2APP_NAME, APP2APP_PROVIDER);
         app_service_connection_open(c->connection, c->cancellable, on_async_done, c);
-        if (!wait_for(c, &c->have_result, "the connection to open"))
+        if (!(result = wait_call(c, "the connection to open")))
                 return EXIT_FAILURE;
-        result = take_result(c);
         open_status = app_service_connection_open_finish(c->connection, result, &error);
+        g_clear_object(&result);
         printf("Open status: %s\n", enum_nick(APP_SERVICE_TYPE_CONNECTION_STATUS, open_status));
         if (open_status != APP_SERVICE_CONNECTION_STATUS_SUCCESS)
                 return fail("cannot open %s: %s", APP2APP_NAME, error ? error->message : "no reason given");
 
-        /* 2. The provider greets us; on_request_received() answers. */
+        /* 2. The provider greets us; on_greet() answers. */
         if (!wait_for(c, &c->greeted, "the provider's greeting"))
                 return EXIT_FAILURE;
 
-        /* 3. The test values. */
-        printf("\nSending TestValues...\n");
-        test_response = send_message(c, value_set_new_string("Command", "TestValues"), "TestValues");
-        if (!test_response)
+        /* 3. The test values: the record TypedValues. */
+        printf("\nCalling TestValues...\n");
+        app_to_app_client_call_test_values(c->app2app, c->cancellable, on_async_done, c);
+        if (!(result = wait_call(c, "TestValues")))
                 return EXIT_FAILURE;
-        test_values = app_service_response_get_message(test_response);
+        if (!call_done(app_to_app_client_call_test_values_finish(c->app2app, result, &test_values, &error),
+                       error, "TestValues"))
+                return EXIT_FAILURE;
+        g_clear_object(&result);
         n_values = g_variant_n_children(test_values);
-        printf("Message: %zu values\n", n_values);
+        printf("Values: %zu\n", n_values);
         print_value_set(test_values);
-        if (n_values == 0)
-                return fail("TestValues came back empty");
 
-        /* 4. A plain echo. */
-        printf("\nSending Echo with a string...\n");
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(&b, "{sv}", "Command", g_variant_new_string("Echo"));
-        g_variant_builder_add(&b, "{sv}", "String", g_variant_new_string(ECHO_TEXT));
-        g_autoptr(GVariant) echo_message = g_variant_ref_sink(g_variant_builder_end(&b));
-        echo_response = send_message(c, echo_message, "Echo");
-        if (!echo_response)
+        /* 4. A plain echo: the text, and nothing else. */
+        printf("\nCalling Echo with a text...\n");
+        app_to_app_client_call_echo(c->app2app, ECHO_TEXT, NULL, c->cancellable, on_async_done, c);
+        if (!(result = wait_call(c, "Echo")))
                 return EXIT_FAILURE;
-        echoed = app_service_response_get_message(echo_response);
-        printf("Message:\n");
-        print_value_set(echoed);
-        if (!g_variant_equal(echo_message, echoed))
-                return fail("the Echo answer differs from the message sent");
-
-        /* 5. The test values, echoed back: the original adds the command to the values. */
-        printf("\nSending the test values back with Echo...\n");
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        {
-                GVariantIter iter;
-                const char *key;
-                GVariant *value;
-
-                g_variant_iter_init(&iter, test_values);
-                while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
-                        if (!g_str_equal(key, "Command"))
-                                g_variant_builder_add(&b, "{sv}", key, value);
-        }
-        g_variant_builder_add(&b, "{sv}", "Command", g_variant_new_string("Echo"));
-        g_autoptr(GVariant) values_message = g_variant_ref_sink(g_variant_builder_end(&b));
-        values_response = send_message(c, values_message, "Echo of the test values");
-        if (!values_response)
+        if (!call_done(app_to_app_client_call_echo_finish(c->app2app, result, &echoed_text, &values_only, &error),
+                       error, "Echo"))
                 return EXIT_FAILURE;
-        echoed = app_service_response_get_message(values_response);
-        n_equal = compare_values(test_values, echoed);
+        g_clear_object(&result);
+        printf("Text: %s\n", echoed_text ? echoed_text : "(none)");
+        if (g_strcmp0(echoed_text, ECHO_TEXT) != 0 || values_only)
+                return fail("the Echo answer differs from the text sent");
+
+        /* 5. The test values, echoed back. */
+        printf("\nCalling Echo with the test values...\n");
+        app_to_app_client_call_echo(c->app2app, NULL, test_values, c->cancellable, on_async_done, c);
+        if (!(result = wait_call(c, "Echo of the test values")))
+                return EXIT_FAILURE;
+        if (!call_done(app_to_app_client_call_echo_finish(c->app2app, result, &values_text, &echoed_values, &error),
+                       error, "Echo of the test values"))
+                return EXIT_FAILURE;
+        g_clear_object(&result);
+        if (!echoed_values || values_text)
+                return fail("the Echo of the test values came back without them, or with a text");
+        n_equal = compare_values(test_values, echoed_values);
         printf("%zu of %zu values compared equal (type and value)\n", n_equal, n_values);
         if (n_equal != n_values)
                 return fail("%zu of %zu test values came back different", n_values - n_equal, n_values);
-        if (!g_variant_equal(values_message, echoed))
-                return fail("the echoed test values differ from the message sent (extra or reordered keys)");
+        if (!g_variant_equal(test_values, echoed_values))
+                return fail("the echoed test values differ from those sent (extra or reordered keys)");
 
         /* 6. Disconnect: the provider answers, then closes; we get service-closed. */
-        printf("\nSending Disconnect...\n");
-        disconnect_response = send_message(c, value_set_new_string("Command", "Disconnect"), "Disconnect");
-        if (!disconnect_response)
+        printf("\nCalling Disconnect...\n");
+        app_to_app_client_call_disconnect(c->app2app, c->cancellable, on_async_done, c);
+        if (!(result = wait_call(c, "Disconnect")))
                 return EXIT_FAILURE;
-        printf("Message:\n");
-        print_value_set(app_service_response_get_message(disconnect_response));
+        if (!call_done(app_to_app_client_call_disconnect_finish(c->app2app, result, &status, &error), error,
+                       "Disconnect"))
+                return EXIT_FAILURE;
+        printf("Disconnect status: %s\n", status);
         if (!wait_for(c, &c->closed, "service-closed after Disconnect"))
                 return EXIT_FAILURE;
         printf("Service closed: %s\n", enum_nick(APP_SERVICE_TYPE_CLOSED_STATUS, c->closed_status));
@@ -337,7 +311,7 @@ int main(int argc, char *argv[]) {
                   "Seconds to wait at each step (default 20)", "SECONDS" },
                 { "node", 'n', 0, G_OPTION_ARG_STRING, &arg_node,
                   "Open the app service on that node, through the MQTT bridges (default: this one)", "NODE" },
-                {}
+                G_OPTION_ENTRY_NULL
         };
         g_autoptr(GOptionContext) context = NULL;
         g_autoptr(GError) error = NULL;

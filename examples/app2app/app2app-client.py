@@ -1,33 +1,31 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """app2app-client.py: the client half of the App2App sample in Python, a port of the Windows IoT
-Core "PythonApp2App" sample's client (AppClient) to appservice, through PyGObject and
-libappservice's typelib (from gi.repository import AppService).
+Core "PythonApp2App" sample's client (AppClient) to appservice, on the module appservice-codegen
+generates from com.example.app2app.contract (app_to_app_client.py, in the build tree).
 
 The original's flow, each wait bounded by --timeout:
   1. open a connection to "com.example.app2app" (the broker starts the provider if needed);
-  2. wait for the provider's greeting (a request from the provider side) and answer it;
-  3. send {"Command": "TestValues"} and print the typed values that come back;
-  4. send an Echo with a string, and check that the answer is the message itself;
-  5. send the test values back with "Command": "Echo" and compare the answer value by value,
-     type included (GLib.Variant equality);
-  6. send {"Command": "Disconnect"} and wait for service-closed with status Completed.
+  2. wait for the provider's greeting (the contract's callback Greet) and answer it;
+  3. call TestValues and print the values that come back (Python values: the contract gives each
+     its D-Bus type, and the broker checked them);
+  4. call Echo with a text, and check that the same text comes back, alone;
+  5. call Echo with the test values and compare the answer value by value;
+  6. call Disconnect and wait for service-closed with status Completed.
 Exit status 0 only if every step succeeded and every value matched; otherwise 1, with the reason
 on stderr.
 
-Run from a build tree with GI_TYPELIB_PATH=<build>/libclient LD_LIBRARY_PATH=<build>/libclient;
-the bus is the system bus, or the one in DBUS_SYSTEM_BUS_ADDRESS.
+Run from a build tree with PYTHONPATH=<build>/examples/app2app (the generated module),
+GI_TYPELIB_PATH=<build>/libclient and LD_LIBRARY_PATH=<build>/libclient; the bus is the system
+bus, or the one in DBUS_SYSTEM_BUS_ADDRESS.
 """
 
 import argparse
+import math
 import sys
 import time
 
-import gi
-
-gi.require_version('GLib', '2.0')
-gi.require_version('AppService', '1.0')
-from gi.repository import AppService, GLib, Gio  # noqa: E402
+from app_to_app_client import AppService, AppToAppClient, GLib, Gio
 
 APP2APP_NAME = 'com.example.app2app'
 APP2APP_PROVIDER = 'com.example.App2App'
@@ -36,11 +34,6 @@ ECHO_TEXT = 'this should be echoed back'
 
 class Failure(Exception):
     pass
-
-
-def value_set(**values):
-    """A ValueSet (a{sv}) from keyword arguments that are GLib.Variants already."""
-    return GLib.Variant('a{sv}', values)
 
 
 def print_value_set(message):
@@ -54,19 +47,59 @@ def print_value_set(message):
         print('    %-16s %-4s %s' % (key, value.get_type_string(), text))
 
 
+def print_values(values):
+    """One value a line: key and the Python value (None for a null)."""
+    for key, value in values.items():
+        print('    %-16s %r' % (key, value))
+
+
+def same(a, b):
+    """Equal as Python values, and of the same Python type (a float is not an int)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    return a == b
+
+
+class App2App(AppToAppClient):
+    """The generated client, with the contract's callback Greet answered."""
+
+    def __init__(self, connection, cancellable):
+        super().__init__(connection)
+        self.cancellable = cancellable
+        self.greeted = False
+
+    def greet(self, greeting, caller):
+        print()
+        print('Greeting received: %s' % greeting)
+        print('Caller:')
+        print_value_set(GLib.Variant("a{sv}", caller))
+        print('Sending the response...')
+        return 'Thank you'
+
+    def answered(self, action, error):
+        if error is not None:
+            print('Response status: failed (%s)' % error.message)
+            return
+        print('Response status: success')
+        self.greeted = self.greeted or action == 'Greet'
+
+
 class Client:
     def __init__(self, timeout, node=None):
         self.timeout = timeout
         self.node = node
         self.cancellable = Gio.Cancellable()
-        self.greeted = False
         self.closed_status = None
         self.connection = AppService.Connection.new(APP2APP_NAME, APP2APP_PROVIDER)
         if node:
             # The app service on another node, through the MQTT bridges (services/mqtt).
             self.connection.set_property('node', node)
         # The handlers go on before opening: the greeting may come at once.
-        self.connection.connect('request-received', self.on_request_received)
+        self.app2app = App2App(self.connection, self.cancellable)
         self.connection.connect('service-closed', self.on_service_closed)
 
     # ---- waiting, always with a deadline -----------------------------------------------------
@@ -87,67 +120,39 @@ class Client:
             GLib.source_remove(wakeup)
 
     def call(self, start, finish, what):
-        """Starts an async call and waits for its result: start(cancellable, callback), then
-        finish(result)."""
+        """Starts an async call and waits for its result: start(callback), then finish(result);
+        prints the status, raises Failure with the reason."""
         results = []
-        start(self.cancellable, lambda source, result: results.append(result))
+        start(lambda source, result, *_: results.append(result))
         self.wait_for(lambda: results, what)
-        return finish(results[0])
-
-    # ---- what the provider does to us --------------------------------------------------------
-
-    def on_request_received(self, connection, request):
-        message = request.get_message()
-        print()
-        print('Request received from the provider:')
-        print_value_set(message)
-        greeting = AppService.value_set_get_string(message, 'Greeting')
-        if greeting is not None:
-            print('Greeting received: %s' % greeting)
-        print('Sending the response...')
-        request.send_response(value_set(Greeting=GLib.Variant('s', 'Thank you')), self.cancellable,
-                              self.on_greeting_answered)
-
-    def on_greeting_answered(self, request, result):
         try:
-            status = request.send_response_finish(result)
+            answer = finish(results[0])
         except GLib.Error as e:
-            print('Response status: failed (%s)' % e.message)
-            return
-        print('Response status: %s' % status.value_nick)
-        self.greeted = status == AppService.ResponseStatus.SUCCESS
+            raise Failure('%s failed: %s' % (what, e.message))
+        except Exception as e:     # the generated module's contract errors
+            raise Failure('%s failed: %s' % (what, e))
+        print('Status: success')
+        return answer
 
     def on_service_closed(self, connection, status):
         self.closed_status = status
 
     # ---- the steps ---------------------------------------------------------------------------
 
-    def send(self, message, what):
-        """Sends `message`, waits for the answer, prints the status; returns the answer's
-        ValueSet (or raises Failure)."""
-        try:
-            response = self.call(lambda c, cb: self.connection.send_message(message, c, cb),
-                                 self.connection.send_message_finish, what)
-        except GLib.Error as e:
-            raise Failure('%s failed: %s' % (what, e.message))
-        status = response.get_status()
-        print('Status: %s' % status.value_nick)
-        if status != AppService.ResponseStatus.SUCCESS:
-            error = response.get_error()
-            raise Failure('%s failed with status %s: %s' % (
-                what, status.value_nick, error.message if error else 'no reason given'))
-        return response.get_message()
-
     def run(self):
+        app2app = self.app2app
+
         # 1. Open.
         if self.node:
             print('Opening %s (provider %s) on node %s...' % (APP2APP_NAME, APP2APP_PROVIDER,
                                                             self.node))
         else:
             print('Opening %s (provider %s)...' % (APP2APP_NAME, APP2APP_PROVIDER))
+        results = []
+        self.connection.open(self.cancellable, lambda source, result: results.append(result))
+        self.wait_for(lambda: results, 'the connection to open')
         try:
-            status = self.call(self.connection.open, self.connection.open_finish,
-                               'the connection to open')
+            status = self.connection.open_finish(results[0])
         except GLib.Error as e:
             status = AppService.connection_status_from_error(e)
             print('Open status: %s' % status.value_nick)
@@ -156,65 +161,57 @@ class Client:
         if status != AppService.ConnectionStatus.SUCCESS:
             raise Failure('cannot open %s: status %s' % (APP2APP_NAME, status.value_nick))
 
-        # 2. The provider greets us; on_request_received() answers.
-        self.wait_for(lambda: self.greeted, "the provider's greeting")
+        # 2. The provider greets us; App2App.greet() answers.
+        self.wait_for(lambda: app2app.greeted, "the provider's greeting")
 
-        # 3. The test values.
+        # 3. The test values: the record TypedValues, as a dict.
         print()
-        print('Sending TestValues...')
-        test_values = self.send(value_set(Command=GLib.Variant('s', 'TestValues')), 'TestValues')
-        n_values = test_values.n_children()
-        print('Message: %d values' % n_values)
-        print_value_set(test_values)
-        if n_values == 0:
-            raise Failure('TestValues came back empty')
+        print('Calling TestValues...')
+        test_values = self.call(
+            lambda cb: app2app.test_values_async(cancellable=self.cancellable, callback=cb),
+            app2app.test_values_finish, 'TestValues')
+        print('Values: %d' % len(test_values))
+        print_values(test_values)
 
-        # 4. A plain echo.
+        # 4. A plain echo: the text, and nothing else.
         print()
-        print('Sending Echo with a string...')
-        message = value_set(Command=GLib.Variant('s', 'Echo'), String=GLib.Variant('s', ECHO_TEXT))
-        echoed = self.send(message, 'Echo')
-        print('Message:')
-        print_value_set(echoed)
-        if echoed != message:
-            raise Failure('the Echo answer differs from the message sent')
+        print('Calling Echo with a text...')
+        text, values = self.call(
+            lambda cb: app2app.echo_async(text=ECHO_TEXT, cancellable=self.cancellable, callback=cb),
+            app2app.echo_finish, 'Echo')
+        print('Text: %s' % text)
+        if text != ECHO_TEXT or values is not None:
+            raise Failure('the Echo answer differs from the text sent')
 
-        # 5. The test values, echoed back: the original adds the command to the values. The
-        # entries are copied as they are (an a{sv} built from a dict would keep the order too,
-        # but this way nothing is unpacked and rebuilt).
+        # 5. The test values, echoed back.
         print()
-        print('Sending the test values back with Echo...')
-        entries = [test_values.get_child_value(i) for i in range(n_values)]
-        entries = [e for e in entries if e.get_child_value(0).get_string() != 'Command']
-        entries.append(GLib.Variant.new_dict_entry(GLib.Variant('s', 'Command'),
-                                                   GLib.Variant('v', GLib.Variant('s', 'Echo'))))
-        message = GLib.Variant.new_array(GLib.VariantType.new('{sv}'), entries)
-        echoed = self.send(message, 'Echo of the test values')
+        print('Calling Echo with the test values...')
+        text, echoed = self.call(
+            lambda cb: app2app.echo_async(values=test_values, cancellable=self.cancellable,
+                                          callback=cb),
+            app2app.echo_finish, 'Echo of the test values')
+        if echoed is None or text is not None:
+            raise Failure('the Echo of the test values came back without them, or with a text')
         n_equal = 0
-        for i in range(n_values):
-            entry = test_values.get_child_value(i)
-            key = entry.get_child_value(0).get_string()
-            sent = entry.get_child_value(1).get_variant()
-            got = echoed.lookup_value(key, None)
-            if got is not None and got == sent:    # GLib.Variant equality: type and value
+        for key, sent in test_values.items():
+            got = echoed.get(key)
+            if same(sent, got):
                 n_equal += 1
             else:
-                print('    MISMATCH %s: sent %s, got back %s' % (
-                    key, sent.print_(True), got.print_(True) if got is not None else '(missing)'))
-        print('%d of %d values compared equal (type and value)' % (n_equal, n_values))
+                print('    MISMATCH %s: sent %r, got back %r' % (key, sent, got))
+        n_values = len(test_values)
+        print('%d of %d values compared equal (Python value and type)' % (n_equal, n_values))
         if n_equal != n_values:
             raise Failure('%d of %d test values came back different' %
                           (n_values - n_equal, n_values))
-        if echoed != message:
-            raise Failure('the echoed test values differ from the message sent '
-                          '(extra or reordered keys)')
 
         # 6. Disconnect: the provider answers, then closes; we get service-closed.
         print()
-        print('Sending Disconnect...')
-        answer = self.send(value_set(Command=GLib.Variant('s', 'Disconnect')), 'Disconnect')
-        print('Message:')
-        print_value_set(answer)
+        print('Calling Disconnect...')
+        status = self.call(
+            lambda cb: app2app.disconnect_async(cancellable=self.cancellable, callback=cb),
+            app2app.disconnect_finish, 'Disconnect')
+        print('Disconnect status: %s' % status)
         self.wait_for(lambda: self.closed_status is not None, 'service-closed after Disconnect')
         print('Service closed: %s' % self.closed_status.value_nick)
         if self.closed_status != AppService.ClosedStatus.COMPLETED:

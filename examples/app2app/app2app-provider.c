@@ -2,19 +2,21 @@
 
 /*
  * app2app-provider: the provider half of the App2App sample, a port of the Windows IoT Core
- * "PythonApp2App" sample's app service (AppServer) to appservice, on libappservice alone.
+ * "PythonApp2App" sample's app service (AppServer) to appservice, on the code appservice-codegen
+ * generates from com.example.app2app.contract (app-to-app-provider.h, in the build tree).
  *
  * It serves the app service "com.example.app2app":
  *
- *   - every client that opens a connection is greeted first, by a message sent from the provider
- *     side ({"Greeting": s, "Caller": a{sv}}), which the client answers;
- *   - requests are answered by their "Command" value:
- *       "TestValues"  one value of each type the original sample sends, at its minimum and its
- *                     maximum, and an array of each (see README.md for the Windows type -> D-Bus
- *                     type table);
- *       "Echo"        the message itself, unchanged;
- *       "Disconnect"  a short answer, then the provider closes the connection (the client sees
- *                     service-closed with status Completed).
+ *   - every client that opens a connection is greeted first, by the contract's callback Greet,
+ *     sent from the provider side with who the client is, which the client answers;
+ *   - the contract's methods, each a handler below:
+ *       TestValues  one value of each type the original sample sends, at its minimum and its
+ *                   maximum, and an array of each (see README.md for the Windows type -> D-Bus
+ *                   type table);
+ *       Echo        what it was given, unchanged;
+ *       Disconnect  a short answer, then the provider closes the connection (the client sees
+ *                   service-closed with status Completed).
+ *   Anything else never arrives: the broker refuses what the contract does not allow.
  *
  * The broker starts it on demand (Exec= in com.example.app2app.appservice) and collects what it
  * writes on stderr into its own log. It runs until SIGTERM or SIGINT, then unregisters and exits 0.
@@ -30,6 +32,8 @@
 
 #include <appservice.h>
 
+#include "app-to-app-provider.h"
+
 #define APP2APP_NAME "com.example.app2app"
 #define GREETING     "Hello from the App2App provider"
 
@@ -37,10 +41,12 @@
 typedef struct {
         GMainLoop *loop;
         AppServiceProvider *provider;
+        AppToAppProvider *app2app;      /* the generated skeleton on top of it */
         guint n_connections;            /* connections received so far, to number them in the log */
 } Context;
 
 static void context_done(Context *c) {
+        g_clear_object(&c->app2app);
         g_clear_object(&c->provider);
         g_clear_pointer(&c->loop, g_main_loop_unref);
 }
@@ -69,7 +75,8 @@ static void value_set_add(GVariantBuilder *builder, const char *key, GVariant *v
 }
 
 /*
- * The values the original sample's TestValues answer carries, in its order. D-Bus has no char,
+ * The record TypedValues: the values the original sample's TestValues answer carries, in its order
+ * (the original's keys "ArrayBoolean" and so on are "ArrayBoolean" and so on, field names). D-Bus has no char,
  * no single-precision float and no null string, so (see README.md):
  *   char   -> q, the UTF-16 code unit that a .NET System.Char is;
  *   single -> d, a double holding float's minimum and maximum (exactly representable);
@@ -117,35 +124,27 @@ static GVariant *test_values_new(void) {
         value_set_add(&b, "String", g_variant_new_string("string"));
 
         /* The arrays: the format letters after % give each element its exact type. */
-        value_set_add(&b, "Array<Boolean>", g_variant_new_parsed("[%b, %b]", FALSE, TRUE));
-        value_set_add(&b, "Array<Char>",
+        value_set_add(&b, "ArrayBoolean", g_variant_new_parsed("[%b, %b]", FALSE, TRUE));
+        value_set_add(&b, "ArrayChar",
                       g_variant_new_parsed("[%q, %q]", (guint16) 0, (guint16) G_MAXUINT16));
-        value_set_add(&b, "Array<Byte>", g_variant_new_parsed("[%y, %y]", (guint8) 0, (guint8) G_MAXUINT8));
-        value_set_add(&b, "Array<Int16>",
+        value_set_add(&b, "ArrayByte", g_variant_new_parsed("[%y, %y]", (guint8) 0, (guint8) G_MAXUINT8));
+        value_set_add(&b, "ArrayInt16",
                       g_variant_new_parsed("[%n, %n]", (gint16) G_MININT16, (gint16) G_MAXINT16));
-        value_set_add(&b, "Array<Int32>",
+        value_set_add(&b, "ArrayInt32",
                       g_variant_new_parsed("[%i, %i]", (gint32) G_MININT32, (gint32) G_MAXINT32));
-        value_set_add(&b, "Array<Int64>",
+        value_set_add(&b, "ArrayInt64",
                       g_variant_new_parsed("[%x, %x]", (gint64) G_MININT64, (gint64) G_MAXINT64));
-        value_set_add(&b, "Array<UInt16>",
+        value_set_add(&b, "ArrayUInt16",
                       g_variant_new_parsed("[%q, %q]", (guint16) 0, (guint16) G_MAXUINT16));
-        value_set_add(&b, "Array<UInt32>",
+        value_set_add(&b, "ArrayUInt32",
                       g_variant_new_parsed("[%u, %u]", (guint32) 0, (guint32) G_MAXUINT32));
-        value_set_add(&b, "Array<UInt64>",
+        value_set_add(&b, "ArrayUInt64",
                       g_variant_new_parsed("[%t, %t]", (guint64) 0, (guint64) G_MAXUINT64));
-        value_set_add(&b, "Array<Single>",
+        value_set_add(&b, "ArraySingle",
                       g_variant_new_parsed("[%d, %d]", (gdouble) -FLT_MAX, (gdouble) FLT_MAX));
-        value_set_add(&b, "Array<Double>", g_variant_new_parsed("[%d, %d]", -DBL_MAX, DBL_MAX));
-        value_set_add(&b, "Array<String>", g_variant_new_parsed("[%s, %s, %s]", "", "string", "foobar"));
+        value_set_add(&b, "ArrayDouble", g_variant_new_parsed("[%d, %d]", -DBL_MAX, DBL_MAX));
+        value_set_add(&b, "ArrayString", g_variant_new_parsed("[%s, %s, %s]", "", "string", "foobar"));
 
-        return g_variant_builder_end(&b);
-}
-
-static GVariant *value_set_new_string(const char *key, const char *value) {
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        value_set_add(&b, key, g_variant_new_string(value));
         return g_variant_builder_end(&b);
 }
 
@@ -184,9 +183,9 @@ static void on_disconnect_answered(GObject *source, GAsyncResult *result, gpoint
         app_service_connection_close(connection, /* cancellable= */ NULL, on_closed, /* user_data= */ NULL);
 }
 
-/* ---- requests ------------------------------------------------------------------------------- */
+/* ---- the contract's methods ----------------------------------------------------------------- */
 
-static void on_response_sent(GObject *source, GAsyncResult *result, gpointer user_data) {
+static void on_answered(GObject *source, GAsyncResult *result, gpointer user_data) {
         g_autofree char *label = user_data;
         g_autoptr(GError) error = NULL;
         AppServiceResponseStatus status;
@@ -197,81 +196,50 @@ static void on_response_sent(GObject *source, GAsyncResult *result, gpointer use
                          error ? error->message : "no reason given");
 }
 
-static void respond(AppServiceConnection *connection, AppServiceRequest *request, GVariant *response) {
-        /* The pending call holds a reference on the request until the answer is out. */
-        app_service_request_send_response(request, response, /* cancellable= */ NULL, on_response_sent,
-                                          g_strdup(connection_label(connection)));
+/* Has the invocation report an answer that did not get through (the broker refused it, or the
+ * client left), then gives the connection's label for the log. */
+static const char *watch_answer(AppToAppInvocation *invocation) {
+        const char *label = connection_label(app_to_app_invocation_get_connection(invocation));
+
+        app_to_app_invocation_set_answered_callback(invocation, on_answered, g_strdup(label));
+        return label;
 }
 
-static void on_request_received(AppServiceConnection *connection, AppServiceRequest *request,
-                                gpointer user_data) {
-        GVariant *message = app_service_request_get_message(request);
-        const char *command = app_service_value_set_get_string(message, "Command");
+static void on_test_values(AppToAppProvider *self, AppToAppInvocation *invocation, gpointer user_data) {
+        g_autoptr(GVariant) values = g_variant_ref_sink(test_values_new());
 
-        if (!command) {
-                g_autofree char *text = app_service_value_set_print(message);
+        log_line("%s: TestValues: answering with %zu typed values", watch_answer(invocation),
+                 g_variant_n_children(values));
+        app_to_app_invocation_return_test_values(invocation, values);
+}
 
-                log_line("%s: a message without a Command, answering with an error: %s",
-                         connection_label(connection), text);
-                respond(connection, request, value_set_new_string("Error", "no Command in the message"));
+static void on_echo(AppToAppProvider *self, AppToAppInvocation *invocation, const gchar *text, GVariant *values,
+                    gpointer user_data) {
+        log_line("%s: Echo: sending back %s%s%s", watch_answer(invocation), text ? "a text" : "",
+                 text && values ? " and " : "",
+                 values ? (g_variant_n_children(values) == 1 ? "1 value" : "a record of values") : "");
+        app_to_app_invocation_return_echo(invocation, text, values);
+}
 
-        } else if (g_str_equal(command, "TestValues")) {
-                g_autoptr(GVariant) values = g_variant_ref_sink(test_values_new());
+static void on_disconnect(AppToAppProvider *self, AppToAppInvocation *invocation, gpointer user_data) {
+        AppServiceConnection *connection = app_to_app_invocation_get_connection(invocation);
 
-                log_line("%s: TestValues: answering with %zu typed values", connection_label(connection),
-                         g_variant_n_children(values));
-                respond(connection, request, values);
-
-        } else if (g_str_equal(command, "Echo")) {
-                log_line("%s: Echo: sending back the %zu values received", connection_label(connection),
-                         g_variant_n_children(message));
-                respond(connection, request, message);
-
-        } else if (g_str_equal(command, "Disconnect")) {
-                log_line("%s: Disconnect: answering, then closing the connection",
-                         connection_label(connection));
-                app_service_request_send_response(request, value_set_new_string("Status", "Disconnecting"),
-                                                  /* cancellable= */ NULL, on_disconnect_answered,
-                                                  g_object_ref(connection));
-
-        } else {
-                g_autofree char *reason = g_strdup_printf("unknown Command '%s'", command);
-
-                log_line("%s: %s, answering with an error", connection_label(connection), reason);
-                respond(connection, request, value_set_new_string("Error", reason));
-        }
+        log_line("%s: Disconnect: answering, then closing the connection", connection_label(connection));
+        app_to_app_invocation_set_answered_callback(invocation, on_disconnect_answered, g_object_ref(connection));
+        app_to_app_invocation_return_disconnect(invocation, "Disconnecting");
 }
 
 /* ---- new connections ------------------------------------------------------------------------ */
 
 static void on_greeting_answered(GObject *source, GAsyncResult *result, gpointer user_data) {
-        AppServiceConnection *connection = APP_SERVICE_CONNECTION(source);
-        g_autoptr(AppServiceResponse) response = NULL;
+        g_autoptr(AppServiceConnection) connection = user_data;
         g_autoptr(GError) error = NULL;
-        g_autofree char *text = NULL;
+        g_autofree char *answer = NULL;
 
-        response = app_service_connection_send_message_finish(connection, result, &error);
-        if (response && app_service_response_get_status(response) == APP_SERVICE_RESPONSE_STATUS_SUCCESS) {
-                text = app_service_value_set_print(app_service_response_get_message(response));
-                log_line("%s: the client answered the greeting: %s", connection_label(connection), text);
-                return;
-        }
-        if (!error && response && app_service_response_get_error(response))
-                error = g_error_copy(app_service_response_get_error(response));
-        log_line("%s: the greeting got no answer: %s", connection_label(connection),
-                 error ? error->message : "no reason given");
-}
-
-static GVariant *greeting_new(AppServiceConnection *connection) {
-        GVariant *caller = app_service_connection_get_caller(connection);
-        GVariantBuilder b;
-
-        g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-        value_set_add(&b, "Greeting", g_variant_new_string(GREETING));
-        /* Who the broker says the client is: a ValueSet inside the ValueSet. */
-        if (caller && g_variant_is_of_type(caller, G_VARIANT_TYPE_VARDICT))
-                value_set_add(&b, "Caller", caller);
-        return g_variant_builder_end(&b);
+        if (app_to_app_provider_call_greet_finish(APP_TO_APP_PROVIDER(source), result, &answer, &error))
+                log_line("%s: the client answered the greeting: %s", connection_label(connection), answer);
+        else
+                log_line("%s: the greeting got no answer: %s", connection_label(connection), error->message);
 }
 
 static void on_connection_received(AppServiceProvider *provider, AppServiceConnection *connection,
@@ -282,19 +250,23 @@ static void on_connection_received(AppServiceProvider *provider, AppServiceConne
         if (caller && g_variant_is_of_type(caller, G_VARIANT_TYPE_VARDICT)) {
                 g_variant_lookup(caller, "uid", "u", &uid);
                 g_variant_lookup(caller, "pid", "u", &pid);
+        } else {
+                caller = NULL;
         }
         c->n_connections++;
         log_line("%s: connection %u from uid %" G_GUINT32_FORMAT ", pid %" G_GUINT32_FORMAT
                  "; greeting the client",
                  connection_label(connection), c->n_connections, uid, pid);
 
-        /* The provider object keeps the connection while it is open. */
-        g_signal_connect(connection, "request-received", G_CALLBACK(on_request_received), NULL);
+        /* The provider object keeps the connection while it is open; the skeleton takes its
+         * requests. */
         g_signal_connect(connection, "service-closed", G_CALLBACK(on_service_closed), NULL);
 
-        /* The provider speaks first: the client's request-received handler answers this. */
-        app_service_connection_send_message(connection, greeting_new(connection), /* cancellable= */ NULL,
-                                            on_greeting_answered, /* user_data= */ NULL);
+        /* The provider speaks first: the contract's callback Greet, with who the client is as
+         * the broker saw them (a ValueSet inside the ValueSet), which the client answers. */
+        app_to_app_provider_call_greet(c->app2app, connection, GREETING,
+                                       caller ? caller : g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0),
+                                       /* cancellable= */ NULL, on_greeting_answered, g_object_ref(connection));
 }
 
 /* ---- main ----------------------------------------------------------------------------------- */
@@ -308,6 +280,11 @@ static gboolean on_quit_signal(gpointer user_data) {
 }
 
 int main(int argc, char *argv[]) {
+        static const AppToAppProviderHandlers handlers = {
+                .test_values = on_test_values,
+                .echo = on_echo,
+                .disconnect = on_disconnect,
+        };
         g_auto(Context) c = { 0 };
         g_autoptr(GError) error = NULL;
 
@@ -319,6 +296,7 @@ int main(int argc, char *argv[]) {
 
         /* The system bus, or the one DBUS_SYSTEM_BUS_ADDRESS names (the broker sets it). */
         c.provider = app_service_provider_new(APP2APP_NAME);
+        c.app2app = app_to_app_provider_new(c.provider, &handlers, &c);
         g_signal_connect(c.provider, "connection-received", G_CALLBACK(on_connection_received), &c);
         if (!app_service_provider_register_sync(c.provider, /* cancellable= */ NULL, &error)) {
                 log_line("cannot register as the provider of '%s': %s", APP2APP_NAME, error->message);

@@ -110,6 +110,11 @@ def write_examples(services_dir):
                         (APP2APP, os.path.join(BUILD_ROOT, 'examples', 'app2app'))):
         with open(os.path.join(built, name + '.appservice')) as f:
             services_dir.write_raw(name + '.appservice', f.read())
+        # The contract the definition names (Contract=) goes beside it, where the broker looks.
+        contract = os.path.join(built, name + '.contract')
+        if os.path.exists(contract):
+            with open(contract) as f:
+                services_dir.write_raw(name + '.contract', f.read())
     common = dict(Provider='com.example.Node', AutoStart='yes')
     services_dir.write(SENSOR, Exec=node_exec('node-sensor.py'), Description=EXAMPLES[SENSOR],
                        **common)

@@ -185,7 +185,7 @@ def test_app2app_request_answer_and_closed(explorer, shots, daemon):
     shots('answered')
 
     # Disconnect: the provider answers, then closes: ServiceClosed with Completed.
-    explorer.activate('set-message', s("{'Command': <'Disconnect'>}"))
+    explorer.activate('set-message', s("{'Action': <'Disconnect'>}"))
     explorer.activate('send')
     explorer.wait_text(exactly('The provider closed the connection (Completed)'))
     shots('closed-by-provider')

@@ -274,19 +274,23 @@ LIBCLIENT_DIR = os.environ.get('APPSERVICE_LIBCLIENT_DIR',
 PYTHON_PRELOAD = os.environ.get('APPSERVICE_PYTHON_PRELOAD', '')
 
 
-def app2app_definition():
+def install_app2app(node):
+    """The build tree's App2App definition on `node`, remote clients allowed, with the contract it
+    names beside it; the broker reloads."""
     path = os.path.join(APP2APP_DIR, APP2APP + '.appservice')
     if not os.path.exists(path):
         pytest.skip('the App2App sample is not built in %s' % APP2APP_DIR)
     with open(path) as f:
-        return f.read() + 'AllowRemote=yes\n'
+        node.services_dir.write_raw(APP2APP + '.appservice', f.read() + 'AllowRemote=yes\n')
+    with open(os.path.join(APP2APP_DIR, APP2APP + '.contract')) as f:
+        node.services_dir.write_raw(APP2APP + '.contract', f.read())
+    node.bus.call(mh.BUS_NAME, '/io/appservice1', 'io.appservice1.Manager', 'Reload')
 
 
 @pytest.mark.parametrize('kind', ['c', 'python'])
 def test_app2app_across_nodes(pair, kind):
     a, b = pair
-    a.services_dir.write_raw(APP2APP + '.appservice', app2app_definition())
-    a.bus.call(mh.BUS_NAME, '/io/appservice1', 'io.appservice1.Manager', 'Reload')
+    install_app2app(a)
     if kind == 'c':
         argv = [C_CLIENT, '--timeout=%d' % int(20 * TIME_SCALE), '--node=node-a']
     else:
@@ -297,7 +301,8 @@ def test_app2app_across_nodes(pair, kind):
                 '--node=node-a']
     env = {k: v for k, v in os.environ.items()
            if k not in ('DBUS_SESSION_BUS_ADDRESS', 'DBUS_SYSTEM_BUS_ADDRESS', 'PYTHONPATH')}
-    env.update(DBUS_SYSTEM_BUS_ADDRESS=b.bus.address, PYTHONDONTWRITEBYTECODE='1', HOME='/')
+    env.update(DBUS_SYSTEM_BUS_ADDRESS=b.bus.address, PYTHONDONTWRITEBYTECODE='1', HOME='/',
+               PYTHONPATH=APP2APP_DIR)     # the module generated from the contract
     if LIBCLIENT_DIR:
         env.update(GI_TYPELIB_PATH=LIBCLIENT_DIR, LD_LIBRARY_PATH=LIBCLIENT_DIR)
     if kind == 'python' and PYTHON_PRELOAD:
@@ -322,8 +327,7 @@ def test_app2app_across_nodes(pair, kind):
 def test_app2app_values_byte_for_byte(pair):
     """TestValues fetched remotely are the very bytes a local client gets."""
     a, b = pair
-    a.services_dir.write_raw(APP2APP + '.appservice', app2app_definition())
-    a.bus.call(mh.BUS_NAME, '/io/appservice1', 'io.appservice1.Manager', 'Reload')
+    install_app2app(a)
     local = a.client('local', uid=GAMES_UID, gid=GAMES_GID)
     remote = b.client('remote', uid=GAMES_UID, gid=GAMES_GID)
     lpath = local.open(APP2APP).wait(30).unpack(0, 'o')
@@ -331,18 +335,18 @@ def test_app2app_values_byte_for_byte(pair):
     for peer, path in ((local, lpath), (remote, rpath)):
         greeting = peer.wait_signal('RequestReceived', path=path, timeout=30)
         peer.respond(path, greeting.arg(0, 't'), valueset(Greeting=GLib.Variant('s', 'Thank you')))
-    ask = valueset(Command=GLib.Variant('s', 'TestValues'))
+    ask = valueset(Action=GLib.Variant('s', 'TestValues'))
     here = local.send_message(lpath, ask).wait(30).variant(0)
     there = remote.send_message(rpath, ask).wait(30).variant(0)
-    assert here.n_children() >= 38
+    assert here.lookup_value('Values', None).n_children() >= 38
     assert wire(there) == wire(here)
-    echo = valueset([(here.get_child_value(i).get_child_value(0).get_string(),
-                      here.get_child_value(i).get_child_value(1).get_variant())
-                     for i in range(here.n_children())] +
-                    [('Command', GLib.Variant('s', 'Echo'))])
+    echo = valueset([('Action', GLib.Variant('s', 'Echo')), ('Values', here.lookup_value('Values', None))])
     back = remote.send_message(rpath, echo).wait(30).variant(0)
-    assert wire(back) == wire(echo)
-    remote.send_message(rpath, valueset(Command=GLib.Variant('s', 'Disconnect'))).ok(30)
+    assert wire(back) == wire(here)
+    # The provider's broker checks the contract for remote clients too.
+    bogus = remote.send_message(rpath, valueset(Command=GLib.Variant('s', 'TestValues'))).wait(30)
+    assert 'ContractViolation' in (bogus.error or ''), bogus
+    remote.send_message(rpath, valueset(Action=GLib.Variant('s', 'Disconnect'))).ok(30)
     assert remote.wait_signal('ServiceClosed', path=rpath, timeout=30).arg(0, 'u') == 0
 
 

@@ -12,8 +12,9 @@
 
 #define FRAME_MAX (2u * 1024 * 1024)
 
-/* The App2App sample's TestValues (examples/app2app/README.md): each type at its minimum and
- * maximum, nulls, strings, arrays, a nested ValueSet. */
+/* After the App2App sample's TestValues (examples/app2app/README.md): each type at its minimum and
+ * maximum, nulls, strings, arrays, a nested ValueSet. The keys are those of its first, uncontracted
+ * version ("Array<Boolean>"), which no contract field may be: the wire takes any key. */
 static GVariant *test_values(void) {
         GVariantBuilder b;
         static const guint8 bytes[] = { 0, 255 };

@@ -65,6 +65,15 @@ static void on_activate(GApplication *application, gpointer user_data) {
         gtk_window_present(window);
 }
 
+/* --version is answered in the process that was started, before any window or bus. */
+static gint on_handle_local_options(GApplication *application, GVariantDict *options, gpointer user_data) {
+        if (g_variant_dict_contains(options, "version")) {
+                g_print("appservice-explorer %s\n", EXPLORER_VERSION);
+                return EXIT_SUCCESS;
+        }
+        return -1;  /* go on */
+}
+
 int main(int argc, char *argv[]) {
         g_autoptr(AdwApplication) application = NULL;
         const gchar *localedir = g_getenv("APPSERVICE_EXPLORER_LOCALEDIR");
@@ -80,5 +89,8 @@ int main(int argc, char *argv[]) {
         application = adw_application_new(EXPLORER_APP_ID, G_APPLICATION_DEFAULT_FLAGS);
         g_signal_connect(application, "startup", G_CALLBACK(on_startup), NULL);
         g_signal_connect(application, "activate", G_CALLBACK(on_activate), NULL);
+        g_application_add_main_option(G_APPLICATION(application), "version", 0, G_OPTION_FLAG_NONE,
+                                      G_OPTION_ARG_NONE, _("Show the version"), NULL);
+        g_signal_connect(application, "handle-local-options", G_CALLBACK(on_handle_local_options), NULL);
         return g_application_run(G_APPLICATION(application), argc, argv);
 }

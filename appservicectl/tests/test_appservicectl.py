@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -29,7 +30,7 @@ import pytest
 
 from client import (DEFAULT_WAIT, AgentManager, ECHO, ECHO_PROVIDER, GAMES_GID, GAMES_UID, MAN_UID,
                     MANAGER_PATH, GLib, service_path, typed, valueset)
-from conftest import DBUS_DAEMON, BUILD_ROOT, Bus, Daemon, ServicesDir, project_version
+from conftest import DBUS_DAEMON, BUILD_ROOT, SOURCE_ROOT, Bus, Daemon, ServicesDir, project_version
 
 HELLO = 'com.example.hello'
 HELLO_PROVIDER = os.environ.get('APPSERVICE_HELLO_PROVIDER') or os.path.join(
@@ -1030,3 +1031,63 @@ def test_monitor_text_lines(start_service, bus, sessions):
     s.proc.send_signal(signal.SIGTERM)
     assert s.wait() == 0, s.describe()
     assert s.stderr_text() == ''
+
+
+# ---- bash completion (appservicectl/completion/appservicectl) ------------------------------------
+
+COMPLETION = os.path.join(SOURCE_ROOT, 'appservicectl', 'completion', 'appservicectl')
+VERBS = ['call', 'disable', 'enable', 'list', 'monitor', 'open', 'reload', 'restart', 'start',
+         'status', 'stop', 'submit']
+
+
+def complete(*words, uid=None, gid=None):
+    """What the completion offers for `appservicectl WORDS...`, the last word the one being
+    completed, as bash would call it (COMP_WORDS split at '=' too), sorted."""
+    argv0 = runnable_copy()[0] if uid is not None else CTL
+    script = ('source %s\nCOMP_WORDS=(%s)\nCOMP_CWORD=%d\n_appservicectl\n'
+              'printf "%%s\\n" "${COMPREPLY[@]}"\n' % (
+                  shlex.quote(COMPLETION), ' '.join(shlex.quote(w) for w in (argv0,) + words),
+                  len(words)))
+    argv = ['bash', '--norc', '--noprofile', '-c', script]
+    env = base_env()
+    if uid is not None:
+        argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid, '--clear-groups', '--'] + argv
+        env['LD_LIBRARY_PATH'] = runnable_copy()[1]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=env, cwd='/')
+    assert out.returncode == 0 and out.stderr == '', (out.returncode, out.stderr)
+    return sorted(line for line in out.stdout.splitlines() if line)
+
+
+def test_completion_offers_the_commands_and_options_help_lists():
+    """Commands and options come from appservicectl's own --help: every command, the global
+    options before a command, each command's own after it; an option taking a value ends in =."""
+    assert complete('') == VERBS
+    assert complete('st') == ['start', 'status', 'stop']
+    assert complete('--') == ['--address=', '--help', '--json', '--system', '--user', '--version']
+    assert complete('list', '--no') == ['--no-legend']
+    assert complete('open', '--') == ['--address=', '--help', '--json', '--node=', '--provider=',
+                                      '--system', '--user']
+    assert '--node=' in complete('--json', 'call', '--n')
+    assert complete('--address', '=', 'unix:path=/x', 'call', '--node', '') == []
+
+
+def test_completion_offers_the_broker_s_service_names(four_services, bus):
+    """The first argument of a command that takes a NAME is one of the services the broker on
+    the command line's bus declares (--address as one word or split at '='); nothing after it,
+    nothing for commands without a NAME; an unprivileged user sees the names list shows."""
+    names = sorted(EXPECTED_SERVICES)
+    address = '--address=%s' % bus.address
+    assert complete(address, 'status', '') == names
+    assert complete('status', address, 'com.example.e') == [ECHO, 'com.example.exec']
+    assert complete('--address', '=', bus.address, 'call', 'com.example.q') == ['com.example.quiet']
+    for verb in ('call', 'open', 'start', 'stop', 'restart', 'enable', 'disable'):
+        assert complete(address, verb, 'com.example.pr') == ['com.example.private'], verb
+    assert complete(address, 'call', ECHO, '') == []
+    assert complete(address, 'list', '') == []
+    assert complete(address, 'status', '', uid=GAMES_UID, gid=GAMES_GID) == names
+
+
+def test_completion_without_a_broker_offers_nothing_and_says_nothing(bus):
+    """No broker on the bus, or no bus at all: no names, no error on the terminal, no wait."""
+    assert complete('--address=%s' % bus.address, 'status', '') == []
+    assert complete('--address=%s' % NO_BUS, 'status', '') == []

@@ -557,6 +557,26 @@ class InstallTest:
         out = run([self.staged(program), '--version'], env=self.library_env()).stdout
         require(out.strip() == f'appservice-http {self.args.version}', f'--version printed {out!r}')
 
+    def test_bash_completion(self):
+        """appservicectl's completion is where bash-completion loads it from, and registers itself."""
+        path = self.staged(os.path.join(self.args.bash_completion_dir, 'appservicectl'))
+        require(os.path.isfile(path), f'{path}: missing')
+        out = run(['bash', '--norc', '--noprofile', '-c', f'source {shlex.quote(path)} && complete -p appservicectl'])
+        require(out.stdout.strip() == 'complete -F _appservicectl appservicectl', f'complete -p printed {out.stdout!r}')
+
+    def test_man_pages(self):
+        """Each page is in mandir/manSECTION, where man finds it by name and section."""
+        if not self.args.mandir:
+            raise Skipped('the manual pages are not built (no scdoc)')
+        require(self.args.man_page, 'no manual page was named')
+        mandir = self.staged(self.args.mandir)
+        for page in self.args.man_page:
+            name, section = page.rsplit('.', 1)
+            path = os.path.join(mandir, 'man' + section, page)
+            require(os.path.isfile(path), f'{path}: missing')
+            found = run(['man', '-M', mandir, '-w', section, name]).stdout.strip()
+            require(os.path.realpath(found) == os.path.realpath(path), f'man -w {section} {name} found {found!r}')
+
     def test_appservicectl(self):
         appservicectl = self.staged(os.path.join(self.args.bindir, 'appservicectl'))
         require_executable(appservicectl)
@@ -590,6 +610,8 @@ class InstallTest:
         tap.check('the echo example: libexecdir/appservice/echo-provider and its definition', self.test_echo_example)
         tap.check('appservicectl in bindir runs on the staged library', self.test_appservicectl)
         tap.check('the gateway: libexecdir/appservice-http and its systemd unit', self.test_gateway)
+        tap.check('the manual pages: mandir/manN/PAGE, found by man', self.test_man_pages)
+        tap.check('the bash completion of appservicectl, in bash-completion\'s directory', self.test_bash_completion)
         tap.check('appservice-codegen in bindir compiles the installed Hello contract into C that builds and Python',
                   self.test_codegen, flags)
         tap.check('the explorer: bindir/appservice-explorer, its desktop file, metainfo, icons, German',
@@ -611,6 +633,9 @@ def main():
     parser.add_argument('--localedir', default='')
     parser.add_argument('--sanitize', default='none', help='the value of b_sanitize')
     parser.add_argument('--asan-preload', default='')
+    parser.add_argument('--bash-completion-dir', required=True)
+    parser.add_argument('--mandir', default='', help='where the manual pages go; empty: not built')
+    parser.add_argument('--man-page', action='append', default=[], help='a manual page, NAME.SECTION (repeated)')
     parser.add_argument('--header', action='append', default=[], help='a public header (repeated)')
     parser.add_argument('--built', action='append', default=[], help='a file the test depends on (repeated)')
     args = parser.parse_args()

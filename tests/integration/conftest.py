@@ -29,6 +29,10 @@ WRAPPER_LINE = re.compile(r'^(==|--|\*\*)\d+(==|--|\*\*)')
 POLICY_FILE = os.path.join(SOURCE_ROOT, 'systemd', 'io.appservice1.conf')
 SYSTEMD_POLICY_FILE = '/usr/share/dbus-1/system.d/org.freedesktop.systemd1.conf'
 DBUS_DAEMON = shutil.which('dbus-daemon') or '/usr/bin/dbus-daemon'
+# Which message bus implementation the system-type buses of the tests are: dbus-daemon, or
+# dbus-broker (through dbus-broker-bus, with a journald of its own). Session buses are dbus-daemon.
+BUS_IMPLEMENTATION = os.environ.get('APPSERVICE_TEST_BUS', 'dbus-daemon')
+DBUS_BROKER_BUS = os.path.join(HERE, 'dbus-broker-bus')
 
 
 def pytest_configure(config):
@@ -120,6 +124,17 @@ class Bus:
         with open(self.config_path, 'w') as f:
             f.write('\n'.join(parts) + '\n')
 
+        self.implementation = BUS_IMPLEMENTATION if bus_type == 'system' else 'dbus-daemon'
+        if self.implementation == 'dbus-broker':
+            self.address = self._start_dbus_broker()
+        else:
+            self.address = self._start_dbus_daemon()
+        flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+                 Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
+        self.conn = Gio.DBusConnection.new_for_address_sync(self.address, flags, None, None)
+        self.conn.set_exit_on_close(False)
+
+    def _start_dbus_daemon(self):
         with open(self.log_path, 'wb') as log:
             self.proc = subprocess.Popen([DBUS_DAEMON, '--config-file=' + self.config_path,
                                           '--nofork', '--nopidfile', '--print-address=1'],
@@ -127,14 +142,49 @@ class Bus:
         line = self.proc.stdout.readline().decode().strip()
         if not line:
             self.proc.wait(5)
-            with open(self.log_path, errors='replace') as f:
-                raise RuntimeError('dbus-daemon did not start (status %s):\n%s' %
-                                   (self.proc.returncode, f.read()))
-        self.address = line
-        flags = (Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-                 Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION)
-        self.conn = Gio.DBusConnection.new_for_address_sync(self.address, flags, None, None)
-        self.conn.set_exit_on_close(False)
+            raise RuntimeError('dbus-daemon did not start (status %s):\n%s' %
+                               (self.proc.returncode, self.log_text()))
+        return line
+
+    def _start_dbus_broker(self):
+        """dbus-broker-launch on the socket, in a mount namespace of its own (dbus-broker-bus);
+        its log is the journal in journal/, read by log_text()."""
+        self.journal_dir = os.path.join(self.workdir, 'journal')
+        os.makedirs(self.journal_dir, exist_ok=True)
+        with open(self.log_path, 'wb') as log:
+            # A session of its own: kill() reaches the launcher, dbus-broker and journald at once.
+            self.proc = subprocess.Popen(['unshare', '--mount', DBUS_BROKER_BUS, self.config_path,
+                                          self.socket_path, self.journal_dir],
+                                         stdout=log, stderr=log, cwd='/', start_new_session=True)
+        address = 'unix:path=' + self.socket_path
+        deadline = time.monotonic() + 10
+        while True:
+            # The socket is there as soon as systemd-socket-activate listens; the bus answers
+            # once dbus-broker runs.
+            if os.path.exists(self.socket_path) and os.stat(self.socket_path).st_mode & 0o777 == 0o666:
+                try:
+                    probe = Gio.DBusConnection.new_for_address_sync(
+                        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+                        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+                    probe.close_sync(None)
+                    return address
+                except GLib.Error:
+                    pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError('dbus-broker did not start (status %s):\n%s' %
+                                   (self.proc.returncode, self.log_text()))
+            time.sleep(0.02)
+
+    def log_text(self):
+        """What the bus logged: dbus-daemon's stderr, or dbus-broker's journal."""
+        with open(self.log_path, errors='replace') as f:
+            text = f.read()
+        if getattr(self, 'journal_dir', None):
+            out = subprocess.run(['journalctl', '--no-pager', '-o', 'short-monotonic', '-D',
+                                  self.journal_dir], capture_output=True, text=True)
+            text += out.stdout + out.stderr
+        return text
 
     def call(self, dest, path, iface, member, params=None, timeout=None):
         timeout = DEFAULT_WAIT if timeout is None else timeout
@@ -196,9 +246,18 @@ class Bus:
                 raise AssertionError('timed out after %.1f s waiting for %s' % (timeout, what))
             time.sleep(interval)
 
+    def kill(self):
+        """The bus dies at once (SIGKILL), as in a crash: every peer loses its connection."""
+        if self.implementation == 'dbus-broker':
+            os.killpg(self.proc.pid, sigmod.SIGKILL)
+        else:
+            self.proc.kill()
+        self.proc.wait()
+
     def stop(self):
         try:
-            self.conn.close_sync(None)
+            if getattr(self, 'conn', None):
+                self.conn.close_sync(None)
         except GLib.Error:
             pass
         if self.proc.poll() is None:
@@ -206,8 +265,7 @@ class Bus:
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
 
 
 # ---- definitions --------------------------------------------------------------------------------

@@ -799,8 +799,9 @@ class AtspiAgent:
         return self.request({'op': 'window', 'pid': pid}, timeout)
 
     def find(self, pid, **match):
-        """Accessibles matching every given field: name, role (e.g. 'push button'), id,
-        name_contains, text_contains, state (one state name). Returns the nodes (with 'path')."""
+        """Accessibles matching every given field: name, name_in (a list of names: those of
+        several widgets in one walk), role (e.g. 'push button'), id, name_contains, text_contains,
+        state (one state name). Returns the nodes (with 'path')."""
         return self.request({'op': 'find', 'pid': pid, 'match': match})
 
     def wait_find(self, pid, timeout=None, **match):
@@ -957,7 +958,7 @@ def _agent_main():
         node['children'] = children
         return node
 
-    light_keys = ('name', 'role', 'description', 'name_contains')
+    light_keys = ('name', 'name_in', 'role', 'description', 'name_contains')
 
     def matches(node, m, keys):
         for k, v in m.items():
@@ -966,6 +967,8 @@ def _agent_main():
             if k in ('name', 'role', 'id', 'description') and node.get(k) != v:
                 return False
             if k == 'name_contains' and v not in node.get('name', ''):
+                return False
+            if k == 'name_in' and node.get('name') not in v:
                 return False
             if k == 'text_contains' and v not in node.get('text', ''):
                 return False

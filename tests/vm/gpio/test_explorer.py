@@ -39,10 +39,12 @@ class Panel:
 
     def __init__(self, app):
         self.app = app
-        edges = app.session.atspi.request({'op': 'find', 'pid': app.pid,
-                                           'match': {'name': 'Edges', 'role': 'label'}}, WALK)
-        lines = app.session.atspi.request({'op': 'find', 'pid': app.pid,
-                                           'match': {'name': 'Lines', 'role': 'label'}}, WALK)
+        # Both labels in one walk of the window (each walk is a minute under emulation).
+        found = app.session.atspi.request({'op': 'find', 'pid': app.pid,
+                                           'match': {'name_in': ['Edges', 'Lines'],
+                                                     'role': 'label'}}, WALK)
+        edges = [n for n in found if n['name'] == 'Edges']
+        lines = [n for n in found if n['name'] == 'Lines']
         assert len(edges) == 1 and len(lines) == 1, (edges, lines)
         common = []
         for a, b in zip(edges[0]['path'], lines[0]['path']):

@@ -74,7 +74,8 @@ static int fail(Parser *p, unsigned line, unsigned column, const char *format, .
 static int out_of_memory(Parser *p) {
         free(p->error);
         p->error = NULL;
-        (void) asprintf(&p->error, "%s: out of memory", p->origin);
+        if (asprintf(&p->error, "%s: out of memory", p->origin) < 0)
+                p->error = NULL;
         return -ENOMEM;
 }
 

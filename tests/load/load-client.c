@@ -447,8 +447,9 @@ static int on_stdin(sd_event_source *s, int fd, uint32_t revents, void *userdata
         bool *done = userdata;
         char buf[256];
 
-        /* Any line, or the end of the input, is the go-ahead. */
-        (void) read(fd, buf, sizeof(buf));
+        /* Any line, the end of the input or a broken input is the go-ahead; a signal is not. */
+        if (read(fd, buf, sizeof(buf)) < 0 && errno == EINTR)
+                return 0;
         *done = true;
         return 0;
 }

@@ -8,7 +8,8 @@ of the staged tree as its users would see it once installed. Never touches the r
   staged library, the soname libappservice-1.so.0, headers under include/appservice-1/, nothing
   exported but app_service_*, the GIR and typelib, `from gi.repository import AppService` in
   /usr/bin/python3 (and GJS when installed), the API reference when it is built;
-- the broker and the echo example where README.md ("Installing system-wide") says they go;
+- the broker and the echo example where README.md ("Installing", "From the build tree") says
+  they go;
 - the explorer, when it is built: its program, desktop file, metainfo, icons and translations;
 - no installed program or library with a RUNPATH into the build tree.
 
@@ -457,7 +458,7 @@ class InstallTest:
                      'enum.ConnectionStatus.html', 'func.value_set_parse.html']:
             require(page in installed, f'{docs}: no {page}')
 
-    # ---- the broker and the echo example (README.md, "Installing system-wide") ------------------
+    # ---- the broker and the echo example (README.md, "Installing", "From the build tree") ---------
 
     def test_daemon(self):
         require_executable(self.staged(os.path.join(self.args.libexecdir, 'appserviced')))

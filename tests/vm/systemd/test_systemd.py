@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The device path, in a guest with systemd as PID 1 and the project installed by `meson install`
-(tests/vm/stage-install), nothing from the build tree: the first call to io.appservice1 starts
+"""The device path, in a guest with systemd as PID 1 and the project's Debian packages installed
+(test_install_packages.py), nothing from the build tree: the first call to io.appservice1 starts
 appserviced through D-Bus activation and systemd with the installed policy, and opening
 io.appservice.gpio starts appservice-gpio.service, as its own user with only the GPIO devices;
 a polkit rule lets one unprivileged user administer the broker (Manager.Reload) and no other.
@@ -98,7 +98,7 @@ def test_broker_is_not_running_before_the_first_call():
     assert unit_property('appserviced.service', 'ActiveState') == 'inactive'
 
 
-def test_sysusers_made_the_service_user_at_boot():
+def test_sysusers_made_the_service_user():
     user = pwd.getpwnam('appservice-gpio')
     assert user.pw_uid != 0 and user.pw_uid < 1000
     assert 'appservice-gpio' in grp.getgrnam('gpio').gr_mem

@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The packages go in: the guest booted with systemd as PID 1 and nothing of the project, and
+apt-get installs the .deb files tools/package built, as an administrator would. Then what their
+maintainer scripts (debhelper's, and ours in debian/) must have done. The tests that follow in the
+same guest (test_systemd.py, test_orchestrator.py, test_packages.py) use what this installed.
+"""
+
+import grp
+import os
+import pwd
+
+from packages import BEFORE, apt_install, debs, file_list, installed_versions, package_names, run
+
+
+def unit_property(unit, prop):
+    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
+
+
+def test_nothing_of_the_project_is_there_before():
+    assert not os.path.exists('/usr/libexec/appserviced')
+    assert unit_property('appserviced.service', 'LoadState') == 'not-found'
+    with open(BEFORE, 'w') as f:
+        f.write('\n'.join(sorted(file_list(debs()))) + '\n')
+
+
+def test_apt_installs_every_package():
+    paths = debs()
+    result = apt_install(paths)
+    assert result.returncode == 0, result.stdout + result.stderr
+    version = os.path.basename(paths[0]).split('_')[1]
+    assert installed_versions(package_names(paths)) == {name: version for name in package_names(paths)}
+    # Nothing the maintainer scripts ran complained.
+    assert 'warning' not in result.stderr.lower(), result.stderr
+
+
+def test_sysusers_made_the_service_users():
+    gpio = pwd.getpwnam('appservice-gpio')
+    mqtt = pwd.getpwnam('appservice-mqtt')
+    for user in (gpio, mqtt):
+        assert 0 < user.pw_uid < 1000 and user.pw_shell in ('/usr/sbin/nologin', '/sbin/nologin')
+    assert 'appservice-gpio' in grp.getgrnam('gpio').gr_mem
+
+
+def test_units_are_known_but_neither_started_nor_enabled():
+    # The broker, the GPIO service and the bridge run on demand; the gateway waits for its
+    # administrator to name its callers (gateway/README.md).
+    for unit in ('appserviced.service', 'appservice-gpio.service', 'appservice-mqtt.service',
+                 'appservice-http.service'):
+        assert unit_property(unit, 'LoadState') == 'loaded', unit
+        assert unit_property(unit, 'ActiveState') == 'inactive', unit
+    for unit in ('appserviced.service', 'appservice-gpio.service', 'appservice-mqtt.service'):
+        assert unit_property(unit, 'UnitFileState') == 'static', unit
+    assert unit_property('appservice-http.service', 'UnitFileState') == 'disabled'
+
+
+def test_conffiles_and_policy_are_where_debian_keeps_them():
+    conffiles = run('dpkg-query', '-W', '-f', '${Conffiles}\n', 'appserviced', 'appservice-http').stdout
+    assert '/etc/appservice/appserviced.conf' in conffiles
+    assert '/etc/appservice/http.conf' in conffiles
+    owner = run('dpkg-query', '-S', '/usr/share/dbus-1/system.d/io.appservice1.conf').stdout
+    assert owner.startswith('appserviced:')
+    owner = run('dpkg-query', '-S', '/usr/lib/udev/rules.d/60-appservice-gpio.rules').stdout
+    assert owner.startswith('appservice-gpio:')
+
+
+def test_library_and_typelib_are_found_by_the_system():
+    assert 'libappservice-1.so.0' in run('ldconfig', '-p').stdout
+    result = run('/usr/bin/python3', '-c',
+                 'import gi; gi.require_version("AppService", "1.0"); '
+                 'from gi.repository import AppService; print(AppService.ConnectionStatus.SUCCESS)')
+    assert 'SUCCESS' in result.stdout

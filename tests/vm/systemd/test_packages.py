@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The packages' life after test_install_packages.py, test_systemd.py and test_orchestrator.py
+used them: the autopkgtests of debian/tests run as autopkgtest would run them on this machine, an
+upgrade from the previous build keeps the administrator's changes and restarts a running broker
+on the new binary, and a purge leaves the file system as it was before the first install.
+
+The previous build: the same packages as version VERSION~prev, repacked here from this build's
+with dpkg-deb (a second full build for the older version would double the time of the tier), so
+that the upgrade runs every maintainer script's upgrade path: prerm upgrade, the new postinst
+configure with the old version, conffile handling, the units restarted.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from packages import (BEFORE, apt_install, apt_purge, debs, file_list, installed_versions,
+                      package_names, run)
+
+SOURCE_ROOT = os.environ['APPSERVICE_SOURCE_ROOT']
+CONTROL = os.path.join(SOURCE_ROOT, 'debian', 'tests', 'control')
+CONF = '/etc/appservice/appserviced.conf'
+# What the tests before this file wrote themselves, for the packages' purge to be judged alone:
+# the polkit rule and the definitions of test_systemd.py, the provider's directory of
+# test_orchestrator.py.
+TEST_FILES = ('/etc/polkit-1/rules.d/50-appservice-test.rules', '/etc/appservice/services',
+              '/var/lib/appservice-test')
+
+
+def unit_property(unit, prop):
+    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
+
+
+def autopkgtests():
+    """(name, restrictions) of each test in debian/tests/control."""
+    tests = []
+    with open(CONTROL) as f:
+        for stanza in f.read().split('\n\n'):
+            fields = dict(re.findall(r'^([A-Za-z-]+):\s*((?:.*\n?)(?:[ \t].*\n?)*)', stanza, re.M))
+            for name in fields.get('Tests', '').split():
+                tests.append((name, fields.get('Restrictions', '').replace(',', ' ').split()))
+    return tests
+
+
+@pytest.mark.parametrize('name,restrictions', autopkgtests(), ids=[t[0] for t in autopkgtests()])
+def test_autopkgtest(name, restrictions):
+    # As autopkgtest runs a test: from the source tree, a scratch directory of its own, stderr
+    # a failure unless the test allows it.
+    scratch = tempfile.mkdtemp(prefix='autopkgtest-')
+    os.chmod(scratch, 0o755)
+    try:
+        result = subprocess.run([os.path.join(SOURCE_ROOT, 'debian', 'tests', name)],
+                                cwd=SOURCE_ROOT, capture_output=True, text=True, timeout=120,
+                                env=dict(os.environ, AUTOPKGTEST_TMP=scratch))
+    finally:
+        shutil.rmtree(scratch)
+    assert result.returncode == 0, result.stdout + result.stderr
+    if 'allow-stderr' not in restrictions:
+        assert result.stderr == '', result.stderr
+
+
+def previous_build(directory):
+    """This build's packages as version VERSION~prev in directory."""
+    current = debs()
+    version = os.path.basename(current[0]).split('_')[1]
+    old = version + '~prev'
+    for path in current:
+        tree = os.path.join(directory, 'tree')
+        run('dpkg-deb', '--raw-extract', path, tree)
+        control = os.path.join(tree, 'DEBIAN', 'control')
+        with open(control) as f:
+            text = f.read()
+        text = re.sub(r'^Version: .*$', 'Version: ' + old, text, flags=re.M)
+        # Dependencies on this version, exact (=) or from the library's symbols (>=).
+        text = re.sub(r'\((=|>=) %s\)' % re.escape(version), r'(\1 %s)' % old, text)
+        with open(control, 'w') as f:
+            f.write(text)
+        run('dpkg-deb', '--root-owner-group', '--build', tree,
+            os.path.join(directory, os.path.basename(path).replace('_%s_' % version, '_%s_' % old)))
+        shutil.rmtree(tree)
+    return version, old
+
+
+def broker_pid():
+    return int(unit_property('appserviced.service', 'MainPID'))
+
+
+def list_services():
+    return run('busctl', '--system', 'call', 'io.appservice1', '/io/appservice1',
+               'io.appservice1.Manager', 'ListServices', check=False)
+
+
+def remove_test_files():
+    for path in TEST_FILES:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+
+
+def test_upgrade_from_the_previous_build():
+    names = package_names(debs())
+    remove_test_files()
+    result = apt_purge(names)
+    assert result.returncode == 0, result.stdout + result.stderr
+    directory = tempfile.mkdtemp(prefix='previous-', dir='/var/tmp')
+    version, old = previous_build(directory)
+
+    result = apt_install(debs(directory))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(installed_versions(names).values()) == {old}
+    # The administrator changed a setting; the broker runs (activated by a call).
+    with open(CONF, 'a') as f:
+        f.write('\n# changed by the administrator\n')
+    assert list_services().returncode == 0
+    old_pid = broker_pid()
+    assert old_pid != 0
+
+    result = apt_install(debs())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(installed_versions(names).values()) == {version}
+    # The change is kept, with no .dpkg-* file beside it (the packaged file did not change).
+    with open(CONF) as f:
+        assert '# changed by the administrator' in f.read()
+    assert sorted(os.listdir('/etc/appservice')) == ['appserviced.conf', 'http.conf']  # no .dpkg-*
+    # The broker that ran was restarted on the new binary, and answers.
+    deadline = time.monotonic() + 60
+    while broker_pid() in (0, old_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert broker_pid() not in (0, old_pid)
+    assert os.readlink('/proc/%d/exe' % broker_pid()) == '/usr/libexec/appserviced'
+    assert list_services().returncode == 0
+    shutil.rmtree(directory)
+
+
+def test_purge_leaves_nothing_behind():
+    names = package_names(debs())
+    remove_test_files()
+    assert list_services().returncode == 0          # a running broker must not stop the purge
+    result = apt_purge(names)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert installed_versions(names) == {}
+    assert unit_property('appserviced.service', 'ActiveState') == 'inactive'
+    assert unit_property('appserviced.service', 'LoadState') == 'not-found'
+    assert not os.path.exists('/etc/appservice')
+    with open(BEFORE) as f:
+        before = set(f.read().split())
+    after = file_list(debs())
+    assert sorted(after - before) == []
+    # The service users stay, as Debian leaves system users (their files could outlive them).
+    assert run('getent', 'passwd', 'appservice-gpio').returncode == 0

@@ -17,6 +17,10 @@ def unit_property(unit, prop):
 
 
 def test_nothing_of_the_project_is_there_before():
+    # The host's image forbids maintainer scripts to act on services (a container's
+    # policy-rc.d that exits 101); the guest is a device, so its overlay drops that policy.
+    if os.path.exists('/usr/sbin/policy-rc.d'):
+        os.unlink('/usr/sbin/policy-rc.d')
     assert not os.path.exists('/usr/libexec/appserviced')
     assert unit_property('appserviced.service', 'LoadState') == 'not-found'
     with open(BEFORE, 'w') as f:

@@ -5,9 +5,18 @@ has to leave as it found them."""
 
 import glob
 import os
+import re
+import shutil
 import subprocess
 
 DEBS = os.environ.get('APPSERVICE_DEBS', '')
+# Set on the one run (tests/vm/meson.build) that takes the packages through their whole life:
+# the previous build installed first, the upgrade to this one, the purge at the end. Elsewhere
+# this build is installed and the upgrade and purge are skipped: apt and dpkg are the slow part
+# of an emulated guest.
+LIFECYCLE = os.environ.get('APPSERVICE_VM_LIFECYCLE') == '1'
+# Where previous_build() puts its packages (the guest's own disk).
+PREVIOUS = '/var/tmp/appservice-previous-build'
 # Where the list of files from before the first install is kept for the last test of the run
 # (the guest's own disk: its /tmp is its own too, but /var/tmp says it outlives one test file).
 BEFORE = '/var/tmp/appservice-files-before-install'
@@ -15,7 +24,10 @@ BEFORE = '/var/tmp/appservice-files-before-install'
 # whole; what the packages ship elsewhere is checked path by path (shipped_paths()): walking the
 # host's /usr over 9p in an emulated guest would take longer than the whole tier.
 TREES = ('/etc', '/var/lib')
-NOT_OURS = ('/var/lib/dpkg/', '/var/lib/apt/', '/var/lib/systemd/coredump/', '/var/lib/polkit-1/')
+# What other parts of the system write there as the tests use it: dpkg and apt, systemd's
+# coredumps and logind's lingering users, polkit, and PackageKit (apt's hook calls it).
+NOT_OURS = ('/var/lib/dpkg/', '/var/lib/apt/', '/var/lib/systemd/coredump/',
+            '/var/lib/systemd/linger', '/var/lib/polkit-1/', '/var/lib/PackageKit/')
 
 
 def run(*args, check=True, timeout=300, **kw):
@@ -28,6 +40,39 @@ def debs(directory=None):
                    if '-dbgsym_' not in p)
     assert found, 'no .deb files in %r (APPSERVICE_DEBS)' % (directory or DEBS)
     return found
+
+
+def version_of(path):
+    return os.path.basename(path).split('_')[1]
+
+
+def previous_build():
+    """This build's packages as version VERSION~prev in PREVIOUS, made once: the previous build
+    of an upgrade. Repacked with dpkg-deb, not built again (a second full build would double the
+    time of the tier); the upgrade runs every maintainer script's upgrade path all the same."""
+    current = debs()
+    version = version_of(current[0])
+    old = version + '~prev'
+    if os.path.isdir(PREVIOUS):
+        return debs(PREVIOUS)
+    os.makedirs(PREVIOUS + '.new', exist_ok=True)
+    tree = os.path.join(PREVIOUS + '.new', 'tree')
+    for path in current:
+        run('dpkg-deb', '--raw-extract', path, tree)
+        control = os.path.join(tree, 'DEBIAN', 'control')
+        with open(control) as f:
+            text = f.read()
+        text = re.sub(r'^Version: .*$', 'Version: ' + old, text, flags=re.M)
+        # Dependencies on this version, exact (=) or from the library's symbols (>=).
+        text = re.sub(r'\((=|>=) %s\)' % re.escape(version), r'(\1 %s)' % old, text)
+        with open(control, 'w') as f:
+            f.write(text)
+        run('dpkg-deb', '--root-owner-group', '--build', tree,
+            os.path.join(PREVIOUS + '.new',
+                         os.path.basename(path).replace('_%s_' % version, '_%s_' % old)))
+        shutil.rmtree(tree)
+    os.rename(PREVIOUS + '.new', PREVIOUS)
+    return debs(PREVIOUS)
 
 
 def package_names(paths):
@@ -68,7 +113,7 @@ def shipped_paths(paths):
 
 
 def file_list(paths):
-    """Every path under TREES but what dpkg and apt keep for themselves, and every path the
+    """Every path under TREES but those of NOT_OURS, and every path the
     packages in paths ship that exists."""
     found = {p for p in shipped_paths(paths) if os.path.lexists(p)}
     for tree in TREES:
@@ -77,5 +122,7 @@ def file_list(paths):
                 dirs[:] = []
                 continue
             for name in dirs + files:
-                found.add(os.path.join(root, name))
+                path = os.path.join(root, name)
+                if not (path + '/').startswith(NOT_OURS):
+                    found.add(path)
     return found

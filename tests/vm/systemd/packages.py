@@ -15,7 +15,7 @@ DEBS = os.environ.get('APPSERVICE_DEBS', '')
 # this build is installed and the upgrade and purge are skipped: apt and dpkg are the slow part
 # of an emulated guest.
 LIFECYCLE = os.environ.get('APPSERVICE_VM_LIFECYCLE') == '1'
-# Where previous_build() puts its packages (the guest's own disk).
+# Where previous_build() puts its packages (the guest's own disk, fresh at each boot).
 PREVIOUS = '/var/tmp/appservice-previous-build'
 # Where the list of files from before the first install is kept for the last test of the run
 # (the guest's own disk: its /tmp is its own too, but /var/tmp says it outlives one test file).
@@ -42,21 +42,23 @@ def debs(directory=None):
     return found
 
 
+def unit_property(unit, prop):
+    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
+
+
 def version_of(path):
     return os.path.basename(path).split('_')[1]
 
 
 def previous_build():
-    """This build's packages as version VERSION~prev in PREVIOUS, made once: the previous build
-    of an upgrade. Repacked with dpkg-deb, not built again (a second full build would double the
-    time of the tier); the upgrade runs every maintainer script's upgrade path all the same."""
+    """This build's packages as version VERSION~prev in PREVIOUS: the previous build of an
+    upgrade. Repacked with dpkg-deb, not built again (a second full build would double the time
+    of the tier); the upgrade runs every maintainer script's upgrade path all the same."""
     current = debs()
     version = version_of(current[0])
     old = version + '~prev'
-    if os.path.isdir(PREVIOUS):
-        return debs(PREVIOUS)
-    os.makedirs(PREVIOUS + '.new', exist_ok=True)
-    tree = os.path.join(PREVIOUS + '.new', 'tree')
+    os.makedirs(PREVIOUS, exist_ok=True)
+    tree = os.path.join(PREVIOUS, 'tree')
     for path in current:
         run('dpkg-deb', '--raw-extract', path, tree)
         control = os.path.join(tree, 'DEBIAN', 'control')
@@ -68,10 +70,8 @@ def previous_build():
         with open(control, 'w') as f:
             f.write(text)
         run('dpkg-deb', '--root-owner-group', '--build', tree,
-            os.path.join(PREVIOUS + '.new',
-                         os.path.basename(path).replace('_%s_' % version, '_%s_' % old)))
+            os.path.join(PREVIOUS, os.path.basename(path).replace('_%s_' % version, '_%s_' % old)))
         shutil.rmtree(tree)
-    os.rename(PREVIOUS + '.new', PREVIOUS)
     return debs(PREVIOUS)
 
 

@@ -14,11 +14,7 @@ import os
 import pwd
 
 from packages import (BEFORE, LIFECYCLE, apt_install, debs, file_list, installed_versions,
-                      package_names, previous_build, run, version_of)
-
-
-def unit_property(unit, prop):
-    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
+                      package_names, previous_build, run, unit_property, version_of)
 
 
 def test_nothing_of_the_project_is_there_before():

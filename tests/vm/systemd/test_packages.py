@@ -17,7 +17,7 @@ import time
 import pytest
 
 from packages import (BEFORE, LIFECYCLE, apt_install, apt_purge, debs, file_list,
-                      installed_versions, package_names, run, version_of)
+                      installed_versions, package_names, run, unit_property, version_of)
 
 SOURCE_ROOT = os.environ['APPSERVICE_SOURCE_ROOT']
 CONTROL = os.path.join(SOURCE_ROOT, 'debian', 'tests', 'control')
@@ -28,10 +28,6 @@ CONF = '/etc/appservice/appserviced.conf'
 TEST_FILES = ('/etc/polkit-1/rules.d/50-appservice-test.rules', '/etc/appservice/services',
               '/var/lib/appservice-test')
 ONCE = 'the lifecycle runs once, on vm-systemd (tests/vm/meson.build)'
-
-
-def unit_property(unit, prop):
-    return run('systemctl', 'show', '-P', prop, unit).stdout.strip()
 
 
 def broker_pid():

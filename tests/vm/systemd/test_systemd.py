@@ -98,12 +98,6 @@ def test_broker_is_not_running_before_the_first_call():
     assert unit_property('appserviced.service', 'ActiveState') == 'inactive'
 
 
-def test_sysusers_made_the_service_user():
-    user = pwd.getpwnam('appservice-gpio')
-    assert user.pw_uid != 0 and user.pw_uid < 1000
-    assert 'appservice-gpio' in grp.getgrnam('gpio').gr_mem
-
-
 def test_first_busctl_call_activates_the_broker(users):
     result = run('runuser', '-u', OUTSIDER, '--', 'busctl', '--system', '--json=short', 'call',
                  'io.appservice1', '/io/appservice1', 'io.appservice1.Manager', 'ListServices',

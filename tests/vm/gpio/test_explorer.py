@@ -59,9 +59,13 @@ class Panel:
     def texts(self):
         return self.app.session.atspi.texts(self.app.pid, timeout=WALK, root=self.root)
 
-    def wait_text(self, text, timeout=WAIT):
-        return xsession.wait_for(lambda: any(text in t for t in self.texts()), timeout,
-                                 'the text %r in the GPIO panel' % text)
+    def wait_text(self, *wanted, timeout=WAIT):
+        """Waits until each of `wanted` is in some text of the panel, all in one walk (a walk
+        takes seconds under emulation: several waits in a row would walk as many times)."""
+        def found():
+            texts = self.texts()
+            return all(any(w in t for t in texts) for w in wanted)
+        return xsession.wait_for(found, timeout, 'the texts %r in the GPIO panel' % (wanted,))
 
     def screenshot(self, path):
         return self.app.screenshot(path)
@@ -112,14 +116,12 @@ def wait_value(chip, offset, want):
 def test_panel_drives_an_output_watches_an_input_and_releases(panel, gpio, chips):
     a = chips.a.name
     # The chips' lines, as the service describes them.
-    panel.wait_text('%s 3 button — free' % a)
-    panel.wait_text('%s 0 relay — free' % chips.b.name)
+    panel.wait_text('%s 3 button — free' % a, '%s 0 relay — free' % chips.b.name)
     shot(panel, '1-lines')
 
     # An output: the switch drives the simulated pin, both ways.
     panel.activate('gpio-request-output', GLib.Variant('s', '%s 1' % a))
-    panel.wait_text('Output %s 1' % a)
-    panel.wait_text('%s 1 led1 — used by appservice-explorer' % a)
+    panel.wait_text('Output %s 1' % a, '%s 1 led1 — used by appservice-explorer' % a)
     assert chips.a.value(1) == 0
     panel.activate('gpio-set-output', GLib.Variant('b', True))
     wait_value(chips.a, 1, 1)
@@ -130,15 +132,11 @@ def test_panel_drives_an_output_watches_an_input_and_releases(panel, gpio, chips
     # An input: holding it releases the output; pulls show as edges and as the level.
     chips.a.pull(3, 'pull-down')
     panel.activate('gpio-request-input', GLib.Variant('s', '%s 3' % a))
-    panel.wait_text('Input %s 3' % a)
-    panel.wait_text('Level 0')
-    panel.wait_text('%s 1 led1 — free' % a)
+    panel.wait_text('Input %s 3' % a, 'Level 0', '%s 1 led1 — free' % a)
     chips.a.pull(3, 'pull-up')
-    panel.wait_text('rising on %s 3' % a)
-    panel.wait_text('Level 1')
+    panel.wait_text('rising on %s 3' % a, 'Level 1')
     chips.a.pull(3, 'pull-down')
-    panel.wait_text('falling on %s 3' % a)
-    panel.wait_text('Level 0')
+    panel.wait_text('falling on %s 3' % a, 'Level 0')
     shot(panel, '3-input-edges')
 
     # Leaving the panel closes its connection: the service releases the line.

@@ -512,7 +512,8 @@ def definition_text(exec_path, properties=None, user=SERVICE_USER, allow_groups=
             out.append(line)
             continue
         key = line.split('=', 1)[0].strip() if '=' in line and not line.startswith('#') else None
-        if section == 'App Service' and key in ('Exec', 'User', 'AllowGroups', 'SystemdService', 'RequestTimeoutSec'):
+        if section == 'App Service' and key in ('Exec', 'User', 'AllowGroups', 'SystemdService',
+                                                'RequestTimeoutSec'):
             continue
         if section == 'Properties' and key in props:
             out.append('%s=%s' % (key, props.pop(key)))

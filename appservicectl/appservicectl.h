@@ -110,3 +110,4 @@ int ctl_verb_enable(Ctl *ctl, int argc, char **argv);
 int ctl_verb_disable(Ctl *ctl, int argc, char **argv);
 int ctl_verb_reload(Ctl *ctl, int argc, char **argv);
 int ctl_verb_monitor(Ctl *ctl, int argc, char **argv);
+int ctl_verb_dev(Ctl *ctl, int argc, char **argv);

@@ -27,6 +27,7 @@ static const struct {
         { "disable", "disable NAME", "Disable an app service", ctl_verb_disable },
         { "reload", "reload", "Make the broker reload its definition files", ctl_verb_reload },
         { "monitor", "monitor", "Print the broker's live events until interrupted", ctl_verb_monitor },
+        { "dev", "dev [-- COMMAND...]", "Run a broker of your own on a private bus, without root", ctl_verb_dev },
 };
 
 /* The options every verb accepts, before or after its name. */

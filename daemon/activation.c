@@ -175,7 +175,7 @@ static char **build_environment(Service *s) {
         Manager *m = s->manager;
         const char *address = NULL, *lang = getenv("LANG");
         struct passwd *pw = d->has_user ? getpwuid(d->uid) : getpwuid(geteuid());
-        char **env = calloc(8, sizeof(char *));
+        char **env = calloc(9, sizeof(char *));
         size_t n = 0;
 
         if (!env)
@@ -184,6 +184,8 @@ static char **build_environment(Service *s) {
         if (asprintf(&env[n++], "PATH=%s", PROVIDER_PATH) < 0 ||
             asprintf(&env[n++], "%s=%s", m->user_bus ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS",
                      strempty(address)) < 0 ||
+            /* The client library's choice of bus: the one this broker serves. */
+            asprintf(&env[n++], "APPSERVICE_BUS=%s", m->user_bus ? "session" : "system") < 0 ||
             asprintf(&env[n++], "APPSERVICE_NAME=%s", d->name) < 0 ||
             (pw && asprintf(&env[n++], "HOME=%s", pw->pw_dir) < 0) ||
             (pw && asprintf(&env[n++], "USER=%s", pw->pw_name) < 0) ||

@@ -438,8 +438,22 @@ static int parse_count(const char *value, uint64_t max, uint64_t *ret, char **re
         return 0;
 }
 
+/* Bytes, or with K, M or G as systemd's sizes: "65536", "64K", "2M". */
 static int parse_max_message_size(Definition *d, const char *value, char **ret_message) {
-        return parse_count(value, MAX_MESSAGE_SIZE_LIMIT, &d->max_message_size, ret_message);
+        uint64_t v;
+        int r;
+
+        r = parse_size(value, MAX_MESSAGE_SIZE_LIMIT, &v);
+        if (r == -ERANGE)
+                return bad_value(ret_message, "'%s' is too large (at most %" PRIu64 ", 128M)", loggable(value),
+                                 MAX_MESSAGE_SIZE_LIMIT);
+        if (r < 0)
+                return bad_value(ret_message, "'%s' is not a size (a decimal number of bytes, or with K, M or G)",
+                                 loggable(value));
+        if (v == 0)
+                return bad_value(ret_message, "must be greater than 0");
+        d->max_message_size = v;
+        return 0;
 }
 
 static int parse_max_pending_requests(Definition *d, const char *value, char **ret_message) {
@@ -500,38 +514,20 @@ static int parse_max_peers_per_user(Definition *d, const char *value, char **ret
         return parse_limit(value, /* size= */ false, MAX_USER_COUNT_LIMIT, &d->max_peers_per_user, ret_message);
 }
 
-/* "10", "1.5", "0.25": seconds with an optional fraction, kept to the microsecond. 0 only where
- * `allow_zero` says so. */
+/* A time span as systemd writes it: "10", "1.5", "10s", "500ms", "5min", "1h 30min" (parse.h).
+ * 0 only where `allow_zero` says so; at most a day. */
 static int parse_seconds_full(const char *value, bool allow_zero, uint64_t *ret_usec, char **ret_message) {
-        uint64_t sec = 0, frac = 0, scale = USEC_PER_SEC, usec;
-        const char *p = value;
+        uint64_t usec;
+        int r;
 
-        if (*p < '0' || *p > '9')
-                return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
-        for (; *p >= '0' && *p <= '9'; p++) {
-                sec = sec * 10 + (uint64_t) (*p - '0');
-                if (sec > TIMEOUT_LIMIT_USEC / USEC_PER_SEC)
-                        return bad_value(ret_message, "'%s' is too long (at most one day, 86400)",
-                                         loggable(value));
-        }
-        if (*p == '.') {
-                p++;
-                if (*p < '0' || *p > '9')
-                        return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
-                for (; *p >= '0' && *p <= '9'; p++)
-                        if (scale > 1) {
-                                scale /= 10;
-                                frac += (uint64_t) (*p - '0') * scale;
-                        }
-        }
-        if (*p)
-                return bad_value(ret_message, "'%s' is not a number of seconds", loggable(value));
-
-        usec = sec * USEC_PER_SEC + frac;
+        r = parse_timespan(value, TIMEOUT_LIMIT_USEC, &usec);
+        if (r == -ERANGE)
+                return bad_value(ret_message, "'%s' is too long (at most one day: 86400, 24h or 1d)", loggable(value));
+        if (r < 0)
+                return bad_value(ret_message, "'%s' is not a time span (seconds, or with a unit: 500ms, 10s, 5min, 1h 30min)",
+                                 loggable(value));
         if (usec == 0 && !allow_zero)
                 return bad_value(ret_message, "must be greater than 0");
-        if (usec > TIMEOUT_LIMIT_USEC)
-                return bad_value(ret_message, "'%s' is too long (at most one day, 86400)", loggable(value));
         *ret_usec = usec;
         return 0;
 }

@@ -251,6 +251,11 @@ static void test_bad_numbers(void) {
                         assert_bad_value(keys[i], bad[j]);
 
         assert_bad_value("MaxMessageSize", "134217729");
+        assert_bad_value("MaxMessageSize", "129M");
+        assert_bad_value("MaxMessageSize", "1G");
+        assert_bad_value("MaxMessageSize", "0K");
+        assert_bad_value("MaxMessageSize", "2MB");
+        assert_bad_value("MaxMessageSize", "M");
         assert_bad_value("MaxPendingRequests", "65537");
         assert_bad_value("MaxConnectionsPerPeer", "65537");
 }
@@ -258,8 +263,9 @@ static void test_bad_numbers(void) {
 static void test_bad_timeouts(void) {
         static const char *const keys[] = { "RequestTimeoutSec", "ActivationTimeoutSec" };
         static const char *const bad[] = {
-                "0", "0.0", "0.0000001", "-1", "1.", ".5", "1s", "1e3", "abc", "", "86401", "86400.000001",
-                "99999999999999999999", "1..5", "1.5.5",
+                "0", "0.0", "0.0000001", "-1", "1.", ".5", "1e3", "abc", "", "86401", "86400.000001",
+                "99999999999999999999", "1..5", "1.5.5", "0s", "0ms", "1x", "5mins", "1M", "s", "1.s", "ms5",
+                "1d 1us", "25h", "1440min 1s", "2w", "1 h 30 x", "99999999999999999999d",
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
@@ -283,6 +289,26 @@ static void test_limits(void) {
                 { "RequestTimeoutSec", "0.0000019", 1 },   /* beyond microseconds is cut off */
                 { "ActivationTimeoutSec", "10", 10000000 },
                 { "ActivationTimeoutSec", "2.5  ", 2500000 },   /* trailing blanks are forgiven */
+                /* Time spans as systemd writes them. */
+                { "RequestTimeoutSec", "10s", 10000000 },
+                { "RequestTimeoutSec", "500ms", 500000 },
+                { "RequestTimeoutSec", "250us", 250 },
+                { "RequestTimeoutSec", "5min", 300000000 },
+                { "RequestTimeoutSec", "1h 30min", 5400000000ULL },
+                { "RequestTimeoutSec", "1h30min", 5400000000ULL },
+                { "RequestTimeoutSec", "1min 0.5s", 60500000 },
+                { "RequestTimeoutSec", "2.5s", 2500000 },
+                { "RequestTimeoutSec", "0.5h", 1800000000ULL },
+                { "RequestTimeoutSec", "1d", 86400000000ULL },
+                { "RequestTimeoutSec", "24h", 86400000000ULL },
+                { "RequestTimeoutSec", "2 minutes", 120000000 },
+                { "ActivationTimeoutSec", "3sec", 3000000 },
+                { "ActivationTimeoutSec", "1m", 60000000 },
+                { "ActivationTimeoutSec", "1 hr", 3600000000ULL },
+                /* Sizes as systemd writes them. */
+                { "MaxMessageSize", "64K", 65536 },
+                { "MaxMessageSize", "2M", 2097152 },
+                { "MaxMessageSize", "128M", 134217728 },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -504,7 +530,7 @@ static void test_bad_lifecycle_values(void) {
                 "RestartSec", "StartLimitIntervalSec", "RetestSec", "IdleTimeoutSec", "StopTimeoutSec",
         };
         static const char *const bad_seconds[] = {
-                "-1", "1.", ".5", "1s", "abc", "", "86401", "infinit", "1..5",
+                "-1", "1.", ".5", "1x", "abc", "", "86401", "infinit", "1..5", "25h", "1 parsec",
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(seconds_keys); i++)

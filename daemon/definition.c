@@ -743,36 +743,19 @@ static int run_parser(const char *path, const KeyParser *p, const KeyFileEntry *
         return 0;
 }
 
-/* Appends a [Properties] or [Secrets] entry; a repeated key keeps its first place and takes the
- * later value. `index` maps keys to their position + 1. */
-static int property_add(DefinitionProperty **props, size_t *n, Hashmap *index, const KeyFileEntry *e) {
+/* Appends a [Properties] or [Secrets] entry (scan_entries() refused repeated keys). */
+static int property_add(DefinitionProperty **props, size_t *n, const KeyFileEntry *e) {
         _cleanup_(freep) char *key = NULL, *value = NULL;
         DefinitionProperty *p;
-        uintptr_t at;
-        int r;
-
-        value = strdup(e->value);
-        if (!value)
-                return -ENOMEM;
-
-        at = (uintptr_t) hashmap_get(index, e->key);
-        if (at > 0) {
-                free((*props)[at - 1].value);
-                (*props)[at - 1].value = TAKE_PTR(value);
-                return 0;
-        }
 
         key = strdup(e->key);
-        if (!key)
+        value = strdup(e->value);
+        if (!key || !value)
                 return -ENOMEM;
         p = reallocarray(*props, *n + 1, sizeof(DefinitionProperty));
         if (!p)
                 return -ENOMEM;
         *props = p;
-
-        r = hashmap_put(index, key, (void *) (uintptr_t) (*n + 1));
-        if (r < 0)
-                return r;
         p[*n] = (DefinitionProperty) { .key = TAKE_PTR(key), .value = TAKE_PTR(value) };
         (*n)++;
         return 0;
@@ -788,7 +771,7 @@ typedef struct ParseContext {
         bool trusted;
         int warn_level;           /* LOG_WARNING; LOG_DEBUG when the file said it all before */
         Definition *d;
-        const KeyFileEntry *winners[ELEMENTSOF(app_service_keys)];
+        const KeyFileEntry *entries[ELEMENTSOF(app_service_keys)];  /* each known key's line */
         bool has_app_service;
         bool has_secrets;
         size_t n_unknown;         /* unknown sections and keys seen */
@@ -819,13 +802,28 @@ static void note_unknown_summary(const ParseContext *c) {
                           c->path, c->n_localized - UNKNOWN_LINES_MAX);
 }
 
-/* First pass: find the entry that wins for each known key, and say once what will be ignored. */
-static int scan_entries(ParseContext *c) {
-        _cleanup_(hashmap_freep) Hashmap *unknown_groups = NULL;
+/* A key set twice in one section is an error, not GLib's "the later one wins": the file's author
+ * meant one of the two, and a definition that silently takes the other is a trap. */
+static int check_repeated(ParseContext *c, Hashmap *seen, const KeyFileEntry *e, DefinitionError *ret_error) {
+        const KeyFileEntry *first = hashmap_get(seen, e->key);
+
+        if (first)
+                return error_set(ret_error, -EBADMSG, c->path, e->line, e->key,
+                                 "'%s' is set again in [%s] (first on line %u): set each key once",
+                                 loggable(e->key), e->group, first->line);
+        return hashmap_put(seen, e->key, (void *) e);
+}
+
+/* First pass: find the entry of each known key, refuse a key set twice, and say once what will be
+ * ignored. */
+static int scan_entries(ParseContext *c, DefinitionError *ret_error) {
+        _cleanup_(hashmap_freep) Hashmap *unknown_groups = NULL, *seen_properties = NULL, *seen_secrets = NULL;
         int r;
 
         unknown_groups = hashmap_new(HASHMAP_KEY_STRING);
-        if (!unknown_groups)
+        seen_properties = hashmap_new(HASHMAP_KEY_STRING);
+        seen_secrets = hashmap_new(HASHMAP_KEY_STRING);
+        if (!unknown_groups || !seen_properties || !seen_secrets)
                 return -ENOMEM;
 
         for (size_t i = 0; i < c->kf->n_entries; i++) {
@@ -852,17 +850,26 @@ static int scan_entries(ParseContext *c) {
                         continue;
                 }
 
-                if (strcmp(e->group, GROUP_SECRETS) == 0)
-                        c->has_secrets = true;
-                if (!app_service)
+                if (!app_service) {
+                        bool secrets = strcmp(e->group, GROUP_SECRETS) == 0;
+
+                        c->has_secrets = c->has_secrets || secrets;
+                        r = check_repeated(c, secrets ? seen_secrets : seen_properties, e, ret_error);
+                        if (r < 0)
+                                return r;
                         continue;
+                }
 
                 k = key_index(e->key);
                 if (k < 0) {
                         note_unknown(c, e, /* section= */ false);
                         continue;
                 }
-                c->winners[k] = e;
+                if (c->entries[k])
+                        return error_set(ret_error, -EBADMSG, c->path, e->line, e->key,
+                                         "'%s' is set again in [%s] (first on line %u): set each key once",
+                                         e->key, e->group, c->entries[k]->line);
+                c->entries[k] = e;
         }
         note_unknown_summary(c);
         return 0;
@@ -870,13 +877,7 @@ static int scan_entries(ParseContext *c) {
 
 /* Second pass: parse the winning values in file order, so that the first bad line is reported. */
 static int apply_entries(ParseContext *c, DefinitionError *ret_error) {
-        _cleanup_(hashmap_freep) Hashmap *properties = NULL, *secrets = NULL;
         int r;
-
-        properties = hashmap_new(HASHMAP_KEY_STRING);
-        secrets = hashmap_new(HASHMAP_KEY_STRING);
-        if (!properties || !secrets)
-                return -ENOMEM;
 
         for (size_t i = 0; i < c->kf->n_entries; i++) {
                 const KeyFileEntry *e = &c->kf->entries[i];
@@ -886,11 +887,11 @@ static int apply_entries(ParseContext *c, DefinitionError *ret_error) {
                         continue;
 
                 if (strcmp(e->group, GROUP_PROPERTIES) == 0)
-                        r = property_add(&c->d->properties, &c->d->n_properties, properties, e);
+                        r = property_add(&c->d->properties, &c->d->n_properties, e);
                 else if (strcmp(e->group, GROUP_SECRETS) == 0)
-                        r = c->trusted ? property_add(&c->d->secrets, &c->d->n_secrets, secrets, e) : 0;
+                        r = c->trusted ? property_add(&c->d->secrets, &c->d->n_secrets, e) : 0;
                 else if (strcmp(e->group, GROUP_APP_SERVICE) == 0 && (k = key_index(e->key)) >= 0 &&
-                         c->winners[k] == e)
+                         c->entries[k] == e)
                         r = run_parser(c->path, &app_service_keys[k], e, c->d, ret_error);
                 else
                         r = 0;
@@ -967,7 +968,7 @@ static int definition_parse_full(const char *path, const char *text, size_t size
                 return -ENOMEM;
 
         c = (ParseContext) { .path = path, .kf = kf, .trusted = trusted, .warn_level = warn_level, .d = d };
-        r = scan_entries(&c);
+        r = scan_entries(&c, ret_error);
         if (r < 0)
                 return r;
         if (!c.has_app_service)

@@ -94,9 +94,8 @@ static void test_complete(void) {
                      "ActivationTimeoutSec=0.25\n"
                      "\n"
                      "[Properties]\n"
-                     "greeting=hello\n"
-                     "farewell=bye \\s\n"
                      "greeting=hi\n"
+                     "farewell=bye \\s\n"
                      "\n"
                      "[Secrets]\n"
                      "api-key=s3cret\n", true);
@@ -131,7 +130,6 @@ static void test_complete(void) {
         g_assert_cmpuint(d->request_timeout_usec, ==, 1500000);
         g_assert_cmpuint(d->activation_timeout_usec, ==, 250000);
 
-        /* A repeated key keeps its first place and takes the later value. */
         ASSERT_OR_RETURN(d->n_properties == 2);
         g_assert_cmpstr(d->properties[0].key, ==, "greeting");
         g_assert_cmpstr(d->properties[0].value, ==, "hi");
@@ -661,18 +659,22 @@ static void test_locale_keys(void) {
 static void test_repeated_keys(void) {
         _cleanup_(definition_freep) Definition *d = NULL;
 
-        /* The later value wins, and an overridden bad value is never looked at (GLib semantics). */
-        d = parse_ok("[App Service]\n"
-                     "Name=not a valid name\n"
-                     "Provider=p\n"
-                     "Name=com.example.echo\n"
-                     "MaxMessageSize=1\n"
-                     "MaxMessageSize=4096\n", false);
+        /* A key set twice in a section is refused, naming the second line and the key (not GLib's
+         * "the later one wins": the author meant one of them). */
+        assert_parse_fails("[App Service]\n"
+                           "Name=com.example.echo\n"
+                           "Provider=p\n"
+                           "MaxMessageSize=4096\n"
+                           "MaxMessageSize=4096\n", 5, "MaxMessageSize");
+        assert_parse_fails("[App Service]\nName=x\nProvider=p\nName=com.example.echo\n", 4, "Name");
+        assert_parse_fails(HEAD "[Properties]\na=1\nb=2\na=3\n", 7, "a");
+        assert_parse_fails(HEAD "[Secrets]\nk=1\nk=1\n", 6, "k");
+        /* Across sections, and a section that comes twice, the keys are each section's own. */
+        assert_parse_fails(HEAD "[Properties]\na=1\n[Properties]\na=2\n", 7, "a");
+        d = parse_ok(HEAD "[Properties]\nName=n\nk=1\n[Secrets]\nk=2\n", true);
         ASSERT_OR_RETURN(d);
-        g_assert_cmpstr(d->name, ==, "com.example.echo");
-        g_assert_cmpuint(d->max_message_size, ==, 4096);
-
-        assert_parse_fails(HEAD "MaxMessageSize=5\nMaxMessageSize=abc\n", 5, "MaxMessageSize");
+        g_assert_cmpuint(d->n_properties, ==, 2);
+        g_assert_cmpuint(d->n_secrets, ==, 1);
 
         /* Errors are reported in file order: the first bad line wins. */
         assert_parse_fails(HEAD "RequestTimeoutSec=x\nMaxMessageSize=y\n", 4, "RequestTimeoutSec");

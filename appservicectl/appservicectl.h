@@ -58,6 +58,8 @@ gboolean ctl_parse_verb_options(Ctl *ctl, GOptionContext *context, int *argc, ch
                                 const char *verb);
 int ctl_usage_error(const char *verb, const char *format, ...) G_GNUC_PRINTF(2, 3);
 int ctl_connect(Ctl *ctl);
+/* The broker dev starts and verify asks: $APPSERVICED, else the installed appserviced. */
+const char *ctl_broker_program(void);
 
 /* errors.c */
 int ctl_report_error(Ctl *ctl, const char *subject, const GError *error);
@@ -111,3 +113,4 @@ int ctl_verb_disable(Ctl *ctl, int argc, char **argv);
 int ctl_verb_reload(Ctl *ctl, int argc, char **argv);
 int ctl_verb_monitor(Ctl *ctl, int argc, char **argv);
 int ctl_verb_dev(Ctl *ctl, int argc, char **argv);
+int ctl_verb_verify(Ctl *ctl, int argc, char **argv);

@@ -28,6 +28,7 @@ static const struct {
         { "reload", "reload", "Make the broker reload its definition files", ctl_verb_reload },
         { "monitor", "monitor", "Print the broker's live events until interrupted", ctl_verb_monitor },
         { "dev", "dev [-- COMMAND...]", "Run a broker of your own on a private bus, without root", ctl_verb_dev },
+        { "verify", "verify FILE...", "Check definition files as the broker would load them", ctl_verb_verify },
 };
 
 /* The options every verb accepts, before or after its name. */
@@ -127,6 +128,12 @@ int ctl_connect(Ctl *ctl) {
         /* A bus that goes away is reported like any other failure, not by SIGTERM. */
         g_dbus_connection_set_exit_on_close(ctl->bus, FALSE);
         return CTL_EXIT_SUCCESS;
+}
+
+const char *ctl_broker_program(void) {
+        const char *program = g_getenv("APPSERVICED");
+
+        return program && *program ? program : APPSERVICE_LIBEXECDIR "/appserviced";
 }
 
 static GOptionContext *main_option_context_new(Ctl *ctl) {

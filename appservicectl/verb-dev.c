@@ -136,10 +136,9 @@ static gboolean start_broker(Dev *dev, char **services_dirs, char **contracts_di
         g_autoptr(GSubprocessLauncher) launcher = launcher_new(G_SUBPROCESS_FLAGS_NONE);
         g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GDBusConnection) bus = NULL;
-        const char *program = g_getenv("APPSERVICED");
         guint watch, timeout;
 
-        g_ptr_array_add(argv, g_strdup(program && *program ? program : APPSERVICE_LIBEXECDIR "/appserviced"));
+        g_ptr_array_add(argv, g_strdup(ctl_broker_program()));
         g_ptr_array_add(argv, g_strdup("--user"));
         for (char **d = services_dirs; d && *d; d++)
                 g_ptr_array_add(argv, g_strconcat("--services-dir=", *d, NULL));

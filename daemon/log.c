@@ -8,6 +8,7 @@
 #include "log.h"
 
 static int max_level = LOG_INFO;
+static bool plain;
 
 static const char *const level_names[] = {
         "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
@@ -15,6 +16,21 @@ static const char *const level_names[] = {
 
 void log_set_max_level(int level) {
         max_level = level;
+}
+
+void log_set_plain(bool p) {
+        plain = p;
+}
+
+/* The word before a plain line: none for notice and info. */
+static const char *plain_prefix(int level) {
+        if (level <= LOG_ERR)
+                return "error: ";
+        if (level == LOG_WARNING)
+                return "warning: ";
+        if (level == LOG_DEBUG)
+                return "debug: ";
+        return "";
 }
 
 int log_get_max_level(void) {
@@ -62,7 +78,10 @@ int log_full_errno(int level, int error, const char *format, ...) {
                         va_end(ap);
                         line = big;
                 }
-                fprintf(stderr, "<%d>%s\n", level, line);
+                if (plain)
+                        fprintf(stderr, "%s%s\n", plain_prefix(level), line);
+                else
+                        fprintf(stderr, "<%d>%s\n", level, line);
                 free(big);
         }
         errno = saved_errno;

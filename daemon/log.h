@@ -5,9 +5,13 @@
  * at its level when the daemon runs under systemd. */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <syslog.h>
 
 void log_set_max_level(int level);
+/* For a person at a terminal (appserviced --verify): "warning: TEXT" and "error: TEXT" instead of
+ * the sd-daemon prefixes; notice and info as the bare text. */
+void log_set_plain(bool plain);
 int log_get_max_level(void);
 /* Accepts "emerg" … "debug" or 0 … 7; returns the level or -EINVAL. */
 int log_level_from_string(const char *s);

@@ -13,6 +13,7 @@
 #include "manager.h"
 #include "quota.h"
 #include "util.h"
+#include "verify.h"
 
 static void help(void) {
         printf("appserviced [OPTIONS...]\n\n"
@@ -29,7 +30,9 @@ static void help(void) {
                "     --config=FILE           Read the broker's settings from FILE instead of\n"
                "                             " SETTINGS_FILE "\n"
                "     --exit-on-idle=SECONDS  Exit when idle for that long\n"
-               "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n");
+               "     --log-level=LEVEL       emerg, alert, crit, err, warning, notice, info, debug\n"
+               "     --verify FILE...        Check definition files as the broker would load them,\n"
+               "                             print each problem and exit: 0 if every file loads\n");
 }
 
 static int parse_seconds(const char *s, uint64_t *ret) {
@@ -58,7 +61,7 @@ static int add_dir(char ***dirs, size_t *n, const char *dir) {
 }
 
 /* Returns > 0 to run, 0 to exit successfully (--help), < 0 on error. */
-static int parse_argv(int argc, char *argv[], Manager *m) {
+static int parse_argv(int argc, char *argv[], Manager *m, bool *ret_verify) {
         enum {
                 ARG_VERSION = 0x100,
                 ARG_SYSTEM,
@@ -68,6 +71,7 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 ARG_EXIT_ON_IDLE,
                 ARG_LOG_LEVEL,
                 ARG_CONFIG,
+                ARG_VERIFY,
         };
         static const struct option options[] = {
                 { "help",         no_argument,       NULL, 'h'              },
@@ -79,6 +83,7 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                 { "exit-on-idle", required_argument, NULL, ARG_EXIT_ON_IDLE },
                 { "log-level",    required_argument, NULL, ARG_LOG_LEVEL    },
                 { "config",       required_argument, NULL, ARG_CONFIG       },
+                { "verify",       no_argument,       NULL, ARG_VERIFY       },
                 {}
         };
         size_t n_dirs = 0, n_contracts_dirs = 0;
@@ -125,19 +130,26 @@ static int parse_argv(int argc, char *argv[], Manager *m) {
                         if (!m->config_path)
                                 return log_error_errno(ENOMEM, "%m");
                         break;
+                case ARG_VERIFY:
+                        *ret_verify = true;
+                        log_set_plain(true);
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
                         return log_error_errno(EINVAL, "unhandled option");
                 }
 
-        if (optind < argc)
+        if (*ret_verify && optind == argc)
+                return log_error_errno(EINVAL, "--verify needs at least one FILE");
+        if (!*ret_verify && optind < argc)
                 return log_error_errno(EINVAL, "unexpected argument '%s'", argv[optind]);
         return 1;
 }
 
 static int run(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
+        bool verify = false;
         sigset_t mask;
         int r;
 
@@ -145,9 +157,16 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return log_error_errno(r, "failed to set up: %m");
 
-        r = parse_argv(argc, argv, m);
+        r = parse_argv(argc, argv, m, &verify);
         if (r <= 0)
                 return r;
+        if (verify) {
+                /* No bus, no settings: the files alone, for a person to read. */
+                r = verify_definitions(argv + optind, m->contracts_dirs);
+                if (r < 0)
+                        return log_error_errno(r, "cannot verify: %m");
+                return r == 0 ? 0 : -EBADMSG;
+        }
 
         /* sd-event takes these through signalfd and pidfd/waitid: block them before anything. */
         sigemptyset(&mask);

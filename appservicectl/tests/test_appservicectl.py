@@ -219,7 +219,7 @@ def test_main_help_lists_the_commands_and_exit_statuses():
     for synopsis in ('list', 'status NAME', 'call NAME [KEY=VALUE...]', 'open NAME',
                      'submit [KEY=VALUE...]', 'start NAME',
                      'stop NAME', 'restart NAME', 'enable NAME', 'disable NAME', 'reload',
-                     'monitor', 'dev [-- COMMAND...]'):
+                     'monitor', 'dev [-- COMMAND...]', 'verify FILE...'):
         assert re.search(r'^  %s ' % re.escape(synopsis), r.stdout, re.M), r.stdout
     for option in ('--user', '--system', '--address=ADDRESS', '--json', '--version'):
         assert option in r.stdout
@@ -242,6 +242,7 @@ def test_main_help_lists_the_commands_and_exit_statuses():
     ('reload', 'reload'),
     ('monitor', 'monitor'),
     ('dev', 'dev [-- COMMAND [ARGUMENT...]]'),
+    ('verify', 'verify FILE...'),
 ])
 def test_verb_help(verb, usage):
     r = expect(run([verb, '--help']), 0)
@@ -259,6 +260,8 @@ def test_verb_help(verb, usage):
         assert '--provider=PROVIDER' in r.stdout
     if verb == 'dev':
         assert '--services-dir=DIR' in r.stdout and '--contracts-dir=DIR' in r.stdout
+    if verb == 'verify':
+        assert '--contracts-dir=DIR' in r.stdout
     # Help is not an error and needs no bus.
     assert r.stderr == ''
 
@@ -1040,7 +1043,7 @@ def test_monitor_text_lines(start_service, bus, sessions):
 
 COMPLETION = os.path.join(SOURCE_ROOT, 'appservicectl', 'completion', 'appservicectl')
 VERBS = ['call', 'dev', 'disable', 'enable', 'list', 'monitor', 'open', 'reload', 'restart', 'start',
-         'status', 'stop', 'submit']
+         'status', 'stop', 'submit', 'verify']
 
 
 def complete(*words, uid=None, gid=None):

@@ -97,6 +97,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(CtlServiceInfo, ctl_service_info_free)
 GPtrArray *ctl_list_services(GDBusConnection *bus, GError **error);
 CtlServiceInfo *ctl_service_info_get(GDBusConnection *bus, const char *name, GError **error);
 gchar *ctl_node_name(GDBusConnection *bus, GError **error);
+GVariant *ctl_load_errors(GDBusConnection *bus);
+const char *ctl_load_error_find(GVariant *errors, const char *name, const char **ret_path);
 GVariant *ctl_submit_message(GDBusConnection *bus, GVariant *message, GError **error);
 
 /* The verbs. */

@@ -16,7 +16,7 @@ static const struct {
         CtlVerbFunc run;
 } verbs[] = {
         { "list", "list", "List the declared app services", ctl_verb_list },
-        { "status", "status NAME", "Show the properties of an app service", ctl_verb_status },
+        { "status", "status [NAME]", "Show the properties of an app service, or of the broker", ctl_verb_status },
         { "call", "call NAME [KEY=VALUE...]", "Send one message and print the response", ctl_verb_call },
         { "open", "open NAME", "Open a connection and talk on stdin/stdout", ctl_verb_open },
         { "submit", "submit [KEY=VALUE...]", "Send a message to the cloud (io.appservice.cloud)", ctl_verb_submit },

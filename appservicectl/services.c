@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Manager.ListServices, the io.appservice1.Service properties, Manager.NodeName, and
+/* Manager.ListServices, the io.appservice1.Service properties, Manager.NodeName and LoadErrors, and
  * SubmitAction for `submit` (the library has it only for providers). libappservice-1 has no
  * wrapper for the others (yet), so they are called here with GDBus, on the same bus the library
  * uses. */
@@ -107,8 +107,16 @@ CtlServiceInfo *ctl_service_info_get(GDBusConnection *bus, const char *name, GEr
                         info = g_ptr_array_steal_index(services, i);
         }
         if (!info) {
-                g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                            "no app service named '%s' is declared", name);
+                g_autoptr(GVariant) errors = ctl_load_errors(bus);
+                const char *path, *why = ctl_load_error_find(errors, name, &path);
+
+                if (why)
+                        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                    "no app service named '%s' is declared: %s does not load (%s)", name, path,
+                                    why);
+                else
+                        g_set_error(error, APP_SERVICE_ERROR, APP_SERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                    "no app service named '%s' is declared", name);
                 return NULL;
         }
         if (!read_properties(bus, info, error))
@@ -133,6 +141,38 @@ gchar *ctl_node_name(GDBusConnection *bus, GError **error) {
                 return NULL;
         }
         return g_variant_dup_string(value, NULL);
+}
+
+/* Manager.LoadErrors: (path, what is wrong) of each definition file that did not load. Empty when
+ * it cannot be read (a broker without the property): what it adds is a hint, never a failure. */
+GVariant *ctl_load_errors(GDBusConnection *bus) {
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) value = NULL;
+
+        reply = g_dbus_connection_call_sync(bus, BUS_NAME, MANAGER_PATH, PROPERTIES_IFACE, "Get",
+                                            g_variant_new("(ss)", MANAGER_IFACE, "LoadErrors"), G_VARIANT_TYPE("(v)"),
+                                            G_DBUS_CALL_FLAGS_NONE, -1, /* cancellable= */ NULL, /* error= */ NULL);
+        if (reply)
+                g_variant_get(reply, "(v)", &value);
+        if (!value || !g_variant_is_of_type(value, G_VARIANT_TYPE("a(ss)")))
+                return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(ss)"), NULL, 0));
+        return g_steal_pointer(&value);
+}
+
+/* What is wrong with the file that would declare `name` (NAME.appservice: the file name Name=
+ * must match), and its path; NULL when no such file is among `errors`. */
+const char *ctl_load_error_find(GVariant *errors, const char *name, const char **ret_path) {
+        g_autofree char *file = g_strconcat("/", name, ".appservice", NULL);
+        GVariantIter iter;
+        const char *path, *why;
+
+        g_variant_iter_init(&iter, errors);
+        while (g_variant_iter_next(&iter, "(&s&s)", &path, &why))
+                if (g_str_has_suffix(path, file)) {
+                        *ret_path = path;
+                        return why;
+                }
+        return NULL;
 }
 
 /* Manager.SubmitAction(io.appservice.cloud, SubmitMessage, message): the cloud bridge's response,

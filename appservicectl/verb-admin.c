@@ -37,13 +37,16 @@ static const struct {
                             "it is enabled or the broker exits. Open connections stay open." },
         [ADMIN_RELOAD] = { "reload", "reload",
                            "Make the broker read its definition files again and apply the difference\n"
-                           "without a restart." },
+                           "without a restart. Each file that does not load is named on standard error,\n"
+                           "with what is wrong with it (a service it declared before keeps that\n"
+                           "definition); the exit status stays 0, as the reload itself was done." },
 };
 
 static const char admin_description[] =
-        "Administration is allowed for root and, where polkit runs, for users authorized for\n"
+        "Administration is allowed for root, for the broker's own user (appservicectl dev's\n"
+        "broker is yours) and, where polkit runs, for users authorized for\n"
         "io.appservice1.manage; others get NotAuthorized (exit status 4). Nothing is printed\n"
-        "on success.\n";
+        "on success, but for reload's warnings.\n";
 
 static gboolean run_action(AppServiceNode *node, AdminAction action, const char *name, GError **error) {
         switch (action) {
@@ -61,6 +64,17 @@ static gboolean run_action(AppServiceNode *node, AdminAction action, const char 
         default:
                 return app_service_node_reload_sync(node, /* cancellable= */ NULL, error);
         }
+}
+
+/* A reload is not silent about the files it could not read. */
+static void warn_load_errors(Ctl *ctl) {
+        g_autoptr(GVariant) errors = ctl_load_errors(ctl->bus);
+        GVariantIter iter;
+        const char *path, *why;
+
+        g_variant_iter_init(&iter, errors);
+        while (g_variant_iter_next(&iter, "(&s&s)", &path, &why))
+                g_printerr("warning: %s does not load: %s\n", path, why);
 }
 
 static int run_admin(Ctl *ctl, AdminAction action, int argc, char **argv) {
@@ -86,6 +100,8 @@ static int run_admin(Ctl *ctl, AdminAction action, int argc, char **argv) {
         node = app_service_node_new_for_bus(ctl->bus);
         if (!run_action(node, action, takes_name ? argv[1] : NULL, &error))
                 return ctl_report_error(ctl, takes_name ? argv[1] : verb, error);
+        if (action == ADMIN_RELOAD)
+                warn_load_errors(ctl);
         return CTL_EXIT_SUCCESS;
 }
 

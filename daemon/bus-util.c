@@ -23,11 +23,6 @@ int bus_new_unicast_signal(sd_bus *bus, const char *destination, const char *pat
         return 0;
 }
 
-int bus_error_no_such_service(const char *name, sd_bus_error *error) {
-        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
-                                 "no app service named '%s' is declared", name);
-}
-
 struct BusLoop {
         sd_bus *bus;
         sd_event *event;

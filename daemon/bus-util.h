@@ -14,9 +14,6 @@
 int bus_new_unicast_signal(sd_bus *bus, const char *destination, const char *path, const char *interface,
                            const char *member, sd_bus_message **ret);
 
-/* The contract's answer to a name no definition declares: AppServiceUnavailable. */
-int bus_error_no_such_service(const char *name, sd_bus_error *error);
-
 /* sd_bus_attach_event(), but a wake-up handles up to `batch` messages, not one. With one, each
  * message costs a loop iteration (sd_event_prepare(), an epoll_wait(), the post sources after it)
  * when several wait in the socket. The bus's deadlines (its method calls' timeouts) and its

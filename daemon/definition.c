@@ -1349,6 +1349,83 @@ static int collect_dir(const char *dir, Hashmap *seen, DirFile **files, size_t *
         return r;
 }
 
+/* What is wrong with a file, without its path: "line 3: Key: message", as the log has it. */
+static char *definition_error_text(const DefinitionError *e) {
+        char *text = NULL;
+        int r;
+
+        if (e->line > 0 && e->key)
+                r = asprintf(&text, "line %u: %s: %s", e->line, e->key, e->message);
+        else if (e->line > 0)
+                r = asprintf(&text, "line %u: %s", e->line, e->message);
+        else if (e->key)
+                r = asprintf(&text, "%s: %s", e->key, e->message);
+        else
+                r = asprintf(&text, "%s", e->message);
+        return r < 0 ? NULL : text;
+}
+
+static int load_errors_add(DefinitionLoadErrors *l, const char *path, char *message, bool duplicate) {
+        DefinitionLoadError *a;
+        char *p;
+
+        if (!message)
+                return -ENOMEM;
+        a = reallocarray(l->errors, l->n + 1, sizeof(DefinitionLoadError));
+        p = a ? strdup(path) : NULL;
+        if (!p) {
+                if (a)
+                        l->errors = a;
+                free(message);
+                return -ENOMEM;
+        }
+        l->errors = a;
+        l->errors[l->n++] = (DefinitionLoadError) { .path = p, .message = message, .duplicate = duplicate };
+        return 0;
+}
+
+void definition_load_errors_done(DefinitionLoadErrors *e) {
+        if (!e)
+                return;
+        for (size_t i = 0; i < e->n; i++) {
+                free(e->errors[i].path);
+                free(e->errors[i].message);
+        }
+        free(e->errors);
+        *e = (DefinitionLoadErrors) {};
+}
+
+bool definition_load_errors_equal(const DefinitionLoadErrors *a, const DefinitionLoadErrors *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (strcmp(a->errors[i].path, b->errors[i].path) != 0 ||
+                    strcmp(a->errors[i].message, b->errors[i].message) != 0 ||
+                    a->errors[i].duplicate != b->errors[i].duplicate)
+                        return false;
+        return true;
+}
+
+bool definition_load_errors_has_broken(const DefinitionLoadErrors *e, const char *path) {
+        for (size_t i = 0; e && i < e->n; i++)
+                if (!e->errors[i].duplicate && strcmp(e->errors[i].path, path) == 0)
+                        return true;
+        return false;
+}
+
+const DefinitionLoadError *definition_load_errors_find(const DefinitionLoadErrors *e, const char *name) {
+        size_t len = strlen(name);
+
+        for (size_t i = 0; e && i < e->n; i++) {
+                const char *slash = strrchr(e->errors[i].path, '/');
+                const char *file = slash ? slash + 1 : e->errors[i].path;
+
+                if (strncmp(file, name, len) == 0 && strcmp(file + len, DEFINITION_SUFFIX) == 0)
+                        return &e->errors[i];
+        }
+        return NULL;
+}
+
 static void log_definition_error(const DefinitionError *e) {
         if (e->line > 0 && e->key)
                 log_error("%s:%u: %s: %s, skipping", e->path, e->line, e->key, e->message);
@@ -1360,21 +1437,36 @@ static void log_definition_error(const DefinitionError *e) {
                 log_error("%s: %s, skipping", e->path, e->message);
 }
 
-static int add_string(char ***l, size_t *n, const char *s) {
-        char **a = reallocarray(*l, *n + 2, sizeof(char *));
+static bool file_is_world_readable(const char *path) {
+        struct stat st;
 
-        if (!a)
-                return -ENOMEM;
-        *l = a;
-        a[*n] = strdup(s);
-        if (!a[*n])
-                return -ENOMEM;
-        a[++*n] = NULL;
-        return 0;
+        return stat(path, &st) == 0 && (st.st_mode & S_IROTH);
+}
+
+/* One file that does not load: logged, and noted when the caller keeps a list. */
+static int note_broken_file(const char *path, int error_code, const DefinitionError *e, DefinitionLoadErrors *l) {
+        char *text = NULL;
+
+        if (e->message)
+                log_definition_error(e);
+        else
+                log_error_errno(error_code, "%s: cannot load: %m, skipping", path);
+        /* A file that vanished since the directory was read is not broken. */
+        if (!l || error_code == -ENOENT)
+                return 0;
+        /* What is wrong is shown to every local user (status, a client's error): only when
+         * every local user may read the file anyway. */
+        if (!file_is_world_readable(path))
+                text = strdup("the file is not readable by everyone: 'appservicectl verify' shows what is wrong");
+        else if (e->message)
+                text = definition_error_text(e);
+        else if (asprintf(&text, "cannot load: %s", strerror(-error_code)) < 0)
+                text = NULL;
+        return load_errors_add(l, path, text, /* duplicate= */ false);
 }
 
 static int load_files(const DirFile *files, size_t n_files, Hashmap *loads, Definition ***defs, size_t *n_defs,
-                      char ***broken, size_t *n_broken) {
+                      DefinitionLoadErrors *errors) {
         _cleanup_(hashmap_freep) Hashmap *names = NULL;
         int r;
 
@@ -1392,20 +1484,26 @@ static int load_files(const DirFile *files, size_t n_files, Hashmap *loads, Defi
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0) {
-                        if (error.message)
-                                log_definition_error(&error);
-                        else
-                                log_error_errno(r, "%s: cannot load: %m, skipping", files[i].path);
-                        /* A file that vanished since the directory was read is not broken. */
-                        if (broken && r != -ENOENT && add_string(broken, n_broken, files[i].path) < 0)
-                                return -ENOMEM;
+                        r = note_broken_file(files[i].path, r, &error, errors);
+                        if (r < 0)
+                                return r;
                         continue;
                 }
 
                 other = hashmap_get(names, d->name);
                 if (other) {
+                        char *text = NULL;
+
                         log_error("%s: app service '%s' is already declared by %s, skipping",
                                   d->path, d->name, other->path);
+                        if (errors) {
+                                r = load_errors_add(errors, d->path,
+                                                    asprintf(&text, "app service '%s' is already declared by %s",
+                                                             d->name, other->path) < 0 ? NULL : text,
+                                                    /* duplicate= */ true);
+                                if (r < 0)
+                                        return r;
+                        }
                         continue;
                 }
 
@@ -1422,7 +1520,7 @@ static int load_files(const DirFile *files, size_t n_files, Hashmap *loads, Defi
 }
 
 int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n) {
-        return definitions_load_dirs_full(dirs, ret, ret_n, NULL);
+        return definitions_load_dirs_full(dirs, ret, ret_n, /* ret_errors= */ NULL);
 }
 
 /* Opens for other nodes go to one bridge: the Bridge=yes definition whose name sorts first. Any
@@ -1440,13 +1538,13 @@ static void warn_bridges(Definition **defs, size_t n) {
                                     "'%s' only (its name sorts first)", defs[i]->path, defs[i]->name, first->name);
 }
 
-int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken) {
+int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, DefinitionLoadErrors *ret_errors) {
         _cleanup_(hashmap_freep) Hashmap *seen = NULL;
+        _cleanup_(definition_load_errors_done) DefinitionLoadErrors errors = {};
         Hashmap *loads = NULL;
         DirFile *files = NULL;
         Definition **defs = NULL;
-        char **broken = NULL;
-        size_t n_files = 0, n_defs = 0, n_broken = 0;
+        size_t n_files = 0, n_defs = 0;
         int r = 0;
 
         if (!ret || !ret_n)
@@ -1466,28 +1564,25 @@ int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret
         if (r >= 0) {
                 if (n_files > 1)
                         qsort(files, n_files, sizeof(DirFile), dir_file_compare);
-                r = load_files(files, n_files, loads, &defs, &n_defs, ret_broken ? &broken : NULL, &n_broken);
+                r = load_files(files, n_files, loads, &defs, &n_defs, ret_errors ? &errors : NULL);
         }
         if (r >= 0) {
                 load_records_free(last_loads);
                 last_loads = TAKE_PTR(loads);
         }
         load_records_free(loads);
-        /* An empty list rather than NULL: the caller can tell "none" from "not asked". */
-        if (r >= 0 && ret_broken && !broken)
-                broken = calloc(1, sizeof(char *));
-
         dir_files_free(files, n_files);
-        if (r < 0 || (ret_broken && !broken)) {
+        if (r < 0) {
                 definitions_free(defs, n_defs);
-                strv_free(broken);
-                return r < 0 ? r : -ENOMEM;
+                return r;
         }
 
         warn_bridges(defs, n_defs);
         *ret = defs;
         *ret_n = n_defs;
-        if (ret_broken)
-                *ret_broken = broken;
+        if (ret_errors) {
+                *ret_errors = errors;
+                errors = (DefinitionLoadErrors) {};
+        }
         return n_defs > INT_MAX ? INT_MAX : (int) n_defs;
 }

@@ -114,14 +114,34 @@ int definition_parse(const char *path, const char *text, size_t size, bool trust
  * permission bits), then parses. Warns through the log when secrets are ignored. */
 int definition_load(const char *path, Definition **ret, DefinitionError *ret_error);
 
+/* A file that exists but did not load, as the log named it: a reload keeps what it declared
+ * before, and status and a client's error can say why its service is missing. */
+typedef struct DefinitionLoadError {
+        char *path;
+        char *message;    /* what is wrong, without the path: "line 3: RequestTimeoutSec: ..." */
+        bool duplicate;   /* it parses, but an earlier file declares the same Name= */
+} DefinitionLoadError;
+
+typedef struct DefinitionLoadErrors {
+        DefinitionLoadError *errors;
+        size_t n;
+} DefinitionLoadErrors;
+
 /* Loads every "*.appservice" in `dirs` (NULL-terminated, earlier directories win for the same
  * file name). A broken file is logged once ("path:line: key: message") and skipped. Two files
  * declaring the same Name=: the first wins, the other is logged and skipped.
  * Returns the number loaded (>= 0) and the array in *ret (free with definitions_free). */
 int definitions_load_dirs(char *const *dirs, Definition ***ret, size_t *ret_n);
-/* The same, and also the paths of the files that exist but do not load (NULL-terminated, free
- * with strv_free), so that a reload can keep what they declared before. */
-int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, char ***ret_broken);
+/* The same, and also the files that did not load, in file order (free with
+ * definition_load_errors_done). */
+int definitions_load_dirs_full(char *const *dirs, Definition ***ret, size_t *ret_n, DefinitionLoadErrors *ret_errors);
+void definition_load_errors_done(DefinitionLoadErrors *e);
+bool definition_load_errors_equal(const DefinitionLoadErrors *a, const DefinitionLoadErrors *b);
+/* Whether `path` is among the files that exist but do not parse (not a duplicate). */
+bool definition_load_errors_has_broken(const DefinitionLoadErrors *e, const char *path);
+/* The error of the file that would declare `name` ("<name>.appservice", the file name Name= must
+ * match), NULL when there is none. */
+const DefinitionLoadError *definition_load_errors_find(const DefinitionLoadErrors *e, const char *name);
 void definitions_free(Definition **defs, size_t n);
 
 Definition *definition_free(Definition *d);

@@ -23,11 +23,25 @@
 #include "util.h"
 #include "visibility.h"
 
+/* The contract's answer to a name no definition declares, AppServiceUnavailable, saying why when
+ * the file that would declare it exists but does not load. The name is the caller's, and may be
+ * anything: cut to the longest valid one. */
+static int manager_error_no_such_service(Manager *m, const char *name, sd_bus_error *error) {
+        const DefinitionLoadError *e = definition_load_errors_find(&m->load_errors, name);
+
+        if (e)
+                return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                         "no app service named '%s' is declared: %s does not load (%s)", name,
+                                         e->path, e->message);
+        return sd_bus_error_setf(error, APPSERVICE_ERROR_APP_SERVICE_UNAVAILABLE,
+                                 "no app service named '%.255s' is declared", name);
+}
+
 /* An app service by name: AppServiceUnavailable when no definition declares it. */
 static int lookup_service(Manager *m, const char *name, Service **ret, sd_bus_error *error) {
         *ret = manager_find_service(m, name);
         if (!*ret)
-                return bus_error_no_such_service(name, error);
+                return manager_error_no_such_service(m, name, error);
         return 0;
 }
 
@@ -601,6 +615,32 @@ void manager_emit_state_changed(Manager *m) {
                 log_debug_errno(r, "failed to emit PropertiesChanged for State, ignoring: %m");
 }
 
+/* LoadErrors: (path, what is wrong) of each definition file that did not load. */
+static int property_get_load_errors(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+        for (size_t i = 0; r >= 0 && i < m->load_errors.n; i++)
+                r = sd_bus_message_append(reply, "(ss)", m->load_errors.errors[i].path,
+                                          m->load_errors.errors[i].message);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r;
+}
+
+void manager_emit_load_errors_changed(Manager *m) {
+        int r;
+
+        if (!m->bus)
+                return;
+        r = sd_bus_emit_properties_changed(m->bus, APPSERVICE_MANAGER_PATH, APPSERVICE_MANAGER_IFACE, "LoadErrors",
+                                           NULL);
+        if (r < 0)
+                log_debug_errno(r, "failed to emit PropertiesChanged for LoadErrors, ignoring: %m");
+}
+
 static int send_state_update(Manager *m, Peer *p) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
         int r;
@@ -640,6 +680,7 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("NodeName", "s", property_get_node_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("State", "s", property_get_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LoadErrors", "a(ss)", property_get_load_errors, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("OpenConnection",
                                 SD_BUS_ARGS("s", name, "s", provider, "a{sv}", options),
                                 SD_BUS_RESULT("o", connection),

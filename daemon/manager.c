@@ -186,6 +186,7 @@ Manager *manager_free(Manager *m) {
         sd_event_unref(m->event);
 
         hashmap_free(m->services_by_name);
+        definition_load_errors_done(&m->load_errors);
         hashmap_free(m->connections);
         hashmap_free(m->peers);
         quota_free_all(m);
@@ -207,7 +208,8 @@ int manager_load_services(Manager *m) {
         r = service_contract_set_search_path(m->contracts_dirs);
         if (r < 0)
                 return log_error_errno(r, "%m");
-        r = definitions_load_dirs(m->services_dirs ? m->services_dirs : definition_default_dirs(), &defs, &n);
+        r = definitions_load_dirs_full(m->services_dirs ? m->services_dirs : definition_default_dirs(), &defs, &n,
+                                       &m->load_errors);
         if (r < 0)
                 return log_error_errno(r, "failed to load app service definitions: %m");
 
@@ -230,7 +232,11 @@ int manager_load_services(Manager *m) {
         }
         free(defs);
 
-        log_info("serving %zu app service(s)", hashmap_size(m->services_by_name));
+        if (m->load_errors.n > 0)
+                log_warning("serving %zu app service(s); %zu definition file(s) do not load (the lines above; "
+                            "'appservicectl status' lists them)", hashmap_size(m->services_by_name), m->load_errors.n);
+        else
+                log_info("serving %zu app service(s)", hashmap_size(m->services_by_name));
         return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "bus-util.h"
 #include "cleanup.h"
+#include "definition.h"
 #include "hashmap.h"
 #include "quota.h"
 #include "list.h"
@@ -53,6 +54,7 @@ typedef struct Manager {
         Service *services;           /* list, in definition order */
         Service *removed_services;   /* removed by a reload, their providers still stopping (list "services") */
         Hashmap *services_by_name;   /* Name= → Service */
+        DefinitionLoadErrors load_errors; /* the files of the last load that did not load */
         Hashmap *connections;        /* id → Connection */
         Hashmap *peers;              /* unique bus name → Peer */
         Process *processes;          /* providers spawned through Exec= (list "processes") */

@@ -9,6 +9,7 @@
 #include "connection.h"
 #include "errors.h"
 #include "log.h"
+#include "manager-dbus.h"
 #include "monitor.h"
 #include "reload.h"
 #include "service-dbus.h"
@@ -54,13 +55,6 @@ static int name_list_init(NameList *l) {
 
 static char *const *services_dirs(Manager *m) {
         return m->services_dirs ? m->services_dirs : definition_default_dirs();
-}
-
-static bool strv_contains(char *const *l, const char *s) {
-        for (; l && *l; l++)
-                if (streq(*l, s))
-                        return true;
-        return false;
 }
 
 /* A new definition for a service that stays: swapped in place, so that its object, provider,
@@ -227,8 +221,10 @@ static int apply_definitions(Manager *m, Definition **defs, size_t n_defs, NameL
 
 static void reload_log_and_emit(Manager *m, const NameList *added, const NameList *removed,
                                 const NameList *changed, size_t n_kept) {
-        log_info("reloaded the definitions: %zu added, %zu removed, %zu changed, %zu kept as they were "
-                 "(file does not load)", added->n, removed->n, changed->n, n_kept);
+        log_full(m->load_errors.n > 0 ? LOG_WARNING : LOG_INFO,
+                 "reloaded the definitions: %zu added, %zu removed, %zu changed, %zu kept as they were "
+                 "(file does not load); %zu file(s) do not load", added->n, removed->n, changed->n, n_kept,
+                 m->load_errors.n);
         monitor_emit(m, "reload", "SSS", "added", added->names, "removed", removed->names, "changed",
                      changed->names);
 }
@@ -236,7 +232,7 @@ static void reload_log_and_emit(Manager *m, const NameList *added, const NameLis
 static void watch_dirs(Manager *m);
 
 int manager_reload(Manager *m) {
-        _cleanup_(strv_freep) char **broken = NULL;
+        _cleanup_(definition_load_errors_done) DefinitionLoadErrors errors = {};
         _cleanup_(name_list_done) NameList added = {}, removed = {}, changed = {};
         Definition **defs = NULL;
         size_t n_defs = 0, n_kept = 0;
@@ -260,9 +256,16 @@ int manager_reload(Manager *m) {
         if (r >= 0)
                 r = name_list_init(&changed);
         if (r >= 0)
-                r = definitions_load_dirs_full(services_dirs(m), &defs, &n_defs, &broken);
+                r = definitions_load_dirs_full(services_dirs(m), &defs, &n_defs, &errors);
         if (r < 0)
                 return log_error_errno(r, "cannot reload the app service definitions: %m");
+
+        if (!definition_load_errors_equal(&m->load_errors, &errors)) {
+                definition_load_errors_done(&m->load_errors);
+                m->load_errors = errors;
+                errors = (DefinitionLoadErrors) {};
+                manager_emit_load_errors_changed(m);
+        }
 
         r = apply_definitions(m, defs, n_defs, &added, &changed);
         definitions_free(defs, n_defs);  /* those not taken, after a failure */
@@ -276,7 +279,7 @@ int manager_reload(Manager *m) {
         LIST_FOREACH_SAFE(services, s, next, m->services) {
                 if (s->reload_mark)
                         continue;
-                if (strv_contains(broken, s->definition->path)) {
+                if (definition_load_errors_has_broken(&m->load_errors, s->definition->path)) {
                         log_warning("app service '%s': %s does not load any more, keeping the previous definition",
                                     s->definition->name, s->definition->path);
                         n_kept++;

@@ -29,7 +29,7 @@ import threading
 import pytest
 
 from client import (DEFAULT_WAIT, AgentManager, ECHO, ECHO_PROVIDER, GAMES_GID, GAMES_UID, MAN_UID,
-                    MANAGER_PATH, GLib, service_path, typed, valueset)
+                    MANAGER_IFACE, MANAGER_PATH, GLib, service_path, typed, valueset)
 from conftest import DBUS_DAEMON, BUILD_ROOT, SOURCE_ROOT, Bus, Daemon, ServicesDir, project_version
 
 HELLO = 'com.example.hello'
@@ -216,7 +216,7 @@ def test_version():
 def test_main_help_lists_the_commands_and_exit_statuses():
     r = expect(run(['--help']), 0)
     assert r.stdout.startswith('Usage:\n  appservicectl [OPTION')
-    for synopsis in ('list', 'status NAME', 'call NAME [KEY=VALUE...]', 'open NAME',
+    for synopsis in ('list', 'status [NAME]', 'call NAME [KEY=VALUE...]', 'open NAME',
                      'submit [KEY=VALUE...]', 'start NAME',
                      'stop NAME', 'restart NAME', 'enable NAME', 'disable NAME', 'reload',
                      'monitor', 'dev [-- COMMAND...]', 'verify FILE...'):
@@ -230,7 +230,7 @@ def test_main_help_lists_the_commands_and_exit_statuses():
 
 @pytest.mark.parametrize('verb,usage', [
     ('list', 'list'),
-    ('status', 'status NAME'),
+    ('status', 'status [NAME]'),
     ('call', 'call NAME [KEY=VALUE...]'),
     ('open', 'open NAME'),
     ('submit', 'submit [KEY=VALUE...]'),
@@ -272,7 +272,6 @@ def test_verb_help(verb, usage):
     pytest.param(['--frobnicate', 'list'], 'frobnicate', id='unknown-global-option'),
     pytest.param(['list', '--frobnicate'], 'frobnicate', id='unknown-verb-option'),
     pytest.param(['list', 'extra'], "unexpected argument 'extra'", id='list-extra'),
-    pytest.param(['status'], 'missing app service NAME', id='status-no-name'),
     pytest.param(['status', ECHO, 'extra'], "unexpected argument 'extra'", id='status-extra'),
     pytest.param(['call'], 'missing app service NAME', id='call-no-name'),
     pytest.param(['call', ECHO, 'novalue'], "'novalue' is not of the form KEY=VALUE",
@@ -475,6 +474,45 @@ def test_status_of_an_undeclared_service_exits_3(four_services, bus):
     doc = one_json(expect(ctl(bus, '--json', 'status', 'com.example.nope'), EXIT_NOT_FOUND))
     assert doc == {'type': 'error', 'error': 'AppServiceUnavailable',
                    'text': "no app service named 'com.example.nope' is declared"}
+
+
+def test_status_of_the_broker(four_services, services_dir, bus):
+    broken = services_dir.write('com.example.broken', RequestTimeoutSec='soon')
+    expect(ctl(bus, 'reload'), 0)
+    r = expect(ctl(bus, 'status', uid=GAMES_UID, gid=GAMES_GID), 0)
+    assert r.stdout.splitlines() == [
+        '    Broker: appserviced %s' % project_version(),
+        '      Node: %s' % bus.get_property(MANAGER_PATH, MANAGER_IFACE, 'NodeName'),
+        '     State: running',
+        '  Services: 4 declared',
+        'Load errors: 1 definition file(s) do not load',
+        "    %s: line 3: RequestTimeoutSec: 'soon' is not a time span (seconds, or with a unit: "
+        '500ms, 10s, 5min, 1h 30min)' % broken,
+    ], r.stdout
+    doc = one_json(expect(ctl(bus, '--json', 'status'), 0))
+    assert doc['state'] == 'running' and doc['services'] == 4, doc
+    assert doc['load_errors'] == [{'path': broken, 'error': doc['load_errors'][0]['error']}]
+    assert doc['load_errors'][0]['error'].startswith('line 3: RequestTimeoutSec: '), doc
+    # Its name: the error says why it is not declared, for any user.
+    r = expect(ctl(bus, 'status', 'com.example.broken', uid=GAMES_UID, gid=GAMES_GID), EXIT_NOT_FOUND)
+    assert r.stderr.startswith("appservicectl: com.example.broken: AppServiceUnavailable: no app "
+                               "service named 'com.example.broken' is declared: %s does not load "
+                               "(line 3: RequestTimeoutSec: " % broken), r.stderr
+    os.unlink(broken)
+    expect(ctl(bus, 'reload'), 0)
+    r = expect(ctl(bus, 'status'), 0)
+    assert r.stdout.splitlines()[-1] == 'Load errors: none', r.stdout
+
+
+def test_reload_names_the_files_that_do_not_load(services_dir, daemon, bus):
+    services_dir.write(ECHO)
+    daemon.start()
+    path = services_dir.write(ECHO, MaxMessageSize='2 lots')
+    r = expect(ctl(bus, 'reload'), 0)
+    assert r.stdout == ''
+    assert r.stderr.startswith('warning: %s does not load: line 3: MaxMessageSize: ' % path), r.stderr
+    # The service kept its previous definition.
+    expect(ctl(bus, 'status', ECHO), 0)
 
 
 # ---- call ---------------------------------------------------------------------------------------

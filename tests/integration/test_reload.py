@@ -335,6 +335,83 @@ def test_one_log_line_with_the_counts(services_dir, daemon, agents):
     daemon.wait_log(r'reloaded the definitions: 1 added, 1 removed, 1 changed')
 
 
+# ---- files that do not load: told to clients and administrators ---------------------------------
+
+def load_errors(bus):
+    return [tuple(e) for e in bus.get_property(MANAGER_PATH, MANAGER_IFACE, 'LoadErrors')]
+
+
+def test_client_learns_why_a_service_is_missing(services_dir, daemon, agents, bus):
+    """Not just "not declared": the file that would declare it, the line, the key, for any
+    local user, as the file itself would show them."""
+    services_dir.write(ECHO)
+    timeout = services_dir.write('com.example.timeout', RequestTimeoutSec='soon')
+    nouser = services_dir.write('com.example.nouser', User='no-such-user-here')
+    daemon.start()
+    daemon.wait_log(r'serving 1 app service\(s\); 2 definition file\(s\) do not load')
+    games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
+
+    message = games.open('com.example.timeout').wait().expect_error('AppServiceUnavailable')
+    assert timeout in message and 'line 3: RequestTimeoutSec: ' in message, message
+    message = games.open('com.example.nouser').wait().expect_error('AppServiceUnavailable')
+    assert nouser in message and "unknown user 'no-such-user-here'" in message, message
+    # A name with no file at all: the plain answer.
+    message = games.open('com.example.none').wait().expect_error('AppServiceUnavailable')
+    assert message == "no app service named 'com.example.none' is declared", message
+    # Administrators see the same list (appservicectl status), in file order.
+    errors = load_errors(bus)
+    assert [p for p, _ in errors] == [nouser, timeout], errors
+    assert "unknown user 'no-such-user-here'" in errors[0][1], errors
+    # The rest is served.
+    assert [s[0] for s in games.list_services()] == [ECHO]
+
+
+def test_details_of_a_private_file_stay_private(services_dir, daemon, agents, bus):
+    """A file only root may read (it may hold [Secrets]): an unprivileged caller learns that it
+    does not load, not what it says; the log has the details."""
+    path = services_dir.write('com.example.private', mode=0o600, User='secret-team-user',
+                              secrets={'api-key': 'hunter2'})
+    daemon.start()
+    games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
+    message = games.open('com.example.private').wait().expect_error('AppServiceUnavailable')
+    assert path in message and 'appservicectl verify' in message, message
+    assert 'secret-team-user' not in message and 'hunter2' not in message, message
+    (only,) = load_errors(bus)
+    assert only[0] == path and 'secret-team-user' not in only[1], only
+    daemon.wait_log(r"unknown user 'secret-team-user'")
+    assert not any('hunter2' in line for line in daemon.log_lines())
+
+
+def test_reload_reports_files_that_do_not_load(services_dir, daemon, agents, bus):
+    services_dir.write(ECHO, Description='Good')
+    daemon.start()
+    root = agents.spawn('root')
+    watcher = agents.spawn('watcher')
+    assert load_errors(bus) == []
+    apply(daemon, root, 'Reload', lambda: services_dir.write(ECHO, MaxMessageSize='lots'))
+    # Warned, not just counted at info level; the property says which file and why.
+    daemon.wait_log(r'reloaded the definitions: .*; 1 file\(s\) do not load')
+    (error,) = load_errors(bus)
+    assert error[0].endswith('/%s.appservice' % ECHO) and 'MaxMessageSize' in error[1], error
+    watcher.wait_signal('PropertiesChanged', path=MANAGER_PATH,
+                        predicate=lambda e: 'LoadErrors' in e['args'])
+    # Fixed: the list is empty again.
+    apply(daemon, root, 'Reload', lambda: services_dir.write(ECHO, Description='Fixed'))
+    assert load_errors(bus) == []
+
+
+def test_hostile_names_get_a_bounded_answer(services_dir, daemon, agents):
+    """Whatever name a caller asks for, the answer is the plain one, cut: no path outside the
+    definition directories is looked at and the message does not echo megabytes."""
+    services_dir.write(ECHO)
+    daemon.start()
+    games = agents.spawn('games', uid=GAMES_UID, gid=GAMES_GID)
+    for name in ('../../etc/passwd', 'x' * 100000, ECHO + '/../x', ''):
+        message = games.open(name).wait().expect_error('AppServiceUnavailable')
+        assert len(message) < 400, len(message)
+    assert [s[0] for s in games.list_services()] == [ECHO]
+
+
 # ---- who may administer -------------------------------------------------------------------------
 
 def test_not_authorized_without_polkit(services_dir, daemon, agents, bus):

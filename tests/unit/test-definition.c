@@ -1159,43 +1159,70 @@ static void test_default_dirs(void) {
         g_assert_null(dirs[4]);
 }
 
-/* A reload keeps the services of files that exist but no longer load: it needs their paths. */
-static void test_dirs_broken_list(void) {
+/* The files that do not load, with what is wrong: a reload keeps the services they declared
+ * before, and status and a client's error name them. */
+static void test_dirs_load_errors(void) {
         g_autofree char *root = make_temp_dir();
-        g_autofree char *good = NULL, *syntax = NULL, *value = NULL, *out = NULL;
+        g_autofree char *good = NULL, *syntax = NULL, *value = NULL, *dup = NULL, *hidden = NULL, *out = NULL;
         char *dirs[] = { root, NULL };
         Definition **defs = NULL;
-        char **broken = NULL;
+        DefinitionLoadErrors errors = {};
         size_t n = 0;
         StderrCapture c;
 
         good = write_definition(root, "a.appservice", "com.a");
         syntax = write_file(root, "b.appservice", "[App Service]\nName=com.b\ngarbage\n", 0644);
-        value = write_file(root, "c.appservice", "[App Service]\nName=com.c\nProvider=p\nMaxMessageSize=0\n", 0644);
-        g_free(write_definition(root, "d.appservice", "com.a"));  /* a duplicate is not broken */
+        value = write_file(root, "com.c.appservice", "[App Service]\nName=com.c\nProvider=p\nMaxMessageSize=0\n", 0644);
+        dup = write_definition(root, "d.appservice", "com.a");
+        /* What is wrong in a file others may not read is not told to them either. */
+        hidden = write_file(root, "com.e.appservice", "[App Service]\nName=com.e\nProvider=p\nUser=no-such-user-x\n",
+                            0600);
 
         stderr_capture_begin(&c);
-        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &broken), ==, 1);
+        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &errors), ==, 1);
         out = stderr_capture_end(&c);
         g_assert_cmpuint(n, ==, 1);
-        g_assert_nonnull(broken);
-        g_assert_cmpstr(broken[0], ==, syntax);
-        g_assert_cmpstr(broken[1], ==, value);
-        g_assert_null(broken[2]);
-        definitions_free(defs, n);
-        strv_free(broken);
+        g_assert_cmpuint(errors.n, ==, 4);
+        g_assert_cmpstr(errors.errors[0].path, ==, syntax);
+        g_assert_true(g_str_has_prefix(errors.errors[0].message, "line 3: "));
+        g_assert_false(errors.errors[0].duplicate);
+        g_assert_cmpstr(errors.errors[1].path, ==, value);
+        g_assert_cmpstr(errors.errors[1].message, ==,
+                        "line 4: MaxMessageSize: must be greater than 0");
+        g_assert_cmpstr(errors.errors[2].path, ==, hidden);
+        g_assert_null(strstr(errors.errors[2].message, "no-such-user-x"));
+        g_assert_nonnull(strstr(errors.errors[2].message, "appservicectl verify"));
+        g_assert_cmpstr(errors.errors[3].path, ==, dup);
+        g_assert_true(errors.errors[3].duplicate);
+        g_assert_nonnull(strstr(errors.errors[3].message, good));
+        /* The log has every detail, the hidden file's too. */
+        g_assert_nonnull(strstr(out, "no-such-user-x"));
 
-        /* None broken: an empty list, not NULL. */
+        /* Reload keeps a service only for a file that does not parse, not for a duplicate. */
+        g_assert_true(definition_load_errors_has_broken(&errors, syntax));
+        g_assert_false(definition_load_errors_has_broken(&errors, dup));
+        g_assert_false(definition_load_errors_has_broken(&errors, good));
+        /* By name, through the file name that Name= must match. */
+        g_assert_true(definition_load_errors_find(&errors, "com.c") == &errors.errors[1]);
+        g_assert_null(definition_load_errors_find(&errors, "com"));
+        g_assert_null(definition_load_errors_find(&errors, "com.c.appservice"));
+        g_assert_null(definition_load_errors_find(&errors, "com.a"));
+        definitions_free(defs, n);
+        definition_load_errors_done(&errors);
+        g_assert_cmpuint(errors.n, ==, 0);
+
+        /* None broken: an empty list. */
         g_assert_cmpint(unlink(syntax), ==, 0);
         g_assert_cmpint(unlink(value), ==, 0);
+        g_assert_cmpint(unlink(dup), ==, 0);
+        g_assert_cmpint(unlink(hidden), ==, 0);
         defs = NULL;
         stderr_capture_begin(&c);
-        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &broken), ==, 1);
+        g_assert_cmpint(definitions_load_dirs_full(dirs, &defs, &n, &errors), ==, 1);
         g_free(stderr_capture_end(&c));
-        g_assert_nonnull(broken);
-        g_assert_null(broken[0]);
+        g_assert_cmpuint(errors.n, ==, 0);
         definitions_free(defs, n);
-        strv_free(broken);
+        definition_load_errors_done(&errors);
         remove_tree(root);
 }
 
@@ -1294,7 +1321,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/load", test_load_files);
         g_test_add_func("/definition/dirs/precedence-and-skipping", test_dirs);
         g_test_add_func("/definition/dirs/empty", test_dirs_empty);
-        g_test_add_func("/definition/dirs/broken-list", test_dirs_broken_list);
+        g_test_add_func("/definition/dirs/load-errors", test_dirs_load_errors);
         g_test_add_func("/definition/equal", test_equal);
         g_test_add_func("/definition/allows/matrix", test_allows);
         g_test_add_func("/definition/allows/from-file", test_allows_from_file);

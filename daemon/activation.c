@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include "errors.h"
@@ -54,6 +55,10 @@ void service_stop_activation(Service *s) {
 
 /* Provider processes */
 
+static bool process_output_open(const Process *p) {
+        return p->output[0].source || p->output[1].source;
+}
+
 Process *process_free(Process *p) {
         if (!p)
                 return NULL;
@@ -61,8 +66,11 @@ Process *process_free(Process *p) {
                 p->service->process = NULL;
         LIST_REMOVE(processes, p->manager->processes, p);
         sd_event_source_disable_unref(p->child_source);
-        sd_event_source_disable_unref(p->output_source);
-        free(p->buffer);
+        for (size_t i = 0; i < ELEMENTSOF(p->output); i++) {
+                sd_event_source_disable_unref(p->output[i].source);
+                free(p->output[i].buffer);
+        }
+        free(p->identifier);
         free(p);
         return NULL;
 }
@@ -77,52 +85,61 @@ void process_kill_all(Manager *m, int sig) {
 }
 
 static const char *process_label(const Process *p) {
-        return p->service ? p->service->definition->name : "(removed)";
+        return p->identifier ? p->identifier : p->service ? p->service->definition->name : "(removed)";
 }
 
-static void process_log_line(Process *p, const char *line, size_t n) {
-        log_info("%s[" PID_FMT "]: %.*s", process_label(p), p->pid, (int) n, line);
+/* A line may say its own level, as the journal reads it (sd-daemon(3): "<3>text"). */
+static void process_log_line(ProcessOutput *o, const char *line, size_t n) {
+        int level = o->level;
+
+        if (n >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
+                level = line[1] - '0';
+                line += 3;
+                n -= 3;
+        }
+        log_full(level, "%s[" PID_FMT "]: %.*s", process_label(o->process), o->process->pid, (int) n, line);
 }
 
-static void process_flush_output(Process *p, bool all) {
-        char *start = p->buffer, *end = p->buffer + p->size, *nl;
+static void process_flush_output(ProcessOutput *o, bool all) {
+        char *start = o->buffer, *end = o->buffer + o->size, *nl;
 
         while ((nl = memchr(start, '\n', end - start))) {
-                process_log_line(p, start, nl - start);
+                process_log_line(o, start, nl - start);
                 start = nl + 1;
         }
         /* Cut over-long lines rather than growing without bound. */
         if (all || end - start >= MAX_OUTPUT_LINE) {
                 if (end > start)
-                        process_log_line(p, start, end - start);
+                        process_log_line(o, start, end - start);
                 start = end;
         }
-        memmove(p->buffer, start, end - start);
-        p->size = end - start;
+        memmove(o->buffer, start, end - start);
+        o->size = end - start;
 }
 
 static int on_process_output(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
-        Process *p = userdata;
+        ProcessOutput *o = userdata;
+        Process *p = o->process;
         char *b;
         ssize_t n;
 
-        b = realloc(p->buffer, p->size + MAX_OUTPUT_LINE);
+        b = realloc(o->buffer, o->size + MAX_OUTPUT_LINE);
         if (!b)
                 return log_error_errno(ENOMEM, "out of memory reading a provider's output: %m");
-        p->buffer = b;
+        o->buffer = b;
 
-        n = read(fd, p->buffer + p->size, MAX_OUTPUT_LINE);
+        n = read(fd, o->buffer + o->size, MAX_OUTPUT_LINE);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
         if (n <= 0) {
-                process_flush_output(p, /* all= */ true);
-                p->output_source = sd_event_source_disable_unref(p->output_source);
-                if (!p->child_source)
+                process_flush_output(o, /* all= */ true);
+                o->source = sd_event_source_disable_unref(o->source);
+                if (!p->child_source && !process_output_open(p))
                         process_free(p);
                 return 0;
         }
-        p->size += n;
-        process_flush_output(p, /* all= */ false);
+        o->size += n;
+        process_flush_output(o, /* all= */ false);
         return 0;
 }
 
@@ -165,7 +182,7 @@ static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *u
                 if (s->activation_events)
                         s->activation_events->process_exited(s, p, si);
         }
-        if (!p->output_source)
+        if (!process_output_open(p))
                 process_free(p);
         return 0;
 }
@@ -198,11 +215,27 @@ static char **build_environment(Service *s) {
         return env;
 }
 
+/* Under journald (the broker's stderr is the journal), the provider's stdout and stderr become
+ * journal streams of their own: filed under its identifier, at info and warning, its "<N>"
+ * prefixes honoured, with its own _PID and _UID (opened here, in the child, once it is the
+ * provider's user). Otherwise, or if the journal refuses, they stay the pipes to the broker. */
+static void connect_output_to_journal(const char *identifier) {
+        int out = sd_journal_stream_fd(identifier, LOG_INFO, /* level_prefix= */ 1);
+        int err = out >= 0 ? sd_journal_stream_fd(identifier, LOG_WARNING, /* level_prefix= */ 1) : -1;
+
+        if (out >= 0 && err >= 0) {
+                (void) dup2(out, STDOUT_FILENO);
+                (void) dup2(err, STDERR_FILENO);
+        }
+        /* Both close with close_range() below. */
+}
+
 /* In the child, between fork() and exec(): only async-signal-safe calls where it matters, and
- * nothing that could return to the daemon's code. No parent-death signal: at shutdown the daemon
- * sends SIGTERM itself, and a second one on its exit would kill providers that handle only one;
- * under systemd the unit's control group is stopped as a whole anyway. */
-static _Noreturn void run_provider(const Definition *d, int output_fd, char **env) {
+ * nothing that could return to the daemon's code (the broker is single-threaded: the journal's
+ * client calls are safe here too). No parent-death signal: at shutdown the daemon sends SIGTERM
+ * itself, and a second one on its exit would kill providers that handle only one; under systemd
+ * the unit's control group is stopped as a whole anyway. */
+static _Noreturn void run_provider(const Definition *d, const int output_fds[2], bool journal, char **env) {
         sigset_t none;
         int null_fd;
 
@@ -213,7 +246,7 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, char **en
 
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0 ||
-            dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0)
+            dup2(output_fds[0], STDOUT_FILENO) < 0 || dup2(output_fds[1], STDERR_FILENO) < 0)
                 _exit(EXIT_FAILURE);
 
         if (d->has_user && d->uid != geteuid()) {
@@ -223,6 +256,8 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, char **en
                         _exit(EXIT_FAILURE);
                 }
         }
+        if (journal)
+                connect_output_to_journal(definition_syslog_identifier(d));
 
         close_range(3, ~0U, 0);
         if (chdir("/") < 0)
@@ -233,13 +268,39 @@ static _Noreturn void run_provider(const Definition *d, int output_fd, char **en
         _exit(EXIT_EXEC_FAILED);
 }
 
+static void close_pipes(int fds[2][2]) {
+        for (size_t i = 0; i < 2; i++)
+                for (size_t j = 0; j < 2; j++)
+                        fds[i][j] = safe_close(fds[i][j]);
+}
+
+/* The broker's ends of the provider's stdout and stderr on the loop; they own the fds. */
+static void watch_output(Process *p, int fds[2][2]) {
+        static const int levels[2] = { LOG_INFO, LOG_WARNING };
+
+        for (size_t i = 0; i < 2; i++) {
+                ProcessOutput *o = &p->output[i];
+                int r;
+
+                *o = (ProcessOutput) { .process = p, .level = levels[i] };
+                r = sd_event_add_io(p->manager->event, &o->source, fds[i][0], EPOLLIN, on_process_output, o);
+                if (r < 0) {
+                        log_warning_errno(r, "%s[" PID_FMT "]: cannot read the provider's %s, ignoring: %m",
+                                          process_label(p), p->pid, i == 0 ? "stdout" : "stderr");
+                        continue;
+                }
+                (void) sd_event_source_set_io_fd_own(o->source, true);
+                fds[i][0] = -1;
+        }
+}
+
 static int spawn_provider(Service *s) {
         const Definition *d = s->definition;
         Manager *m = s->manager;
         _cleanup_(strv_freep) char **env = NULL;
-        _cleanup_(closep) int read_fd = -1, write_fd = -1;
         _cleanup_(freep) Process *p = NULL;
-        int fds[2], r;
+        int fds[2][2] = { { -1, -1 }, { -1, -1 } }, r;
+        bool journal = log_stderr_is_journal();
         pid_t pid;
 
         if (d->has_user && d->uid != geteuid() && geteuid() != 0) {
@@ -250,27 +311,41 @@ static int spawn_provider(Service *s) {
 
         env = build_environment(s);
         p = calloc(1, sizeof(Process));
-        r = !env || !p ? -ENOMEM : pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+        r = !env || !p ? -ENOMEM : 0;
+        if (r >= 0)
+                p->identifier = strdup(definition_syslog_identifier(d));
+        if (r >= 0 && !p->identifier)
+                r = -ENOMEM;
+        if (r >= 0 && (pipe2(fds[0], O_CLOEXEC) < 0 || pipe2(fds[1], O_CLOEXEC) < 0))
+                r = -errno;
         if (r < 0) {
+                close_pipes(fds);
+                if (p)
+                        free(p->identifier);
                 service_activation_failed(s, "app service '%s': cannot start the provider: %s", d->name, strerror(-r));
                 return r;
         }
-        read_fd = fds[0];
-        write_fd = fds[1];
 
         pid = fork();
         if (pid < 0) {
                 r = -errno;
+                close_pipes(fds);
+                free(p->identifier);
                 service_activation_failed(s, "app service '%s': cannot fork the provider: %s", d->name, strerror(errno));
                 return r;
         }
         if (pid == 0)
-                run_provider(d, write_fd, env);
+                run_provider(d, (const int[2]) { fds[0][1], fds[1][1] }, journal, env);
 
-        *p = (Process) { .manager = m, .service = s, .pid = pid };
+        fds[0][1] = safe_close(fds[0][1]);
+        fds[1][1] = safe_close(fds[1][1]);
+        p->manager = m;
+        p->service = s;
+        p->pid = pid;
         LIST_PREPEND(processes, m->processes, p);
         s->process = TAKE_PTR(p);
-        log_info("app service '%s': started provider '%s' as pid " PID_FMT, d->name, d->exec_argv[0], pid);
+        log_info("app service '%s': started provider '%s' as pid " PID_FMT "%s", d->name, d->exec_argv[0], pid,
+                 journal ? ", its output to the journal" : "");
         monitor_emit(m, "provider-started", "su", "service", d->name, "pid", (uint32_t) pid);
 
         /* Reaping comes after pending bus messages: a provider that registers and exits at once is
@@ -279,17 +354,14 @@ static int spawn_provider(Service *s) {
         if (r >= 0)
                 r = sd_event_source_set_priority(s->process->child_source, SD_EVENT_PRIORITY_IDLE);
         if (r < 0) {
+                close_pipes(fds);
                 (void) kill(pid, SIGKILL);
                 service_activation_failed(s, "app service '%s': cannot watch the provider: %s", d->name, strerror(-r));
                 return r;
         }
 
-        r = sd_event_add_io(m->event, &s->process->output_source, read_fd, EPOLLIN, on_process_output, s->process);
-        if (r >= 0) {
-                (void) sd_event_source_set_io_fd_own(s->process->output_source, true);
-                TAKE_FD(read_fd);
-        } else
-                log_warning_errno(r, "app service '%s': cannot read the provider's output, ignoring: %m", d->name);
+        watch_output(s->process, fds);
+        close_pipes(fds);
         return 0;
 }
 

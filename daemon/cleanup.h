@@ -18,6 +18,13 @@ static inline void closep(int *fd) {
                 close(*fd);
 }
 
+/* Closes fd if open; returns -1, for "fd = safe_close(fd)". */
+static inline int safe_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
 static inline void strv_free(char **l) {
         if (!l)
                 return;

@@ -65,6 +65,7 @@ Definition *definition_free(Definition *d) {
         free(d->description);
         strv_free(d->exec_argv);
         free(d->systemd_service);
+        free(d->syslog_identifier);
         free(d->user_name);
         free(d->allow_uids);
         free(d->allow_gids);
@@ -293,6 +294,31 @@ static int parse_systemd_service(Definition *d, const char *value, char **ret_me
                 return bad_value(ret_message, "'%s' is not a valid service unit name (expected NAME.service)",
                                  loggable(value));
         return set_string(&d->systemd_service, value);
+}
+
+#define SYSLOG_IDENTIFIER_MAX 64
+
+/* What journalctl -t takes and a log line's "NAME[PID]:" shows plainly: no blanks, no brackets. */
+static int parse_syslog_identifier(Definition *d, const char *value, char **ret_message) {
+        size_t n = strlen(value);
+
+        if (n == 0) {
+                free(d->syslog_identifier);
+                d->syslog_identifier = NULL;
+                return 0;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
+                      (value[i] >= '0' && value[i] <= '9') || strchr("._-+@:", value[i])))
+                        return bad_value(ret_message, "'%s' is not a valid identifier (letters, digits and . _ - + @ :)",
+                                         loggable(value));
+        if (n > SYSLOG_IDENTIFIER_MAX)
+                return bad_value(ret_message, "longer than %d characters", SYSLOG_IDENTIFIER_MAX);
+        return set_string(&d->syslog_identifier, value);
+}
+
+const char *definition_syslog_identifier(const Definition *d) {
+        return d->syslog_identifier ? d->syslog_identifier : d->name;
 }
 
 /* getpw*() and getgr*() return NULL with errno 0 (or one of these) for "no such entry". */
@@ -685,6 +711,7 @@ static const KeyParser app_service_keys[] = {
         { "Description", parse_description, /* raw= */ true },
         { "Exec", parse_exec, /* raw= */ true },
         { "SystemdService", parse_systemd_service, /* raw= */ false },
+        { "SyslogIdentifier", parse_syslog_identifier, /* raw= */ false },
         { "User", parse_user, /* raw= */ false },
         { "AllowUsers", parse_allow_users, /* raw= */ false },
         { "AllowGroups", parse_allow_groups, /* raw= */ false },
@@ -1245,6 +1272,7 @@ bool definition_equal(const Definition *a, const Definition *b) {
                 string_equal(a->description, b->description) &&
                 strv_equal(a->exec_argv, b->exec_argv) &&
                 string_equal(a->systemd_service, b->systemd_service) &&
+                string_equal(a->syslog_identifier, b->syslog_identifier) &&
                 a->has_user == b->has_user &&
                 (!a->has_user || (a->uid == b->uid && a->gid == b->gid)) &&
                 string_equal(a->user_name, b->user_name) &&

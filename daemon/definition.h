@@ -50,6 +50,8 @@ typedef struct Definition {
         char *description;         /* Description=, "" when absent */
         char **exec_argv;          /* Exec= split like a shell does; NULL when absent */
         char *systemd_service;     /* SystemdService=, NULL when absent */
+        char *syslog_identifier;   /* SyslogIdentifier=, NULL when absent: the provider's output is
+                                    * filed under the app service's name */
 
         bool has_user;             /* User= given and not empty */
         uid_t uid;                 /* User= resolved (only when has_user) */
@@ -156,6 +158,9 @@ bool definition_is_file_name(const char *name);
 
 /* The default search path (the contract's four directories), NULL-terminated, static. */
 char *const *definition_default_dirs(void);
+
+/* The identifier the provider's output is filed under: SyslogIdentifier=, or Name=. */
+const char *definition_syslog_identifier(const Definition *d);
 
 /* Rules of the contract, shared with the D-Bus layer. */
 bool definition_name_is_valid(const char *name);

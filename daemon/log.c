@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -20,6 +22,22 @@ void log_set_max_level(int level) {
 
 void log_set_plain(bool p) {
         plain = p;
+}
+
+bool log_stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        int n = 0;
+
+        if (!e || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n] != '\0')
+                return false;
+        return fstat(STDERR_FILENO, &st) == 0 && (unsigned long long) st.st_dev == dev &&
+               (unsigned long long) st.st_ino == ino;
+}
+
+void log_setup(void) {
+        plain = !log_stderr_is_journal() && isatty(STDERR_FILENO);
 }
 
 /* The word before a plain line: none for notice and info. */

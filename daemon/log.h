@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Logging to stderr with sd-daemon(3) priority prefixes ("<3>"), so that journald files each line
- * at its level when the daemon runs under systemd. */
+/* Logging to stderr: with sd-daemon(3) priority prefixes ("<3>") when stderr is the journal (as
+ * under systemd) or a pipe or file (a supervisor's log, a test's capture), so that each line keeps
+ * its level; as words for a person when stderr is a terminal (see log_set_plain). */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -12,6 +13,10 @@ void log_set_max_level(int level);
 /* For a person at a terminal (appserviced --verify): "warning: TEXT" and "error: TEXT" instead of
  * the sd-daemon prefixes; notice and info as the bare text. */
 void log_set_plain(bool plain);
+/* Decides from stderr: plain when it is a terminal. Call once at start-up. */
+void log_setup(void);
+/* Whether stderr is the journal: $JOURNAL_STREAM names its device and inode (systemd.exec(5)). */
+bool log_stderr_is_journal(void);
 int log_get_max_level(void);
 /* Accepts "emerg" … "debug" or 0 … 7; returns the level or -EINVAL. */
 int log_level_from_string(const char *s);

@@ -153,6 +153,7 @@ static int run(int argc, char *argv[]) {
         sigset_t mask;
         int r;
 
+        log_setup();
         r = manager_new(&m);
         if (r < 0)
                 return log_error_errno(r, "failed to set up: %m");

@@ -215,15 +215,24 @@ int service_admin_stop(Service *s, Completion *done, sd_bus_error *error);
 int service_admin_restart(Service *s, Completion *done, sd_bus_error *error);
 
 /* A provider process spawned through Exec=: reaped, its output logged line by line. */
+/* A provider's stdout or stderr, read through a pipe and logged line by line (when the journal
+ * does not take it directly: activation.c). */
+typedef struct ProcessOutput {
+        Process *process;
+        sd_event_source *source;         /* NULL once the pipe is closed */
+        int level;                       /* of a line without a "<N>" prefix */
+        char *buffer;                    /* an incomplete line */
+        size_t size;
+} ProcessOutput;
+
 struct Process {
         Manager *manager;
         Service *service;
         pid_t pid;
+        char *identifier;                /* its lines' "IDENTIFIER[PID]:" (SyslogIdentifier=) */
         sd_event_source *child_source;   /* NULL once reaped */
-        sd_event_source *output_source;  /* NULL once the pipe is closed */
+        ProcessOutput output[2];         /* stdout (info), stderr (warning) */
         bool stop_expected;              /* the broker signalled it: its exit is no crash */
-        char *buffer;                    /* an incomplete output line */
-        size_t size;
         LIST_FIELDS(Process, processes);
 };
 

@@ -3,6 +3,7 @@
 SystemdService=, and opens wait for the registration up to ActivationTimeoutSec."""
 
 import os
+import re
 
 import pytest
 
@@ -320,3 +321,38 @@ def test_systemd_service_is_ignored_from_a_file_owned_by_a_user(services_dir, da
         is None, 'a user-owned file started a system unit'
     assert any(line.startswith('<4>') and path in line and 'SystemdService=' in line
                for line in daemon.log_lines()), daemon.log_tail()
+
+
+# ---- the provider's output ----------------------------------------------------------------------
+
+def test_provider_output_is_filed_under_its_identifier_and_level(services_dir, daemon, agents):
+    """Without journald (here the broker's stderr is a file), a provider's stdout and stderr come
+    out in the broker's log as IDENTIFIER[PID]: lines, stdout at info and stderr at warning, a
+    line's own "<N>" prefix winning, as the journal would file them (tests/vm's systemd tier
+    checks the journal itself). A flood of output is cut into lines of at most 4 KiB and loses
+    nothing else."""
+    script = ('echo started; echo trouble >&2; echo "<3>broken"; echo "<7>detail" >&2; '
+              'head -c 20000 /dev/zero | tr "\\\\0" x; echo; exec sleep 60')
+    services_dir.write(ECHO, Exec="/bin/sh -c '%s'" % script, SyslogIdentifier='echo-app',
+                       ActivationTimeoutSec=30)
+    daemon.start()
+    agents.spawn('client', uid=GAMES_UID, gid=GAMES_GID).open(ECHO)
+    pid = daemon.wait_log(r"started provider '/bin/sh' as pid (\d+)$").group(1)
+    daemon.wait_log(r'^<6>echo-app\[%s\]: started$' % pid)
+    daemon.wait_log(r'^<4>echo-app\[%s\]: trouble$' % pid)
+    daemon.wait_log(r'^<3>echo-app\[%s\]: broken$' % pid)
+    daemon.wait_log(r'^<7>echo-app\[%s\]: detail$' % pid)
+    flood = re.compile(r'^<6>echo-app\[%s\]: (x+)$' % pid)
+
+    def pieces():
+        return [m.group(1) for m in map(flood.match, daemon.log_lines()) if m]
+    daemon.bus.wait_for(lambda: sum(map(len, pieces())) >= 20000, what='20000 bytes of output')
+    assert max(map(len, pieces())) <= 4096 and sum(map(len, pieces())) == 20000, \
+        [len(p) for p in pieces()]
+
+
+def test_provider_output_without_identifier_uses_the_service_name(services_dir, daemon, agents):
+    services_dir.write(ECHO, Exec="/bin/sh -c 'echo hello; exec sleep 60'", ActivationTimeoutSec=30)
+    daemon.start()
+    agents.spawn('client').open(ECHO)
+    daemon.wait_log(r'^<6>%s\[\d+\]: hello$' % re.escape(ECHO))

@@ -241,3 +241,49 @@ def test_user_bus(services_dir, bus, workdir):
         finally:
             agents.close_all()
             session.stop()
+
+
+def broker_output_on(terminal, env):
+    """What appserviced writes when it cannot reach its bus, on the given stderr."""
+    import subprocess
+    from conftest import APPSERVICED
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS='unix:path=/nonexistent/bus', **env)
+    proc = subprocess.run([APPSERVICED, '--system', '--services-dir=/nonexistent'],
+                          stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=env,
+                          timeout=30)
+    assert proc.returncode != 0
+    return proc
+
+
+@pytest.mark.parametrize('journal', [False, True], ids=['terminal', 'journal-on-a-terminal'])
+def test_log_for_a_person_on_a_terminal(journal):
+    """On a terminal the levels are words ("error: ..."), as systemd's tools write them; the
+    sd-daemon "<3>" prefixes are for the journal ($JOURNAL_STREAM naming stderr, which wins)
+    and for pipes and files (the other tests read them there)."""
+    import pty
+    main, side = pty.openpty()
+    try:
+        st = os.fstat(side)
+        broker_output_on(side, {'JOURNAL_STREAM': '%d:%d' % (st.st_dev, st.st_ino) if journal else ''})
+        os.close(side)
+        side = -1
+        out = b''
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(main)
+        if side >= 0:
+            os.close(side)
+    lines = out.decode(errors='replace').splitlines()
+    assert lines, 'nothing written'
+    if journal:
+        assert all(re.match(r'^<[0-7]>', line) for line in lines), lines
+    else:
+        assert not any(re.match(r'^<[0-7]>', line) for line in lines), lines
+        assert any(line.startswith('error: ') for line in lines), lines

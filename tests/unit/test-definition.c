@@ -223,6 +223,31 @@ static void test_bad_systemd_service(void) {
         assert_bad_value("SystemdService", "bad/name.service");
 }
 
+/* What the provider's output is filed under: the name, or SyslogIdentifier=. */
+static void test_syslog_identifier(void) {
+        _cleanup_(definition_freep) Definition *plain = parse_ok(HEAD, false);
+        _cleanup_(definition_freep) Definition *own = parse_ok(HEAD "SyslogIdentifier=echo-app@1:x+y_z.v\n", false);
+        _cleanup_(definition_freep) Definition *empty = parse_ok(HEAD "SyslogIdentifier=\n", false);
+        g_autofree char *longest = g_strdup_printf(HEAD "SyslogIdentifier=%s\n", "0123456789012345678901234567890123456789012345678901234567890123");
+        _cleanup_(definition_freep) Definition *at_limit = parse_ok(longest, false);
+
+        ASSERT_OR_RETURN(plain && own && empty && at_limit);
+        g_assert_null(plain->syslog_identifier);
+        g_assert_cmpstr(definition_syslog_identifier(plain), ==, "com.example.echo");
+        g_assert_cmpstr(definition_syslog_identifier(own), ==, "echo-app@1:x+y_z.v");
+        g_assert_cmpstr(definition_syslog_identifier(empty), ==, "com.example.echo");
+        g_assert_cmpuint(strlen(definition_syslog_identifier(at_limit)), ==, 64);
+        /* A reload sees the change. */
+        g_assert_false(definition_equal(plain, own));
+        g_assert_true(definition_equal(plain, empty));
+
+        assert_bad_value("SyslogIdentifier", "two words");
+        assert_bad_value("SyslogIdentifier", "echo[1]");
+        assert_bad_value("SyslogIdentifier", "a/b");
+        assert_bad_value("SyslogIdentifier", "\xc3\xa9" "cho");
+        assert_bad_value("SyslogIdentifier", "01234567890123456789012345678901234567890123456789012345678901234");
+}
+
 static void test_bad_user(void) {
         assert_bad_value("User", "no-such-user-appservice-test");
         assert_bad_value("User", "root nobody");
@@ -1294,7 +1319,8 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/definition/errors/provider", test_bad_provider);
         g_test_add_func("/definition/errors/exec", test_bad_exec);
         g_test_add_func("/definition/errors/systemd-service", test_bad_systemd_service);
-        g_test_add_func("/definition/errors/user", test_bad_user);
+                g_test_add_func("/definition/syslog-identifier", test_syslog_identifier);
+g_test_add_func("/definition/errors/user", test_bad_user);
         g_test_add_func("/definition/errors/allow-lists", test_bad_allow_lists);
         g_test_add_func("/definition/errors/numbers", test_bad_numbers);
         g_test_add_func("/definition/errors/timeouts", test_bad_timeouts);

@@ -4,7 +4,7 @@
 speaks the D-Bus contract directly (Gio only), so that what reaches the journal is what the
 contract's Service.Log asked for, nothing from the client library.
 
-It serves $APPSERVICE_NAME. A request with Action=fault reports an error through Service.Log
+It serves $APPSERVICE_NAME and says so on stdout, and once on stderr. A request with Action=fault reports an error through Service.Log
 (code and text from the request's Code and Text) before it answers {"Status": "ok"}.
 """
 
@@ -43,6 +43,8 @@ def main():
         Gio.DBusCallFlags.NONE, -1, None).unpack()
 
     print('serving %s at %s' % (name, service_path), flush=True)
+    # test_orchestrator.py finds both in the journal, each at its own priority.
+    print('%s: a line on stderr' % name, file=sys.stderr, flush=True)
     GLib.MainLoop().run()
 
 

@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NAME = 'com.example.vmfault'
 DEFINITION = '/etc/appservice/services/%s.appservice' % NAME
 FAULT_MESSAGE_ID = '252082dcf39e4594b97d557f67cc00ce'
+IDENTIFIER = 'vmfault-provider'
 
 
 def run(*args, check=True, **kw):
@@ -53,7 +54,7 @@ def definition():
     with open(DEFINITION, 'w') as f:
         f.write('[App Service]\nName=%s\nProvider=com.example.VmFault\n'
                 'Description=Reports faults on request\nExec=/usr/bin/python3 %s\n'
-                'IdleTimeoutSec=0\n' % (NAME, provider))
+                'IdleTimeoutSec=0\nSyslogIdentifier=%s\n' % (NAME, provider, IDENTIFIER))
     yield NAME
     os.unlink(DEFINITION)
     run('appservicectl', 'reload', check=False)
@@ -84,6 +85,25 @@ def test_a_provider_fault_reaches_the_journal_with_its_fields(definition):
     with open('/proc/%d/cmdline' % pid) as f:
         assert 'fault_provider.py' in f.read()
     assert entry['APPSERVICE_CALLER_UID'] == '0'
+
+
+def test_the_provider_output_is_in_the_journal_under_its_own_identifier(definition):
+    """Its stdout at info, its stderr at warning, with its own _PID and _UID, in the broker's
+    unit: journalctl -t IDENTIFIER (or -u appserviced) finds what a provider printed."""
+    pid = journal('APPSERVICE_FAULT_CODE=E_VM_SENSOR')[-1]['APPSERVICE_CALLER_PID']
+    entries = wait_for(lambda: (lambda e: len(e) >= 2 and e)(journal('SYSLOG_IDENTIFIER=%s' % IDENTIFIER)),
+                       'the provider\'s two lines in the journal')
+    by_message = {e['MESSAGE']: e for e in entries}
+    out = by_message['serving %s at /io/appservice1/service/%s' % (NAME, NAME.replace('.', '_2e'))]
+    err = by_message['%s: a line on stderr' % NAME]
+    assert (out['PRIORITY'], err['PRIORITY']) == ('6', '4')
+    for entry in (out, err):
+        assert entry['_PID'] == pid and entry['_UID'] == '0', entry
+        assert entry['_SYSTEMD_UNIT'] == 'appserviced.service', entry
+    # The broker says where the output went, and its own lines carry no "<N>" of their own.
+    broker = journal('_SYSTEMD_UNIT=appserviced.service', 'SYSLOG_IDENTIFIER=appserviced')
+    assert any('its output to the journal' in e['MESSAGE'] for e in broker), broker[-5:]
+    assert not [e for e in broker if e['MESSAGE'].startswith('<')], broker[-5:]
 
 
 def test_a_crashed_provider_is_reported_in_the_journal(definition):

@@ -501,6 +501,8 @@ class InstallTest:
             require(f'io.appservice1.{name}' in interfaces, f'{path}: no interface io.appservice1.{name}')
 
     def test_echo_example(self):
+        if self.args.examples != 'yes':
+            raise Skipped('the examples are not installed (-Dexamples=false)')
         provider = os.path.join(self.args.libexecdir, 'appservice', 'echo-provider')
         require_executable(self.staged(provider))
         definition = self.staged(os.path.join(self.args.datadir, 'appservice', 'services',
@@ -528,6 +530,8 @@ class InstallTest:
     def test_codegen(self, flags):
         """The staged appservice-codegen compiles the staged Hello contract into C that builds
         against the staged library, and into Python that compiles."""
+        if self.args.examples != 'yes':
+            raise Skipped('the examples, with the Hello contract, are not installed (-Dexamples=false)')
         codegen = self.staged(os.path.join(self.args.bindir, 'appservice-codegen'))
         require_executable(codegen)
         contract = self.staged(os.path.join(self.args.datadir, 'appservice', 'contracts', 'com.example.hello.contract'))
@@ -631,6 +635,7 @@ def main():
     parser.add_argument('--docs-built', default='', help='the API reference in the build tree')
     parser.add_argument('--introspection', choices=['yes', 'no'], default='no')
     parser.add_argument('--explorer', choices=['yes', 'no'], default='no')
+    parser.add_argument('--examples', choices=['yes', 'no'], default='yes')
     parser.add_argument('--localedir', default='')
     parser.add_argument('--sanitize', default='none', help='the value of b_sanitize')
     parser.add_argument('--asan-preload', default='')

@@ -15,7 +15,7 @@
 #define APPSERVICE_ERROR_CLOSED                  "io.appservice1.Error.Closed"
 #define APPSERVICE_ERROR_UNKNOWN_REQUEST         "io.appservice1.Error.UnknownRequest"
 #define APPSERVICE_ERROR_ALREADY_REGISTERED      "io.appservice1.Error.AlreadyRegistered"
-/* Since 0.4.0: a message that breaks the service's contract (Contract=). */
+/* A message that breaks the service's contract (Contract=). */
 #define APPSERVICE_ERROR_CONTRACT_VIOLATION      "io.appservice1.Error.ContractViolation"
 
 #define APPSERVICE_BUS_NAME        "io.appservice1"

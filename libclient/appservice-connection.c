@@ -326,7 +326,7 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          * %APP_SERVICE_ERROR_APP_UNAVAILABLE. Once open, a remote connection is used as a local
          * one. Set it before opening. %NULL on the provider side.
          *
-         * Since: 0.3.0
+         * Since: 0.1
          */
         properties[PROP_NODE] = g_param_spec_string(
                 "node", NULL, NULL, NULL,
@@ -370,7 +370,7 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          *
          * On the provider side, the identity of the client that opened the connection, an
          * `a{sv}`: at least `uid` (`u`), `gid` (`u`) and `pid` (`u`), and where known `app-id`
-         * (`s`) and `unit` (`s`); for a connection made by `SubmitAction` (since 0.2) also
+         * (`s`) and `unit` (`s`); for a connection made by `SubmitAction` also
          * `action` (`s`) and, when the sender is a provider, `service` (`s`): see
          * [property@AppService.Connection:action] and
          * [property@AppService.Connection:caller-app-service-name]. %NULL on the client side.
@@ -389,7 +389,7 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          * `set-temperature` (the `action` of [property@AppService.Connection:caller]). %NULL for
          * the connections clients open, and on the client side.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_ACTION] = g_param_spec_string("action", NULL, NULL, NULL,
                                                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -402,7 +402,7 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          * that provider serves (the `service` of [property@AppService.Connection:caller]): who
          * sent the action. %NULL otherwise.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_CALLER_APP_SERVICE_NAME] = g_param_spec_string(
                 "caller-app-service-name", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
@@ -432,7 +432,7 @@ static void app_service_connection_class_init(AppServiceConnectionClass *klass) 
          * side, from the start) and kept after the connection closed. Nothing else changes for
          * the application: see the overview, "Direct links".
          *
-         * Since: 0.4
+         * Since: 0.1
          */
         properties[PROP_DIRECT] = g_param_spec_boolean("direct", NULL, NULL, FALSE,
                                                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY |
@@ -640,7 +640,7 @@ void app_service_connection_set_package_family_name(AppServiceConnection *self,
  * Returns: (nullable) (transfer none): the node name, or %NULL for this node; owned by @self and
  *   valid until it is set again or @self is finalized
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 const gchar *app_service_connection_get_node(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
@@ -654,7 +654,7 @@ const gchar *app_service_connection_get_node(AppServiceConnection *self) {
  *
  * Sets [property@AppService.Connection:node]. It takes effect at the next open.
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 void app_service_connection_set_node(AppServiceConnection *self, const gchar *node) {
         g_return_if_fail(APP_SERVICE_IS_CONNECTION(self));
@@ -730,7 +730,7 @@ static const gchar *caller_string(AppServiceConnection *self, const gchar *key) 
  * Returns: (nullable) (transfer none): the action, or %NULL; owned by @self and valid as long as
  *   it is
  *
- * Since: 0.2
+ * Since: 0.1
  */
 const gchar *app_service_connection_get_action(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
@@ -747,7 +747,7 @@ const gchar *app_service_connection_get_action(AppServiceConnection *self) {
  * Returns: (nullable) (transfer none): the app service name, or %NULL; owned by @self and valid
  *   as long as it is
  *
- * Since: 0.2
+ * Since: 0.1
  */
 const gchar *app_service_connection_get_caller_app_service_name(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), NULL);
@@ -777,7 +777,7 @@ gboolean app_service_connection_get_is_open(AppServiceConnection *self) {
  *
  * Returns: whether the connection was opened with a direct link
  *
- * Since: 0.4
+ * Since: 0.1
  */
 gboolean app_service_connection_get_direct(AppServiceConnection *self) {
         g_return_val_if_fail(APP_SERVICE_IS_CONNECTION(self), FALSE);

@@ -155,7 +155,7 @@ DEFINE_ENUM_TYPE(app_service_error_get_type, "AppServiceError",
  *
  * Returns: the #GType
  *
- * Since: 0.2
+ * Since: 0.1
  */
 DEFINE_ENUM_TYPE(app_service_log_level_get_type, "AppServiceLogLevel",
                  V(APP_SERVICE_LOG_LEVEL_DEBUG, "debug"),

@@ -121,7 +121,7 @@ typedef enum {
  * @APP_SERVICE_ERROR_NOT_OPEN: the connection is not open (never opened, or closed already).
  * @APP_SERVICE_ERROR_CONTRACT_VIOLATION: io.appservice1.Error.ContractViolation: the message, or
  *   the answer to it, broke the app service's contract (a wrong, missing or extra key, an unknown
- *   action); the message names the action, the key and what was expected. Since: 0.4
+ *   action); the message names the action, the key and what was expected.
  *
  * Error codes of the %APP_SERVICE_ERROR domain: one per error of the io.appservice1 D-Bus
  * contract (registered with g_dbus_error_register_error_domain(), so remote errors arrive with
@@ -158,7 +158,7 @@ typedef enum {
  * The level of a line a provider reports with [method@AppService.Provider.log]: the levels of
  * the `io.appservice1.Service.Log` method, whose names are the nicks of this enumeration.
  *
- * Since: 0.2
+ * Since: 0.1
  */
 typedef enum {
         APP_SERVICE_LOG_LEVEL_DEBUG,

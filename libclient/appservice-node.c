@@ -32,7 +32,7 @@
  * After [method@AppService.Node.start_monitoring], the broker sends this process its live
  * events, which the node emits as [signal@AppService.Node::monitor-event].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 
 struct _AppServiceNode {
@@ -335,7 +335,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * [ctor@AppService.Node.new], by g_initable_init() or g_async_initable_init_async(),
          * or else by the first call that needs it (or by reading this property).
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_BUS] = g_param_spec_object(
                 "bus", NULL, NULL, G_TYPE_DBUS_CONNECTION,
@@ -350,7 +350,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * broker, and while no broker owns `io.appservice1`. Kept up to date, with a
          * notification at each change, while the node's main context runs.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_STATE] = g_param_spec_string(
                 "state", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -363,7 +363,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * When the broker is replaced, the node asks the new one to monitor again; if that is
          * refused, it becomes %FALSE.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_MONITORING] = g_param_spec_boolean(
                 "monitoring", NULL, NULL, FALSE, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -376,7 +376,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * user takes. %FALSE by default: a caller polkit does not authorize at once gets
          * %APP_SERVICE_ERROR_NOT_AUTHORIZED.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_ALLOW_INTERACTIVE_AUTHORIZATION] = g_param_spec_boolean(
                 "allow-interactive-authorization", NULL, NULL, FALSE,
@@ -404,7 +404,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
          * The signal is detailed by the type: connect to `monitor-event::fault` for faults
          * only.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         signals[SIGNAL_MONITOR_EVENT] = g_signal_new("monitor-event", G_TYPE_FROM_CLASS(klass),
                                                      G_SIGNAL_RUN_LAST | G_SIGNAL_DETAILED, 0, NULL, NULL, NULL,
@@ -423,7 +423,7 @@ static void app_service_node_class_init(AppServiceNodeClass *klass) {
  *
  * Returns: (transfer full): a new node; free it with g_object_unref()
  *
- * Since: 0.2
+ * Since: 0.1
  */
 AppServiceNode *app_service_node_new(void) {
         AppServiceNode *self = g_object_new(APP_SERVICE_TYPE_NODE, NULL);
@@ -444,7 +444,7 @@ AppServiceNode *app_service_node_new(void) {
  *
  * Returns: (transfer full): a new node; free it with g_object_unref()
  *
- * Since: 0.2
+ * Since: 0.1
  */
 AppServiceNode *app_service_node_new_for_bus(GDBusConnection *bus) {
         AppServiceNode *self;
@@ -465,7 +465,7 @@ AppServiceNode *app_service_node_new_for_bus(GDBusConnection *bus) {
  * Returns: (nullable) (transfer none): the bus, owned by @self and valid as long as it is; %NULL
  *   if the default bus could not be reached
  *
- * Since: 0.2
+ * Since: 0.1
  */
 GDBusConnection *app_service_node_get_bus(AppServiceNode *self) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), NULL);
@@ -481,7 +481,7 @@ GDBusConnection *app_service_node_get_bus(AppServiceNode *self) {
  * Returns: (nullable) (transfer none): `starting`, `running`, `stopping`, or %NULL while not
  *   known; owned by @self and valid until the state changes (copy it to keep it)
  *
- * Since: 0.2
+ * Since: 0.1
  */
 const gchar *app_service_node_get_state(AppServiceNode *self) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), NULL);
@@ -496,7 +496,7 @@ const gchar *app_service_node_get_state(AppServiceNode *self) {
  *
  * Returns: whether the broker sends this node its live events
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_get_monitoring(AppServiceNode *self) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);
@@ -511,7 +511,7 @@ gboolean app_service_node_get_monitoring(AppServiceNode *self) {
  *
  * Returns: whether polkit may ask the user to authenticate
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_get_allow_interactive_authorization(AppServiceNode *self) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);
@@ -526,7 +526,7 @@ gboolean app_service_node_get_allow_interactive_authorization(AppServiceNode *se
  * Sets [property@AppService.Node:allow-interactive-authorization], for the calls made from now
  * on.
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_set_allow_interactive_authorization(AppServiceNode *self, gboolean allow) {
         g_return_if_fail(APP_SERVICE_IS_NODE(self));
@@ -642,7 +642,7 @@ static gboolean node_call_sync(AppServiceNode *self, const gchar *method, GVaria
  *
  * Finish with [method@AppService.Node.start_service_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_start_service(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data) {
@@ -664,7 +664,7 @@ void app_service_node_start_service(AppServiceNode *self, const gchar *name, GCa
  *
  * Returns: %TRUE if a provider of the service is registered, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_start_service_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_start_service, error);
@@ -682,7 +682,7 @@ gboolean app_service_node_start_service_finish(AppServiceNode *self, GAsyncResul
  *
  * Returns: %TRUE if a provider of the service is registered, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_start_service_sync(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                              GError **error) {
@@ -713,7 +713,7 @@ gboolean app_service_node_start_service_sync(AppServiceNode *self, const gchar *
  *
  * Finish with [method@AppService.Node.stop_service_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_stop_service(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data) {
@@ -735,7 +735,7 @@ void app_service_node_stop_service(AppServiceNode *self, const gchar *name, GCan
  *
  * Returns: %TRUE if no provider of the service runs any more, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_stop_service_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_stop_service, error);
@@ -755,7 +755,7 @@ gboolean app_service_node_stop_service_finish(AppServiceNode *self, GAsyncResult
  *
  * Returns: %TRUE if no provider of the service runs any more, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_stop_service_sync(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                             GError **error) {
@@ -784,7 +784,7 @@ gboolean app_service_node_stop_service_sync(AppServiceNode *self, const gchar *n
  *
  * Finish with [method@AppService.Node.restart_service_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_restart_service(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data) {
@@ -806,7 +806,7 @@ void app_service_node_restart_service(AppServiceNode *self, const gchar *name, G
  *
  * Returns: %TRUE if the new provider is registered, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_restart_service_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_restart_service, error);
@@ -825,7 +825,7 @@ gboolean app_service_node_restart_service_finish(AppServiceNode *self, GAsyncRes
  *
  * Returns: %TRUE if the new provider is registered, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_restart_service_sync(AppServiceNode *self, const gchar *name, GCancellable *cancellable,
                                                GError **error) {
@@ -856,7 +856,7 @@ gboolean app_service_node_restart_service_sync(AppServiceNode *self, const gchar
  *
  * Finish with [method@AppService.Node.set_service_enabled_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_set_service_enabled(AppServiceNode *self, const gchar *name, gboolean enabled,
                                           GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -879,7 +879,7 @@ void app_service_node_set_service_enabled(AppServiceNode *self, const gchar *nam
  *
  * Returns: %TRUE if the broker applied the setting, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_set_service_enabled_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_set_service_enabled, error);
@@ -898,7 +898,7 @@ gboolean app_service_node_set_service_enabled_finish(AppServiceNode *self, GAsyn
  *
  * Returns: %TRUE if the broker applied the setting, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_set_service_enabled_sync(AppServiceNode *self, const gchar *name, gboolean enabled,
                                                    GCancellable *cancellable, GError **error) {
@@ -925,7 +925,7 @@ gboolean app_service_node_set_service_enabled_sync(AppServiceNode *self, const g
  *
  * Finish with [method@AppService.Node.reload_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_reload(AppServiceNode *self, GCancellable *cancellable, GAsyncReadyCallback callback,
                              gpointer user_data) {
@@ -945,7 +945,7 @@ void app_service_node_reload(AppServiceNode *self, GCancellable *cancellable, GA
  *
  * Returns: %TRUE if the broker applied the definitions, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_reload_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_reload, error);
@@ -962,7 +962,7 @@ gboolean app_service_node_reload_finish(AppServiceNode *self, GAsyncResult *resu
  *
  * Returns: %TRUE if the broker applied the definitions, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_reload_sync(AppServiceNode *self, GCancellable *cancellable, GError **error) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);
@@ -1050,7 +1050,7 @@ static void on_start_monitoring_reply(GObject *source, GAsyncResult *result, gpo
  *
  * Finish with [method@AppService.Node.start_monitoring_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_start_monitoring(AppServiceNode *self, GCancellable *cancellable,
                                        GAsyncReadyCallback callback, gpointer user_data) {
@@ -1074,7 +1074,7 @@ void app_service_node_start_monitoring(AppServiceNode *self, GCancellable *cance
  *
  * Returns: %TRUE if the broker sends this node its events, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_start_monitoring_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_start_monitoring, error);
@@ -1092,7 +1092,7 @@ gboolean app_service_node_start_monitoring_finish(AppServiceNode *self, GAsyncRe
  *
  * Returns: %TRUE if the broker sends this node its events, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_start_monitoring_sync(AppServiceNode *self, GCancellable *cancellable, GError **error) {
         g_autoptr(GDBusMessage) message = NULL;
@@ -1140,7 +1140,7 @@ static gboolean stop_monitoring_locally(AppServiceNode *self) {
  *
  * Finish with [method@AppService.Node.stop_monitoring_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_node_stop_monitoring(AppServiceNode *self, GCancellable *cancellable,
                                       GAsyncReadyCallback callback, gpointer user_data) {
@@ -1171,7 +1171,7 @@ void app_service_node_stop_monitoring(AppServiceNode *self, GCancellable *cancel
  *
  * Returns: %TRUE if the broker stopped sending events, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_stop_monitoring_finish(AppServiceNode *self, GAsyncResult *result, GError **error) {
         return node_call_finish(self, result, app_service_node_stop_monitoring, error);
@@ -1188,7 +1188,7 @@ gboolean app_service_node_stop_monitoring_finish(AppServiceNode *self, GAsyncRes
  *
  * Returns: %TRUE if the broker stopped sending events, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_node_stop_monitoring_sync(AppServiceNode *self, GCancellable *cancellable, GError **error) {
         g_return_val_if_fail(APP_SERVICE_IS_NODE(self), FALSE);

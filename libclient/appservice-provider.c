@@ -397,7 +397,7 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
          * `StateUpdate`, with [signal@AppService.Provider::state-update]. %NULL before the first
          * registration (or from a broker older than 0.2).
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         properties[PROP_NODE_STATE] = g_param_spec_string(
                 "node-state", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
@@ -414,7 +414,7 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
          * registered providers, in order. [property@AppService.Provider:node-state] has the new
          * state already.
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         signals[SIGNAL_STATE_UPDATE] = g_signal_new("state-update", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
                                                     NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
@@ -434,7 +434,7 @@ static void app_service_provider_class_init(AppServiceProviderClass *klass) {
          * unregister itself later; a provider that does not unregister within the service's
          * `StopTimeoutSec=` is made to stop (a process the broker started gets `SIGTERM`).
          *
-         * Since: 0.2
+         * Since: 0.1
          */
         signals[SIGNAL_STOP_REQUESTED] = g_signal_new_class_handler(
                 "stop-requested", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, G_CALLBACK(stop_requested_default),
@@ -569,7 +569,7 @@ gboolean app_service_provider_get_registered(AppServiceProvider *self) {
  * Returns: (nullable) (transfer none): `starting`, `running`, `stopping`, or %NULL before the
  *   first registration; owned by @self and valid until the state changes (copy it to keep it)
  *
- * Since: 0.2
+ * Since: 0.1
  */
 const gchar *app_service_provider_get_node_state(AppServiceProvider *self) {
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), NULL);
@@ -580,7 +580,7 @@ const gchar *app_service_provider_get_node_state(AppServiceProvider *self) {
  * app_service_provider_get_property_value:
  * @self: a provider, registered at least once
  * @kind: `"static"` for the definition's `[Properties]`, `"security"` for its `[Secrets]`, or
- *   `"settings"` for the node's settings (`node-name`, `version`, and since 0.2 `state`)
+ *   `"settings"` for the node's settings (`node-name`, `version`, and `state`)
  * @name: the property's name
  *
  * Looks up a value the broker gave the provider when it registered: the microServiceBus
@@ -1155,7 +1155,7 @@ static void on_submit_reply(GObject *source, GAsyncResult *result, gpointer user
  *
  * Finish with [method@AppService.Provider.submit_action_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_provider_submit_action(AppServiceProvider *self, const gchar *destination, const gchar *action,
                                         GVariant *message, GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -1196,7 +1196,7 @@ void app_service_provider_submit_action(AppServiceProvider *self, const gchar *d
  * Returns: %TRUE if the message was delivered (@responses and @failures say how each receiver
  *   answered), %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_provider_submit_action_finish(AppServiceProvider *self, GAsyncResult *result,
                                                    GVariant **responses, GVariant **failures, GError **error) {
@@ -1233,7 +1233,7 @@ gboolean app_service_provider_submit_action_finish(AppServiceProvider *self, GAs
  *
  * Returns: %TRUE if the message was delivered, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_provider_submit_action_sync(AppServiceProvider *self, const gchar *destination,
                                                  const gchar *action, GVariant *message, GVariant **responses,
@@ -1354,7 +1354,7 @@ static void on_submit_message_done(GObject *source, GAsyncResult *result, gpoint
  *
  * Finish with [method@AppService.Provider.submit_message_finish].
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 void app_service_provider_submit_message(AppServiceProvider *self, GVariant *message, GCancellable *cancellable,
                                          GAsyncReadyCallback callback, gpointer user_data) {
@@ -1381,7 +1381,7 @@ void app_service_provider_submit_message(AppServiceProvider *self, GVariant *mes
  *   [method@AppService.Provider.submit_message]); free it with g_variant_unref(). %NULL with
  *   @error set if the message was not taken
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 GVariant *app_service_provider_submit_message_finish(AppServiceProvider *self, GAsyncResult *result,
                                                      GError **error) {
@@ -1405,7 +1405,7 @@ GVariant *app_service_provider_submit_message_finish(AppServiceProvider *self, G
  * Returns: (transfer full): the bridge's response, an `a{sv}` with `status` and `id`; free it
  *   with g_variant_unref(). %NULL with @error set if the message was not taken
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 GVariant *app_service_provider_submit_message_sync(AppServiceProvider *self, GVariant *message,
                                                    GCancellable *cancellable, GError **error) {
@@ -1493,7 +1493,7 @@ static void on_log_reply(GObject *source, GAsyncResult *result, gpointer user_da
  *
  * Finish with [method@AppService.Provider.log_finish].
  *
- * Since: 0.2
+ * Since: 0.1
  */
 void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
                               const gchar *message, GCancellable *cancellable, GAsyncReadyCallback callback,
@@ -1522,7 +1522,7 @@ void app_service_provider_log(AppServiceProvider *self, AppServiceLogLevel level
  *
  * Returns: %TRUE if the broker took the line, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_provider_log_finish(AppServiceProvider *self, GAsyncResult *result, GError **error) {
         g_return_val_if_fail(APP_SERVICE_IS_PROVIDER(self), FALSE);
@@ -1545,7 +1545,7 @@ gboolean app_service_provider_log_finish(AppServiceProvider *self, GAsyncResult 
  *
  * Returns: %TRUE if the broker took the line, %FALSE with @error set otherwise
  *
- * Since: 0.2
+ * Since: 0.1
  */
 gboolean app_service_provider_log_sync(AppServiceProvider *self, AppServiceLogLevel level, const gchar *code,
                                        const gchar *message, GCancellable *cancellable, GError **error) {

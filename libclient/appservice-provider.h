@@ -17,7 +17,7 @@ G_BEGIN_DECLS
  * The name of the app service that takes messages for the cloud, `io.appservice.cloud`: the
  * node's bridge (`appservice-mqtt`). [method@AppService.Provider.submit_message] sends to it.
  *
- * Since: 0.3.0
+ * Since: 0.1
  */
 #define APP_SERVICE_CLOUD_NAME "io.appservice.cloud"
 

@@ -174,7 +174,7 @@ static void app_service_request_class_init(AppServiceRequestClass *klass) {
          * AppServiceRequest:id:
          *
          * The broker's id of the request, unique while the broker runs; on a connection with a
-         * direct link (since 0.4, see [property@AppService.Connection:direct]), the link's id,
+         * direct link (see [property@AppService.Connection:direct]), the link's id,
          * unique on that connection.
          *
          * Since: 0.1

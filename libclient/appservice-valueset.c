@@ -16,7 +16,7 @@
 /**
  * app_service_value_new_null:
  *
- * Makes the null value of a ValueSet: a variant holding an empty array of variants (`@av []`),
+ * Makes the null value of a ValueSet: a variant holding an empty array of variants (<code>&#64;av []</code>),
  * the contract's stand-in for the null of other languages.
  *
  * Returns: (transfer none): a floating reference to a new null value
@@ -31,7 +31,7 @@ GVariant *app_service_value_new_null(void) {
  * app_service_value_is_null:
  * @value: (nullable): a value of a ValueSet (or a variant holding one)
  *
- * Tells whether @value is the null value: an empty array of variants (`@av []`). A variant
+ * Tells whether @value is the null value: an empty array of variants (<code>&#64;av []</code>). A variant
  * holding such an array counts as null too, and so does %NULL.
  *
  * Returns: whether @value is null
@@ -423,11 +423,11 @@ gboolean app_service_value_set_get_double(GVariant *value_set, const gchar *key,
 /**
  * app_service_value_set_parse:
  * @text: a ValueSet in the GVariant text format, for example
- *   `{"Action": <"Echo">, "Count": <@i 5>}`
+ *   <code>{"Action": &lt;"Echo"&gt;, "Count": &lt;&#64;i 5&gt;}</code>
  * @error: return location for a #GError, or %NULL
  *
  * Parses a ValueSet from the GVariant text format (see g_variant_parse()), the format
- * [func@AppService.value_set_print] writes. The text must be an `a{sv}`: `{}` or `@a{sv} {}` is
+ * [func@AppService.value_set_print] writes. The text must be an `a{sv}`: `{}` or <code>&#64;a{sv} {}</code> is
  * the empty ValueSet.
  *
  * Returns: (transfer full) (nullable): the ValueSet, or %NULL with @error set: a
@@ -473,13 +473,13 @@ static gboolean looks_typed(const gchar *text) {
  * comes before the first `=`. The value is read this way:
  *
  * - if it starts with `@`, `<`, `[`, `(`, `{`, `'`, `"`, `-`, a digit, `true` or `false`, and
- *   g_variant_parse() accepts the whole of it, it is that GVariant: `count=@i 5` is the int32 5,
+ *   g_variant_parse() accepts the whole of it, it is that GVariant: <code>count=&#64;i 5</code> is the int32 5,
  *   `count=5` is the int32 5 too (an unannotated integer is an int32, `2.5` a double),
  *   `flag=true` a boolean, `text="a b"` the string `a b`, `list=["a", "b"]` an array of
- *   strings, `id=@t 7` a uint64, `nothing=@av []` the null value;
+ *   strings, <code>id=&#64;t 7</code> a uint64, <code>nothing=&#64;av []</code> the null value;
  * - otherwise it is a string, as written: `name=hello world` is the string `hello world`, and
  *   so are `version=1.2.3` and `-x`, which do not parse. An empty value is the empty string;
- * - except that a value starting with `@` (an explicit type) must parse: `n=@i five` is an
+ * - except that a value starting with `@` (an explicit type) must parse: <code>n=&#64;i five</code> is an
  *   error, not a string.
  *
  * Quote a string that would parse as something else: `zip="01234"`.

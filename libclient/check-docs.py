@@ -8,9 +8,13 @@
 - every public symbol of the GIR (class, constructor, method, function, property, signal,
   enumeration and its members, error domain) has its page in the generated reference;
 - every one of them says since when it exists (Since: in the doc comment);
-- every function that returns a pointer says who owns it.
+- every function that returns a pointer says who owns it;
+- no inline code span (`...`) in the doc comments and pages holds a gtk-doc sigil (@name, %NAME,
+  #Type): gi-docgen turns those into references even there, so that `@av []` showed as "av"
+  and `<@i 5>` as "<". Such text goes in a fenced block, or in <code> with &#64; for the @.
 """
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -79,8 +83,23 @@ def check_callables(docs_dir, owner, element, what_prefix):
             check_return_ownership(callable_, what)
 
 
+SIGIL_IN_SPAN = re.compile(r"`(?:[^`\n]*?[^\w`])?[@%#][A-Za-z0-9_][^`\n]*`")
+
+
+def check_no_sigils_in_code(name, text):
+    """Inline code spans with a gtk-doc sigil, outside fenced blocks."""
+    bad, fenced = [], False
+    for line in text.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            bad += SIGIL_IN_SPAN.findall(line)
+    check(not bad, f"{name}: no gtk-doc sigil inside an inline code span", "\n".join(bad))
+
+
 def main():
     gir, docs_dir, gidocgen = sys.argv[1:4]
+    content_dir = os.path.dirname(os.path.abspath(__file__))
 
     run = subprocess.run([gidocgen, "check", "--add-include-path", os.path.dirname(gir), gir],
                          capture_output=True, text=True)
@@ -90,6 +109,11 @@ def main():
           "\n".join(complaints) or f"exit status {run.returncode}")
 
     namespace = ET.parse(gir).getroot().find("core:namespace", NS)
+
+    docs = "\n".join(d.text or "" for d in namespace.iter("{%s}doc" % NS["core"]))
+    check_no_sigils_in_code("the doc comments (GIR)", docs)
+    for page_name in ("overview.md", "threads.md"):
+        check_no_sigils_in_code(page_name, read(os.path.join(content_dir, page_name)))
 
     for cls in namespace.findall("core:class", NS):
         name = cls.get("name")

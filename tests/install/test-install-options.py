@@ -3,7 +3,8 @@
 """The install options: what `meson install` would write for a prefix and options a user picks,
 read from `meson introspect --installed` of a fresh configuration of the source tree (nothing is
 built or installed). Checks that no file goes outside a prefix such as one under /tmp (the
-systemd units included), and that -Dexamples=false, -Dgpio=disabled, -Dudev=false and
+systemd units included), that `meson compile docs` says why there is no API reference when
+it is not built, and that -Dexamples=false, -Dgpio=disabled, -Dudev=false and
 -Dmqtt=disabled leave out what they name and nothing else.
 
 TAP on stdout, one line per check. Usage: test-install-options.py SOURCE-ROOT MESON
@@ -25,8 +26,8 @@ UDEV = ('60-appservice-gpio.rules',)
 MQTT = ('appservice-mqtt', 'io.appservice.cloud.appservice', '/doc/appservice/mqtt/')
 
 
-def installed(source, meson, work, prefix, options):
-    build = tempfile.mkdtemp(dir=work)
+def installed(source, meson, work, prefix, options, build=None):
+    build = build or tempfile.mkdtemp(dir=work)
     result = subprocess.run([meson, 'setup', '--prefix', prefix] + BASE + options + [build, source],
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -49,7 +50,16 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix='appservice-install-options-') as work:
         prefix = os.path.join(work, 'prefix')
-        everything = installed(source, meson, work, prefix, [])
+        first = os.path.join(work, 'first')
+        everything = installed(source, meson, work, prefix, [], build=first)
+
+        def docs_target_says_why():
+            result = subprocess.run([meson, 'compile', '-C', first, 'docs'], capture_output=True, text=True,
+                                    timeout=120)
+            assert result.returncode != 0, 'meson compile docs succeeded without the reference'
+            assert 'the API reference is not built: -Ddocs=disabled' in result.stdout + result.stderr, \
+                result.stdout[-2000:] + result.stderr[-2000:]
+        check('without the API reference, `meson compile docs` fails saying why', docs_target_says_why)
 
         def under_prefix():
             outside = [p for p in everything if not p.startswith(prefix + '/')]

@@ -114,6 +114,9 @@ refused = GLib.Error.new_literal(AppService.error_quark(), 'no', AppService.Erro
 print('status from error', AppService.connection_status_from_error(refused).value_nick)
 print(AppService.Connection.__gtype__.name, AppService.Connection.find_property('app-service-name').name)
 print('typelib', gi.Repository.get_default().get_typelib_path('AppService'))
+import gi.overrides.AppService
+print('overrides', gi.overrides.AppService.__file__)
+print('dict', AppService.unpack(AppService.value_set({'n': 1, 'x': None})))
 with open('/proc/self/maps') as maps:
     print('library', *sorted({line[line.index('/'):].strip() for line in maps if '/libappservice-1.so' in line}))
 '''
@@ -126,6 +129,7 @@ PYTHON_EXPECTED = [
     'statuses 3 5 1',
     'status from error not-authorized',
     'AppServiceConnection app-service-name',
+    "dict {'n': 1, 'x': None}",
 ]
 
 GJS_PROGRAM = r'''
@@ -261,6 +265,9 @@ class InstallTest:
         env = dict(os.environ)
         env['LD_LIBRARY_PATH'] = self.libdir
         env['GI_TYPELIB_PATH'] = self.typelib_dir
+        if self.args.python_overrides_dir:
+            # The site directory that holds gi/overrides/AppService.py.
+            env['PYTHONPATH'] = os.path.dirname(os.path.dirname(self.staged(self.args.python_overrides_dir)))
         if preload and self.args.asan_preload:
             env['LD_PRELOAD'] = self.args.asan_preload
             # Interpreters leak by design.
@@ -430,7 +437,11 @@ class InstallTest:
         typelib = [line.split(' ', 1)[1] for line in lines if line.startswith('typelib ')]
         require(typelib == [os.path.join(self.typelib_dir, 'AppService-1.0.typelib')],
                 f'loaded the typelib {typelib}, not the staged one in {self.typelib_dir}')
-        require_lines([line for line in lines if not line.startswith(('library ', 'typelib '))], PYTHON_EXPECTED)
+        overrides = [line.split(' ', 1)[1] for line in lines if line.startswith('overrides ')]
+        want = os.path.join(self.staged(self.args.python_overrides_dir), 'AppService.py')
+        require(overrides == [want], f'loaded the overrides {overrides}, not the staged {want}')
+        require_lines([line for line in lines if not line.startswith(('library ', 'typelib ', 'overrides '))],
+                      PYTHON_EXPECTED)
 
     def test_gjs(self):
         if self.args.introspection != 'yes':
@@ -600,7 +611,7 @@ class InstallTest:
         tap.check('only app_service_* symbols are exported', self.test_exports)
         tap.check('no installed ELF file has an RPATH or RUNPATH into the build tree', self.test_no_build_rpath)
         tap.check('AppService-1.0.gir and AppService-1.0.typelib are installed', self.test_gir)
-        tap.check('/usr/bin/python3: from gi.repository import AppService, from the staged tree', self.test_python)
+        tap.check('/usr/bin/python3: from gi.repository import AppService, typelib and overrides from the staged tree', self.test_python)
         tap.check('gjs: imports.gi.AppService, from the staged tree', self.test_gjs)
         tap.check('the API reference is installed, every page of it', self.test_docs)
         tap.check('the broker: libexecdir/appserviced', self.test_daemon)
@@ -636,6 +647,7 @@ def main():
     parser.add_argument('--introspection', choices=['yes', 'no'], default='no')
     parser.add_argument('--explorer', choices=['yes', 'no'], default='no')
     parser.add_argument('--examples', choices=['yes', 'no'], default='yes')
+    parser.add_argument('--python-overrides-dir', default='', help="where the PyGObject overrides go; empty: not installed")
     parser.add_argument('--localedir', default='')
     parser.add_argument('--sanitize', default='none', help='the value of b_sanitize')
     parser.add_argument('--asan-preload', default='')

@@ -866,3 +866,130 @@ def test_list_services_from_python(service, conn):
     provider.stop()
     run_until(lambda: 'inactive' in seen, what='echo inactive through notify::state')
     assert services.get_item(0) is echo
+
+
+# ---- the PyGObject overrides (libclient/python/gi/overrides/AppService.py) -----------------------
+
+def test_overrides_are_loaded():
+    assert AppService.Connection.__module__ == 'gi.overrides.AppService'
+    assert callable(AppService.value_set) and callable(AppService.unpack)
+
+
+def test_value_set_from_a_dict_and_back():
+    as_set = AppService.value_set({
+        'Text': 'hello', 'count': 5, 'big': 2 ** 63, 'ratio': 0.5, 'ok': True, 'raw': b'\x00\x01',
+        'nothing': None, 'nested': {'inner': 'x', 'deep': {'n': -1}}, 'words': ['a', 'b'],
+        'mixed': ['a', 1], 'empty': [], 'numbers': [1, 2.5], 'pair': ('a', 1),
+        'records': [{'id': 1}, {'id': 2}], 'typed': GLib.Variant('u', 7), 'nulls': [None],
+    }, extra='kw')
+    assert AppService.value_set_is_valid(as_set)
+    types = {as_set.get_child_value(i).get_child_value(0).get_string():
+             as_set.get_child_value(i).get_child_value(1).get_variant().get_type_string()
+             for i in range(as_set.n_children())}
+    assert types == {'Text': 's', 'count': 'x', 'big': 't', 'ratio': 'd', 'ok': 'b', 'raw': 'ay',
+                     'nothing': 'av', 'nested': 'a{sv}', 'words': 'as', 'mixed': 'av', 'empty': 'av',
+                     'numbers': 'ad', 'pair': '(sx)', 'records': 'aa{sv}', 'typed': 'u',
+                     'nulls': 'aav', 'extra': 's'}
+    assert AppService.value_set_contains_null(as_set, 'nothing')
+    assert AppService.value_set_get_int64(as_set, 'count') == (True, 5)
+    back = AppService.unpack(as_set)
+    assert back['nothing'] is None and back['nested'] == {'inner': 'x', 'deep': {'n': -1}}
+    assert back['raw'] == [0, 1] or back['raw'] == b'\x00\x01'
+    assert (back['Text'], back['count'], back['big'], back['pair'], back['typed']) == \
+        ('hello', 5, 2 ** 63, ('a', 1), 7)
+    assert back['mixed'] == ['a', 1] and back['numbers'] == [1.0, 2.5]
+    # A ValueSet passes as it is; None unpacks to None.
+    assert AppService.value_set(as_set) is as_set
+    assert AppService.unpack(None) is None
+
+
+@pytest.mark.parametrize('bad, error, what', [
+    ({'when': object()}, TypeError, "['when']: a object cannot be sent"),
+    ({1: 'x'}, TypeError, 'key 1 is not a str'),
+    ({'n': 2 ** 64}, OverflowError, "['n']: 18446744073709551616 does not fit"),
+    ({'n': -(2 ** 63) - 1}, OverflowError, "['n']"),
+    ({'deep': {'list': [set()]}}, TypeError, "['deep']['list'][0]: a set cannot"),
+    ({'t': ()}, ValueError, "['t']: an empty tuple"),
+])
+def test_value_set_refuses_what_has_no_dbus_type(bad, error, what):
+    with pytest.raises(error) as info:
+        AppService.value_set(bad)
+    assert what in str(info.value), str(info.value)
+
+
+def test_dicts_through_the_broker(service, conn):
+    service('echo')
+    c = open_connection(conn)
+    response = c.send_message_sync({'Text': 'hello', 'n': 3, 'inner': {'null': None}})
+    assert response.get_status() == AppService.ResponseStatus.SUCCESS
+    assert response.unpack() == {'Text': 'hello', 'n': 3, 'inner': {'null': None}}
+    # The introspected forms still work: a GLib.Variant, a callback, a cancellable.
+    result = AsyncResult()
+    c.send_message(valueset(Text=V('s', 'async')), None, result.callback, None)
+    assert c.send_message_finish(result.wait()).unpack() == {'Text': 'async'}
+    assert AppService.send_message_once_sync(conn, ECHO, {'Text': 'once'}).unpack() == {'Text': 'once'}
+
+
+def test_asyncio_client_awaits(service, conn):
+    import asyncio
+    service('echo')
+
+    async def main():
+        pump = asyncio.create_task(AppService.glib_pump())
+        try:
+            c = AppService.Connection.new_for_bus(conn, ECHO, None)
+            assert await c.open() == AppService.ConnectionStatus.SUCCESS
+            replies = await asyncio.gather(*(c.send_message({'Text': 'hi', 'i': i}) for i in range(20)))
+            assert [r.unpack()['i'] for r in replies] == list(range(20))
+            missing = AppService.Connection.new_for_bus(conn, 'com.example.missing', None)
+            with pytest.raises(GLib.Error) as info:
+                await missing.open()
+            assert info.value.matches(AppService.error_quark(), AppService.Error.APP_SERVICE_UNAVAILABLE)
+            await c.close()
+            assert not c.get_is_open()
+        finally:
+            pump.cancel()
+    asyncio.run(asyncio.wait_for(main(), 30 * TIME_SCALE))
+
+
+def test_asyncio_provider_answers_with_dicts(services_dir, daemon, bus, conn):
+    """A provider written for asyncio: registered with await, its requests answered from a
+    dict, stop-requested honoured, while a client in another process calls it."""
+    import asyncio
+    services_dir.write('com.example.pyasync', Provider='com.example.PyAsync')
+    daemon.start()
+    client_bus = Gio.DBusConnection.new_for_address_sync(
+        bus.address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
+        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
+    client_bus.set_exit_on_close(False)
+
+    async def main():
+        pump = asyncio.create_task(AppService.glib_pump())
+        stopped = asyncio.Event()
+        try:
+            provider = AppService.Provider.new_for_bus(conn, 'com.example.pyasync')
+
+            def on_request(connection, request):
+                message = request.unpack()
+                request.send_response({'Reversed': message['Text'][::-1], 'Seen': message})
+
+            provider.connect('connection-received',
+                             lambda p, connection, caller: connection.connect('request-received', on_request))
+            provider.connect_after('stop-requested', lambda p, details: stopped.set())
+            await provider.register()
+            client = AppService.Connection.new_for_bus(client_bus, 'com.example.pyasync', None)
+            assert await client.open() == AppService.ConnectionStatus.SUCCESS
+            response = await client.send_message({'Text': 'abc', 'n': None})
+            assert response.unpack() == {'Reversed': 'cba', 'Seen': {'Text': 'abc', 'n': None}}
+            # An administrator's stop reaches the provider, which stops.
+            node = AppService.Node.new_for_bus(client_bus)
+            stopping = node.stop_service('com.example.pyasync')
+            await asyncio.wait_for(stopped.wait(), 10 * TIME_SCALE)
+            await stopping
+            assert not provider.get_registered()
+        finally:
+            pump.cancel()
+    try:
+        asyncio.run(asyncio.wait_for(main(), 30 * TIME_SCALE))
+    finally:
+        client_bus.close_sync(None)

@@ -187,28 +187,80 @@ static int on_process_exit(sd_event_source *source, const siginfo_t *si, void *u
         return 0;
 }
 
+/* What a session broker's providers do not inherit from it: the bus it serves is set below, and
+ * what tells a process about its own service manager, socket or log stream is not theirs. */
+static bool inherited(const char *assignment) {
+        static const char *const dropped[] = {
+                "DBUS_SESSION_BUS_ADDRESS=", "DBUS_SYSTEM_BUS_ADDRESS=", "APPSERVICE_BUS=", "APPSERVICE_NAME=",
+                "NOTIFY_SOCKET=", "JOURNAL_STREAM=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+                "WATCHDOG_PID=", "WATCHDOG_USEC=", "INVOCATION_ID=",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(dropped); i++)
+                if (strncmp(assignment, dropped[i], strlen(dropped[i])) == 0)
+                        return false;
+        return true;
+}
+
+static int env_add(char ***env, size_t *n, const char *format, ...) __attribute__((format(printf, 3, 4)));
+static int env_add(char ***env, size_t *n, const char *format, ...) {
+        char **a = reallocarray(*env, *n + 2, sizeof(char *));
+        va_list ap;
+        int r;
+
+        if (!a)
+                return -ENOMEM;
+        *env = a;
+        va_start(ap, format);
+        r = vasprintf(&a[*n], format, ap);
+        va_end(ap);
+        if (r < 0) {
+                a[*n] = NULL;
+                return -ENOMEM;
+        }
+        a[++*n] = NULL;
+        return 0;
+}
+
+/* The provider's environment. The system broker gives a fixed few variables. A session broker
+ * (--user, as appservicectl dev runs it) is its user's, as systemd --user is: its providers get
+ * the environment it was started with (a developer's PATH, LD_LIBRARY_PATH, GI_TYPELIB_PATH,
+ * PYTHONPATH ...). Either way the bus variables name the bus this broker serves. */
 static char **build_environment(Service *s) {
         const Definition *d = s->definition;
         Manager *m = s->manager;
         const char *address = NULL, *lang = getenv("LANG");
         struct passwd *pw = d->has_user ? getpwuid(d->uid) : getpwuid(geteuid());
-        char **env = calloc(9, sizeof(char *));
+        char **env = calloc(1, sizeof(char *));
         size_t n = 0;
+        int r = env ? 0 : -ENOMEM;
 
-        if (!env)
-                return NULL;
         (void) sd_bus_get_address(m->bus, &address);
-        if (asprintf(&env[n++], "PATH=%s", PROVIDER_PATH) < 0 ||
-            asprintf(&env[n++], "%s=%s", m->user_bus ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS",
-                     strempty(address)) < 0 ||
-            /* The client library's choice of bus: the one this broker serves. */
-            asprintf(&env[n++], "APPSERVICE_BUS=%s", m->user_bus ? "session" : "system") < 0 ||
-            asprintf(&env[n++], "APPSERVICE_NAME=%s", d->name) < 0 ||
-            (pw && asprintf(&env[n++], "HOME=%s", pw->pw_dir) < 0) ||
-            (pw && asprintf(&env[n++], "USER=%s", pw->pw_name) < 0) ||
-            (pw && asprintf(&env[n++], "LOGNAME=%s", pw->pw_name) < 0) ||
-            (lang && asprintf(&env[n++], "LANG=%s", lang) < 0)) {
-                env[n - 1] = NULL;  /* asprintf leaves it undefined on failure */
+        if (m->user_bus)
+                for (char **e = environ; r >= 0 && e && *e; e++)
+                        if (inherited(*e))
+                                r = env_add(&env, &n, "%s", *e);
+        if (r >= 0 && (!m->user_bus || !getenv("PATH")))
+                r = env_add(&env, &n, "PATH=%s", PROVIDER_PATH);
+        if (r >= 0)
+                r = env_add(&env, &n, "%s=%s", m->user_bus ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS",
+                            strempty(address));
+        /* The client library's choice of bus: the one this broker serves. */
+        if (r >= 0)
+                r = env_add(&env, &n, "APPSERVICE_BUS=%s", m->user_bus ? "session" : "system");
+        if (r >= 0)
+                r = env_add(&env, &n, "APPSERVICE_NAME=%s", d->name);
+        if (!m->user_bus) {
+                if (r >= 0 && pw)
+                        r = env_add(&env, &n, "HOME=%s", pw->pw_dir);
+                if (r >= 0 && pw)
+                        r = env_add(&env, &n, "USER=%s", pw->pw_name);
+                if (r >= 0 && pw)
+                        r = env_add(&env, &n, "LOGNAME=%s", pw->pw_name);
+                if (r >= 0 && lang)
+                        r = env_add(&env, &n, "LANG=%s", lang);
+        }
+        if (r < 0) {
                 strv_free(env);
                 return NULL;
         }

@@ -112,7 +112,7 @@ def main():
 
     docs = "\n".join(d.text or "" for d in namespace.iter("{%s}doc" % NS["core"]))
     check_no_sigils_in_code("the doc comments (GIR)", docs)
-    for page_name in ("overview.md", "threads.md", "limits.md"):
+    for page_name in ("overview.md", "threads.md", "walkthrough.md", "python.md", "limits.md"):
         check_no_sigils_in_code(page_name, read(os.path.join(content_dir, page_name)))
 
     for cls in namespace.findall("core:class", NS):

@@ -190,3 +190,20 @@ def test_a_broken_definition_does_not_stop_the_others(hello_dir):
     result = expect(dev(['--services-dir', hello_dir, '--', inner_ctl(), '--user', 'list', '--no-legend']), 0)
     assert result.stdout.split()[0] == HELLO
     assert 'broken.appservice' in result.stderr
+
+
+def test_providers_get_the_developers_environment(hello_dir):
+    """A session broker is its user's: the providers it starts see the environment dev was run
+    with (a developer's LD_LIBRARY_PATH, GI_TYPELIB_PATH ...), with the bus variables its own,
+    and nothing about the service manager or log stream dev itself may have been given."""
+    with open(os.path.join(hello_dir, 'com.example.envcheck.appservice'), 'w') as f:
+        f.write('[App Service]\nName=com.example.envcheck\nProvider=com.example.EnvCheck\n'
+                'ActivationTimeoutSec=2\n'
+                "Exec=/bin/sh -c 'echo \"mark=$APPSERVICE_TEST_MARK bus=$APPSERVICE_BUS "
+                "notify=$NOTIFY_SOCKET\"; exec sleep 30'\n")
+    os.chown(os.path.join(hello_dir, 'com.example.envcheck.appservice'), GAMES_UID, GAMES_GID)
+    env = dict(dev_env(), APPSERVICE_TEST_MARK='from-the-developer', NOTIFY_SOCKET='/nonexistent/notify')
+    result = dev(['--services-dir', hello_dir, '--', inner_ctl(), '--user', 'call', 'com.example.envcheck',
+                  'Text=hi'], env=env)
+    assert result.returncode != 0  # it never registers
+    assert 'mark=from-the-developer bus=session notify=\n' in result.stderr, result.stderr[-3000:]

@@ -356,3 +356,18 @@ def test_provider_output_without_identifier_uses_the_service_name(services_dir, 
     daemon.start()
     agents.spawn('client').open(ECHO)
     daemon.wait_log(r'^<6>%s\[\d+\]: hello$' % re.escape(ECHO))
+
+
+def test_system_broker_gives_providers_a_fixed_environment(services_dir, daemon, agents, monkeypatch):
+    """The system broker's own environment (here, the test's) does not reach its providers: only
+    PATH, the bus variables, APPSERVICE_NAME, and the user's HOME, USER, LOGNAME and LANG."""
+    monkeypatch.setenv('APPSERVICE_TEST_LEAK', 'secret')
+    services_dir.write(ECHO, Exec="/bin/sh -c 'echo env: $(env | cut -d= -f1 | sort | tr \"\\\\n\" \" \"); "
+                                   "exec sleep 60'", ActivationTimeoutSec=30)
+    daemon.start()
+    agents.spawn('client').open(ECHO)
+    names = daemon.wait_log(r'^<6>%s\[\d+\]: env: (.*)$' % re.escape(ECHO)).group(1).split()
+    assert 'APPSERVICE_TEST_LEAK' not in names, names
+    assert {'PATH', 'DBUS_SYSTEM_BUS_ADDRESS', 'APPSERVICE_BUS', 'APPSERVICE_NAME'} <= set(names), names
+    assert set(names) <= {'PATH', 'DBUS_SYSTEM_BUS_ADDRESS', 'APPSERVICE_BUS', 'APPSERVICE_NAME', 'HOME',
+                          'USER', 'LOGNAME', 'LANG', 'PWD', 'SHLVL', '_'}, names

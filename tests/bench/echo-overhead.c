@@ -25,6 +25,7 @@
  * error of the overhead over the rounds (how much of it is noise).
  *
  *   echo-overhead [--count=N] [--rounds=R] [--warmup=W] [--service=NAME] [--address=ADDRESS]
+ *                 [--small-only]
  *
  * The bus is the system bus (DBUS_SYSTEM_BUS_ADDRESS if set) unless --address is given.
  * tests/bench/echo-overhead.py runs it against a private bus with the broker and the echo
@@ -49,6 +50,7 @@ static gint arg_rounds = 1000;
 static gint arg_warmup = 200;
 static gchar *arg_service = NULL;
 static gchar *arg_address = NULL;
+static gboolean arg_small_only = FALSE;
 
 typedef struct {
         GDBusConnection *bus;
@@ -294,6 +296,8 @@ int main(int argc, char *argv[]) {
                   "NAME" },
                 { "address", 0, 0, G_OPTION_ARG_STRING, &arg_address, "The bus (default: the system bus)",
                   "ADDRESS" },
+                { "small-only", 0, 0, G_OPTION_ARG_NONE, &arg_small_only,
+                  "Only the small message (what monitor-cost.py reads)", NULL },
                 { NULL },
         };
         g_autoptr(GOptionContext) context = g_option_context_new("- the library's overhead on an Echo round trip");
@@ -346,7 +350,8 @@ int main(int argc, char *argv[]) {
         small = small_message();
         large = large_message();
         if (!bench_message(&b, "small message: Action, Text, count", small, &error) ||
-            !bench_message(&b, "64 KiB message: Text, a string of 65536 letters", large, &error))
+            (!arg_small_only &&
+             !bench_message(&b, "64 KiB message: Text, a string of 65536 letters", large, &error)))
                 goto out;
 
         if (!app_service_connection_close_sync(b.connection, NULL, &error))

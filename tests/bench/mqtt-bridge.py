@@ -62,12 +62,16 @@ class LinePipe:
                 self.cond.notify_all()
 
     def wait_count(self, n, timeout=60):
+        self.wait_until(lambda lines: len(lines) >= n, timeout,
+                        lambda: 'only %d of %d lines arrived' % (len(self.lines), n))
+
+    def wait_until(self, done, timeout, why):
         deadline = time.monotonic() + timeout
         with self.cond:
-            while len(self.lines) < n:
+            while not done(self.lines):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise RuntimeError('only %d of %d lines arrived' % (len(self.lines), n))
+                    raise RuntimeError(why())
                 self.cond.wait(left)
 
     def close(self):
@@ -169,6 +173,9 @@ def bridge_round_trip(mh, node_b, count, warmup):
     return times
 
 
+MARKER_SEQ = -424242  # a Seq no measured message has
+
+
 def bridge_rate(mh, cluster, node_a, count, in_flight):
     from gi.repository import Gio, GLib
     sub = LinePipe([mh.MOSQUITTO_SUB, '-V', 'mqttv5', '-q', '1', '-t',
@@ -182,19 +189,22 @@ def bridge_rate(mh, cluster, node_a, count, in_flight):
                                                         'Sender': GLib.Variant('s', 'bench')},)),
                               None, Gio.DBusCallFlags.NONE, 60000, None)
 
-    # Probe until the subscriber is in place (counted out below).
+    # Probe until the subscriber is in place. A probe sent before it subscribed is never
+    # delivered; then a marker, after which every line is the measured messages' (one
+    # publisher, in order).
     deadline = time.monotonic() + 10
-    sent = 0
     while True:
         send(-1)
-        sent += 1
         try:
             sub.wait_count(1, 0.3)
             break
         except RuntimeError:
             if time.monotonic() > deadline:
                 raise
-    sub.wait_count(sent, 10)
+    marker = MARKER_SEQ
+    send(marker)
+    sub.wait_until(lambda lines: lines and str(marker).encode() in lines[-1], 10,
+                   lambda: 'the marker message did not arrive')
     base = len(sub.lines)
     next_i = [0]
     lock = threading.Lock()

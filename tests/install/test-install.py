@@ -442,6 +442,13 @@ class InstallTest:
         require(overrides == [want], f'loaded the overrides {overrides}, not the staged {want}')
         require_lines([line for line in lines if not line.startswith(('library ', 'typelib ', 'overrides '))],
                       PYTHON_EXPECTED)
+        # The type stubs: the partial stub package gi-stubs beside gi (PEP 561).
+        site = os.path.dirname(os.path.dirname(os.path.dirname(want)))  # site/gi/overrides/AppService.py
+        stubs = os.path.join(site, 'gi-stubs')
+        with open(os.path.join(stubs, 'py.typed')) as f:
+            require(f.read() == 'partial\n', f'{stubs}/py.typed: not "partial"')
+        with open(os.path.join(stubs, 'repository', 'AppService.pyi')) as f:
+            require('class Connection(' in f.read(), f'{stubs}/repository/AppService.pyi: no Connection')
 
     def test_gjs(self):
         if self.args.introspection != 'yes':
@@ -611,7 +618,8 @@ class InstallTest:
         tap.check('only app_service_* symbols are exported', self.test_exports)
         tap.check('no installed ELF file has an RPATH or RUNPATH into the build tree', self.test_no_build_rpath)
         tap.check('AppService-1.0.gir and AppService-1.0.typelib are installed', self.test_gir)
-        tap.check('/usr/bin/python3: from gi.repository import AppService, typelib and overrides from the staged tree', self.test_python)
+        tap.check('/usr/bin/python3: from gi.repository import AppService, typelib and overrides from the staged tree; '
+                  'the type stubs beside them', self.test_python)
         tap.check('gjs: imports.gi.AppService, from the staged tree', self.test_gjs)
         tap.check('the API reference is installed, every page of it', self.test_docs)
         tap.check('the broker: libexecdir/appserviced', self.test_daemon)

@@ -993,3 +993,48 @@ def test_asyncio_provider_answers_with_dicts(services_dir, daemon, bus, conn):
         asyncio.run(asyncio.wait_for(main(), 30 * TIME_SCALE))
     finally:
         client_bus.close_sync(None)
+
+
+def readme_python_blocks():
+    """The README's Python examples of the client library, as written there: the provider, and
+    the asyncio client (which goes on from the provider's imports)."""
+    with open(os.path.join(os.environ['APPSERVICE_SOURCE_ROOT'], 'README.md')) as f:
+        text = f.read()
+    section = text[text.index('## The client library'):]
+    section = section[:section.index('\n## ', 1)]
+    blocks = [b.split('```', 1)[0] for b in section.split('```python\n')[1:]]
+    assert len(blocks) == 2, 'the README\'s "The client library" has %d Python examples, not 2' % len(blocks)
+    provider, client = blocks
+    assert "provider.connect_after('stop-requested'" in provider
+    imports = provider[:provider.index('loop = ')]
+    return provider, imports + client
+
+
+def test_readme_python_examples_run(tmp_path, services_dir, daemon, bus, conn):
+    """The README's provider answers, and ends when an administrator stops it (stop-requested);
+    its asyncio client prints the answer."""
+    provider_source, client_source = readme_python_blocks()
+    (tmp_path / 'provider.py').write_text(provider_source)
+    (tmp_path / 'client.py').write_text(client_source)
+    services_dir.write(ECHO, Provider='com.example.ReadmeProvider')
+    daemon.start()
+    env = library_env(bus.address)
+    provider = subprocess.Popen([PYTHON, str(tmp_path / 'provider.py')], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        node = AppService.Node.new_for_bus(conn)
+        run_until(lambda: any(i.get_name() == ECHO and i.get_state() == 'active'
+                              for i in node.list_services_sync(None)),
+                  what='the README provider to register')
+        client = subprocess.run([PYTHON, str(tmp_path / 'client.py')], env=env, capture_output=True,
+                                text=True, timeout=DEFAULT_WAIT * 3)
+        assert client.returncode == 0, client.stdout + client.stderr
+        assert client.stdout.strip() == "{'Text': 'hello'}", client.stdout + client.stderr
+        assert provider.poll() is None
+        node.stop_service_sync(ECHO, None)
+        assert provider.wait(DEFAULT_WAIT) == 0, provider.stdout.read()
+    finally:
+        if provider.poll() is None:
+            provider.kill()
+        provider.wait()
+        provider.stdout.close()

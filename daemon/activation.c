@@ -21,7 +21,6 @@
 #include "util.h"
 
 #define TIMER_ACCURACY_USEC 1000
-#define PROVIDER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define MAX_OUTPUT_LINE 4096
 #define EXIT_EXEC_FAILED 203  /* as systemd's EXIT_EXEC, so the log reads the same */
 
@@ -241,7 +240,7 @@ static char **build_environment(Service *s) {
                         if (inherited(*e))
                                 r = env_add(&env, &n, "%s", *e);
         if (r >= 0 && (!m->user_bus || !getenv("PATH")))
-                r = env_add(&env, &n, "PATH=%s", PROVIDER_PATH);
+                r = env_add(&env, &n, "PATH=%s", DEFINITION_PROVIDER_PATH);
         if (r >= 0)
                 r = env_add(&env, &n, "%s=%s", m->user_bus ? "DBUS_SESSION_BUS_ADDRESS" : "DBUS_SYSTEM_BUS_ADDRESS",
                             strempty(address));

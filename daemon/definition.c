@@ -272,22 +272,27 @@ static int parse_exec(Definition *d, const char *value, char **ret_message) {
         return 0;
 }
 
-static bool unit_char_is_valid(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                (c != '\0' && strchr(":-_.\\@", c));
+/* An optional name: an empty value clears *field (returns 0); otherwise every character must pass
+ * `valid` (returns 1: the caller checks the rest and sets it), or the value is bad ("not WHAT"). */
+static int optional_name(char **field, const char *value, bool (*valid)(char c), const char *what,
+                         char **ret_message) {
+        if (value[0] == '\0') {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        for (const char *c = value; *c; c++)
+                if (!valid(*c))
+                        return bad_value(ret_message, "'%s' is not %s", loggable(value), what);
+        return 1;
 }
 
 static int parse_systemd_service(Definition *d, const char *value, char **ret_message) {
         size_t n = strlen(value);
+        int r = optional_name(&d->systemd_service, value, unit_name_char_is_valid, "a valid unit name", ret_message);
 
-        if (n == 0) {
-                free(d->systemd_service);
-                d->systemd_service = NULL;
-                return 0;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (!unit_char_is_valid(value[i]))
-                        return bad_value(ret_message, "'%s' is not a valid unit name", loggable(value));
+        if (r <= 0)
+                return r;
         /* A template without an instance ("foo@.service") cannot be started. */
         if (n > 255 || n <= strlen(".service") || strcmp(value + n - strlen(".service"), ".service") != 0 ||
             value[0] == '@' || value[n - strlen(".service") - 1] == '@')
@@ -299,20 +304,18 @@ static int parse_systemd_service(Definition *d, const char *value, char **ret_me
 #define SYSLOG_IDENTIFIER_MAX 64
 
 /* What journalctl -t takes and a log line's "NAME[PID]:" shows plainly: no blanks, no brackets. */
-static int parse_syslog_identifier(Definition *d, const char *value, char **ret_message) {
-        size_t n = strlen(value);
+static bool syslog_identifier_char_is_valid(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != '\0' && strchr("._-+@:", c));
+}
 
-        if (n == 0) {
-                free(d->syslog_identifier);
-                d->syslog_identifier = NULL;
-                return 0;
-        }
-        for (size_t i = 0; i < n; i++)
-                if (!((value[i] >= 'a' && value[i] <= 'z') || (value[i] >= 'A' && value[i] <= 'Z') ||
-                      (value[i] >= '0' && value[i] <= '9') || strchr("._-+@:", value[i])))
-                        return bad_value(ret_message, "'%s' is not a valid identifier (letters, digits and . _ - + @ :)",
-                                         loggable(value));
-        if (n > SYSLOG_IDENTIFIER_MAX)
+static int parse_syslog_identifier(Definition *d, const char *value, char **ret_message) {
+        int r = optional_name(&d->syslog_identifier, value, syslog_identifier_char_is_valid,
+                              "a valid identifier (letters, digits and . _ - + @ :)", ret_message);
+
+        if (r <= 0)
+                return r;
+        if (strlen(value) > SYSLOG_IDENTIFIER_MAX)
                 return bad_value(ret_message, "longer than %d characters", SYSLOG_IDENTIFIER_MAX);
         return set_string(&d->syslog_identifier, value);
 }
@@ -1377,19 +1380,18 @@ static int collect_dir(const char *dir, Hashmap *seen, DirFile **files, size_t *
         return r;
 }
 
-/* What is wrong with a file, without its path: "line 3: Key: message", as the log has it. */
-static char *definition_error_text(const DefinitionError *e) {
+char *definition_error_format(const DefinitionError *e, bool with_path) {
+        _cleanup_(freep) char *where = NULL;
         char *text = NULL;
         int r;
 
-        if (e->line > 0 && e->key)
-                r = asprintf(&text, "line %u: %s: %s", e->line, e->key, e->message);
-        else if (e->line > 0)
-                r = asprintf(&text, "line %u: %s", e->line, e->message);
-        else if (e->key)
-                r = asprintf(&text, "%s: %s", e->key, e->message);
+        if (with_path)
+                r = e->line > 0 ? asprintf(&where, "%s:%u: ", e->path, e->line) : asprintf(&where, "%s: ", e->path);
         else
-                r = asprintf(&text, "%s", e->message);
+                r = e->line > 0 ? asprintf(&where, "line %u: ", e->line) : asprintf(&where, "%s", "");
+        if (r < 0)
+                return NULL;
+        r = asprintf(&text, "%s%s%s%s", where, strempty(e->key), e->key ? ": " : "", e->message);
         return r < 0 ? NULL : text;
 }
 
@@ -1455,14 +1457,12 @@ const DefinitionLoadError *definition_load_errors_find(const DefinitionLoadError
 }
 
 static void log_definition_error(const DefinitionError *e) {
-        if (e->line > 0 && e->key)
-                log_error("%s:%u: %s: %s, skipping", e->path, e->line, e->key, e->message);
-        else if (e->line > 0)
-                log_error("%s:%u: %s, skipping", e->path, e->line, e->message);
-        else if (e->key)
-                log_error("%s: %s: %s, skipping", e->path, e->key, e->message);
+        _cleanup_(freep) char *text = definition_error_format(e, /* with_path= */ true);
+
+        if (text)
+                log_error("%s, skipping", text);
         else
-                log_error("%s: %s, skipping", e->path, e->message);
+                (void) log_error_errno(-ENOMEM, "%s: %m, skipping", e->path);
 }
 
 static bool file_is_world_readable(const char *path) {
@@ -1487,7 +1487,7 @@ static int note_broken_file(const char *path, int error_code, const DefinitionEr
         if (!file_is_world_readable(path))
                 text = strdup("the file is not readable by everyone: 'appservicectl verify' shows what is wrong");
         else if (e->message)
-                text = definition_error_text(e);
+                text = definition_error_format(e, /* with_path= */ false);
         else if (asprintf(&text, "cannot load: %s", strerror(-error_code)) < 0)
                 text = NULL;
         return load_errors_add(l, path, text, /* duplicate= */ false);

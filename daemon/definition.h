@@ -107,6 +107,14 @@ typedef struct DefinitionError {
         char *message;
 } DefinitionError;
 
+/* The error as one line: "PATH:LINE: KEY: MESSAGE" (the log, appservicectl verify) or, without
+ * the path, "line LINE: KEY: MESSAGE" (status, a client's error); NULL when out of memory. */
+char *definition_error_format(const DefinitionError *e, bool with_path);
+
+/* The PATH a system broker's providers get: a program named by Exec= without a slash is looked
+ * up there (a session broker passes on its own PATH). */
+#define DEFINITION_PROVIDER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* Parses one file's text. `path` is used for messages and stored in the result; `trusted` says
  * whether [Secrets] may be honoured. Returns 0 or a negative errno with *ret_error filled. */
 int definition_parse(const char *path, const char *text, size_t size, bool trusted,

@@ -7,6 +7,7 @@
 
 #include "cleanup.h"
 #include "identity.h"
+#include "parse.h"
 
 void identity_done(Identity *id) {
         if (!id)
@@ -63,11 +64,6 @@ static bool has_prefix(const char *s, size_t n, const char *prefix) {
         return n >= k && memcmp(s, prefix, k) == 0;
 }
 
-static bool unit_char_is_valid(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == ':' || c == '-' || c == '_' || c == '.' || c == '\\' || c == '@';
-}
-
 /* Only units that can hold processes matter here; slices are skipped by the caller. */
 static bool is_unit_name(const char *s, size_t n) {
         size_t suffix;
@@ -81,7 +77,7 @@ static bool is_unit_name(const char *s, size_t n) {
         if (n == suffix || n > 255)
                 return false;
         for (size_t i = 0; i < n; i++)
-                if (!unit_char_is_valid(s[i]))
+                if (!unit_name_char_is_valid(s[i]))
                         return false;
         return true;
 }

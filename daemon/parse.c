@@ -169,3 +169,8 @@ int parse_boolean_word(const char *s, bool *ret) {
         }
         return -EINVAL;
 }
+
+bool unit_name_char_is_valid(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                (c != '\0' && strchr(":-_.\\@", c));
+}

@@ -24,3 +24,6 @@ int parse_timespan(const char *s, uint64_t max_usec, uint64_t *ret_usec);
 /* yes/no, true/false, on/off, 1/0, in any case: the spellings systemd and GLib accept, so that a
  * unit writer's habit works here too. -EINVAL for anything else. */
 int parse_boolean_word(const char *s, bool *ret);
+
+/* A character systemd allows in a unit name: letters, digits and ":-_.\\@". */
+bool unit_name_char_is_valid(char c);

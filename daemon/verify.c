@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,24 +16,43 @@
 DEFINE_CLEANUP(Hashmap, hashmap_free);
 
 static void log_error_of(const DefinitionError *e) {
-        if (e->line > 0 && e->key)
-                log_error("%s:%u: %s: %s", e->path, e->line, e->key, e->message);
-        else if (e->line > 0)
-                log_error("%s:%u: %s", e->path, e->line, e->message);
-        else if (e->key)
-                log_error("%s: %s: %s", e->path, e->key, e->message);
+        _cleanup_(freep) char *text = definition_error_format(e, /* with_path= */ true);
+
+        if (text)
+                log_error("%s", text);
         else
-                log_error("%s: %s", e->path, e->message);
+                (void) log_error_errno(-ENOMEM, "%s: %m", e->path);
 }
 
-/* The loader keeps Exec= as written: whether it runs shows only at the first start. */
+/* Whether `program` (no slash in it) is an executable file in a directory of `path`. */
+static bool in_path(const char *program, const char *path) {
+        for (const char *dir = path;;) {
+                size_t len = strcspn(dir, ":");
+                _cleanup_(freep) char *file = NULL;
+
+                if (len > 0 && asprintf(&file, "%.*s/%s", (int) len, dir, program) >= 0 && access(file, X_OK) == 0)
+                        return true;
+                if (dir[len] == '\0')
+                        return false;
+                dir += len + 1;
+        }
+}
+
+/* The loader keeps Exec= as written: whether it runs shows only at the first start. The broker
+ * runs it with execvpe() from "/": a bare name is looked up in the providers' PATH. */
 static void check_exec(const Definition *d) {
         const char *program = d->exec_argv ? d->exec_argv[0] : NULL;
 
         if (!program)
                 return;
-        if (program[0] != '/')
-                log_warning("%s: Exec: '%s' is not an absolute path: the provider cannot be started", d->path, program);
+        if (!strchr(program, '/')) {
+                if (!in_path(program, DEFINITION_PROVIDER_PATH))
+                        log_warning("%s: Exec: '%s' is not in the PATH a system broker gives providers (%s): "
+                                    "the provider cannot be started yet",
+                                    d->path, program, DEFINITION_PROVIDER_PATH);
+        } else if (program[0] != '/')
+                log_warning("%s: Exec: '%s' is a relative path, and providers start in '/': give the absolute path",
+                            d->path, program);
         else if (access(program, X_OK) < 0)
                 (void) log_warning_errno(errno, "%s: Exec: '%s' cannot be run (%m): the provider cannot be started yet",
                                          d->path, program);

@@ -96,6 +96,23 @@ def test_what_it_would_doubt_is_a_warning(tmp):
     assert "Exec: '/nonexistent/provider' cannot be run (No such file or directory)" in text
 
 
+@pytest.mark.parametrize('program,warning', [
+    ('true', None),
+    ('no-such-provider-appservice', "Exec: 'no-such-provider-appservice' is not in the PATH a system broker "
+                                    "gives providers (/usr/local/sbin:"),
+    ('bin/true', "Exec: 'bin/true' is a relative path, and providers start in '/': give the absolute path"),
+], ids=['bare-name-in-path', 'bare-name-nowhere', 'relative-path'])
+def test_exec_is_looked_up_as_the_broker_runs_it(tmp, program, warning):
+    """The broker runs Exec= with execvpe() from /: a bare name is found in the providers' PATH."""
+    path = write(tmp, 'com.example.g.appservice',
+                 '[App Service]\nName=com.example.g\nProvider=p\nExec=%s --flag\n' % program)
+    result = expect(verify(path), 0)
+    if warning is None:
+        assert result.stderr == ''
+    else:
+        assert result.stderr.startswith('warning: %s: %s' % (path, warning)), result.stderr
+
+
 def test_two_files_of_one_name(tmp):
     first = write(tmp, 'com.example.e.appservice', GOOD % 'com.example.e')
     second = write(tmp, 'copy.appservice', GOOD % 'com.example.e')

@@ -18,7 +18,8 @@ says it is.
 
 All the steps run in one bash, as the page's reader would type them, as the user nobody: the
 build tree's appservicectl, broker (APPSERVICED), library, typelib, overrides and uninstalled
-pkg-config file come from the environment. TAP on stdout, one line per command.
+pkg-config file come from the environment. TAP on stdout, one line per command, and one that
+the packages the page installs are the ones debian/control builds.
 """
 
 import os
@@ -35,6 +36,19 @@ SAVE = re.compile(r'\bSave as `([^`]+)`:\s*$')
 HEREDOC = re.compile(r"<<-?\s*'?(\w+)'?")
 BROKER_LOG = re.compile(r'^<[0-7]>')
 ERROR = re.compile(r'^[\w.-]+: ')
+
+
+def installed_packages(page):
+    """The project's packages the page's `apt install ./build/debian-packages/{...}_*.deb` names."""
+    m = re.search(r'apt install \./build/debian-packages/\{([^}]*)\}_\*\.deb', page)
+    return m.group(1).split(',') if m else []
+
+
+def missing_packages(names, source):
+    """Those of `names` that debian/control does not build."""
+    with open(os.path.join(source, 'debian', 'control'), encoding='utf-8') as f:
+        built = set(re.findall(r'^Package: (\S+)$', f.read(), re.M))
+    return [n for n in names if n not in built]
 
 
 def parse(page):
@@ -145,7 +159,9 @@ def main():
             print('1..0 # SKIP %s cannot be reached by the user nobody' % path)
             return 0
     with open(page_path, encoding='utf-8') as f:
-        steps = parse(f.read())
+        page = f.read()
+    steps = parse(page)
+    packages = installed_packages(page)
     runs = [(n, s) for n, s in enumerate(steps) if s[0] == 'run']
     user = pwd.getpwnam(USER)
     work = tempfile.mkdtemp(prefix='appservice-walkthrough-')
@@ -162,7 +178,7 @@ def main():
             input=script(steps), capture_output=True, text=True, cwd=home, timeout=600,
             env=environment(build, source, home, bindir))
         got = outputs(result.stdout)
-        print('1..%d' % len(runs))
+        print('1..%d' % (len(runs) + 1))
         failed = 0
         for i, (n, (_, command, expected)) in enumerate(runs, 1):
             lines, status = got.get(n, (None, None))
@@ -178,6 +194,13 @@ def main():
                 print('# got (exit status %s):' % status)
                 for line in lines or []:
                     print('#   ' + line)
+        # The packages the page installs, which the steps stand in for with the build tree.
+        missing = missing_packages(packages, source)
+        if not packages or missing:
+            failed += 1
+        print('%s %d - the packages the page installs are built by debian/control: %s%s' %
+              ('ok' if packages and not missing else 'not ok', len(runs) + 1, ', '.join(packages) or 'none found',
+               '; not built: ' + ', '.join(missing) if missing else ''))
         if failed or result.returncode != 0:
             print('# the whole session:')
             for line in (result.stdout[-4000:] + result.stderr[-4000:]).splitlines():

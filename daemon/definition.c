@@ -1456,13 +1456,13 @@ const DefinitionLoadError *definition_load_errors_find(const DefinitionLoadError
         return NULL;
 }
 
-static void log_definition_error(const DefinitionError *e) {
+void definition_error_log(const DefinitionError *e, const char *suffix) {
         _cleanup_(freep) char *text = definition_error_format(e, /* with_path= */ true);
 
         if (text)
-                log_error("%s, skipping", text);
+                log_error("%s%s", text, suffix);
         else
-                (void) log_error_errno(-ENOMEM, "%s: %m, skipping", e->path);
+                (void) log_error_errno(-ENOMEM, "%s: %m%s", e->path, suffix);
 }
 
 static bool file_is_world_readable(const char *path) {
@@ -1476,7 +1476,7 @@ static int note_broken_file(const char *path, int error_code, const DefinitionEr
         char *text = NULL;
 
         if (e->message)
-                log_definition_error(e);
+                definition_error_log(e, ", skipping");
         else
                 log_error_errno(error_code, "%s: cannot load: %m, skipping", path);
         /* A file that vanished since the directory was read is not broken. */

@@ -110,6 +110,8 @@ typedef struct DefinitionError {
 /* The error as one line: "PATH:LINE: KEY: MESSAGE" (the log, appservicectl verify) or, without
  * the path, "line LINE: KEY: MESSAGE" (status, a client's error); NULL when out of memory. */
 char *definition_error_format(const DefinitionError *e, bool with_path);
+/* The same, with the path, as an error in the log, followed by `suffix` (", skipping" or ""). */
+void definition_error_log(const DefinitionError *e, const char *suffix);
 
 /* The PATH a system broker's providers get: a program named by Exec= without a slash is looked
  * up there (a session broker passes on its own PATH). */

@@ -15,15 +15,6 @@
 
 DEFINE_CLEANUP(Hashmap, hashmap_free);
 
-static void log_error_of(const DefinitionError *e) {
-        _cleanup_(freep) char *text = definition_error_format(e, /* with_path= */ true);
-
-        if (text)
-                log_error("%s", text);
-        else
-                (void) log_error_errno(-ENOMEM, "%s: %m", e->path);
-}
-
 /* Whether `program` (no slash in it) is an executable file in a directory of `path`. */
 static bool in_path(const char *program, const char *path) {
         for (const char *dir = path;;) {
@@ -68,7 +59,7 @@ static int verify_one(const char *path, Hashmap *names, Definition **ret) {
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
-                log_error_of(&error);
+                definition_error_log(&error, "");
                 definition_error_done(&error);
                 return 0;
         }
